@@ -1,0 +1,1 @@
+"""Fitting models to published data: data loading, observation operators, calibration methods."""

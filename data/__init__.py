@@ -1,0 +1,1 @@
+"""Published statistics shipped with carespiral (raw files as published, with provenance)."""

@@ -1,0 +1,1 @@
+"""Exploring models: collapse criteria, experiments, scenario discovery, tipping points, policies."""

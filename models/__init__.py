@@ -1,0 +1,1 @@
+"""Bundled Vensim models (data, not code): the `.mdl` files, their catalogue and scenarios."""

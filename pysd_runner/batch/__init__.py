@@ -1,0 +1,1 @@
+"""Vectorised batch backend: many parameter sets integrated at once."""

@@ -1,0 +1,1 @@
+"""Self-contained plotly HTML reports that consume result objects (they never run models)."""
