@@ -1,0 +1,389 @@
+"""The model object: load a `.mdl`, describe it, run it without leaking state between runs."""
+
+from __future__ import annotations
+
+import math
+import time as _time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from carespiral.pysd_runner.calendar import months_to_dates
+from carespiral.pysd_runner.catalog import CatalogEntry, catalog, get_entry
+from carespiral.pysd_runner.parameters import CONTROL_NAMES, Parameter, Variable
+from carespiral.pysd_runner.scenario import Scenario, read_scenario
+from carespiral.pysd_runner.translate import translate
+
+from carespiral.errors import CarespiralError, UnknownNameError
+
+__all__ = ["LoadInfo", "Model", "load"]
+
+ParamValue = float | int | pd.Series
+
+
+@dataclass(frozen=True)
+class LoadInfo:
+    """How a model was loaded: where the translation lives and whether it came from the cache."""
+
+    translated: Path
+    cache_hit: bool
+    seconds: float
+
+
+def load(name_or_path: str | Path) -> Model:
+    """Load a bundled model by name (see `carespiral models`) or any `.mdl`/XMILE file by path."""
+    text = str(name_or_path)
+    path = Path(text)
+    looks_like_path = path.suffix.lower() in (".mdl", ".xmile", ".xml", ".stmx") or "/" in text
+    if text in catalog() and not path.is_file():
+        entry: CatalogEntry | None = get_entry(text)
+        assert entry is not None
+        path = entry.path
+    elif looks_like_path:
+        entry = next((e for e in catalog().values() if _same_file(e.path, path)), None)
+    else:
+        get_entry(text)  # raises UnknownNameError with the closest bundled model
+        raise AssertionError("unreachable")
+    return Model(path, entry)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+class Model:
+    """A translated model, ready to run. Every run starts from the model as written."""
+
+    def __init__(self, path: Path, entry: CatalogEntry | None = None) -> None:
+        self.mdl_path = Path(path)
+        self.entry = entry
+        self.name = entry.name if entry else self.mdl_path.stem
+        t0 = _time.perf_counter()
+        py_file, hit = translate(self.mdl_path)
+        self._pysd = _load_pysd(py_file)
+        self.load_info = LoadInfo(py_file, hit, _time.perf_counter() - t0)
+        self._defaults = {v.py_name: self._pysd.components.__getattribute__(v.py_name)()
+                          for v in self.variables if v.kind in ("constant", "control")}
+
+    def __repr__(self) -> str:
+        return f"<Model {self.name!r} from {self.mdl_path}>"
+
+    # ---- description -------------------------------------------------------------------------
+
+    @property
+    def title(self) -> str:
+        return self.entry.title if self.entry else self.name
+
+    @property
+    def description(self) -> str:
+        return self.entry.description if self.entry else ""
+
+    @cached_property
+    def variables(self) -> list[Variable]:
+        """Every variable of the model, with its kind (stock, flow, auxiliary, constant, ...)."""
+        doc = self._pysd.doc
+        deps = self._pysd._dependencies
+        # A flow is a named rate of a stock. A stock whose rate mentions the stock itself (e.g.
+        # (Target - Stock) / Time) is an adjustment, and what it mentions are not flows.
+        flows: set[str] = set()
+        for k, v in deps.items():
+            if k.startswith("_integ_"):
+                step = v.get("step", {})
+                if k.removeprefix("_integ_") not in step:
+                    flows.update(step)
+        out = []
+        for row in doc.itertuples(index=False):
+            real, py = row[0], row[1]
+            if py == "time":
+                continue
+            typ, sub = row.Type, row.Subtype
+            if real in CONTROL_NAMES:
+                kind = "control"
+            elif typ == "Stateful" and sub == "Integ":
+                kind = "stock"
+            elif typ == "Stateful":
+                kind = "stateful"
+            elif typ == "Constant":
+                kind = "constant"
+            elif typ == "Lookup":
+                kind = "lookup"
+            elif py in flows:
+                kind = "flow"
+            else:
+                kind = "auxiliary"
+            lo, hi = _limits(row.Limits)
+            units = row.Units
+            comment = row.Comment
+            out.append(Variable(
+                name=real, py_name=py, kind=kind,
+                units="" if not isinstance(units, str) else units,
+                description="" if not isinstance(comment, str) else " ".join(comment.split()),
+                lower=lo, upper=hi,
+            ))
+        return out
+
+    @cached_property
+    def parameters(self) -> list[Parameter]:
+        """The constants a user may set, with units, default and bounds."""
+        return [
+            Parameter(v.name, v.py_name, v.units, float(self._defaults[v.py_name]),
+                      v.lower, v.upper, v.description)
+            for v in self.variables if v.kind == "constant"
+        ]
+
+    @property
+    def stocks(self) -> list[str]:
+        return [v.name for v in self.variables if v.kind == "stock"]
+
+    @property
+    def flows(self) -> list[str]:
+        return [v.name for v in self.variables if v.kind == "flow"]
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        """Canonical output roles of this model mapped to its variable names."""
+        return dict(self.entry.outputs) if self.entry else {}
+
+    @property
+    def levers(self) -> dict[str, str]:
+        return dict(self.entry.levers) if self.entry else {}
+
+    @property
+    def drivers(self) -> dict[str, str]:
+        return dict(self.entry.drivers) if self.entry else {}
+
+    @property
+    def roles(self) -> dict[str, str]:
+        return {**self.outputs, **self.levers, **self.drivers}
+
+    @property
+    def start_date(self):
+        return self.entry.start_date if self.entry else None
+
+    @property
+    def doc(self) -> pd.DataFrame:
+        """One row per variable: kind, units, bounds, default (constants) and description."""
+        role_of = {v: r for r, v in self.roles.items()}
+        rows = [{
+            "name": v.name, "py_name": v.py_name, "kind": v.kind, "units": v.units,
+            "default": self._defaults.get(v.py_name, np.nan), "lower": v.lower, "upper": v.upper,
+            "role": role_of.get(v.name, ""), "description": v.description,
+        } for v in self.variables]
+        return pd.DataFrame(rows).set_index("name")
+
+    def parameter(self, name: str) -> Parameter:
+        real = self.resolve(name)
+        for p in self.parameters:
+            if p.name == real:
+                return p
+        raise CarespiralError(
+            f"{real!r} is not a constant of model {self.name!r} and cannot be set; "
+            f"settable: {', '.join(p.name for p in self.parameters[:8])}..."
+        )
+
+    # ---- names ----------------------------------------------------------------------------------
+
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        table: dict[str, str] = {}
+        for v in self.variables:
+            table[_norm(v.name)] = v.name
+            table[_norm(v.py_name)] = v.name
+        for role, real in self.roles.items():
+            table.setdefault(_norm(role), real)
+        return table
+
+    def resolve(self, name: str) -> str:
+        """The Vensim name for a Vensim name, a PySD Python name or a catalogue role."""
+        key = _norm(name)
+        if key in self._names:
+            return self._names[key]
+        known = [v.name for v in self.variables] + list(self.roles)
+        raise UnknownNameError("variable", name, known, hint=f"(model {self.name!r})")
+
+    # ---- scenarios ----------------------------------------------------------------------------
+
+    @property
+    def scenarios(self) -> dict[str, Path]:
+        """Scenario files beside the model (`scenarios/<model>/*.toml`), by name."""
+        folder = self.mdl_path.parent / "scenarios" / self.name
+        return {p.stem: p for p in sorted(folder.glob("*.toml"))} if folder.is_dir() else {}
+
+    def scenario(self, name_or_path: str | Path | Scenario) -> Scenario:
+        if isinstance(name_or_path, Scenario):
+            return name_or_path
+        text = str(name_or_path)
+        if text in self.scenarios:
+            return read_scenario(self.scenarios[text])
+        path = Path(text)
+        if path.suffix == ".toml" or path.exists():
+            if not path.is_file():
+                raise CarespiralError(f"scenario file {path} does not exist")
+            return read_scenario(path)
+        available = ", ".join(self.scenarios) or "none"
+        raise UnknownNameError(
+            "scenario", text, self.scenarios,
+            hint=f"(model {self.name!r} has scenarios: {available}; or give a path to a .toml file)",
+        )
+
+    # ---- running ------------------------------------------------------------------------------
+
+    def control(self, name: str) -> float:
+        return float(self._defaults[name])
+
+    def run(
+        self,
+        params: Mapping[str, ParamValue] | None = None,
+        scenario: str | Path | Scenario | None = None,
+        start: float | None = None,
+        stop: float | None = None,
+        time_step: float | None = None,
+        saveper: float | None = None,
+        outputs: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Run once and return the outputs by model time (plus a `date` column if dated).
+
+        `params` maps names (Vensim, Python or role) to numbers or to pandas Series indexed by
+        model time; they override the scenario's values. Nothing carries over to the next run.
+        """
+        grid = self._grid(start, stop, time_step, saveper)
+        values = self._run_values(params, scenario, grid)
+        columns = [self.resolve(o) for o in outputs] if outputs else None
+        pm = self._pysd
+        pm.reload()  # PySD keeps parameters and control values between runs; start clean
+        try:
+            with warnings.catch_warnings():
+                # Time-series inputs replace constants on purpose; PySD warns each time.
+                warnings.filterwarnings("ignore", message="Replacing a constant value")
+                df = pm.run(
+                    params=values or None,
+                    return_columns=columns,
+                    initial_condition=(grid.start, {}),
+                    final_time=grid.stop,
+                    time_step=grid.time_step,
+                    saveper=grid.saveper,
+                )
+        finally:
+            pm.reload()
+        df.index = df.index.astype(float)
+        df.index.name = "time"
+        if self.start_date is not None:
+            df.insert(0, "date", months_to_dates(df.index.to_numpy(), self.start_date))
+        return df
+
+    def run_batch(
+        self,
+        params: pd.DataFrame,
+        outputs: Sequence[str] | None = None,
+        saveper: float | None = None,
+        scenario: str | Path | Scenario | None = None,
+        start: float | None = None,
+        stop: float | None = None,
+        time_step: float | None = None,
+    ):
+        """Run one simulation per row of `params` and return an `xarray.Dataset` (run x time)."""
+        import xarray as xr
+
+        names = list(outputs) if outputs else self.stocks + list(self.outputs.values())
+        names = list(dict.fromkeys(self.resolve(n) for n in names))
+        frames = []
+        for _, row in params.iterrows():
+            df = self.run(params=row.to_dict(), scenario=scenario, start=start, stop=stop,
+                          time_step=time_step, saveper=saveper, outputs=names)
+            frames.append(df[names])
+        data = {n: (("run", "time"), np.stack([f[n].to_numpy() for f in frames])) for n in names}
+        coords = {"run": np.asarray(params.index), "time": frames[0].index.to_numpy() if frames else []}
+        return xr.Dataset(data, coords=coords)
+
+    # ---- internals ----------------------------------------------------------------------------
+
+    def _grid(self, start, stop, time_step, saveper) -> _Grid:
+        start = self.control("initial_time") if start is None else float(start)
+        stop = self.control("final_time") if stop is None else float(stop)
+        dt = self.control("time_step") if time_step is None else float(time_step)
+        save = (max(dt, self.control("saveper")) if time_step is None else dt) if saveper is None else float(saveper)
+        for label, v in (("start", start), ("stop", stop), ("time step", dt), ("saveper", save)):
+            if not math.isfinite(v):
+                raise CarespiralError(f"{label} must be a finite number, got {v}")
+        if stop <= start:
+            raise CarespiralError(f"stop ({stop:g}) must be after start ({start:g})")
+        if dt <= 0 or save <= 0:
+            raise CarespiralError("time step and saveper must be positive")
+        if save < dt - 1e-12:
+            raise CarespiralError(f"saveper ({save:g}) cannot be shorter than the time step ({dt:g})")
+        return _Grid(start, stop, dt, save)
+
+    def _run_values(self, params, scenario, grid: _Grid) -> dict[str, Any]:
+        sc = self.scenario(scenario) if scenario is not None else None
+        merged: dict[str, ParamValue] = {}
+        if sc is not None:
+            merged.update({self.parameter(k).name: v for k, v in sc.params.items()})
+        for k, v in (params or {}).items():
+            merged[self.parameter(k).name] = v
+        values: dict[str, Any] = {}
+        for name, v in merged.items():
+            p = self.parameter(name)
+            if isinstance(v, pd.Series):
+                for x in v.to_numpy(dtype=float):
+                    p.check(float(x))
+                values[name] = v
+            else:
+                x = _as_number(name, v)
+                p.check(x)
+                values[name] = x
+        if sc is not None and sc.inputs:
+            t = np.arange(grid.start, grid.stop + grid.time_step / 2, grid.time_step)
+            for name in sc.input_names:
+                p = self.parameter(name)
+                base = values.get(p.name, p.default)
+                if isinstance(base, pd.Series):
+                    raise CarespiralError(f"{p.name!r} is both a time series and a scenario input")
+                series = sc.series(name, float(base), t, grid.time_step)
+                for x in series:
+                    p.check(float(x))
+                values[p.name] = pd.Series(series, index=t)
+        return values
+
+
+@dataclass(frozen=True)
+class _Grid:
+    start: float
+    stop: float
+    time_step: float
+    saveper: float
+
+
+def _as_number(name: str, v: Any) -> float:
+    if isinstance(v, bool):
+        raise CarespiralError(f"{name}: expected a number, got {v!r}")
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise CarespiralError(f"{name}: expected a number, got {v!r}") from None
+
+
+def _norm(name: str) -> str:
+    return " ".join(str(name).lower().replace("_", " ").split())
+
+
+def _limits(value) -> tuple[float, float]:
+    lo, hi = -math.inf, math.inf
+    if isinstance(value, tuple) and len(value) == 2:
+        a, b = value
+        lo = -math.inf if a is None or (isinstance(a, float) and math.isnan(a)) else float(a)
+        hi = math.inf if b is None or (isinstance(b, float) and math.isnan(b)) else float(b)
+    return lo, hi
+
+
+def _load_pysd(py_file: Path):
+    import pysd
+
+    return pysd.load(str(py_file))
