@@ -1,0 +1,259 @@
+"""The run report: chosen outputs over time, scenarios overlaid, shocks marked.
+
+It consumes what `Model.run` returns: DataFrames indexed by model time in months (index name
+"time"), one column per Vensim variable and, when the model has a start date, a "date" column.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from carespiral.reports.page import Page, PlotlyJs
+from carespiral.reports.style import GREY, apply_layout, axis_title, colour, dash
+
+from carespiral.errors import CarespiralError, UnknownNameError
+
+__all__ = ["Shock", "run_page", "run_report"]
+
+Shock = tuple[float | int | str | _dt.date | pd.Timestamp, str]
+"""A marked event: (model month or calendar date, label)."""
+
+MAX_POINTS = 2000  # per line; beyond this a line is thinned (and the page says so)
+
+
+def run_report(
+    runs: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    *,
+    title: str,
+    units: Mapping[str, str] | None = None,
+    outputs: Sequence[str] | None = None,
+    shocks: Sequence[Shock] = (),
+    subtitle: str = "",
+    max_points: int = MAX_POINTS,
+    plotlyjs: PlotlyJs = "inline",
+) -> Path:
+    """Write a run report for one or more scenario runs to `path` (an .html file)."""
+    page = run_page(
+        runs,
+        title=title,
+        units=units,
+        outputs=outputs,
+        shocks=shocks,
+        subtitle=subtitle,
+        max_points=max_points,
+    )
+    return page.write(path, plotlyjs=plotlyjs)
+
+
+def run_page(
+    runs: Mapping[str, pd.DataFrame],
+    *,
+    title: str,
+    units: Mapping[str, str] | None = None,
+    outputs: Sequence[str] | None = None,
+    shocks: Sequence[Shock] = (),
+    subtitle: str = "",
+    max_points: int = MAX_POINTS,
+) -> Page:
+    """The run report as a `Page`, for callers that want to add sections before writing."""
+    units = dict(units or {})
+    if not runs:
+        raise CarespiralError("a run report needs at least one run")
+    for name, frame in runs.items():
+        if frame.empty:
+            raise CarespiralError(f"run {name!r} has no rows; nothing to report")
+    outputs = list(outputs) if outputs else _default_outputs(runs)
+    if not outputs:
+        raise CarespiralError("the runs have no numeric columns to report")
+    for name, frame in runs.items():
+        for out in outputs:
+            if out not in frame.columns:
+                known = [c for c in frame.columns if c != "date"]
+                raise UnknownNameError("output", out, known, hint=f"(run {name!r})")
+            if not pd.api.types.is_numeric_dtype(frame[out]):
+                raise CarespiralError(f"output {out!r} in run {name!r} is not numeric")
+
+    use_dates = all("date" in f.columns for f in runs.values())
+    clock = _Clock.from_run(next(iter(runs.values()))) if use_dates else None
+    marks, skipped = _place_shocks(shocks, runs, clock)
+
+    n_runs = len(runs)
+    page = Page(title, subtitle)
+    what = (
+        f"{len(outputs)} output{'s' if len(outputs) != 1 else ''} of "
+        f"{n_runs} run{'s' if n_runs != 1 else ''}: " + ", ".join(runs)
+    )
+    sec = page.section("Outputs over time", what)
+    thinned: set[str] = set()
+    for out in outputs:
+        fig = go.Figure()
+        for i, (name, frame) in enumerate(runs.items()):
+            shown = _thin(frame, max_points)
+            if len(shown) < len(frame):
+                thinned.add(name)
+            months = np.asarray(shown.index, dtype=float)
+            x = pd.to_datetime(shown["date"]) if use_dates else months
+            when = "%{x|%d %b %Y} (month %{customdata:.1f})" if use_dates else "month %{x:.1f}"
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=shown[out].to_numpy(dtype=float),
+                    customdata=months,
+                    name=name,
+                    legendgroup=name,
+                    mode="lines",
+                    line={"color": colour(i), "dash": dash(i), "width": 2.2},
+                    hovertemplate=(
+                        f"<b>{name}</b><br>{when}<br>{out}: %{{y:,.4~g}} "
+                        f"{units.get(out, '')}<extra></extra>"
+                    ),
+                )
+            )
+        for x, label in marks:
+            fig.add_shape(
+                type="line", x0=x, x1=x, y0=0, y1=1, xref="x", yref="paper",
+                line={"color": GREY, "width": 1.5, "dash": "dot"},
+            )
+            fig.add_annotation(
+                x=x, y=1, xref="x", yref="paper", text=label, showarrow=False,
+                textangle=-90, xanchor="right", yanchor="top", font={"size": 11, "color": "#444"},
+                bgcolor="rgba(255,255,255,0.85)",
+            )
+        apply_layout(fig, title=out)
+        fig.update_layout(hovermode="closest")
+        fig.update_xaxes(title_text="Date" if use_dates else "Model time (months from April 2005)")
+        fig.update_yaxes(title_text=axis_title(out, units.get(out)), rangemode="tozero")
+        how = (
+            f"Each line is one run; the height is {out} in {units.get(out) or 'its model units'}. "
+            "Where lines part, the scenarios differ."
+        )
+        if marks:
+            how += " Dotted vertical lines mark the shocks."
+        sec.figure(fig, how_to_read=how)
+    if thinned:
+        sec.note(
+            f"Lines of {', '.join(sorted(thinned))} have more than {max_points} saved points and "
+            f"are drawn from every k-th point (first and last kept); the summary table uses all."
+        )
+    if skipped:
+        sec.note("Shocks outside the runs' time span, not drawn: " + "; ".join(skipped))
+
+    table = _summary(runs, outputs, units)
+    page.section("Summary", "Start, end and range of each output in each run (all saved points).")
+    page.sections[-1].table(table)
+    if marks:
+        shock_rows = pd.DataFrame(
+            [{"shock": label, "at": _fmt_x(x)} for x, label in marks], columns=["shock", "at"]
+        )
+        page.section("Shocks marked").table(shock_rows)
+    return page
+
+
+def _default_outputs(runs: Mapping[str, pd.DataFrame]) -> list[str]:
+    first = next(iter(runs.values()))
+    return [c for c in first.columns if c != "date" and pd.api.types.is_numeric_dtype(first[c])]
+
+
+def _thin(frame: pd.DataFrame, max_points: int) -> pd.DataFrame:
+    if len(frame) <= max_points:
+        return frame
+    step = int(np.ceil(len(frame) / max_points))
+    keep = np.zeros(len(frame), dtype=bool)
+    keep[::step] = True
+    keep[-1] = True
+    return frame.iloc[keep]
+
+
+class _Clock:
+    """Converts between model months and calendar dates using a run's own time and date columns."""
+
+    def __init__(self, months: np.ndarray, ns: np.ndarray) -> None:
+        self.months, self.ns = months, ns
+
+    @classmethod
+    def from_run(cls, frame: pd.DataFrame) -> _Clock:
+        months = np.asarray(frame.index, dtype=float)
+        ns = pd.to_datetime(frame["date"]).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        return cls(months, ns.astype(float))
+
+    def in_span(self, month: float) -> bool:
+        return bool(self.months[0] <= month <= self.months[-1])
+
+    def to_date(self, month: float) -> pd.Timestamp:
+        return pd.Timestamp(int(np.interp(month, self.months, self.ns)))
+
+    def to_month(self, when: pd.Timestamp) -> float:
+        return float(np.interp(when.value, self.ns, self.months))
+
+
+def _place_shocks(
+    shocks: Sequence[Shock], runs: Mapping[str, pd.DataFrame], clock: _Clock | None
+) -> tuple[list[tuple[float | pd.Timestamp, str]], list[str]]:
+    """Shocks as x positions on the figures' axis, and descriptions of those out of range."""
+    first = np.asarray(next(iter(runs.values())).index, dtype=float)
+    lo, hi = float(first[0]), float(first[-1])
+    marks: list[tuple[float | pd.Timestamp, str]] = []
+    skipped: list[str] = []
+    for item in shocks:
+        try:
+            at, label = item
+        except (TypeError, ValueError):
+            raise CarespiralError(
+                f"a shock must be a pair (month or date, label), got {item!r}"
+            ) from None
+        if isinstance(at, int | float | np.number) and not isinstance(at, bool):
+            month = float(at)
+        else:
+            try:
+                when = pd.Timestamp(at)
+            except (TypeError, ValueError):
+                raise CarespiralError(
+                    f"shock {label!r}: {at!r} is neither a model month nor a date (YYYY-MM-DD)"
+                ) from None
+            if clock is None:
+                raise CarespiralError(
+                    f"shock {label!r} is given as a date but the runs have no 'date' column; "
+                    "give it in model months instead"
+                )
+            lo_d, hi_d = clock.to_date(lo), clock.to_date(hi)
+            if not lo_d <= when <= hi_d:
+                skipped.append(f"{label} ({when:%d %b %Y})")
+                continue
+            marks.append((when, str(label)))
+            continue
+        if not lo <= month <= hi:
+            skipped.append(f"{label} (month {month:g})")
+            continue
+        marks.append((clock.to_date(month) if clock else month, str(label)))
+    return marks, skipped
+
+
+def _fmt_x(x: float | pd.Timestamp) -> str:
+    return f"{x:%d %b %Y}" if isinstance(x, pd.Timestamp) else f"month {x:g}"
+
+
+def _summary(
+    runs: Mapping[str, pd.DataFrame], outputs: Sequence[str], units: Mapping[str, str]
+) -> pd.DataFrame:
+    rows = []
+    for out in outputs:
+        for name, frame in runs.items():
+            col = frame[out].astype(float)
+            rows.append(
+                {
+                    "output": out,
+                    "unit": units.get(out, ""),
+                    "run": name,
+                    "start": col.iloc[0],
+                    "end": col.iloc[-1],
+                    "min": col.min(),
+                    "max": col.max(),
+                }
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,170 @@
+"""Headless Chromium helpers for the report browser checks (imported by conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHROMIUM = os.environ.get("CARESPIRAL_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CARESPIRAL_CHROMEDRIVER", "/usr/bin/chromedriver")
+LAPTOP = (1280, 900)  # a common laptop viewport
+
+# Per figure: is it drawn (plotly's SVG root present, non-zero size) and how many trace elements?
+_FIGURE_STATE_JS = """
+return Array.from(document.querySelectorAll('div.cs-plot')).map(function (el) {
+  var svg = el.querySelector('svg.main-svg');
+  var r = el.getBoundingClientRect();
+  var traces = el.querySelectorAll('g.trace, g.hm, g.imagelayer image, g.barlayer .point');
+  var points = 0;
+  (el.data || []).forEach(function (t) {
+    ['x', 'y', 'z', 'values', 'dimensions'].forEach(function (k) {
+      if (t[k] && t[k].length) { points += t[k].length; }
+    });
+  });
+  return {id: el.id, svg: !!svg, width: r.width, height: r.height,
+          traces: traces.length, data: (el.data || []).length, points: points,
+          title: (el.layout && el.layout.title && el.layout.title.text) || ''};
+});
+"""
+
+
+def browser_available() -> tuple[bool, str]:
+    """Whether headless Chromium and chromedriver (and selenium) are usable here."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return False, "selenium is not installed"
+    for exe in (CHROMIUM, CHROMEDRIVER):
+        if not (os.path.exists(exe) or shutil.which(exe)):
+            return False, f"{exe} not found (Debian packages chromium and chromium-driver)"
+    return True, ""
+
+
+def start_browser(profile_dir: Path):
+    """A fresh headless Chromium with an empty profile and browser/network logging on."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile_dir}",
+        f"--window-size={LAPTOP[0]},{LAPTOP[1]}",
+    ):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+
+
+@dataclass
+class PageCheck:
+    """What the browser saw on one page."""
+
+    url: str
+    status: str  # "rendered", "failed: ..." or "timeout"
+    figures: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # network (http/https/ws) URLs asked for
+    screenshot: Path | None = None
+
+
+def check_page(driver, path: Path, shot_dir: Path, timeout: float = 90.0) -> PageCheck:
+    """Open a report from disk, wait for its figures, collect errors and requests, screenshot it."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get_log("browser")  # drop entries from earlier pages
+    driver.get_log("performance")
+    driver.set_window_size(*LAPTOP)
+    url = path.resolve().as_uri()
+    driver.get(url)
+
+    def settled(d):
+        body = d.find_element("tag name", "body")
+        return body.get_attribute("data-plots-rendered") or body.get_attribute("data-plots-failed")
+
+    has_plots = driver.execute_script("return document.querySelectorAll('div.cs-plot').length") > 0
+    status = "rendered"
+    if has_plots:
+        try:
+            WebDriverWait(driver, timeout, poll_frequency=0.2).until(settled)
+            failed = driver.find_element("tag name", "body").get_attribute("data-plots-failed")
+            if failed:
+                status = f"failed: {failed}"
+        except TimeoutException:
+            status = "timeout"
+    figures = driver.execute_script(_FIGURE_STATE_JS)
+    errors = [
+        e["message"] for e in driver.get_log("browser") if e.get("level") in ("SEVERE", "ERROR")
+    ]
+    requests = []
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg.get("method") == "Network.requestWillBeSent":
+            req_url = msg["params"]["request"]["url"]
+            # chrome:// requests are the browser's own pages, not the report's
+            if req_url.startswith(("http:", "https:", "ws:", "wss:", "ftp:")):
+                requests.append(req_url)
+    # screenshot the whole page, not just the first screen
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(LAPTOP[0], min(max(int(height) + 40, LAPTOP[1]), 12000))
+    shot_dir.mkdir(parents=True, exist_ok=True)
+    shot = shot_dir / (path.stem + ".png")
+    driver.save_screenshot(str(shot))
+    return PageCheck(url, status, figures, errors, requests, shot)
+
+
+# ---------------------------------------------------------------- fixtures
+
+import tempfile  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def shot_dir(tmp_path_factory) -> Path:
+    """Where screenshots go: $CARESPIRAL_SCREENSHOTS if set (kept), else a pytest tmp dir."""
+    keep = os.environ.get("CARESPIRAL_SCREENSHOTS")
+    if keep:
+        path = Path(keep)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium; skips locally without one, FAILS when CI=true."""
+    ok, why = browser_available()
+    if not ok:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"browser check cannot run in CI: {why}")
+        pytest.skip(f"browser check skipped locally: {why}")
+    with tempfile.TemporaryDirectory(prefix="carespiral-chromium-") as profile:
+        driver = start_browser(Path(profile))
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+@pytest.fixture
+def open_report(browser, shot_dir):
+    """open_report(path) -> PageCheck for a report file."""
+
+    def _open(path: Path) -> PageCheck:
+        return check_page(browser, path, shot_dir)
+
+    return _open
