@@ -17,6 +17,7 @@ Several inputs on one name add up (a step plus a pulse); a `table` gives absolut
 
 from __future__ import annotations
 
+import itertools
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -164,7 +165,7 @@ def _read_input(path: Path, text: str, k: int, raw: dict) -> Input:
             values = tuple(float(x) for x in raw["values"])
             if len(times) != len(values) or len(times) < 1:
                 raise ValueError("times and values must be non-empty lists of equal length")
-            if any(b <= a for a, b in zip(times, times[1:], strict=False)):
+            if any(b <= a for a, b in itertools.pairwise(times)):
                 raise ValueError("times must increase")
             return Input(name=str(raw["name"]), type=kind, times=times, values=values)
         nums = {k2: float(v) for k2, v in raw.items() if k2 not in ("name", "type")}
