@@ -6,7 +6,7 @@ import math
 import time as _time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -340,6 +340,9 @@ class Model:
                 p.check(x)
                 values[name] = x
         if sc is not None and sc.inputs:
+            # inputs may name a variable by Vensim name, Python name or role: group them by variable
+            inputs = tuple(replace(i, name=self.parameter(i.name).name) for i in sc.inputs)
+            sc = replace(sc, inputs=inputs)
             t = np.arange(grid.start, grid.stop + grid.time_step / 2, grid.time_step)
             for name in sc.input_names:
                 p = self.parameter(name)
