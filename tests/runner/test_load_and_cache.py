@@ -85,7 +85,7 @@ def test_undefined_reference_is_reported_with_its_name(tmp_path, private_cache):
     src = load("workforce_spiral").mdl_path.read_text(encoding="utf-8")
     bad.write_text(src.replace("Social Workers*Cases Closed per FTE", "Social Wrkers*Cases Closed per FTE"),
                    encoding="utf-8")
-    with pytest.raises(FileFormatError, match="Social Wrkers|social wrkers"):
+    with pytest.raises(FileFormatError, match=r"Social Wrkers|social wrkers"):
         load(bad)
 
 
