@@ -93,6 +93,11 @@ class Scenario:
             value = value + i.increment(t, dt)
         return value
 
+    def events(self) -> list[tuple[float, str]]:
+        """When each step, pulse or ramp starts, labelled for marking on charts."""
+        label = self.title or self.name
+        return [(i.start, f"{label}: {i.name} {i.type}") for i in self.inputs if i.type != "table"]
+
     @property
     def input_names(self) -> list[str]:
         return sorted({i.name for i in self.inputs})

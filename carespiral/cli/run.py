@@ -1,9 +1,10 @@
-"""`carespiral run MODEL`: one simulation, written to CSV/Parquet and/or an HTML page."""
+"""`carespiral run MODEL`: simulations written to CSV/Parquet and/or an HTML page."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -14,7 +15,9 @@ from carespiral.errors import CarespiralError
 def run(
     model: str = typer.Argument(..., help="A bundled model name or a path to a .mdl file."),
     set_: list[str] = typer.Option(None, "--set", help="NAME=VALUE parameter override (repeatable)."),
-    scenario: str = typer.Option(None, "--scenario", help="Scenario name or TOML file."),
+    scenario: list[str] = typer.Option(
+        None, "--scenario", help="Scenario name or TOML file; repeat to overlay scenarios."
+    ),
     start: float = typer.Option(None, "--start", help="Start time (model months)."),
     stop: float = typer.Option(None, "--stop", help="Stop time (model months)."),
     time_step: float = typer.Option(None, "--time-step", help="Integration time step."),
@@ -23,7 +26,7 @@ def run(
     out: Path = typer.Option(None, "--out", help="Write results to FILE.csv or FILE.parquet."),
     html: Path = typer.Option(None, "--html", help="Write a self-contained plotly page."),
 ) -> None:
-    """Run a model once and write its outputs over time."""
+    """Run a model and write its outputs over time (one run per scenario)."""
     from carespiral.pysd_runner import load
 
     if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
@@ -33,29 +36,40 @@ def run(
     m = load(model)
     params = parse_sets(set_)
     wanted = split_list(outputs) or (list(m.outputs.values()) or m.stocks)
-    names = [m.resolve(o) for o in wanted]
+    names = list(dict.fromkeys(m.resolve(o) for o in wanted))
     for name in params:
         m.parameter(name)  # fail on a bad name before running
-    df = m.run(params=params, scenario=scenario, start=start, stop=stop, time_step=time_step,
-               saveper=saveper, outputs=names)
+    scenarios = [m.scenario(s) for s in scenario] if scenario else [None]
+    runs: dict[str, pd.DataFrame] = {}
+    shocks: list[tuple[float, str]] = []
+    for sc in scenarios:
+        label = sc.name if sc is not None else "default"
+        runs[label] = m.run(params=params, scenario=sc, start=start, stop=stop,
+                            time_step=time_step, saveper=saveper, outputs=names)
+        if sc is not None:
+            shocks.extend(sc.events())
     if out:
-        write_table(df, out)
-        console.print(f"Wrote {len(df)} rows to {out}")
+        table = next(iter(runs.values())) if len(runs) == 1 else pd.concat(
+            [df.assign(scenario=label) for label, df in runs.items()])
+        write_table(table, out)
+        console.print(f"Wrote {len(table)} rows to {out}")
     if html:
         from carespiral.reports import run_report
 
-        label = scenario or "default"
         units = {v.name: v.units for v in m.variables}
-        run_report({label: df}, html, title=f"{m.title}: {label}", units=units, outputs=names)
+        title = f"{m.title}: " + ", ".join(runs)
+        run_report(runs, html, title=title, units=units, outputs=names, shocks=shocks)
         console.print(f"Wrote {html}")
     if not out and not html:
-        table = Table("output", "units", "start", "end", "min", "max", box=None)
         units = {v.name: v.units for v in m.variables}
-        for n in names:
-            s = df[n]
-            table.add_row(n, units.get(n, ""), f"{s.iloc[0]:.4g}", f"{s.iloc[-1]:.4g}",
-                          f"{s.min():.4g}", f"{s.max():.4g}")
-        console.print(table)
+        for label, df in runs.items():
+            table = Table("output", "units", "start", "end", "min", "max", box=None,
+                          title=label if len(runs) > 1 else None, title_justify="left")
+            for n in names:
+                s = df[n]
+                table.add_row(n, units.get(n, ""), f"{s.iloc[0]:.4g}", f"{s.iloc[-1]:.4g}",
+                              f"{s.min():.4g}", f"{s.max():.4g}")
+            console.print(table)
 
 
 def register(app: typer.Typer) -> None:

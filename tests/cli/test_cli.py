@@ -151,3 +151,16 @@ def test_a_failure_while_writing_leaves_nothing_half_written(tmp_path, monkeypat
 def test_wrong_output_suffix_is_refused_before_running(tmp_path):
     res = invoke("run", "workforce_spiral", "--out", str(tmp_path / "x.txt"))
     assert res.exit_code == 2 and ".csv or .parquet" in res.output
+
+
+def test_several_scenarios_are_overlaid_in_one_table(tmp_path):
+    out = tmp_path / "both.csv"
+    calm = tmp_path / "calm.toml"
+    calm.write_text('title = "calm"\n[params]\n"Referral Rate" = 200\n')
+    res = invoke("run", "workforce_spiral", "--scenario", "demand_surge", "--scenario", str(calm),
+                 "--outputs", "Referral Rate", "--stop", "70", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(out)
+    assert set(df["scenario"]) == {"demand_surge", "calm"}
+    assert df.loc[df.scenario == "calm", "Referral Rate"].eq(200).all()
+    assert df.loc[(df.scenario == "demand_surge") & (df.time == 70), "Referral Rate"].item() == 350
