@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from carespiral.reports.page import Page, PlotlyJs
-from carespiral.reports.style import GREY, HIGHLIGHT, PALETTE, apply_layout, axis_title
 
 from carespiral.errors import CarespiralError, UnknownNameError
+
+from .page import Page, PlotlyJs
+from .style import GREY, HIGHLIGHT, PALETTE, apply_layout, axis_title
 
 __all__ = ["REQUIRED_COLUMNS", "data_page", "data_report", "level_of"]
 

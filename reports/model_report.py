@@ -8,11 +8,12 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
-from carespiral.reports.page import Page, PlotlyJs
-from carespiral.reports.structure import Structure, layout, structure_from
-from carespiral.reports.style import GREY, apply_layout, colour
 
 from carespiral.errors import CarespiralError
+
+from .page import Page, PlotlyJs
+from .structure import Structure, layout, structure_from
+from .style import GREY, apply_layout, colour
 
 __all__ = ["model_page", "model_report", "parameter_table"]
 

@@ -34,6 +34,8 @@ from carespiral.errors import CarespiralError
 __all__ = ["PLOTLYJS_FILE", "Page", "Section", "atomic_write", "format_value"]
 
 PLOTLYJS_FILE = "plotly.min.js"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 PlotlyJs = Literal["inline", "beside"]
 
 _CSS = """
@@ -352,6 +354,7 @@ def atomic_write(path: str | Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a report is an ordinary file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from carespiral.reports.page import Page, PlotlyJs
-from carespiral.reports.style import GREY, apply_layout, axis_title, colour, dash
 
 from carespiral.errors import CarespiralError, UnknownNameError
+
+from .page import Page, PlotlyJs
+from .style import GREY, apply_layout, axis_title, colour, dash
 
 __all__ = ["Shock", "run_page", "run_report"]
 

@@ -95,7 +95,7 @@ class Structure:
         }
 
     def save(self, path: str | Path) -> None:
-        from carespiral.reports.page import atomic_write
+        from .page import atomic_write
 
         atomic_write(path, json.dumps(self.to_dict(), indent=1))
 

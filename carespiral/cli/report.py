@@ -1,0 +1,40 @@
+"""`carespiral report RESULT_DIR`: re-render the HTML reports of a results directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn
+
+from carespiral.cli._common import console
+
+
+def report(
+    result_dir: Path = typer.Argument(..., help="A results directory (with manifest.json)."),
+    inline: bool = typer.Option(
+        False, "--inline", help="Embed plotly.js in every page instead of one file beside them."
+    ),
+) -> None:
+    """Re-render every report listed in RESULT_DIR/manifest.json, and its index.html."""
+    from carespiral.reports.results import load_manifest, render_results
+
+    n = len(load_manifest(result_dir)["items"]) + 1  # fail on a bad directory before drawing
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        console=console, transient=True,
+    ) as bar:
+        task = bar.add_task("rendering", total=n)
+
+        def step(name: str) -> None:
+            bar.update(task, description=f"rendering {name}", advance=1)
+
+        written = render_results(result_dir, plotlyjs="inline" if inline else "beside",
+                                 progress=step)
+        bar.update(task, completed=n)
+    for path in written:
+        console.print(f"Wrote {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)

@@ -1,0 +1,359 @@
+"""Results directories: plain result files plus a small JSON manifest, re-rendered to reports.
+
+A results directory holds the results of one or more commands as plain files (run outputs as
+Parquet or CSV, a model's structure as JSON, parameters and data as CSV/Parquet) and a
+`manifest.json` that says what each item is and how to draw it:
+
+    {"format": "carespiral-results", "version": 1, "title": "...",
+     "items": [{"kind": "run", "name": "run", "title": "...", "html": "run.html", ...}, ...]}
+
+`render_results(dir)` turns every item into its HTML report and writes `index.html` linking them;
+this is what `carespiral report RESULT_DIR` does. The item fields per kind are documented in
+docs/reports.md; the `save_*` functions here write them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from carespiral.errors import CarespiralError, FileFormatError
+
+from .data_report import data_report
+from .model_report import model_report, parameter_table
+from .page import Page, PlotlyJs, atomic_write
+from .run_report import Shock, run_report
+from .structure import Structure, structure_from
+
+__all__ = [
+    "MANIFEST",
+    "RENDERERS",
+    "index_page",
+    "load_manifest",
+    "render_results",
+    "save_data_results",
+    "save_model_results",
+    "save_run_results",
+]
+
+MANIFEST = "manifest.json"
+FORMAT = "carespiral-results"
+VERSION = 1
+TABLE_SUFFIXES = (".parquet", ".csv")
+
+
+# ------------------------------------------------------------------ reading and writing tables
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write a DataFrame (with its index) atomically as Parquet or CSV, by suffix."""
+    if path.suffix not in TABLE_SUFFIXES:
+        raise CarespiralError(f"{path}: expected a .parquet or .csv file name")
+    tmp = path.with_name(f".{path.name}.part")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if path.suffix == ".parquet":
+            frame.to_parquet(tmp)
+        else:
+            frame.to_csv(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_frame(path: Path, *, index: str | None = None) -> pd.DataFrame:
+    """Read a table written by `write_frame`; `index` names the CSV index column to restore."""
+    if not path.exists():
+        raise FileFormatError(path, "file listed in the manifest does not exist")
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        if path.suffix == ".csv":
+            frame = pd.read_csv(path)
+            if index and index in frame.columns:
+                frame = frame.set_index(index)
+            if "date" in frame.columns:
+                frame["date"] = pd.to_datetime(frame["date"])
+            return frame
+    except (OSError, ValueError) as exc:
+        raise FileFormatError(path, f"cannot read the table: {exc}") from None
+    raise FileFormatError(path, "expected a .parquet or .csv file")
+
+
+# ------------------------------------------------------------------ the manifest
+
+
+def load_manifest(result_dir: str | Path) -> dict[str, Any]:
+    """The manifest of a results directory, checked for the fields every item needs."""
+    result_dir = Path(result_dir)
+    path = result_dir / MANIFEST
+    if not result_dir.is_dir():
+        raise CarespiralError(f"{result_dir}: no such results directory")
+    if not path.exists():
+        raise CarespiralError(
+            f"{result_dir} has no {MANIFEST}; it is not a carespiral results directory "
+            "(commands write one when given an output directory)"
+        )
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise FileFormatError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise FileFormatError(path, f"expected a JSON object with \"format\": \"{FORMAT}\"")
+    if manifest.get("version") != VERSION:
+        raise FileFormatError(path, f"manifest version {manifest.get('version')!r} is not "
+                              f"supported (this carespiral reads version {VERSION})")
+    items = manifest.get("items")
+    if not isinstance(items, list):
+        raise FileFormatError(path, "\"items\" must be a list")
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        where = f"items[{i}]"
+        if not isinstance(item, dict):
+            raise FileFormatError(path, f"{where} must be an object")
+        for key in ("kind", "name", "title"):
+            if not isinstance(item.get(key), str) or not item[key]:
+                raise FileFormatError(path, f"{where} needs a non-empty string {key!r}")
+        if item["kind"] not in RENDERERS:
+            raise FileFormatError(
+                path, f"{where}: unknown kind {item['kind']!r}",
+                hint="known kinds: " + ", ".join(sorted(RENDERERS)),
+            )
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", item["name"]):
+            raise FileFormatError(path, f"{where}: name {item['name']!r} must be a plain file stem")
+        if item["name"] in seen:
+            raise FileFormatError(path, f"{where}: name {item['name']!r} is used twice")
+        seen.add(item["name"])
+    return manifest
+
+
+def _add_item(result_dir: Path, item: dict[str, Any], title: str | None) -> None:
+    """Add or replace (by name) one item in the manifest, creating the manifest if needed."""
+    path = result_dir / MANIFEST
+    if path.exists():
+        manifest = load_manifest(result_dir)
+    else:
+        manifest = {"format": FORMAT, "version": VERSION, "title": "carespiral results",
+                    "items": []}
+    if title:
+        manifest["title"] = title
+    manifest["items"] = [it for it in manifest["items"] if it["name"] != item["name"]] + [item]
+    atomic_write(path, json.dumps(manifest, indent=2, default=str))
+
+
+def _check_name(name: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise CarespiralError(f"result name {name!r}: use letters, digits, '_', '-' or '.'")
+
+
+def _shock_json(shocks: Sequence[Shock]) -> list[list[Any]]:
+    out = []
+    for at, label in shocks:
+        at_json = float(at) if isinstance(at, int | float) else str(pd.Timestamp(at).date())
+        out.append([at_json, str(label)])
+    return out
+
+
+# ------------------------------------------------------------------ saving results
+
+
+def save_run_results(
+    result_dir: str | Path,
+    runs: Mapping[str, pd.DataFrame],
+    *,
+    title: str,
+    units: Mapping[str, str] | None = None,
+    outputs: Sequence[str] | None = None,
+    shocks: Sequence[Shock] = (),
+    name: str = "run",
+    fmt: str = "parquet",
+    directory_title: str | None = None,
+) -> Path:
+    """Save runs (from `Model.run`) as one table per run plus a manifest item of kind "run"."""
+    result_dir = Path(result_dir)
+    _check_name(name)
+    if fmt not in ("parquet", "csv"):
+        raise CarespiralError(f"fmt must be 'parquet' or 'csv', not {fmt!r}")
+    if not runs:
+        raise CarespiralError("no runs to save")
+    files: dict[str, str] = {}
+    for label, frame in runs.items():
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "run"
+        rel = f"{name}_runs/{stem}.{fmt}"
+        out = frame.copy()
+        out.index.name = out.index.name or "time"
+        write_frame(out, result_dir / rel)
+        files[label] = rel
+    item = {
+        "kind": "run", "name": name, "title": title, "html": f"{name}.html", "runs": files,
+        "units": dict(units or {}), "outputs": list(outputs) if outputs else None,
+        "shocks": _shock_json(shocks),
+    }
+    _add_item(result_dir, item, directory_title)
+    return result_dir / MANIFEST
+
+
+def save_model_results(
+    result_dir: str | Path,
+    graph: Any,
+    parameters: Any,
+    *,
+    title: str,
+    description: str = "",
+    loops: Any = None,
+    name: str = "model",
+    directory_title: str | None = None,
+) -> Path:
+    """Save a model's structure (JSON) and parameters (CSV) plus a manifest item "model"."""
+    result_dir = Path(result_dir)
+    _check_name(name)
+    st = structure_from(graph, loops)
+    st.save(result_dir / f"{name}_structure.json")
+    write_frame(parameter_table(parameters).set_index("parameter"),
+                result_dir / f"{name}_parameters.csv")
+    item = {
+        "kind": "model", "name": name, "title": title, "html": f"{name}.html",
+        "description": description, "structure": f"{name}_structure.json",
+        "parameters": f"{name}_parameters.csv",
+    }
+    _add_item(result_dir, item, directory_title)
+    return result_dir / MANIFEST
+
+
+def save_data_results(
+    result_dir: str | Path,
+    table: pd.DataFrame,
+    *,
+    area: str,
+    title: str | None = None,
+    series: Sequence[str] | None = None,
+    region: str | None = None,
+    rank_series: str | None = None,
+    name: str = "data",
+    directory_title: str | None = None,
+) -> Path:
+    """Save the rows of the data table a data report needs plus a manifest item "data"."""
+    result_dir = Path(result_dir)
+    _check_name(name)
+    keep = table if not series else table[table["series"].isin([*series, rank_series])]
+    write_frame(keep.reset_index(drop=True), result_dir / f"{name}_table.parquet")
+    item = {
+        "kind": "data", "name": name, "title": title or f"Published data: {area}",
+        "html": f"{name}.html", "table": f"{name}_table.parquet", "area": area,
+        "series": list(series) if series else None, "region": region, "rank_series": rank_series,
+    }
+    _add_item(result_dir, item, directory_title)
+    return result_dir / MANIFEST
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def _html_path(result_dir: Path, item: Mapping[str, Any]) -> Path:
+    html = str(item.get("html") or f"{item['name']}.html")
+    if "/" in html or "\\" in html or not html.endswith(".html"):
+        raise FileFormatError(result_dir / MANIFEST, f"item {item['name']!r}: html must be a "
+                              "plain .html file name in the results directory")
+    return result_dir / html
+
+
+def _field(result_dir: Path, item: Mapping[str, Any], key: str, kind: type) -> Any:
+    value = item.get(key)
+    if not isinstance(value, kind):
+        raise FileFormatError(result_dir / MANIFEST,
+                              f"item {item['name']!r} (kind {item['kind']}) needs {key!r} "
+                              f"as a {kind.__name__}")
+    return value
+
+
+def _render_run(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs) -> Path:
+    files = _field(result_dir, item, "runs", dict)
+    runs = {label: read_frame(result_dir / rel, index="time") for label, rel in files.items()}
+    shocks = [(at, label) for at, label in item.get("shocks") or []]
+    return run_report(runs, _html_path(result_dir, item), title=item["title"],
+                      units=item.get("units") or {}, outputs=item.get("outputs"),
+                      shocks=shocks, plotlyjs=plotlyjs)
+
+
+def _render_model(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs) -> Path:
+    st: Structure = Structure.load(result_dir / _field(result_dir, item, "structure", str))
+    params = read_frame(result_dir / _field(result_dir, item, "parameters", str)).fillna(
+        {"unit": "", "description": ""}
+    )
+    return model_report(st, params, _html_path(result_dir, item), title=item["title"],
+                        description=item.get("description") or "", plotlyjs=plotlyjs)
+
+
+def _render_data(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs) -> Path:
+    table = read_frame(result_dir / _field(result_dir, item, "table", str))
+    return data_report(table, _html_path(result_dir, item), area=_field(result_dir, item, "area",
+                       str), series=item.get("series"), region=item.get("region"),
+                       rank_series=item.get("rank_series"), title=item["title"],
+                       plotlyjs=plotlyjs)
+
+
+Renderer = Callable[[Path, Mapping[str, Any], PlotlyJs], Path]
+RENDERERS: dict[str, Renderer] = {
+    "run": _render_run,
+    "model": _render_model,
+    "data": _render_data,
+}
+
+_KIND_TEXT = {
+    "run": "Model outputs over time, scenarios overlaid.",
+    "model": "The model's structure: stocks, flows, loops and parameters.",
+    "data": "Published statistics for an area against its region and England.",
+}
+
+
+def render_results(
+    result_dir: str | Path,
+    *,
+    plotlyjs: PlotlyJs = "beside",
+    progress: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Re-render every report of a results directory and its index page; returns the files.
+
+    With plotlyjs="beside" (the default here) the directory holds one plotly.min.js that every
+    page uses; "inline" makes each page a standalone file.
+    """
+    result_dir = Path(result_dir)
+    manifest = load_manifest(result_dir)
+    written = []
+    for item in manifest["items"]:
+        if progress:
+            progress(item["name"])
+        written.append(RENDERERS[item["kind"]](result_dir, item, plotlyjs))
+    written.append(index_page(result_dir, manifest=manifest))
+    return written
+
+
+def index_page(result_dir: str | Path, *, manifest: Mapping[str, Any] | None = None) -> Path:
+    """Write `index.html` linking every report of a results directory (manifest items first)."""
+    result_dir = Path(result_dir)
+    manifest = manifest or load_manifest(result_dir)
+    page = Page(str(manifest.get("title") or "carespiral results"),
+                f"Reports in {result_dir.resolve().name}")
+    links = []
+    listed = set()
+    for item in manifest["items"]:
+        html = _html_path(result_dir, item)
+        listed.add(html.name)
+        state = "" if html.exists() else " (not rendered yet: run carespiral report)"
+        links.append((html.name, item["title"], f"{item['kind']} report. "
+                      f"{_KIND_TEXT.get(item['kind'], '')}{state}"))
+    sec = page.section("Reports")
+    if links:
+        sec.links(links)
+    else:
+        sec.note("The manifest lists no results yet.")
+    extra = sorted(p.name for p in result_dir.glob("*.html")
+                   if p.name not in listed and p.name != "index.html")
+    if extra:
+        page.section("Other pages in this directory").links([(n, n, "") for n in extra])
+    return page.write(result_dir / "index.html")
