@@ -1,0 +1,326 @@
+"""Experiments: sample uncertainties and levers, run them in chunks, keep every finished chunk.
+
+The design (Latin hypercube, scrambled Sobol sequence, Saltelli or Morris for sensitivity) is a
+pure function of the spec and its seed. Runs go through `Model.run_batch` a chunk at a time; each
+chunk's per-run outcomes (regime, time of collapse, criterion, peak and final values) are written to
+`OUT/chunks/` the moment they exist. Resuming reads which runs are done and runs only the rest, so
+an interrupted exploration loses at most the chunk in flight, and the result is the same for any
+chunking: every run is computed on its own.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from carespiral.exploration.criteria import COLLAPSE, classify, criterion_to_dict
+from carespiral.exploration.result import Result, write_frame
+from carespiral.exploration.spec import ExploreSpec
+
+from carespiral.errors import CarespiralError
+
+__all__ = ["ExperimentResult", "build_design", "evaluate", "run_experiments"]
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ExperimentResult(Result):
+    """Inputs (`design`, one row per run) and per-run `outcomes` of an exploration."""
+
+    design: pd.DataFrame
+    outcomes: pd.DataFrame
+    model: str
+    factors: list  # [{name, lower, upper, role: uncertainty|lever}]
+    settings: dict  # design kind, seed, base_n, criteria, outcomes, seconds ...
+
+    kind = "experiments"
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.design.join(self.outcomes)
+
+    @property
+    def collapsed(self) -> pd.Series:
+        return self.outcomes["regime"] == COLLAPSE
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": self.model,
+            "runs": len(self.outcomes),
+            "design": self.settings.get("design"),
+            "collapse_share": float(self.collapsed.mean()) if len(self.outcomes) else math.nan,
+        }
+        crit = self.outcomes.loc[self.collapsed, "criterion"].value_counts()
+        out["criterion_fired_first"] = {str(k): int(v) for k, v in crit.items()}
+        if self.collapsed.any():
+            out["median_collapse_month"] = float(self.outcomes.loc[self.collapsed, "collapse_time"].median())
+        for o in self.settings.get("outcomes", []):
+            col = self.outcomes[o["name"]]
+            out[o["name"]] = {"p10": float(col.quantile(0.1)), "median": float(col.median()),
+                              "p90": float(col.quantile(0.9))}
+        if "seconds" in self.settings:
+            out["seconds"] = self.settings["seconds"]
+        return out
+
+
+# ---- design ---------------------------------------------------------------------------------
+
+
+def build_design(spec: ExploreSpec, model=None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The experiment table (index `run`, one column per factor) and design facts (e.g. base_n).
+
+    `spec` must be bound to the model (`spec.bind(model)`); posterior draws need `model` too.
+    """
+    from scipy.stats import qmc
+
+    factors = spec.factors
+    names = [f.name for f in factors]
+    lo = np.array([f.lower for f in factors], dtype=float)
+    hi = np.array([f.upper for f in factors], dtype=float)
+    d = len(factors)
+    info: dict[str, Any] = {"design": spec.design, "seed": spec.seed}
+    if spec.design in ("saltelli", "morris") and spec.posterior:
+        raise CarespiralError(
+            f"{spec.source}: design {spec.design!r} needs independent ranges; posterior draws "
+            "work with design = 'lhs' or 'sobol'"
+        )
+    if spec.design == "lhs":
+        unit = qmc.LatinHypercube(d=max(d, 1), seed=spec.seed).random(spec.runs)[:, :d]
+        x = lo + unit * (hi - lo)
+    elif spec.design == "sobol":
+        m = max(0, math.ceil(math.log2(spec.runs)))
+        unit = qmc.Sobol(d=max(d, 1), scramble=True, seed=spec.seed).random_base2(m)[:, :d]
+        x = lo + unit * (hi - lo)
+    elif spec.design == "saltelli":
+        from SALib.sample import sobol as salsobol
+
+        # Total runs are base_n * (d + 2) without second-order indices; base_n a power of two.
+        base = 2 ** max(1, math.ceil(math.log2(max(spec.runs / (d + 2), 2))))
+        x = salsobol.sample(_problem(factors), base, calc_second_order=False, seed=spec.seed)
+        info["base_n"] = base
+    else:
+        from SALib.sample import morris
+
+        traj = max(2, spec.runs // (d + 1))
+        x = morris.sample(_problem(factors), traj, num_levels=4, seed=spec.seed)
+        info["trajectories"] = traj
+    design = pd.DataFrame(x, columns=names)
+    if spec.posterior:
+        draws = _posterior_draws(spec.posterior, model)
+        rng = np.random.default_rng(spec.seed)
+        pick = rng.integers(0, len(draws), size=len(design))
+        for col in draws.columns:
+            if col in names:
+                continue  # an explicit range wins over the posterior
+            design[col] = draws[col].to_numpy()[pick]
+        info["posterior"] = spec.posterior
+        info["posterior_draws"] = len(draws)
+    design.index = pd.RangeIndex(len(design), name="run")
+    return design, info
+
+
+def _problem(factors: Sequence) -> dict[str, Any]:
+    return {"num_vars": len(factors), "names": [f.name for f in factors],
+            "bounds": [[f.lower, f.upper] for f in factors]}
+
+
+def _posterior_draws(path: str, model) -> pd.DataFrame:
+    """Parameter draws from a calibration result: a folder with draws.parquet/.csv, or the file."""
+    p = Path(path)
+    candidates = [p] if p.is_file() else [p / n for n in ("draws.parquet", "posterior.parquet",
+                                                          "draws.csv", "posterior.csv")]
+    for c in candidates:
+        if c.is_file():
+            df = pd.read_parquet(c) if c.suffix == ".parquet" else pd.read_csv(c)
+            break
+    else:
+        raise CarespiralError(
+            f"posterior {path}: no draws found (expected a draws.parquet or draws.csv file, one "
+            "column per parameter, one row per draw)"
+        )
+    known = {p.name for p in model.parameters}
+    keep = {}
+    for col in df.columns:
+        try:
+            name = model.resolve(str(col))
+        except CarespiralError:
+            continue  # e.g. chain/step/log-probability columns
+        if name in known:
+            keep[name] = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+    if not keep:
+        raise CarespiralError(f"posterior {path}: no column names a parameter of model {model.name!r}")
+    out = pd.DataFrame(keep).dropna()
+    if out.empty:
+        raise CarespiralError(f"posterior {path}: every draw has a missing value")
+    return out
+
+
+# ---- running ----------------------------------------------------------------------------------
+
+
+def needed_outputs(spec: ExploreSpec) -> list[str]:
+    names = [c.variable for c in spec.criteria]
+    names += [c.relative_to for c in spec.criteria
+              if getattr(c, "relative_to", None) and c.ref_default is None]
+    names += [o.variable for o in spec.outcomes]
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def evaluate(model, spec: ExploreSpec, design: pd.DataFrame) -> pd.DataFrame:
+    """Run the rows of `design` and reduce each run to its outcomes (one row per run)."""
+    ds = model.run_batch(design, outputs=needed_outputs(spec), saveper=spec.saveper,
+                         scenario=spec.scenario, start=spec.start, stop=spec.stop,
+                         time_step=spec.time_step)
+    return reduce_runs(ds, spec, design)
+
+
+def reduce_runs(ds, spec: ExploreSpec, design: pd.DataFrame) -> pd.DataFrame:
+    out = classify(ds, spec.criteria, design)
+    out.insert(1, "collapse", out["regime"] == COLLAPSE)
+    t = ds["time"].to_numpy()
+    for o in spec.outcomes:
+        values = np.asarray(ds[o.variable].transpose("run", "time").to_numpy(), dtype=float)
+        out[o.name] = o.compute(values, t)
+    out.index = design.index
+    return out
+
+
+def run_experiments(
+    spec: ExploreSpec,
+    out: str | Path | None = None,
+    resume: bool = False,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> ExperimentResult:
+    """Run the exploration `spec`; with `out`, save chunks as they finish and the result at the end.
+
+    `resume=True` continues an interrupted run in `out` (the spec must be unchanged). `scheduler`
+    is a Dask distributed address ("tcp://host:8786") or "local" for a local cluster; without it
+    chunks run in this process. `on_chunk(n_done)` is called after each saved chunk.
+    """
+    from carespiral.pysd_runner import load
+
+    t0 = time.perf_counter()
+    model = load(spec.model)
+    spec = spec.bind(model)
+    design, info = build_design(spec, model)
+    done: dict[int, pd.DataFrame] = {}
+    chunk_dir = None
+    if out is not None:
+        out = Path(out)
+        chunk_dir = out / "chunks"
+        done = _prepare_out(out, design, resume)
+    todo = [i for i in design.index if i not in done]
+    chunks = [todo[k:k + spec.chunk] for k in range(0, len(todo), spec.chunk)]
+    n_total = len(design)
+    n_done = sum(len(v) for v in done.values())
+    if progress:
+        progress(n_done, n_total)
+
+    def keep(rows: pd.DataFrame) -> None:
+        nonlocal n_done
+        first, last = int(rows.index[0]), int(rows.index[-1])
+        if chunk_dir is not None:
+            write_frame(rows, chunk_dir / f"runs-{first:09d}-{last:09d}.parquet")
+        done[first] = rows
+        n_done += len(rows)
+        if progress:
+            progress(n_done, n_total)
+        if on_chunk:
+            on_chunk(n_done)
+
+    if scheduler:
+        _run_dask(scheduler, model, spec, design, chunks, keep)
+    else:
+        for idx in chunks:
+            keep(evaluate(model, spec, design.loc[idx]))
+
+    outcomes = pd.concat([done[k] for k in sorted(done)]).sort_index() if done else pd.DataFrame()
+    settings = {
+        **info,
+        "runs": n_total,
+        "chunk": spec.chunk,
+        "criteria": [criterion_to_dict(c) for c in spec.criteria],
+        "outcomes": [asdict(o) for o in spec.outcomes],
+        "scenario": spec.scenario,
+        "stop": spec.stop,
+        "source": spec.source,
+        "seconds": time.perf_counter() - t0,
+    }
+    factors = [{"name": f.name, "lower": f.lower, "upper": f.upper,
+                "role": "lever" if f in spec.levers else "uncertainty"} for f in spec.factors]
+    result = ExperimentResult(design, outcomes, model.name, factors, settings)
+    if out is not None:
+        result.save(out)
+    return result
+
+
+def _prepare_out(out: Path, design: pd.DataFrame, resume: bool) -> dict[int, pd.DataFrame]:
+    design_file = out / "design.parquet"
+    if design_file.exists():
+        if not resume:
+            raise CarespiralError(
+                f"{out} already holds an exploration; add --resume to continue it or choose "
+                "another --out folder"
+            )
+        old = pd.read_parquet(design_file)
+        same = (old.shape == design.shape and list(old.columns) == list(design.columns)
+                and np.allclose(old.to_numpy(), design.to_numpy(), rtol=0, atol=0, equal_nan=True))
+        if not same:
+            raise CarespiralError(
+                f"{out}: the spec's design differs from the one being resumed (changed ranges, "
+                "runs, design or seed?); use another --out folder"
+            )
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        write_frame(design, design_file)
+    done: dict[int, pd.DataFrame] = {}
+    for f in sorted((out / "chunks").glob("runs-*.parquet")):
+        rows = pd.read_parquet(f)
+        done[int(rows.index[0])] = rows
+    # A chunk is written atomically, so every file here is complete.
+    return done
+
+
+# Workers keep loaded models between chunks (loading translates once, then hits the cache).
+_WORKER_MODELS: dict[str, Any] = {}
+
+
+def _evaluate_on_worker(mdl_path: str, spec: ExploreSpec, design: pd.DataFrame) -> pd.DataFrame:
+    from carespiral.pysd_runner import load
+
+    model = _WORKER_MODELS.get(mdl_path)
+    if model is None:
+        model = _WORKER_MODELS[mdl_path] = load(mdl_path)
+    return evaluate(model, spec, design)
+
+
+def _run_dask(scheduler: str, model, spec: ExploreSpec, design: pd.DataFrame,
+              chunks: list[list[int]], keep: Callable[[pd.DataFrame], None]) -> None:
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    try:
+        if scheduler == "local":
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True)
+            client = Client(cluster)
+        else:
+            client = Client(scheduler, timeout="10s")
+    except OSError as exc:
+        raise CarespiralError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    try:
+        futures = [client.submit(_evaluate_on_worker, str(model.mdl_path), spec, design.loc[idx],
+                                 pure=False) for idx in chunks]
+        for fut in as_completed(futures):
+            keep(fut.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
