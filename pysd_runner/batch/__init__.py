@@ -1,1 +1,15 @@
-"""Vectorised batch backend: many parameter sets integrated at once."""
+"""Vectorised batch backend: many parameter sets integrated at once.
+
+    >>> from carespiral.pysd_runner.batch import compile_model
+    >>> bm = compile_model("models/workforce_spiral.mdl")
+    >>> ds = bm.run(params_frame, reduce="final,max")        # doctest: +SKIP
+
+The model is compiled from PySD's abstract model into one numpy function (see `codegen`), so each
+equation is one vector operation per time step over all runs.
+"""
+
+from carespiral.pysd_runner.batch.lowering import UnsupportedConstructError
+from carespiral.pysd_runner.batch.model import BatchModel, TimeInput, compile_model
+from carespiral.pysd_runner.batch.recording import Reduction
+
+__all__ = ["BatchModel", "Reduction", "TimeInput", "UnsupportedConstructError", "compile_model"]

@@ -1,0 +1,229 @@
+"""Generate one numpy function per (model, run configuration) from a lowered `Program`.
+
+The generated function integrates every run of a batch at once: one numpy operation per
+equation per time step, over arrays with one element per run. Its source is kept (readable,
+cacheable, picklable to Dask workers) and compiled with `exec`.
+
+Order of evaluation (as PySD and Vensim): at the initial time every variable and every state's
+initial value is computed in dependency order; then, at each step, all auxiliaries are computed
+from the states, outputs are recorded, all derivatives are taken and only then are the states
+moved on (Euler: ``x + ddt * dt``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from carespiral.pysd_runner.batch.lowering import Program
+
+from carespiral.errors import CarespiralError
+
+__all__ = ["Generated", "generate"]
+
+
+@dataclass(frozen=True)
+class Generated:
+    source: str
+    outputs: tuple[str, ...]  # node ids recorded, in order
+    checked: tuple[str, ...]  # state ids checked for blow-ups, in order
+
+
+def _toposort(nodes: Iterable[str], deps: Mapping[str, set[str]], what: str,
+              label: Mapping[str, str]) -> list[str]:
+    nodes = list(nodes)
+    inside = set(nodes)
+    order: list[str] = []
+    mark: dict[str, int] = {}
+    for root in nodes:
+        if root in mark:
+            continue
+        stack: list[tuple[str, Iterable[str]]] = [(root, iter(sorted(deps[root] & inside)))]
+        mark[root] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                stack.pop()
+                mark[node] = 2
+                order.append(node)
+            elif mark.get(nxt) == 1:
+                cycle = [n for n, _ in stack]
+                cycle = cycle[cycle.index(nxt):]
+                names = " -> ".join(label.get(c, c) for c in [*cycle, nxt])
+                raise CarespiralError(f"circular dependency while {what}: {names}")
+            elif nxt not in mark:
+                mark[nxt] = 1
+                stack.append((nxt, iter(sorted(deps[nxt] & inside))))
+    return order
+
+
+def generate(prog: Program, params: Iterable[str], inputs: Iterable[str],
+             outputs: Iterable[str], every_step: bool) -> Generated:
+    """Source of `simulate(P, T, n, t0, dt, nsteps, save_every, rec, check)` for this set-up.
+
+    `params` and `inputs` are node ids given by the caller (constants per run and time-varying
+    inputs); they replace those variables' equations. `outputs` are node ids to record.
+    """
+    params, inputs, outputs = set(params), set(inputs), list(outputs)
+    label = {nid: v for v, nid in prog.names.items()}
+    for sid, st in prog.states.items():
+        label.setdefault(sid, f"{st.owner} (internal state)")
+    aux, states = prog.aux, prog.states
+
+    for nid in params | inputs:
+        if nid in states:
+            raise CarespiralError(f"{label[nid]!r} is a stock and cannot be set; set its "
+                                  f"initial value's parameters instead")
+    for a in aux.values():
+        if a.is_data and a.id not in inputs:
+            raise CarespiralError(
+                f"data variable {a.vensim!r} has no values: give it as a time input")
+
+    def init_code(nid: str) -> tuple[str, set[str]]:
+        if nid in params:
+            return f"P[{nid!r}]", set()
+        if nid in inputs:
+            return f"T[{nid!r}](time)", {"time"}
+        if nid in states:
+            return states[nid].init_code, states[nid].init_deps
+        a = aux[nid]
+        if a.init_code is not None:
+            return a.init_code, set(a.init_deps or ())
+        return a.code, a.deps
+
+    def step_code(nid: str) -> tuple[str, set[str]]:
+        if nid in params:
+            return f"P[{nid!r}]", set()
+        if nid in inputs:
+            return f"T[{nid!r}](time)", {"time"}
+        return aux[nid].code, aux[nid].deps
+
+    all_ids = list(aux) + list(states)
+    ideps = {nid: init_code(nid)[1] - {"time"} for nid in all_ids}
+    init_order = _toposort(all_ids, ideps, "initialising the model", label)
+
+    # which auxiliaries change over time (depend on time, a moving state or an input)
+    moving = {sid for sid, st in states.items() if st.ddt or st.update}
+    sdeps = {nid: step_code(nid)[1] for nid in aux}
+    dynamic: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for nid, d in sdeps.items():
+            if nid not in dynamic and (d & ({"time"} | moving | dynamic)):
+                dynamic.add(nid)
+                changed = True
+    # static auxiliaries whose run value differs from their initial value (ACTIVE INITIAL)
+    redo: set[str] = {nid for nid in aux if nid not in dynamic and nid not in params
+                      and nid not in inputs and aux[nid].init_code is not None}
+    changed = True
+    while changed:
+        changed = False
+        for nid, d in sdeps.items():
+            if nid not in dynamic and nid not in redo and d & redo:
+                redo.add(nid)
+                changed = True
+
+    # per-step work: what the derivatives and updates need; the rest only when recording
+    need: set[str] = set()
+    frontier = [st.ddt for st in states.values() if st.ddt]
+    for st in states.values():
+        frontier.extend(st.update_deps)
+    while frontier:
+        nid = frontier.pop()
+        if nid in need or nid not in dynamic:
+            continue
+        need.add(nid)
+        frontier.extend(d for d in sdeps[nid] if d in aux)
+    extra: set[str] = set()
+    frontier = [o for o in outputs if o in aux]
+    while frontier:
+        nid = frontier.pop()
+        if nid in need or nid in extra or nid not in dynamic:
+            continue
+        extra.add(nid)
+        frontier.extend(d for d in sdeps[nid] if d in aux)
+    dyn_deps = {nid: sdeps[nid] & dynamic for nid in dynamic}
+    core_order = _toposort(sorted(need), dyn_deps, "computing a time step (simultaneous "
+                           "equations)", label)
+    extra_order = _toposort(sorted(extra), {k: dyn_deps[k] & extra for k in extra},
+                            "computing a time step (simultaneous equations)", label)
+    redo_order = _toposort(sorted(redo), {k: sdeps[k] & redo for k in redo},
+                           "initialising the model", label)
+
+    checked = tuple(sid for sid, st in states.items() if st.ddt or st.update)
+    lines = [
+        "def simulate(P, T, n, t0, dt, nsteps, save_every, rec, check):",
+        "    time_step = dt",
+        "    time = t0",
+    ]
+    for lk in prog.lookups.values():
+        lines.append(f"    {lk.id}_x = np.array({list(lk.x)!r})")
+        lines.append(f"    {lk.id}_y = np.array({list(lk.y)!r})")
+    lines.append("    # initial values, in dependency order")
+    for nid in init_order:
+        lines.append(f"    {nid} = {init_code(nid)[0]}")
+    for nid in redo_order:
+        lines.append(f"    {nid} = {step_code(nid)[0]}")
+    for st in states.values():
+        if st.setup:
+            lines.append(f"    {st.setup}")
+    out_tuple = "(" + "".join(f"{o}, " for o in outputs) + ")"
+    chk_tuple = "(" + "".join(f"{c}, " for c in checked) + ")"
+    cond = "True" if every_step else "k % save_every == 0"
+    lines.append("    for k in range(nsteps + 1):")
+    for nid in core_order:
+        lines.append(f"        {nid} = {step_code(nid)[0]}")
+    lines.append(f"        if {cond}:")
+    for nid in extra_order:
+        lines.append(f"            {nid} = {step_code(nid)[0]}")
+    lines.append(f"            rec(k, time, {out_tuple})")
+    lines.append("        if k % save_every == 0 or k == nsteps:")
+    lines.append(f"            check(k, time, {chk_tuple})")
+    lines.append("        if k == nsteps:")
+    lines.append("            break")
+    for sid, st in states.items():
+        if st.ddt:
+            lines.append(f"        {sid} = {sid} + {st.ddt} * dt")
+    for st in states.values():
+        if st.update:
+            lines.append(f"        {st.update}")
+    lines.append("        time = time + dt")
+    return Generated("\n".join(lines) + "\n", tuple(outputs), checked)
+
+
+def control_source(prog: Program, params: Iterable[str]) -> str:
+    """Source of `control(P)`: INITIAL TIME, FINAL TIME, TIME STEP, SAVEPER (must be constant)."""
+    params = set(params)
+    label = {nid: v for v, nid in prog.names.items()}
+    wanted: set[str] = set()
+    frontier = list(prog.control.values())
+    while frontier:
+        nid = frontier.pop()
+        if nid in wanted:
+            continue
+        if nid in prog.states or nid == "time":
+            raise CarespiralError(
+                f"{prog.path}: {label.get(frontier[-1] if frontier else nid, nid)} makes a "
+                "control variable (INITIAL TIME, FINAL TIME, TIME STEP, SAVEPER) change over "
+                "time; the batch backend needs them constant")
+        wanted.add(nid)
+        if nid not in params:
+            for d in prog.aux[nid].deps:
+                if d == "time" or d in prog.states:
+                    ctl = next(k for k, v in prog.names.items() if v == nid)
+                    raise CarespiralError(
+                        f"{prog.path}: {ctl} depends on Time or a stock; the batch backend "
+                        "needs INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER constant")
+                frontier.append(d)
+    deps = {nid: (set() if nid in params else prog.aux[nid].deps) for nid in wanted}
+    order = _toposort(sorted(wanted), deps, "computing the control variables", label)
+    lines = ["def control(P):"]
+    for nid in order:
+        code = f"P[{nid!r}]" if nid in params else prog.aux[nid].code
+        lines.append(f"    {nid} = {code}")
+    c = prog.control
+    lines.append(f"    return ({c['initial_time']}, {c['final_time']}, {c['time_step']}, "
+                 f"{c['saveper']})")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,609 @@
+"""Lower PySD's abstract model into a flat program: auxiliaries, states and their derivatives.
+
+PySD's translators turn a Vensim or XMILE file into an *abstract model* (dataclasses from
+`pysd.translators.structures`). This module walks that structure once and produces a `Program`:
+
+- `Aux` nodes: one numpy expression each (Python source text) with the names it reads, and an
+  optional separate expression used while initialising (ACTIVE INITIAL);
+- `State` nodes: values carried from step to step, with an initial expression and a derivative
+  node (Euler: ``x = x + ddt * dt``), or a custom update (DELAY FIXED, SAMPLE IF TRUE);
+- lookup tables, kept as arrays.
+
+Built-in stateful functions (SMOOTH, DELAY, TREND, FORECAST, ...) become hidden states, exactly
+as PySD builds them, so that the same floating-point operations happen in the same order. Every
+construct not listed in `SUPPORTED` is refused here, naming the construct and the variable.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from carespiral.errors import CarespiralError
+
+__all__ = ["Aux", "Lookup", "Program", "State", "UnsupportedConstructError", "lower_file"]
+
+SMALL_VENSIM = 1e-6
+CONTROL = {"initial_time": "INITIAL TIME", "final_time": "FINAL TIME",
+           "time_step": "TIME STEP", "saveper": "SAVEPER"}
+
+# Vensim/XMILE functions with a direct vectorised translation: name -> (arity, template).
+_FUNCS: dict[str, tuple[tuple[int, ...], str]] = {
+    "abs": ((1,), "np.abs({0})"),
+    "min": ((2,), "np.minimum({0}, {1})"),
+    "max": ((2,), "np.maximum({0}, {1})"),
+    "exp": ((1,), "np.exp({0})"),
+    "ln": ((1,), "np.log({0})"),
+    "log": ((2,), "(np.log({0})/np.log({1}))"),
+    "sqrt": ((1,), "np.sqrt({0})"),
+    "sin": ((1,), "np.sin({0})"),
+    "cos": ((1,), "np.cos({0})"),
+    "tan": ((1,), "np.tan({0})"),
+    "arcsin": ((1,), "np.arcsin({0})"),
+    "arccos": ((1,), "np.arccos({0})"),
+    "arctan": ((1,), "np.arctan({0})"),
+    "sinh": ((1,), "np.sinh({0})"),
+    "cosh": ((1,), "np.cosh({0})"),
+    "tanh": ((1,), "np.tanh({0})"),
+    "power": ((2,), "np.power({0}, {1})"),
+    "integer": ((1,), "np.trunc({0})"),
+    "modulo": ((2,), "rt.modulo({0}, {1})"),
+    "quantum": ((2,), "rt.quantum({0}, {1})"),
+    "xidz": ((3,), "rt.xidz({0}, {1}, {2})"),
+    "zidz": ((2,), "rt.zidz({0}, {1})"),
+    "if_then_else": ((3,), "np.where({0}, {1}, {2})"),
+    "step": ((2,), "rt.step(time, time_step, {0}, {1})"),
+    "pulse": ((2,), "rt.pulse(time, {0}, {1})"),
+    "pulse_train": ((4,), "rt.pulse_train(time, {0}, {1}, {2}, {3})"),
+    "ramp": ((2, 3), "rt.ramp(time, {0}, {1}, {2})"),
+    "Xramp": ((2,), "rt.ramp(time, {0}, {1}, None)"),
+    "pi": ((0,), "np.pi"),
+}
+
+_OPS = {"^": "np.power({0}, {1})", "*": "({0} * {1})", "/": "({0} / {1})", "+": "({0} + {1})",
+        "-": "({0} - {1})", "=": "({0} == {1})", "<>": "({0} != {1})", ">=": "({0} >= {1})",
+        ">": "({0} > {1})", "<=": "({0} <= {1})", "<": "({0} < {1})",
+        ":AND:": "np.logical_and({0}, {1})", ":OR:": "np.logical_or({0}, {1})"}
+
+SUPPORTED = sorted(
+    [k.upper().replace("_", " ") for k in _FUNCS if not k.startswith("X")]
+    + ["INTEG", "INITIAL", "ACTIVE INITIAL", "SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I",
+       "SMOOTH N", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I", "DELAY N", "DELAY FIXED", "TREND",
+       "FORECAST", "SAMPLE IF TRUE", "WITH LOOKUP", "lookup tables", "Time", "data (as inputs)"]
+)
+
+
+class UnsupportedConstructError(CarespiralError):
+    """The model uses something the batch backend cannot compile (named with its variable)."""
+
+    def __init__(self, construct: str, variable: str, path: Path | str, hint: str = "") -> None:
+        self.construct = construct
+        self.variable = variable
+        msg = (f"{path}: variable {variable!r} uses {construct}, which the batch backend does "
+               f"not support")
+        msg += f" ({hint})" if hint else "; use the PySD backend (Model.run) for this model"
+        super().__init__(msg)
+
+
+@dataclass
+class Aux:
+    """An auxiliary: `code` is a numpy expression over other nodes' variables."""
+
+    id: str
+    code: str
+    deps: set[str]
+    init_code: str | None = None  # used while initialising, when it differs (ACTIVE INITIAL)
+    init_deps: set[str] | None = None
+    vensim: str | None = None
+    is_constant: bool = False  # a literal number: a parameter a user may set
+    is_data: bool = False  # a data variable: must be given as a time input
+
+
+@dataclass
+class State:
+    """A value integrated over time. `ddt` names the Aux holding its derivative (Euler)."""
+
+    id: str
+    init_code: str
+    init_deps: set[str]
+    ddt: str | None = None
+    # custom updates (DELAY FIXED, SAMPLE IF TRUE, INITIAL): statements run after derivatives
+    update: str | None = None
+    update_deps: set[str] = field(default_factory=set)
+    setup: str | None = None  # statements run once after initialisation
+    vensim: str | None = None
+    lower_limit: float | None = None
+    owner: str = ""  # the model variable this state belongs to (for blow-up reports)
+
+
+@dataclass
+class Lookup:
+    id: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    kind: str  # interpolate | extrapolate | hold_backward
+    vensim: str
+
+
+@dataclass
+class Program:
+    """The lowered model: everything the code generator needs."""
+
+    path: Path
+    aux: dict[str, Aux]
+    states: dict[str, State]
+    lookups: dict[str, Lookup]
+    names: dict[str, str]  # Vensim name -> node id
+    py_names: dict[str, str]  # PySD python name -> Vensim name
+    units: dict[str, str]
+    limits: dict[str, tuple[float | None, float | None]]
+    control: dict[str, str]  # initial_time/final_time/time_step/saveper -> node id
+
+    @property
+    def stocks(self) -> list[str]:
+        return [s.vensim for s in self.states.values() if s.vensim and s.ddt]
+
+    def node(self, vensim: str) -> Aux | State:
+        nid = self.names[vensim]
+        return self.aux.get(nid) or self.states[nid]
+
+
+def _ident(clean: str, used: set[str], prefix: str = "v_") -> str:
+    s = re.sub(r"[^0-9a-zA-Z_]", "", re.sub(r"\s+", "_", clean))
+    s = prefix + re.sub(r"_+", "_", s)
+    out, i = s, 1
+    while out in used:
+        out, i = f"{s}_{i}", i + 1
+    used.add(out)
+    return out
+
+
+def _is_number(ast: object) -> bool:
+    return not isinstance(ast, bool) and (
+        isinstance(ast, (int, float)) or type(ast).__module__ == "numpy")
+
+
+def _is_negation(ast: object) -> bool:
+    if _is_number(ast):
+        return float(ast) < 0  # type: ignore[arg-type]  # the parser folds "-2" into a number
+    return type(ast).__name__ == "ArithmeticStructure" and list(ast.operators) == ["negative"]  # type: ignore[attr-defined]
+
+
+def _num(v: float) -> str:
+    f = float(v)
+    if math.isnan(f):
+        return "NAN"
+    if math.isinf(f):
+        return "INF" if f > 0 else "(-INF)"
+    return repr(f)
+
+
+class _Lowerer:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.aux: dict[str, Aux] = {}
+        self.states: dict[str, State] = {}
+        self.lookups: dict[str, Lookup] = {}
+        self.used: set[str] = {"time", "time_step", "np", "rt", "NAN", "INF"}
+        self.clean: dict[str, str] = {}  # clean reference name -> node id
+        self.kind_of: dict[str, str] = {}  # clean name -> element kind
+        self.var = ""  # Vensim name of the element being lowered (for errors)
+        self.nhidden = 0
+
+    def refuse(self, construct: str, hint: str = "") -> UnsupportedConstructError:
+        return UnsupportedConstructError(construct, self.var, self.path, hint)
+
+    # ---- expressions ------------------------------------------------------------------------
+
+    def expr(self, ast: object, deps: set[str]) -> str:
+        from pysd.translators.structures import abstract_expressions as ae
+
+        if isinstance(ast, bool):
+            return "1.0" if ast else "0.0"
+        if isinstance(ast, (int, float)) or type(ast).__module__ == "numpy":
+            return _num(ast)  # type: ignore[arg-type]
+        if isinstance(ast, str):
+            raise self.refuse(f"a string argument ({ast!r})")
+        if isinstance(ast, ae.ReferenceStructure):
+            if ast.subscripts is not None:
+                raise self.refuse("subscripts")
+            return self.ref(ast.reference, deps)
+        if isinstance(ast, (ae.ArithmeticStructure, ae.LogicStructure)):
+            ops = list(ast.operators)
+            args = [self.expr(a, deps) for a in ast.arguments]
+            if len(args) == 1:
+                if ops[0] == "negative":
+                    return f"(-{args[0]})"
+                if ops[0] == ":NOT:":
+                    return f"np.logical_not({args[0]})"
+                if ops[0] == "+":
+                    return args[0]
+                raise self.refuse(f"the operator {ops[0]!r}")
+            if ops[0] == "^" and _is_negation(ast.arguments[0]):
+                # Vensim (and Python) read -a^b as -(a^b): the minus binds after the power
+                first = ast.arguments[0]
+                if _is_number(first):
+                    args[0] = _num(-float(first))  # type: ignore[arg-type]
+                else:
+                    args[0] = self.expr(first.arguments[0], deps)  # type: ignore[attr-defined]
+                out = args[0]
+                for op, arg in zip(ops, args[1:], strict=True):
+                    out = _OPS[op].format(out, arg) if op in _OPS else out
+                return f"(-{out})"
+            out = args[0]
+            for op, arg in zip(ops, args[1:], strict=True):
+                if op not in _OPS:
+                    raise self.refuse(f"the operator {op!r}")
+                out = _OPS[op].format(out, arg)  # left-associative, as Python evaluates PySD's
+            return out
+        if isinstance(ast, ae.CallStructure):
+            return self.call(ast, deps)
+        if isinstance(ast, ae.InlineLookupsStructure):
+            lk = self.lookup_table(ast.lookups, f"{self.var} (WITH LOOKUP)")
+            return self.lookup_call(lk, self.expr(ast.argument, deps))
+        if isinstance(ast, ae.GameStructure):
+            return self.expr(ast.expression, deps)
+        if isinstance(ast, ae.InitialStructure):
+            return self.initial(ast.initial, deps)
+        if isinstance(ast, ae.IntegStructure):
+            raise self.refuse("INTEG inside an expression", "write the stock as its own variable")
+        if isinstance(ast, ae.DelayStructure):
+            return self.delay(ast.input, ast.delay_time, ast.initial, int(ast.order), deps,
+                              lower_order=False)
+        if isinstance(ast, ae.DelayNStructure):
+            return self.delay(ast.input, ast.delay_time, ast.initial,
+                              self.const_int(ast.order, "DELAY N order"), deps, lower_order=True)
+        if isinstance(ast, ae.DelayFixedStructure):
+            return self.delay_fixed(ast, deps)
+        if isinstance(ast, ae.SmoothStructure):
+            return self.smooth(ast.input, ast.smooth_time, ast.initial, int(ast.order), deps)
+        if isinstance(ast, ae.SmoothNStructure):
+            return self.smooth(ast.input, ast.smooth_time, ast.initial,
+                               self.const_int(ast.order, "SMOOTH N order"), deps)
+        if isinstance(ast, ae.TrendStructure):
+            return self.trend(ast, deps)
+        if isinstance(ast, ae.ForecastStructure):
+            return self.forecast(ast, deps)
+        if isinstance(ast, ae.SampleIfTrueStructure):
+            return self.sample_if_true(ast, deps)
+        name = type(ast).__name__.replace("Structure", "")
+        readable = {"GetLookups": "GET ... LOOKUPS", "GetData": "GET ... DATA",
+                    "GetConstants": "GET ... CONSTANTS", "AllocateAvailable": "ALLOCATE AVAILABLE",
+                    "AllocateByPriority": "ALLOCATE BY PRIORITY", "Data": "DATA"}.get(name, name)
+        raise self.refuse(readable)
+
+    def ref(self, clean: str, deps: set[str]) -> str:
+        if clean == "time":
+            deps.add("time")
+            return "time"
+        if clean not in self.clean:
+            raise self.refuse(f"an undefined variable {clean!r}")
+        if self.kind_of.get(clean) == "lookup":
+            raise self.refuse(f"the lookup {clean!r} without an argument")
+        nid = self.clean[clean]
+        deps.add(nid)
+        return nid
+
+    def const_int(self, ast: object, what: str) -> int:
+        if isinstance(ast, (int, float)) or type(ast).__module__ == "numpy":
+            v = float(ast)  # type: ignore[arg-type]
+            if v == int(v) and v >= 1:
+                return int(v)
+        raise self.refuse(f"a non-constant or non-integer {what}")
+
+    def call(self, ast: object, deps: set[str]) -> str:
+        fname: str = ast.function.reference  # type: ignore[attr-defined]
+        args = ast.arguments  # type: ignore[attr-defined]
+        if self.kind_of.get(fname) == "lookup":
+            if len(args) != 1:
+                raise self.refuse(f"the lookup {fname!r} called with {len(args)} arguments")
+            return self.lookup_call(self.lookups[self.clean[fname]], self.expr(args[0], deps))
+        if fname == "active_initial":
+            raise self.refuse("ACTIVE INITIAL inside an expression",
+                              "use it as the whole equation of a variable")
+        if fname not in _FUNCS:
+            raise self.refuse(f"the function {fname.upper().replace('_', ' ')}")
+        arities, template = _FUNCS[fname]
+        if len(args) not in arities:
+            raise self.refuse(f"{fname.upper().replace('_', ' ')} with {len(args)} arguments")
+        codes = [self.expr(a, deps) for a in args]
+        if fname in ("step", "ramp", "pulse", "pulse_train", "Xramp"):
+            deps.add("time")
+        if fname == "ramp" and len(codes) == 2:
+            codes.append("None")
+        return template.format(*codes)
+
+    # ---- lookups ------------------------------------------------------------------------------
+
+    def lookup_table(self, lk: object, label: str) -> Lookup:
+        nid = _ident("lk_" + str(len(self.lookups)), self.used, prefix="")
+        kind = getattr(lk, "type", "interpolate")
+        if kind not in ("interpolate", "extrapolate", "hold_backward"):
+            raise self.refuse(f"a lookup of type {kind!r}")
+        table = Lookup(nid, tuple(float(v) for v in lk.x), tuple(float(v) for v in lk.y),  # type: ignore[attr-defined]
+                       kind, label)
+        self.lookups[nid] = table
+        return table
+
+    def lookup_call(self, lk: Lookup, arg: str) -> str:
+        return f"rt.lookup_{lk.kind}({arg}, {lk.id}_x, {lk.id}_y)"
+
+    # ---- stateful built-ins (hidden states, built as PySD builds them) -----------------------
+
+    def hidden(self, stem: str) -> str:
+        self.nhidden += 1
+        return _ident(f"_{stem}{self.nhidden}", self.used, prefix="h")
+
+    def sub_aux(self, stem: str, ast: object, deps_out: set[str]) -> str:
+        """Put a sub-expression in its own Aux (so it is evaluated once) and return its id."""
+        d: set[str] = set()
+        code = self.expr(ast, d)
+        nid = self.hidden(stem)
+        self.aux[nid] = Aux(nid, code, d)
+        deps_out.add(nid)
+        return nid
+
+    def initial(self, ast: object, deps: set[str]) -> str:
+        d: set[str] = set()
+        code = self.expr(ast, d)
+        nid = self.hidden("initial")
+        self.states[nid] = State(nid, code, d)  # no derivative: frozen at its initial value
+        deps.add(nid)
+        return nid
+
+    def delay(self, inp: object, dtime: object, init: object, order: int, deps: set[str],
+              lower_order: bool) -> str:
+        # PySD's Delay: stage i holds order * (Vensim's stock i); outflow_i = s_i / delay time.
+        i_id = self.sub_aux("delay_in", inp, set())
+        t_id = self.sub_aux("delay_time", dtime, set())
+        v_id = self.sub_aux("delay_init", init, set())
+        base = self.hidden("delay")
+        stages = [f"{base}_s{i}" for i in range(order)]
+        outs = [f"{base}_o{i}" for i in range(order)]
+        self.used.update(stages + outs)
+        m_id = None
+        if lower_order:
+            # DELAY N: Vensim (and PySD) lower the order while order * TIME STEP exceeds the
+            # delay time, once, at initialisation. The order may differ between runs, so the
+            # stages below the first active one are masked (their derivative is zero).
+            m_id = f"{base}_order"
+            self.used.add(m_id)
+            self.states[m_id] = State(m_id, f"rt.delay_n_order({order}, time_step, {t_id})",
+                                      {t_id})
+        for i in range(order):
+            self.aux[outs[i]] = Aux(outs[i], f"({stages[i]} / {t_id})", {stages[i], t_id})
+            dd = f"{base}_d{i}"
+            self.used.add(dd)
+            if m_id is None:
+                inflow = i_id if i == 0 else outs[i - 1]
+                self.aux[dd] = Aux(dd, f"(({inflow} - {outs[i]}) * {order})",
+                                   {inflow, outs[i]})
+            elif i == 0:
+                self.aux[dd] = Aux(
+                    dd, f"np.where({order} - {m_id} == 0, (({i_id} - {outs[0]}) * {m_id}), 0.0)",
+                    {i_id, outs[0], m_id})
+            else:
+                first = f"({order} - {m_id} == {i})"
+                self.aux[dd] = Aux(
+                    dd,
+                    f"np.where({order} - {m_id} <= {i}, ((np.where({first}, {i_id}, "
+                    f"{outs[i - 1]}) - {outs[i]}) * {m_id}), 0.0)",
+                    {i_id, outs[i - 1], outs[i], m_id})
+            self.states[stages[i]] = State(stages[i], f"({v_id} * {t_id})", {v_id, t_id}, ddt=dd)
+        deps.add(outs[-1])
+        return outs[-1]
+
+    def delay_fixed(self, ast: object, deps: set[str]) -> str:
+        din, dtm, dv = set(), set(), set()
+        i_id = self.sub_aux("dfix_in", ast.input, din)  # type: ignore[attr-defined]
+        t_id = self.sub_aux("dfix_time", ast.delay_time, dtm)  # type: ignore[attr-defined]
+        v_id = self.sub_aux("dfix_init", ast.initial, dv)  # type: ignore[attr-defined]
+        sid = self.hidden("dfix")
+        pipe = f"{sid}_pipe"
+        self.used.add(pipe)
+        self.states[sid] = State(
+            sid, f"({v_id} + 0.0 * {t_id})", {v_id, t_id},
+            setup=f"{pipe} = rt.FixedPipe({v_id}, {t_id}, time_step, n)",
+            update=f"{sid} = {pipe}.push({i_id})", update_deps={i_id},
+        )
+        deps.add(sid)
+        return sid
+
+    def smooth(self, inp: object, stime: object, init: object, order: int,
+               deps: set[str]) -> str:
+        i_id = self.sub_aux("smooth_in", inp, set())
+        t_id = self.sub_aux("smooth_time", stime, set())
+        v_id = self.sub_aux("smooth_init", init, set())
+        base = self.hidden("smooth")
+        stages = [f"{base}_s{i}" for i in range(order)]
+        for i in range(order):
+            self.used.add(stages[i])
+            target = i_id if i == 0 else stages[i - 1]
+            dd = f"{base}_d{i}"
+            self.used.add(dd)
+            # PySD: (targets - state) * order / smooth_time
+            self.aux[dd] = Aux(dd, f"((({target} - {stages[i]}) * {float(order)!r}) / {t_id})",
+                               {target, stages[i], t_id})
+            self.states[stages[i]] = State(stages[i], f"({v_id} + 0.0)", {v_id}, ddt=dd)
+        deps.add(stages[-1])
+        return stages[-1]
+
+    def trend(self, ast: object, deps: set[str]) -> str:
+        i_id = self.sub_aux("trend_in", ast.input, set())  # type: ignore[attr-defined]
+        a_id = self.sub_aux("trend_time", ast.average_time, set())  # type: ignore[attr-defined]
+        v_id = self.sub_aux("trend_init", ast.initial_trend, set())  # type: ignore[attr-defined]
+        sid = self.hidden("trend")
+        dd, out = f"{sid}_d", f"{sid}_out"
+        self.used.update((dd, out))
+        self.aux[dd] = Aux(dd, f"(({i_id} - {sid}) / {a_id})", {i_id, sid, a_id})
+        self.states[sid] = State(sid, f"({i_id} / (1 + ({v_id} * {a_id})))", {i_id, v_id, a_id},
+                                 ddt=dd)
+        self.aux[out] = Aux(out, f"rt.zidz(({i_id} - {sid}), ({a_id} * np.abs({sid})))",
+                            {i_id, sid, a_id})
+        deps.add(out)
+        return out
+
+    def forecast(self, ast: object, deps: set[str]) -> str:
+        i_id = self.sub_aux("fc_in", ast.input, set())  # type: ignore[attr-defined]
+        a_id = self.sub_aux("fc_time", ast.average_time, set())  # type: ignore[attr-defined]
+        h_id = self.sub_aux("fc_horizon", ast.horizon, set())  # type: ignore[attr-defined]
+        v_id = self.sub_aux("fc_init", ast.initial_trend, set())  # type: ignore[attr-defined]
+        sid = self.hidden("forecast")
+        dd, out = f"{sid}_d", f"{sid}_out"
+        self.used.update((dd, out))
+        self.aux[dd] = Aux(dd, f"(({i_id} - {sid}) / {a_id})", {i_id, sid, a_id})
+        self.states[sid] = State(sid, f"({i_id} / (1 + {v_id}))", {i_id, v_id}, ddt=dd)
+        self.aux[out] = Aux(
+            out, f"({i_id} * (1 + (rt.zidz(({i_id} - {sid}), ({a_id} * {sid})) * {h_id})))",
+            {i_id, sid, a_id, h_id})
+        deps.add(out)
+        return out
+
+    def sample_if_true(self, ast: object, deps: set[str]) -> str:
+        c_id = self.sub_aux("sit_cond", ast.condition, set())  # type: ignore[attr-defined]
+        i_id = self.sub_aux("sit_in", ast.input, set())  # type: ignore[attr-defined]
+        v_id = self.sub_aux("sit_init", ast.initial, set())  # type: ignore[attr-defined]
+        sid = self.hidden("sample")
+        out = f"{sid}_out"
+        self.used.add(out)
+        self.states[sid] = State(sid, f"({v_id} + 0.0)", {v_id},
+                                 update=f"{sid} = {out}", update_deps={out})
+        self.aux[out] = Aux(out, f"np.where({c_id}, {i_id}, {sid})", {c_id, i_id, sid})
+        deps.add(out)
+        return out
+
+
+def lower_file(path: str | Path) -> Program:
+    """Parse a Vensim `.mdl` (or XMILE) file with PySD's translator and lower it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CarespiralError(f"model file {path} does not exist")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if path.suffix.lower() == ".mdl":
+            from pysd.translators.vensim.vensim_file import VensimFile
+
+            vf = VensimFile(path)
+            vf.parse()
+            am = vf.get_abstract_model()
+        elif path.suffix.lower() in (".xmile", ".xml", ".stmx"):
+            from pysd.translators.xmile.xmile_file import XmileFile
+
+            xf = XmileFile(path)
+            xf.parse()
+            am = xf.get_abstract_model()
+        else:
+            raise CarespiralError(f"{path}: not a Vensim .mdl or XMILE file")
+    return _lower_model(am, path)
+
+
+def _lower_model(am: object, path: Path) -> Program:
+    from pysd.builders.python.namespace import NamespaceManager
+    from pysd.translators.structures import abstract_model as amod
+
+    sections = am.sections  # type: ignore[attr-defined]
+    main = [s for s in sections if s.type == "main"]
+    if len(sections) != 1 or not main:
+        macro = next((s.name for s in sections if s.type != "main"), "?")
+        raise UnsupportedConstructError("a macro", macro, path)
+    section = main[0]
+    low = _Lowerer(path)
+    names: dict[str, str] = {}
+    units: dict[str, str] = {}
+    limits: dict[str, tuple[float | None, float | None]] = {}
+    ns = NamespaceManager()
+    py_names: dict[str, str] = {}
+    elements = list(section.elements)
+    # first pass: identifiers and kinds, so references can be resolved in any order
+    for el in elements:
+        low.var = el.name
+        if len(el.components) != 1 or el.components[0].subscripts[0]:
+            raise low.refuse("subscripts")
+        clean = el.name.lower().replace(" ", "_")
+        comp = el.components[0]
+        if isinstance(comp, amod.AbstractLookup):
+            kind = "lookup"
+        elif isinstance(comp, amod.AbstractData):
+            kind = "data"
+        elif type(comp.ast).__name__ == "IntegStructure":
+            kind = "stock"
+        else:
+            kind = "aux"
+        low.kind_of[clean] = kind
+        nid = _ident(clean, low.used)
+        low.clean[clean] = nid
+        names[el.name] = nid
+        units[el.name] = el.units or ""
+        lo, hi = (*tuple(el.limits), None, None)[:2] if el.limits else (None, None)
+        limits[el.name] = (lo, hi)
+        py_names[ns.make_python_identifier(el.name, add_to_namespace=True)] = el.name
+    # second pass: equations (lookup tables first, so calls can find them)
+    elements.sort(key=lambda el: low.kind_of[el.name.lower().replace(" ", "_")] != "lookup")
+    for el in elements:
+        low.var = el.name
+        clean = el.name.lower().replace(" ", "_")
+        nid = low.clean[clean]
+        _lower_element(low, el, nid, clean, limits)
+        for st in low.states.values():
+            st.owner = st.owner or el.name
+    control: dict[str, str] = {}
+    for key, vname in CONTROL.items():
+        if vname not in names:
+            raise CarespiralError(f"{path}: the model does not define {vname}")
+        control[key] = names[vname]
+    # the reference `time_step` inside equations reads the TIME STEP node
+    return Program(path, low.aux, low.states, low.lookups, names, py_names, units, limits,
+                   control)
+
+
+
+
+def _lower_element(low: _Lowerer, el: object, nid: str, clean: str,
+               limits: dict[str, tuple[float | None, float | None]]) -> None:
+    from pysd.translators.structures import abstract_expressions as ae
+    from pysd.translators.structures import abstract_model as amod
+
+    comp = el.components[0]  # type: ignore[attr-defined]
+    kind = low.kind_of[clean]
+    ast = comp.ast
+    if kind == "lookup":
+        lk = low.lookup_table(ast, el.name)
+        # the lookup is addressed by its own id from calls
+        del low.lookups[lk.id]
+        lk.id = nid
+        low.lookups[nid] = lk
+        return
+    if kind == "data":
+        low.aux[nid] = Aux(nid, "NAN", set(), vensim=el.name, is_data=True)
+        return
+    if kind == "stock":
+        fdeps: set[str] = set()
+        flow = low.expr(ast.flow, fdeps)
+        ideps: set[str] = set()
+        init = low.expr(ast.initial, ideps)
+        dd = f"{nid}__flow"
+        low.used.add(dd)
+        low.aux[dd] = Aux(dd, flow, fdeps)
+        lower = limits[el.name][0]
+        low.states[nid] = State(nid, init, ideps, ddt=dd, vensim=el.name,
+                                lower_limit=None if lower is None else float(lower))
+        if getattr(ast, "non_negative", False):
+            raise low.refuse("a non-negative stock (XMILE non_negative)")
+        return
+    if isinstance(ast, ae.CallStructure) and ast.function.reference == "active_initial":
+        if len(ast.arguments) != 2:
+            raise low.refuse("ACTIVE INITIAL with a wrong number of arguments")
+        d1: set[str] = set()
+        d2: set[str] = set()
+        code = low.expr(ast.arguments[0], d1)
+        icode = low.expr(ast.arguments[1], d2)
+        low.aux[nid] = Aux(nid, code, d1, init_code=icode, init_deps=d2, vensim=el.name)
+        return
+    d: set[str] = set()
+    code = low.expr(ast, d)
+    is_const = (isinstance(ast, (int, float)) or type(ast).__module__ == "numpy") and \
+        not isinstance(comp, amod.AbstractUnchangeableConstant)
+    low.aux[nid] = Aux(nid, code, d, vensim=el.name, is_constant=is_const)

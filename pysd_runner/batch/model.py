@@ -1,0 +1,383 @@
+"""`compile_model(path) -> BatchModel`: a model compiled to run many parameter sets at once."""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from carespiral.pysd_runner.batch import runtime
+from carespiral.pysd_runner.batch.codegen import Generated, control_source, generate
+from carespiral.pysd_runner.batch.lowering import Program, lower_file
+from carespiral.pysd_runner.batch.recording import (
+    BlowUpCheck,
+    ReduceRecorder,
+    Reduction,
+    TrajectoryRecorder,
+    parse_reduce,
+)
+
+from carespiral.errors import CarespiralError, UnknownNameError
+
+__all__ = ["BatchModel", "BatchParameter", "TimeInput", "compile_model"]
+
+DEFAULT_CHUNK = 20_000  # runs integrated together; bounds memory, barely affects speed
+
+
+@dataclass(frozen=True)
+class BatchParameter:
+    name: str
+    default: float
+    lower: float | None
+    upper: float | None
+    units: str
+
+
+class TimeInput:
+    """A time-varying input: values at given times, linearly interpolated, held at the ends.
+
+    `values` is 1-D (the same series for every run) or 2-D (times x runs).
+    """
+
+    def __init__(self, times: Sequence[float], values: Any) -> None:
+        self.times = np.asarray(times, dtype=float)
+        self.values = np.asarray(values, dtype=float)
+        if self.times.ndim != 1 or len(self.times) < 1 or np.any(np.diff(self.times) <= 0):
+            raise CarespiralError("a time input needs strictly increasing times")
+        if self.values.shape[0] != len(self.times) or self.values.ndim not in (1, 2):
+            raise CarespiralError(
+                f"a time input has {len(self.times)} times but values of shape "
+                f"{self.values.shape}; give one value per time (or times x runs)")
+
+    @classmethod
+    def from_pandas(cls, obj: pd.Series | pd.DataFrame) -> TimeInput:
+        return cls(obj.index.to_numpy(dtype=float), obj.to_numpy(dtype=float))
+
+    def rows(self, sel: slice) -> TimeInput:
+        return self if self.values.ndim == 1 else TimeInput(self.times, self.values[:, sel])
+
+    def __call__(self, time: float) -> Any:
+        if self.values.ndim == 1:
+            return float(np.interp(time, self.times, self.values))
+        t = self.times
+        if time <= t[0]:
+            return self.values[0]
+        if time >= t[-1]:
+            return self.values[-1]
+        i = int(np.searchsorted(t, time, side="right")) - 1
+        w = (time - t[i]) / (t[i + 1] - t[i])
+        return self.values[i] + (self.values[i + 1] - self.values[i]) * w
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s_]+", " ", str(name).strip().strip('"').lower())
+
+
+@functools.lru_cache(maxsize=32)
+def _compile_cached(path: str, mtime: float) -> Program:
+    return lower_file(path)
+
+
+def compile_model(path: str | Path) -> BatchModel:
+    """Compile a Vensim `.mdl` (or XMILE) file for batch runs; cached per file version.
+
+    Raises `UnsupportedConstructError` naming the construct and variable if the model uses
+    something the batch backend cannot vectorise.
+    """
+    p = Path(path).resolve()
+    if not p.is_file():
+        raise CarespiralError(f"model file {path} does not exist")
+    return BatchModel(_compile_cached(str(p), p.stat().st_mtime))
+
+
+class BatchModel:
+    """A compiled model. `run(params)` integrates every row of `params` at once."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self._gen: dict[tuple, tuple[Generated, Callable]] = {}
+        self._ctl: dict[frozenset, Callable] = {}
+        names = program.names
+        self._lookup_names = {v for v, nid in names.items() if nid in program.lookups}
+        self._table: dict[str, str] = {}
+        for v in names:
+            self._table.setdefault(_norm(v), v)
+        for py, v in program.py_names.items():
+            self._table.setdefault(_norm(py), v)
+
+    def __getstate__(self) -> dict:
+        return {"program": self.program}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["program"])  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"<BatchModel {self.program.path.name}: {len(self.program.states)} states>"
+
+    # ---- description -----------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self.program.path
+
+    @property
+    def variables(self) -> list[str]:
+        """Model variables that can be recorded (everything but lookups)."""
+        return [v for v in self.program.names if v not in self._lookup_names]
+
+    @property
+    def stocks(self) -> list[str]:
+        return self.program.stocks
+
+    @property
+    def parameters(self) -> list[BatchParameter]:
+        out = []
+        for v, nid in self.program.names.items():
+            a = self.program.aux.get(nid)
+            if a is not None and a.is_constant:
+                lo, hi = self.program.limits[v]
+                out.append(BatchParameter(v, float(eval(a.code, {"NAN": math.nan,
+                                                                  "INF": math.inf})),
+                                          lo, hi, self.program.units[v]))
+        return out
+
+    def resolve(self, name: str) -> str:
+        """Vensim name for a Vensim name or PySD python name (case and spaces ignored)."""
+        if name in self.program.names:
+            return name
+        key = _norm(name)
+        if key in self._table:
+            return self._table[key]
+        raise UnknownNameError(f"variable of {self.path.name}", name, self.program.names)
+
+    # ---- running -----------------------------------------------------------------------------
+
+    def run(
+        self,
+        params: pd.DataFrame | None = None,
+        outputs: Sequence[str] | None = None,
+        saveper: float | None = None,
+        start: float | None = None,
+        stop: float | None = None,
+        time_step: float | None = None,
+        reduce: str | Sequence[str | Reduction] | None = None,
+        inputs: Mapping[str, TimeInput | pd.Series | pd.DataFrame] | None = None,
+        period: float = 12.0,
+        chunk_size: int | None = None,
+        scheduler: Any = None,
+        progress: Callable[[int, int], None] | None = None,
+        n: int | None = None,
+    ) -> xr.Dataset:
+        """Run every row of `params` (one run per row) and return an `xarray.Dataset`.
+
+        params: columns are constants (Vensim or PySD names), one row per run; `n` runs of the
+            defaults when None. inputs: time-varying inputs by variable name (a `TimeInput`, a
+            Series indexed by time for all runs, or a DataFrame indexed by time with one column
+            per run). outputs: variables to keep (default: all). reduce: per-run summaries
+            instead of trajectories (see `Reduction`); `period` is the length of the annual
+            aggregates in model time units. chunk_size: runs per chunk (memory bound).
+            scheduler: None (in this process) or a Dask scheduler: "local" for a local cluster,
+            an address "tcp://...", or a `distributed.Client`; see `run_distributed`.
+
+        The result has dims (run, time) (or (run,) / (run, period) with `reduce`) and per-run
+        blow-up flags: `blowup_time` (NaN when the run stayed finite), `blowup_variable`,
+        `blowup_kind`.
+        """
+        if scheduler is not None:
+            from carespiral.pysd_runner.batch.distributed import run_distributed
+
+            return run_distributed(self, params, outputs=outputs, saveper=saveper, start=start,
+                                   stop=stop, time_step=time_step, reduce=reduce,
+                                   inputs=inputs, period=period, chunk_size=chunk_size,
+                                   scheduler=scheduler, progress=progress, n=n)
+        job = self.prepare(params, outputs=outputs, saveper=saveper, start=start, stop=stop,
+                           time_step=time_step, reduce=reduce, inputs=inputs, period=period,
+                           n=n)
+        size = chunk_size or DEFAULT_CHUNK
+        parts = []
+        for lo in range(0, job.n, size):
+            parts.append(self.run_rows(job, lo, min(lo + size, job.n)))
+            if progress:
+                progress(min(lo + size, job.n), job.n)
+        return job.finish(parts)
+
+    def prepare(self, params: pd.DataFrame | None = None, outputs: Sequence[str] | None = None,
+                saveper: float | None = None, start: float | None = None,
+                stop: float | None = None, time_step: float | None = None,
+                reduce: str | Sequence[str | Reduction] | None = None,
+                inputs: Mapping[str, Any] | None = None, period: float = 12.0,
+                n: int | None = None) -> Job:
+        """Check names and values and fix the time grid, once for a whole ensemble."""
+        prog = self.program
+        if params is None:
+            params = pd.DataFrame(index=pd.RangeIndex(1 if n is None else n, name="run"))
+        if not isinstance(params, pd.DataFrame):
+            raise CarespiralError("params must be a pandas DataFrame with one row per run")
+        nruns = len(params)
+        if nruns == 0:
+            raise CarespiralError("params has no rows: nothing to run")
+        P: dict[str, Any] = {}
+        ctl_over: dict[str, float] = {}
+        control_ids = set(prog.control.values())
+        for col in params.columns:
+            v = self.resolve(str(col))
+            nid = prog.names[v]
+            if nid in prog.states:
+                raise CarespiralError(f"{v!r} is a stock and cannot be set per run; set the "
+                                      "constants its initial value is computed from")
+            if nid in prog.lookups:
+                raise CarespiralError(f"{v!r} is a lookup table and cannot be set per run")
+            try:
+                vals = params[col].to_numpy(dtype=float)
+            except (TypeError, ValueError):
+                raise CarespiralError(f"params column {col!r} is not numeric") from None
+            if np.isnan(vals).any():
+                bad = int(np.flatnonzero(np.isnan(vals))[0])
+                raise CarespiralError(f"params column {col!r} has a missing value (row {bad})")
+            if nid in control_ids:
+                if not np.all(vals == vals[0]):
+                    raise CarespiralError(f"{v} must be the same for every run of a batch")
+                ctl_over[nid] = float(vals[0])
+                continue
+            P[nid] = np.ascontiguousarray(vals)
+        c = prog.control
+        for key, val in (("initial_time", start), ("final_time", stop),
+                         ("time_step", time_step), ("saveper", saveper)):
+            if val is not None:
+                ctl_over[c[key]] = float(val)
+        T: dict[str, TimeInput] = {}
+        for name, series in (inputs or {}).items():
+            v = self.resolve(name)
+            nid = prog.names[v]
+            ti = series if isinstance(series, TimeInput) else TimeInput.from_pandas(series)
+            if ti.values.ndim == 2 and ti.values.shape[1] != nruns:
+                raise CarespiralError(f"time input {v!r} has {ti.values.shape[1]} runs, params "
+                                      f"has {nruns} rows")
+            if nid in P:
+                raise CarespiralError(f"{v!r} is given both as a parameter and a time input")
+            T[nid] = ti
+        key = frozenset(ctl_over)
+        if key not in self._ctl:
+            ns: dict[str, Any] = {"np": np, "rt": runtime, "NAN": math.nan, "INF": math.inf}
+            exec(compile(control_source(prog, key), f"<control {prog.path.name}>", "exec"), ns)
+            self._ctl[key] = ns["control"]
+        t0, tf, dt, sp = (float(np.asarray(x)) for x in self._ctl[key](ctl_over))
+        if not dt > 0:
+            raise CarespiralError(f"TIME STEP must be positive, got {dt:g}")
+        nsteps = max(0, math.ceil((tf - t0) / dt - 1e-5))
+        save_every = round(sp / dt)
+        if save_every < 1 or abs(save_every * dt - sp) > 1e-9 * max(1.0, abs(sp)):
+            raise CarespiralError(f"SAVEPER ({sp:g}) must be a whole multiple of TIME STEP "
+                                  f"({dt:g})")
+        out_names = list(outputs) if outputs is not None else [
+            v for v in self.variables if prog.names[v] not in control_ids]
+        out_names = [self.resolve(o) for o in out_names]
+        for o in out_names:
+            if prog.names[o] in prog.lookups:
+                raise CarespiralError(f"{o!r} is a lookup table, not a variable to record")
+        reductions = parse_reduce(reduce)
+        for red in reductions:
+            if red.var is not None:
+                rv = self.resolve(red.var)
+                if rv not in out_names:
+                    out_names.append(rv)
+        reductions = [Reduction(r.stat, None if r.var is None else self.resolve(r.var),
+                                r.threshold) for r in reductions]
+        if reduce is not None and not reductions:
+            raise CarespiralError("reduce names no summary (e.g. final,max)")
+        every = any(r.stat in ("above", "below") or r.stat.startswith("annual")
+                    for r in reductions)
+        out_ids = [prog.names[o] for o in out_names]
+        gkey = (frozenset(P), frozenset(T), tuple(out_ids), every)
+        if gkey not in self._gen:
+            gen = generate(prog, P, T, out_ids, every)
+            ns = {"np": np, "rt": runtime, "NAN": math.nan, "INF": math.inf}
+            exec(compile(gen.source, f"<batch {prog.path.name}>", "exec"), ns)
+            self._gen[gkey] = (gen, ns["simulate"])
+        gen, func = self._gen[gkey]
+        index = params.index if params.index.is_unique else pd.RangeIndex(nruns)
+        return Job(self, P, T, {**ctl_over}, out_names, reductions, t0, dt, nsteps,
+                   save_every, period, nruns, index, gen, func)
+
+    def run_rows(self, job: Job, lo: int, hi: int) -> dict[str, np.ndarray]:
+        """Integrate runs lo..hi of a prepared job; returns plain arrays (for chunking)."""
+        n = hi - lo
+        sel = slice(lo, hi)
+        P = {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in job.P.items()}
+        P.update(job.ctl)
+        T = {k: v.rows(sel) for k, v in job.T.items()}
+        n_saved = job.nsteps // job.save_every + 1
+        labels, nonneg = [], []
+        for sid in job.gen.checked:
+            st = self.program.states[sid]
+            labels.append(st.vensim or st.owner)
+            nonneg.append(st.lower_limit == 0.0)
+        check = BlowUpCheck(n, labels, nonneg)
+        rec: TrajectoryRecorder | ReduceRecorder
+        if job.reductions:
+            rec = ReduceRecorder(n, job.outputs, job.reductions, job.save_every, job.nsteps,
+                                 job.t0, job.dt, job.period)
+        else:
+            rec = TrajectoryRecorder(n, job.outputs, n_saved, job.save_every)
+        with np.errstate(all="ignore"):
+            job.func(P, T, n, job.t0, job.dt, job.nsteps, job.save_every, rec, check)
+        data = rec.results() if isinstance(rec, ReduceRecorder) else rec.data
+        return {**data, "blowup_time": check.time, "blowup_variable": check.variable,
+                "blowup_kind": check.kind}
+
+
+@dataclass
+class Job:
+    """A prepared batch: resolved inputs, time grid and compiled code."""
+
+    model: BatchModel
+    P: dict[str, Any]
+    T: dict[str, TimeInput]
+    ctl: dict[str, float]
+    outputs: list[str]
+    reductions: list[Reduction]
+    t0: float
+    dt: float
+    nsteps: int
+    save_every: int
+    period: float
+    n: int
+    index: pd.Index
+    gen: Generated
+    func: Callable
+
+    @property
+    def times(self) -> np.ndarray:
+        ks = np.arange(0, self.nsteps + 1, self.save_every)
+        return np.round(self.t0 + ks * self.dt, 10)
+
+    def finish(self, parts: Sequence[dict[str, np.ndarray]]) -> xr.Dataset:
+        merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        run = self.index.rename("run") if self.index.name != "run" else self.index
+        coords: dict[str, Any] = {"run": run.to_numpy()}
+        data_vars: dict[str, Any] = {}
+        if self.reductions:
+            spp = round(self.period / self.dt)
+            nper = self.nsteps // spp if spp else 0
+            coords["period_end"] = np.round(self.t0 + self.period * np.arange(1, nper + 1), 10)
+            for k, v in merged.items():
+                if v.ndim == 2:
+                    data_vars[k] = (("run", "period_end"), v)
+                else:
+                    data_vars[k] = (("run",), v)
+        else:
+            coords["time"] = self.times
+            for k, v in merged.items():
+                data_vars[k] = (("run", "time"), v) if v.ndim == 2 else (("run",), v)
+        ds = xr.Dataset(data_vars, coords=coords)
+        ds.attrs["model"] = str(self.model.path.name)
+        ds.attrs["time_step"] = self.dt
+        ds.attrs["blowups"] = int(np.isfinite(merged["blowup_time"]).sum())
+        return ds

@@ -1,0 +1,121 @@
+"""Vectorised Vensim built-ins used by the generated batch code (`rt.` in generated source).
+
+Each function works on numpy arrays (one element per run) and on plain floats, and computes what
+PySD's `py_backend.functions` computes for one run, in the same floating-point order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "FixedPipe",
+    "delay_n_order",
+    "lookup_extrapolate",
+    "lookup_hold_backward",
+    "lookup_interpolate",
+    "modulo",
+    "pulse",
+    "pulse_train",
+    "quantum",
+    "ramp",
+    "step",
+    "xidz",
+    "zidz",
+]
+
+SMALL_VENSIM = 1e-6  # what Vensim treats as zero (ZIDZ, XIDZ, ramp and pulse edges)
+
+
+def step(time: float, time_step: float, value, tstep):
+    # Vensim switches on half a time step early, so STEP at a grid time is seen at that time.
+    return value * (time + time_step / 2 > tstep)
+
+
+def ramp(time: float, slope, start, finish):
+    final = time if finish is None else np.minimum(finish, time)
+    return (time + SMALL_VENSIM > start) * slope * (final - start)
+
+
+def pulse(time: float, start, width):
+    return np.where((start - SMALL_VENSIM <= time) & (time < start + width), 1.0, 0.0)
+
+
+def pulse_train(time: float, start, repeat, width, end):
+    on = (start <= time) & (time < end)
+    return np.where(on & (np.mod(time - start + SMALL_VENSIM, repeat) < width), 1.0, 0.0)
+
+
+def xidz(a, b, x):
+    return np.where(np.abs(b) < SMALL_VENSIM, x, a / b)
+
+
+def zidz(a, b):
+    return np.where(np.abs(b) < SMALL_VENSIM, 0.0, a / b)
+
+
+def quantum(a, b):
+    return np.where(b < SMALL_VENSIM, a, b * np.trunc(a / b))
+
+
+def modulo(x, m):
+    return x - quantum(x, m)
+
+
+def lookup_interpolate(x, xs: np.ndarray, ys: np.ndarray):
+    # Vensim holds the end values outside the table; np.interp does the same.
+    return np.interp(x, xs, ys)
+
+
+def lookup_extrapolate(x, xs: np.ndarray, ys: np.ndarray):
+    out = np.interp(x, xs, ys)
+    lo = ys[0] + (ys[1] - ys[0]) / (xs[1] - xs[0]) * (x - xs[0])
+    hi = ys[-1] + (ys[-1] - ys[-2]) / (xs[-1] - xs[-2]) * (x - xs[-1])
+    return np.where(x < xs[0], lo, np.where(x > xs[-1], hi, out))
+
+
+def lookup_hold_backward(x, xs: np.ndarray, ys: np.ndarray):
+    idx = np.clip(np.searchsorted(xs, x, side="right") - 1, 0, len(xs) - 1)
+    return ys[idx]
+
+
+def delay_n_order(order: int, time_step: float, delay_time):
+    """The order DELAY N really uses: lowered while order * TIME STEP exceeds the delay time."""
+    d = np.asarray(delay_time, dtype=float)
+    m = np.full(d.shape, order, dtype=np.int64)
+    while True:
+        too_long = (m * time_step > d) & (m > 1)
+        if not too_long.any():
+            break
+        m = np.where(too_long, m - 1, m)
+    return m if m.ndim else int(m)
+
+
+class FixedPipe:
+    """DELAY FIXED as a ring buffer per run: length round(delay / TIME STEP), fixed at the start.
+
+    Matches PySD's DelayFixed: the input at time t is the output at t + length * TIME STEP.
+    """
+
+    def __init__(self, initial, delay_time, time_step: float, n: int) -> None:
+        d = np.asarray(delay_time, dtype=float)
+        order = np.maximum(d / time_step, 1.0)
+        self.length = np.round(order + SMALL_VENSIM).astype(np.int64)
+        depth = int(self.length.max()) if self.length.size else 1
+        init = np.broadcast_to(np.asarray(initial, dtype=float), (n,))
+        self.buf = np.repeat(init[None, :], depth, axis=0)
+        self.uniform = self.length.ndim == 0 or bool((self.length == self.length.flat[0]).all())
+        self.cols = np.arange(n)
+        self.k = 0
+
+    def push(self, value):
+        value = np.broadcast_to(value, self.buf.shape[1:])
+        if self.uniform:
+            length = int(self.length.flat[0])
+            self.buf[self.k % length] = value
+            self.k += 1
+            return self.buf[self.k % length].copy()
+        ptr = self.k % self.length
+        self.buf[ptr, self.cols] = value
+        self.k += 1
+        return self.buf[self.k % self.length, self.cols]
