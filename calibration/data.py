@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from carespiral.calibration.areas import AREA_CHANGES, find_areas
 from carespiral.calibration.series import BREAKS, SERIES, SeriesDef
+
 from carespiral.errors import CarespiralError, FileFormatError, UnknownNameError
 
 __all__ = [
@@ -504,7 +504,7 @@ def _published_problems(table: pd.DataFrame) -> list[str]:
     ref = t[t["series"] == "referrals"].set_index(["area_code", "date"])
     rr = t[t["series"] == "re_referrals"].set_index(["area_code", "date"])
     j = ref.join(rr[["value"]], rsuffix="_rr", how="inner")
-    for (code, date), r in j[j["value"].isna() & j["value_rr"].notna()].iterrows():
+    for (_code, date), r in j[j["value"].isna() & j["value_rr"].notna()].iterrows():
         out.append(f"{r['file']} line {r['line']}: referrals for {r['area_name']} "
                    f"{date.year} are {r['note'].split(':')[0]!r} but re-referrals are given "
                    f"as {r['value_rr']:g}")

@@ -1,0 +1,118 @@
+"""`carespiral data list|show|plot`: the published statistics shipped with carespiral."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from carespiral.cli._common import console, err_console
+
+__all__ = ["register"]
+
+data_app = typer.Typer(help="Published statistics: list series and areas, show and plot them.",
+                       no_args_is_help=True)
+
+
+@data_app.command("list")
+def list_series(
+    area: str | None = typer.Option(None, "--area", help="Area code, DfE LA number or name."),
+    level: str | None = typer.Option(None, "--level", help="national, regional or la."),
+    areas_: bool = typer.Option(False, "--areas", help="List the areas instead of the series."),
+    changes: bool = typer.Option(False, "--changes", help="List local authority reorganisations."),
+) -> None:
+    """List series and their coverage (or areas, or boundary changes)."""
+    from carespiral.calibration import data
+
+    if changes:
+        t = data.area_changes()
+        table = Table("effective", "kind", "old", "new", "data: last old / first new")
+        for r in t.itertuples():
+            table.add_row(str(r.effective), r.kind, f"{r.old_names}\n{r.old_codes}",
+                          f"{r.new_names}\n{r.new_codes}", f"{r.last_old}\n{r.first_new}")
+        console.print(table)
+        return
+    rows = data.load(area=area, level=level)
+    if areas_:
+        a = data.areas(rows)
+        table = Table("code", "name", "level", "region", "LA", "years")
+        for r in a.itertuples():
+            table.add_row(r.area_code, r.area_name, r.level, r.region_name, r.la_code,
+                          f"{r.first_year}-{r.last_year}")
+        console.print(table)
+        console.print(f"{len(a)} areas ({(a['level'] == 'la').sum()} local authority codes)")
+        return
+    cov = data.coverage(rows)
+    table = Table("series", "unit", "kind", "levels", "areas", "years", "values")
+    for r in cov.itertuples():
+        table.add_row(r.series, r.unit, r.kind, r.levels, str(r.areas), f"{r.first}-{r.last}",
+                      str(r.values))
+    console.print(table)
+    console.print(f"{len(cov)} series; `carespiral data show SERIES --area NAME` shows one")
+
+
+@data_app.command("show")
+def show(
+    series: str = typer.Argument(..., help="Series name, e.g. referrals or re_referral_rate."),
+    area: str = typer.Option("England", "--area", help="Area code, DfE LA number or name."),
+    out: Path | None = typer.Option(None, "--out", help="Write the rows to a .csv file."),
+    variants: bool = typer.Option(False, "--variants",
+                                  help="Include second sources and other vintages."),
+) -> None:
+    """Show one series for an area (all its codes, never spliced across a boundary change)."""
+    from carespiral._atomic import atomic_path
+    from carespiral.calibration import data
+    from carespiral.errors import CarespiralError
+
+    rows = data.load(series=series, area=area, include_variants=variants)
+    if out is not None:
+        if out.suffix.lower() != ".csv":
+            raise CarespiralError(f"--out {out}: expected a file name ending in .csv")
+        with atomic_path(out) as tmp:
+            rows.to_csv(tmp, index=False, date_format="%Y-%m-%d")
+        err_console.print(f"wrote {len(rows)} rows to {out}")
+        return
+    if rows.empty:
+        raise CarespiralError(f"no {series} figures for {area}")
+    several = rows["area_code"].nunique() > 1
+    cols = ["area", "period", "date", "value", "unit", "confidence", "note"]
+    if variants:
+        cols.insert(4, "variant")
+    names = " / ".join(dict.fromkeys(rows["area_name"]))
+    table = Table(*cols, title=f"{rows['series'].iloc[0]} — {names}")
+    for r in rows.sort_values(["date", "area_code"]).itertuples():
+        cells = {
+            "area": f"{r.area_name} ({r.area_code})" if several else r.area_name,
+            "period": r.period, "date": r.date.strftime("%Y-%m-%d"),
+            "value": "" if r.value != r.value else f"{r.value:,.6g}", "unit": r.unit,
+            "variant": r.variant, "confidence": r.confidence, "note": r.note,
+        }
+        table.add_row(*[cells[c] for c in cols])
+    console.print(table)
+    if several:
+        console.print("Several area codes: the authority was reorganised "
+                      "(`carespiral data list --changes`).")
+
+
+@data_app.command("plot")
+def plot(
+    series: str = typer.Argument(..., help="Series name."),
+    area: str | None = typer.Option(None, "--area", help="Area (default England)."),
+    html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML page."),
+    per_10k: bool | None = typer.Option(None, "--per-10k/--absolute",
+                                        help="Counts per 10,000 children (default when "
+                                             "comparing an authority with its region)."),
+) -> None:
+    """Plot a series over time; for an authority, with its region and England."""
+    from carespiral.calibration.data_plot import data_figure, write_figure
+
+    fig = data_figure(series, area=area, per_10k=per_10k)
+    if html is None:
+        html = Path(f"{series}-{(area or 'england').lower().replace(' ', '_')}.html")
+    write_figure(fig, html)
+    console.print(f"wrote {html}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")
