@@ -24,6 +24,13 @@ __all__ = ["REQUIRED_COLUMNS", "data_page", "data_report", "level_of"]
 REQUIRED_COLUMNS = ("area_code", "area_name", "level", "series", "date", "value", "unit")
 ENGLAND_COLOUR, REGION_COLOUR = "#000000", PALETTE[0]
 AREA_COLOURS = (HIGHLIGHT, PALETTE[4], PALETTE[2])
+# drawn by default (when the area has them): the series the models' canonical outputs observe
+DEFAULT_SERIES = (
+    "referrals", "re_referral_rate", "assessments", "awaiting_assessment", "children_in_need",
+    "cp_plans", "s47_enquiries", "social_workers_fte", "agency_fte", "vacancy_rate",
+    "turnover_rate", "agency_rate", "caseload",
+)
+MAX_DEFAULT = 8  # when the area has none of those: at most this many series
 
 
 def level_of(level: object) -> str:
@@ -71,7 +78,8 @@ def data_page(
     `area`: an area code or name (a name matching several codes, e.g. before and after a
     boundary change, draws each code as its own line; series are never spliced). `region`: the
     region's code or name; taken from a region_code column when the table has one. `series`:
-    which series to draw (default: every series the area has). `rank_series`/`rank_date`: what
+    which series to draw (default: the series of the models' canonical outputs the area has,
+    else its first eight). `rank_series`/`rank_date`: what
     to rank authorities by (default: the first series, at its latest date with local values).
     """
     tab = _validated(table)
@@ -88,7 +96,7 @@ def data_page(
                 raise CarespiralError(f"{area_name} has no values of series {s!r}")
         chosen = list(series)
     else:
-        chosen = have
+        chosen = [x for x in DEFAULT_SERIES if x in have] or have[:MAX_DEFAULT]
     page = Page(title or f"Published data: {area_name}", "Published statistics for the area, "
                 "its region and England.")
     sec = page.section(
@@ -104,7 +112,8 @@ def data_page(
         unit = _unit(tab, s)
         how = (
             f"Each line is one area over time; higher means more {s}. "
-            + ("Lines are indexed: 120 means 20% above the area's own first year. "
+            + ("Lines are indexed to the area's first year: 120 means 20% above that year's "
+               "level. "
                if indexed else f"Values in {unit or 'published units'}. ")
             + "England is black, the region blue, the area vermillion; hollow markers are "
             "values flagged with a note (hover to read it)."
@@ -113,7 +122,7 @@ def data_page(
     if not region_code:
         sec.note("The area's region is not known (no region given and no region_code column), "
                  "so only England is drawn for comparison.")
-    rs = rank_series or chosen[0]
+    rs = rank_series or next((x for x in chosen if not _is_count(tab, x)), chosen[0])
     _ranking_section(page, tab, rs, rank_date, codes, region_code, area_name)
     src = area_rows[area_rows["series"].isin(chosen)]
     if "source" in src.columns:
@@ -136,6 +145,10 @@ def _validated(table: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         raise CarespiralError("the data table is empty")
     tab = table.copy()
+    if "variant" in tab.columns:  # primary figures only; second sources would double the lines
+        tab = tab[tab["variant"].fillna("").astype(str) == ""]
+        if tab.empty:
+            raise CarespiralError("the data table has no primary figures (variant \"\")")
     tab["date"] = pd.to_datetime(tab["date"])
     tab["value"] = pd.to_numeric(tab["value"], errors="coerce")
     tab["_level"] = tab["level"].map(level_of)
@@ -179,11 +192,30 @@ def _is_rate(unit: str) -> bool:
     return "%" in u or "per" in u or "rate" in u or "ratio" in u or u in ("1", "dmnl")
 
 
+def _is_count(tab: pd.DataFrame, series: str) -> bool:
+    """Counts (stocks and flows) scale with an area's size; rates and ratios do not."""
+    if "kind" in tab.columns:
+        kinds = tab.loc[tab["series"] == series, "kind"].dropna()
+        if len(kinds):
+            return str(kinds.iloc[0]) in ("stock", "flow")
+    return not _is_rate(_unit(tab, series))
+
+
+def describe(series: str) -> str:
+    """A readable title for a series: its published description when the project knows it."""
+    try:
+        from carespiral.calibration.series import SERIES
+    except ImportError:  # the report layer does not need the data layer to work
+        SERIES = {}
+    d = SERIES.get(series)
+    return d.description if d is not None else series.replace("_", " ").capitalize()
+
+
 def _series_figure(
     s: str, tab: pd.DataFrame, codes: list[str], regional: pd.DataFrame, national: pd.DataFrame
 ) -> tuple[go.Figure, bool]:
     unit = _unit(tab, s)
-    indexed = not _is_rate(unit)
+    indexed = _is_count(tab, s)
     fig = go.Figure()
     lines: list[tuple[str, pd.DataFrame, str, str]] = []
     for i, code in enumerate(codes):
@@ -198,13 +230,20 @@ def _series_figure(
     nat = national[national["series"] == s]
     if len(nat):
         lines.append(("England", nat, ENGLAND_COLOUR, "dot"))
+    base_date = None
+    if indexed:  # every line is indexed to its value at the area's first date, so they compare
+        first = pd.concat([r for _, r, _, _ in lines[: len(codes)]])
+        first = first[first["value"].notna() & (first["value"] != 0)]
+        base_date = first["date"].min() if len(first) else None
     for label, rows, col, dash in lines:
         rows = rows.sort_values("date")
         rows = rows[~rows["date"].duplicated(keep="first")]
         y = rows["value"].to_numpy(dtype=float)
         if indexed:
-            valid = np.flatnonzero(np.isfinite(y) & (y != 0))
-            y = y / y[valid[0]] * 100 if len(valid) else y * np.nan
+            ok = rows["value"].notna().to_numpy() & (y != 0)
+            if base_date is not None:
+                ok &= (rows["date"] >= base_date).to_numpy()
+            y = y / y[np.flatnonzero(ok)[0]] * 100 if ok.any() else y * np.nan
         notes = (rows["note"].fillna("").astype(str) if "note" in rows.columns
                  else pd.Series([""] * len(rows)))
         flagged = [bool(n.strip()) for n in notes]
@@ -219,10 +258,11 @@ def _series_figure(
                 "<br>%{customdata[1]}<extra></extra>"
             ),
         ))
-    apply_layout(fig, title=s, height=400)
+    apply_layout(fig, title=f"{describe(s)} <span style='color:#777'>({s})</span>", height=400)
     fig.update_xaxes(title_text="Date of the published figure")
-    fig.update_yaxes(title_text=(f"{s}, index (first year = 100)" if indexed
-                                 else axis_title(s, unit)))
+    base = f"{base_date:%b %Y}" if base_date is not None else "first value"
+    fig.update_yaxes(title_text=(f"index ({base} = 100)" if indexed
+                                 else (unit or "value (unit not given)")))
     return fig, indexed
 
 
@@ -257,13 +297,14 @@ def _ranking_section(
         name=s, hovertemplate=f"<b>%{{y}}</b><br>{s}: %{{x:,.4~g}} {unit}<extra></extra>",
     ))
     nat = tab[(tab["_level"] == "national") & (tab["series"] == s) & (tab["date"] == when)]
-    if len(nat) and pd.notna(nat["value"].iloc[0]):
+    count = _is_count(tab, s)
+    if len(nat) and pd.notna(nat["value"].iloc[0]) and not count:  # a total would dwarf the bars
         v = float(nat["value"].iloc[0])
         fig.add_shape(type="line", x0=v, x1=v, y0=0, y1=1, xref="x", yref="paper",
                       line={"color": ENGLAND_COLOUR, "dash": "dot", "width": 1.5})
         fig.add_annotation(x=v, y=1, xref="x", yref="paper", text=f"England {v:,.4g}",
                            showarrow=False, yanchor="bottom", font={"size": 11})
-    apply_layout(fig, title=f"{s} by authority, {when:%d %b %Y}",
+    apply_layout(fig, title=f"{describe(s)}, by authority, {when:%d %b %Y}",
                  height=int(min(max(14 * len(ranked) + 140, 320), 2600)))
     fig.update_xaxes(title_text=axis_title(s, unit), side="top")
     fig.update_yaxes(tickfont={"size": 9}, automargin=True, dtick=1)
@@ -272,7 +313,9 @@ def _ranking_section(
     sec.figure(fig, how_to_read=(
         f"One bar per authority, longest = highest {s}. {area_name} is vermillion"
         + (", the other authorities of its region blue" if in_region else "")
-        + "; the dotted line is England."))
+        + ("." if count else "; the dotted line is England.")))
+    if count:
+        sec.note(f"{s} is a count, so the ranking mostly reflects the size of each authority.")
     order = ranked.iloc[::-1].reset_index(drop=True)  # highest first
     pos = [i for i, c in enumerate(order["area_code"]) if c in codes]
     if pos:
