@@ -35,6 +35,13 @@ class AreaChange:
 
 AREA_CHANGES: tuple[AreaChange, ...] = (
     AreaChange(
+        pd.Timestamp("2013-04-01"), "code change", ("E06000048", "E08000020"),
+        ("E06000057", "E08000037"),
+        "A small boundary adjustment between Northumberland (929) and Gateshead (390) gave both "
+        "new codes. The c4 file still used the old codes for 2013-2019; the loader recodes "
+        "them to the new codes, which every other file uses for those years.",
+    ),
+    AreaChange(
         pd.Timestamp("2019-04-01"), "boundary change",
         ("E10000009", "E06000028", "E06000029"), ("E06000059", "E06000058"),
         "Dorset County (835), Bournemouth (837) and Poole (836) became Dorset (838) and "

@@ -266,7 +266,12 @@ def _year_dates(year: int, census: str, span: str,
     return label, start, date, date
 
 
-def _read_open(f: _OpenFile, directory: Path) -> pd.DataFrame:
+# Codes superseded in April 2013 (a small Gateshead-Northumberland boundary adjustment) that
+# one DfE file still uses for 2013-2019 while the others use the new codes for the same years.
+_RECODE = {"E06000048": "E06000057", "E08000020": "E08000037"}
+
+
+def _read_open(f: _OpenFile, directory: Path, problems: list[str]) -> pd.DataFrame:
     path = directory / "dfe" / f.name
     required = list(_META) + ([f.by] if f.by else [])
     header, rows = _read_rows(path, required)
@@ -303,6 +308,15 @@ def _read_open(f: _OpenFile, directory: Path) -> pd.DataFrame:
         "region_name": np.where(is_la | is_reg, col["region_name"], ""),
         "la_code": np.where(is_la, col["old_la_code"], ""),
     }
+    old = np.isin(meta["area_code"], list(_RECODE))
+    if old.any():
+        for code in sorted(set(meta["area_code"][old])):
+            ys = sorted(set(col["time_period"][meta["area_code"] == code]))
+            problems.append(f"dfe/{f.name}: {code} used for {ys[0]}-{ys[-1]}, where the other "
+                            f"files use {_RECODE[code]} for the same years; recoded to "
+                            f"{_RECODE[code]}")
+        meta["area_code"] = np.array([_RECODE.get(c, c) for c in meta["area_code"]],
+                                     dtype=object)
     years = col["time_period"].astype(int)
     parts = []
     for raw_col in sorted(mapping):
@@ -460,7 +474,7 @@ def read_published(directory: str | Path | None = None) -> Published:
     """Read and validate every shipped file (uncached; `load()` caches the default)."""
     directory = Path(directory) if directory is not None else _data_dir()
     problems: list[str] = []
-    open_parts = [_read_open(f, directory) for f in OPEN_FILES]
+    open_parts = [_read_open(f, directory, problems) for f in OPEN_FILES]
     opened = pd.concat(open_parts, ignore_index=True)
     curated = pd.concat(
         [_read_curated(n, directory, problems)
