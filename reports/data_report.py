@@ -323,4 +323,5 @@ def _ranking_section(
     else:
         sec.text(f"{area_name} has no value of {s} on this date.")
     if n_missing:
-        sec.note(f"{n_missing} authorities have no value (suppressed or missing) and are not ranked.")
+        verb = "authority has" if n_missing == 1 else "authorities have"
+        sec.note(f"{n_missing} {verb} no value (suppressed or missing) and {'is' if n_missing == 1 else 'are'} not ranked.")

@@ -168,3 +168,126 @@ def open_report(browser, shot_dir):
         return check_page(browser, path, shot_dir)
 
     return _open
+
+
+# ---------------------------------------------------------------- sample results
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+START = pd.Timestamp("2005-04-01")
+
+
+def make_run(level: float, slope: float, months: float = 240, step: float = 1.0) -> pd.DataFrame:
+    """A run shaped like Model.run output: time index in months, Vensim columns, a date column."""
+    t = np.arange(0, months + step / 2, step)
+    frame = pd.DataFrame(
+        {
+            "Caseload": level + slope * t / 12 + np.sin(t / 9),
+            "Social Workers": 30000 - slope * 40 * t,
+        },
+        index=pd.Index(t, name="time"),
+    )
+    frame["date"] = START + pd.to_timedelta(t * 30.436875, unit="D")  # mean month length
+    return frame
+
+
+@pytest.fixture
+def sample_runs() -> dict[str, pd.DataFrame]:
+    return {"baseline": make_run(16, 0.1), "demand surge": make_run(16, 0.6)}
+
+
+SAMPLE_UNITS = {"Caseload": "cases/FTE", "Social Workers": "FTE"}
+
+
+@pytest.fixture
+def sample_graph() -> dict:
+    """A small stock-flow structure in the JSON-like form the report accepts."""
+    kinds = {
+        "Social Workers": "stock", "Hiring": "flow", "Leaving": "flow", "Caseload": "auxiliary",
+        "Burnout": "stock", "Burnout Change": "flow", "Open Cases": "stock",
+        "Case Intake": "flow", "Vacancies": "aux", "Funded Establishment": "constant",
+        "Referral Rate": "constant", "Effect of Burnout on Leaving": "lookup",
+        "TIME STEP": "control",
+    }
+    edges = [
+        ("Hiring", "Social Workers"), ("Leaving", "Social Workers"),
+        ("Social Workers", "Caseload"), ("Open Cases", "Caseload"),
+        ("Caseload", "Burnout Change"), ("Burnout Change", "Burnout"), ("Burnout", "Leaving"),
+        ("Effect of Burnout on Leaving", "Leaving"), ("Social Workers", "Leaving"),
+        ("Funded Establishment", "Vacancies"), ("Social Workers", "Vacancies"),
+        ("Vacancies", "Hiring"), ("Referral Rate", "Case Intake"), ("Case Intake", "Open Cases"),
+    ]
+    units = {"Social Workers": "FTE", "Open Cases": "cases", "Caseload": "cases/FTE",
+             "Burnout": "Dmnl"}
+    return {
+        "nodes": [{"name": n, "kind": k, "units": units.get(n, "")} for n, k in kinds.items()],
+        "edges": edges,
+    }
+
+
+SAMPLE_LOOPS = {
+    "R1": ["Social Workers", "Caseload", "Burnout Change", "Burnout", "Leaving"],
+    "B1": ["Social Workers", "Vacancies", "Hiring"],
+}
+
+
+@pytest.fixture
+def sample_parameters() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "name": ["Funded Establishment", "Referral Rate"],
+            "units": ["FTE", "children/Month"],
+            "default": [30000.0, 50000.0],
+            "lower": [0.0, 0.0],
+            "upper": [100000.0, np.inf],
+            "description": ["posts funded", "new referrals a month"],
+        }
+    )
+
+
+@pytest.fixture
+def sample_table() -> pd.DataFrame:
+    """A tidy data table: England, two regions, six authorities, a count and a rate series."""
+    rng = np.random.default_rng(11)
+    las = [("E09000014", "Haringey", "E12000007"), ("E09000007", "Camden", "E12000007"),
+           ("E09000002", "Barking and Dagenham", "E12000007"),
+           ("E08000021", "Newcastle upon Tyne", "E12000001"),
+           ("E06000047", "County Durham", "E12000001"),
+           ("E06000057", "Northumberland", "E12000001")]
+    regions = {"E12000007": "London", "E12000001": "North East"}
+    rows = []
+
+    def row(code, name, level, region, series, date, value, unit, kind, note=""):
+        rows.append({"area_code": code, "area_name": name, "level": level,
+                     "region_code": region, "series": series, "variant": "", "date": date,
+                     "value": value, "unit": unit, "kind": kind, "source": "synthetic",
+                     "confidence": "high", "note": note})
+
+    for y in range(2013, 2024):
+        d = pd.Timestamp(f"{y}-03-31")
+        for code, name, reg in las:
+            row(code, name, "la", reg, "referrals", d, 1000 + 40 * (y - 2013) + rng.normal(0, 50),
+                "count", "flow")
+            rate = 18 + rng.normal(0, 3)
+            note = ""
+            if name == "Camden" and y == 2016:
+                rate, note = np.nan, "c: suppressed to protect confidentiality"
+            row(code, name, "la", reg, "re_referral_rate", d, rate, "%", "rate", note)
+        for code, name in regions.items():
+            row(code, name, "regional", code, "referrals", d, 20000 + 500 * (y - 2013), "count",
+                "flow")
+            row(code, name, "regional", code, "re_referral_rate", d, 20.0, "%", "rate")
+        row("E92000001", "England", "national", None, "referrals", d,
+            600000 + 5000 * (y - 2009), "count", "flow")
+        row("E92000001", "England", "national", None, "re_referral_rate", d, 22.5, "%", "rate")
+    for y in range(2009, 2013):  # England has a longer history than the authorities
+        row("E92000001", "England", "national", None, "referrals", pd.Timestamp(f"{y}-03-31"),
+            600000 + 5000 * (y - 2009), "count", "flow")
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def run_maker():
+    """make_run(level, slope, months=240, step=1.0) for tests that need a custom run."""
+    return make_run

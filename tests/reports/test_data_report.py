@@ -1,0 +1,114 @@
+"""Data report: the area against its region and England, indexes, ranking, input checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from carespiral.reports import data_report
+from carespiral.reports.data_report import data_page, level_of
+
+from carespiral.errors import CarespiralError, UnknownNameError
+
+
+def figures(page):
+    return [b.fig for s in page.sections for b in s.blocks if hasattr(b, "fig")]
+
+
+def test_rates_are_drawn_as_published_for_area_region_and_england(sample_table):
+    page = data_page(sample_table, area="haringey", series=["re_referral_rate"])
+    fig = figures(page)[0]
+    assert [tr.name for tr in fig.data] == ["Haringey", "London", "England"]
+    want = sample_table[(sample_table.area_name == "Haringey")
+                        & (sample_table.series == "re_referral_rate")].sort_values("date")
+    np.testing.assert_allclose(fig.data[0].y, want["value"])
+    assert fig.layout.yaxis.title.text == "%"
+
+
+def test_counts_are_indexed_to_the_areas_first_year_for_every_line(sample_table):
+    fig = figures(data_page(sample_table, area="E09000014", series=["referrals"]))[0]
+    t = sample_table[sample_table.series == "referrals"]
+    base = pd.Timestamp("2013-03-31")
+    for tr, code in zip(fig.data, ["E09000014", "E12000007", "E92000001"], strict=True):
+        rows = t[t.area_code == code].sort_values("date")
+        at_base = rows.loc[rows.date == base, "value"].iloc[0]
+        np.testing.assert_allclose(tr.y, rows["value"] / at_base * 100)
+        np.testing.assert_allclose(tr.customdata[:, 0].astype(float), rows["value"])  # hover
+    # England starts in 2009, four years before the base, so it is below 100 there
+    assert fig.data[2].y[0] < 100
+    assert fig.layout.yaxis.title.text == "index (Mar 2013 = 100)"
+
+
+def test_flagged_values_get_hollow_markers_and_their_note_in_hover(sample_table):
+    fig = figures(data_page(sample_table, area="Camden", series=["re_referral_rate"]))[0]
+    camden = fig.data[0]
+    i = list(pd.to_datetime(camden.x)).index(pd.Timestamp("2016-03-31"))
+    assert camden.marker.color[i] == "white"
+    assert "suppressed" in camden.customdata[i, 1]
+    assert np.isnan(camden.y[i])
+
+
+def test_ranking_orders_authorities_and_states_the_areas_rank(sample_table):
+    page = data_page(sample_table, area="Haringey", rank_series="re_referral_rate")
+    fig = figures(page)[-1]
+    at = sample_table[(sample_table.level == "la") & (sample_table.series == "re_referral_rate")
+                      & (sample_table.date == "2023-03-31")].dropna(subset=["value"])
+    want = at.sort_values("value")
+    assert list(fig.data[0].y) == list(want["area_name"])
+    rank = list(want.sort_values("value", ascending=False)["area_name"]).index("Haringey") + 1
+    assert f"Haringey ranks {rank} of {len(want)} authorities" in page.render()
+    colours = dict(zip(fig.data[0].y, fig.data[0].marker.color, strict=True))
+    assert colours["Haringey"] == "#D55E00"
+    assert colours["Camden"] == "#0072B2"  # same region
+    assert colours["County Durham"] == "#9A9A9A"
+    assert fig.layout.shapes[0].x0 == 22.5  # England
+
+
+def test_ranking_a_count_leaves_out_the_england_total(sample_table):
+    page = data_page(sample_table, area="Haringey", rank_series="referrals")
+    assert not figures(page)[-1].layout.shapes
+    assert "mostly reflects the size" in page.render()
+
+
+def test_suppressed_values_are_not_ranked_and_the_page_says_so(sample_table):
+    page = data_page(sample_table, area="Haringey", rank_series="re_referral_rate",
+                     rank_date="2016-03-31")
+    assert "1 authority has no value (suppressed or missing) and is not ranked" in page.render()
+    assert "Camden" not in list(figures(page)[-1].data[0].y)
+
+
+def test_the_default_ranking_uses_a_rate(sample_table):
+    page = data_page(sample_table, area="Haringey")
+    assert "Re-referrals as a percentage of referrals, by authority" in (
+        figures(page)[-1].layout.title.text)
+
+
+def test_unknown_area_series_and_region_suggest_names(sample_table):
+    with pytest.raises(UnknownNameError, match="did you mean 'Haringey'"):
+        data_page(sample_table, area="Harringey")
+    with pytest.raises(UnknownNameError, match="referrals"):
+        data_page(sample_table, area="Haringey", series=["referals"])
+    with pytest.raises(UnknownNameError, match="London"):
+        data_page(sample_table, area="Haringey", region="Londn")
+
+
+def test_missing_columns_are_named(sample_table):
+    with pytest.raises(CarespiralError, match=r"lacks column.*unit"):
+        data_page(sample_table.drop(columns=["unit"]), area="Haringey")
+
+
+def test_without_region_codes_only_england_is_compared(sample_table, tmp_path):
+    table = sample_table.drop(columns=["region_code"])
+    page = data_page(table, area="Haringey", series=["re_referral_rate"])
+    assert [tr.name for tr in figures(page)[0].data] == ["Haringey", "England"]
+    assert "region is not known" in page.render()
+    # an explicit region brings it back
+    page = data_page(table, area="Haringey", series=["re_referral_rate"], region="London")
+    assert [tr.name for tr in figures(page)[0].data] == ["Haringey", "London", "England"]
+    assert data_report(table, tmp_path / "d.html", area="Haringey").exists()
+
+
+@pytest.mark.parametrize(("raw", "level"), [("National", "national"), ("Regional", "regional"),
+                                            ("Local authority", "la"), ("la", "la")])
+def test_level_names(raw, level):
+    assert level_of(raw) == level

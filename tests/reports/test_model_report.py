@@ -1,0 +1,137 @@
+"""Model report: structure normalisation, loop checks against the graph, layout, parameters."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from carespiral.reports import model_report
+from carespiral.reports.model_report import model_page, parameter_table
+from carespiral.reports.structure import Loop, Structure, layout, structure_from
+
+from carespiral.errors import CarespiralError
+
+LOOPS = {
+    "R1": ["Social Workers", "Caseload", "Burnout Change", "Burnout", "Leaving"],
+    "B1": ["Social Workers", "Vacancies", "Hiring"],
+}
+
+
+def test_the_accepted_graph_shapes_give_the_same_structure(sample_graph):
+    from_dicts = structure_from(sample_graph)
+    as_mapping = structure_from(
+        {"nodes": {n["name"]: n["kind"] for n in sample_graph["nodes"]},
+         "edges": [{"source": a, "target": b} for a, b in sample_graph["edges"]]}
+    )
+    as_objects = structure_from(SimpleNamespace(
+        nodes=[SimpleNamespace(name=n["name"], kind=n["kind"], units=n["units"])
+               for n in sample_graph["nodes"]],
+        edges=[SimpleNamespace(src=a, dst=b) for a, b in sample_graph["edges"]],
+    ))
+    for st in (as_mapping, as_objects):
+        assert st.nodes == from_dicts.nodes
+        assert st.edges == from_dicts.edges
+    assert "TIME STEP" not in from_dicts.nodes  # control variables are not part of the picture
+    assert from_dicts.nodes["Caseload"] == "aux"  # "auxiliary" normalised
+    assert from_dicts.units["Social Workers"] == "FTE"
+
+
+def test_pipes_are_the_flow_to_stock_edges(sample_graph):
+    st = structure_from(sample_graph)
+    assert set(st.pipes()) == {("Hiring", "Social Workers"), ("Leaving", "Social Workers"),
+                               ("Burnout Change", "Burnout"), ("Case Intake", "Open Cases")}
+
+
+def test_loops_are_checked_against_the_graph(sample_graph):
+    st = structure_from(sample_graph, LOOPS)
+    assert st.missing_links(st.loops[0]) == []
+    assert st.missing_links(st.loops[1]) == []
+    broken = Loop("R9", ("Caseload", "Hiring", "Social Workers"))
+    assert st.missing_links(broken) == [("Caseload", "Hiring")]
+    assert [lp.kind for lp in st.loops] == ["reinforcing", "balancing"]
+
+
+def test_loop_table_reports_a_loop_that_is_not_a_cycle(sample_graph, sample_parameters):
+    loops = {**LOOPS, "R9": ["Caseload", "Hiring", "Social Workers"]}
+    html = model_page(sample_graph, sample_parameters, title="m", loops=loops).render()
+    assert "no: missing Caseload → Hiring" in html
+    assert html.count("<td>yes</td>") == 2
+
+
+def test_unknown_node_kind_is_refused(sample_graph):
+    sample_graph["nodes"].append({"name": "X", "kind": "gizmo"})
+    with pytest.raises(CarespiralError, match="gizmo"):
+        structure_from(sample_graph)
+
+
+def test_layout_is_deterministic_and_inside_the_unit_square(sample_graph):
+    st = structure_from(sample_graph)
+    names = list(st.nodes)
+    a, b = layout(st, names), layout(st, names)
+    assert a == b
+    xy = np.array(list(a.values()))
+    assert xy.min() >= 0 and xy.max() <= 1
+    # no two variables drawn on top of each other
+    d = np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1)) + np.eye(len(xy))
+    assert d.min() > 0.02
+
+
+def test_structure_figure_hides_constants_unless_asked(sample_graph, sample_parameters):
+    def drawn(page):
+        fig = next(b.fig for s in page.sections for b in s.blocks if hasattr(b, "fig"))
+        return {t for tr in fig.data if tr.mode == "markers+text" for t in (tr.text or ())}
+
+    hidden = drawn(model_page(sample_graph, sample_parameters, title="m"))
+    shown = drawn(model_page(sample_graph, sample_parameters, title="m", show_constants=True))
+    assert "Funded Establishment" not in hidden and "Social Workers" in hidden
+    assert "Effect of Burnout on Leaving" in shown  # lookups are labelled; constants hover only
+
+
+def test_loop_menu_switches_each_loop_on_alone(sample_graph, sample_parameters):
+    page = model_page(sample_graph, sample_parameters, title="m", loops=LOOPS)
+    fig = next(b.fig for s in page.sections for b in s.blocks if hasattr(b, "fig"))
+    buttons = fig.layout.updatemenus[0].buttons
+    assert [b.label for b in buttons] == ["no loop", "R1", "B1", "all loops"]
+    n = len(fig.data)
+    r1 = buttons[1].args[0]["visible"]
+    assert len(r1) == n and r1[-2:] == [True, False]
+
+
+def test_parameter_table_from_parameter_objects_and_frames(sample_parameters):
+    from carespiral.pysd_runner.parameters import Parameter
+
+    objs = [Parameter("Funded Establishment", "funded_establishment", "FTE", 30000.0, 0.0,
+                      100000.0, "posts funded"),
+            Parameter("Referral Rate", "referral_rate", "children/Month", 50000.0, 0.0, math.inf,
+                      "new referrals a month")]
+    a, b = parameter_table(objs), parameter_table(sample_parameters)
+    assert list(a.columns) == ["parameter", "value", "unit", "lower", "upper", "description"]
+    assert a.equals(b)
+    assert math.isnan(a.loc[1, "upper"])  # an unbounded side is left blank, not "inf"
+
+
+def test_parameter_frame_without_names_is_refused():
+    import pandas as pd
+
+    with pytest.raises(CarespiralError, match="parameter"):
+        parameter_table(pd.DataFrame({"x": [1]}))
+
+
+def test_model_report_writes_tables_and_the_structure_picture(sample_graph, sample_parameters,
+                                                              tmp_path):
+    path = model_report(sample_graph, sample_parameters, tmp_path / "m.html", title="Model",
+                        loops=LOOPS)
+    html = path.read_text()
+    assert "Social Workers → Caseload → Burnout Change → Burnout → Leaving → Social Workers" in html
+    assert "Funded Establishment" in html and "100,000" in html
+    assert "3 stocks, 4 flows, 2 auxiliaries, 1 lookup, 2 constants" in html
+
+
+def test_structure_round_trips_through_json(sample_graph, tmp_path):
+    st = structure_from(sample_graph, LOOPS)
+    st.save(tmp_path / "s.json")
+    back = Structure.load(tmp_path / "s.json")
+    assert back.nodes == st.nodes and back.edges == st.edges and back.units == st.units
+    assert back.loops == st.loops

@@ -1,0 +1,111 @@
+"""Run report: what is drawn equals what was run; shocks and thinning are placed and stated."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from carespiral.reports import run_report
+from carespiral.reports.run_report import run_page
+
+from carespiral.errors import CarespiralError, UnknownNameError
+
+UNITS = {"Caseload": "cases/FTE", "Social Workers": "FTE"}
+
+
+def figures(page):
+    return [b.fig for s in page.sections for b in s.blocks if hasattr(b, "fig")]
+
+
+def page_text(page) -> str:
+    return page.render()
+
+
+def test_each_output_gets_a_figure_with_one_line_per_run_holding_the_run_values(sample_runs):
+    page = run_page(sample_runs, title="t", units=UNITS, outputs=["Caseload", "Social Workers"])
+    figs = figures(page)
+    assert [f.layout.title.text for f in figs] == ["Caseload", "Social Workers"]
+    for fig, out in zip(figs, ["Caseload", "Social Workers"], strict=True):
+        assert [tr.name for tr in fig.data] == list(sample_runs)
+        for tr, frame in zip(fig.data, sample_runs.values(), strict=True):
+            np.testing.assert_allclose(tr.y, frame[out].to_numpy())
+            np.testing.assert_array_equal(tr.customdata, frame.index.to_numpy())  # model months
+            assert UNITS[out] in tr.hovertemplate and "%{x|%d %b %Y}" in tr.hovertemplate
+        assert fig.layout.yaxis.title.text == f"{out} ({UNITS[out]})"
+        assert fig.layout.xaxis.title.text == "Date"
+
+
+def test_runs_differ_by_colour_and_dash(sample_runs):
+    fig = figures(run_page(sample_runs, title="t", outputs=["Caseload"]))[0]
+    styles = {(tr.line.color, tr.line.dash) for tr in fig.data}
+    assert len(styles) == 2
+    assert len({c for c, _ in styles}) == 2 and len({d for _, d in styles}) == 2
+
+
+def test_summary_table_gives_start_end_min_max_of_every_run(sample_runs):
+    page = run_page(sample_runs, title="t", units=UNITS, outputs=["Caseload"])
+    table = next(b.frame for s in page.sections for b in s.blocks if hasattr(b, "frame"))
+    surge = sample_runs["demand surge"]["Caseload"]
+    row = table[table["run"] == "demand surge"].iloc[0]
+    assert row["start"] == surge.iloc[0] and row["end"] == surge.iloc[-1]
+    assert row["min"] == surge.min() and row["max"] == surge.max()
+    assert row["unit"] == "cases/FTE"
+
+
+def test_shocks_in_months_and_dates_are_marked_at_the_right_date(sample_runs):
+    page = run_page(sample_runs, title="t", outputs=["Caseload"],
+                    shocks=[(43, "Baby P public"), ("2020-03-23", "COVID lockdown"),
+                            (500, "beyond the run")])
+    fig = figures(page)[0]
+    xs = [pd.Timestamp(s.x0) for s in fig.layout.shapes]
+    frame = sample_runs["baseline"]
+    expected_43 = frame["date"].iloc[43]  # saveper 1 month: row 43 is month 43
+    assert abs(xs[0] - expected_43) < pd.Timedelta(hours=1)
+    assert xs[1] == pd.Timestamp("2020-03-23")
+    assert [a.text for a in fig.layout.annotations] == ["Baby P public", "COVID lockdown"]
+    assert "beyond the run (month 500)" in page.render()
+
+
+def test_without_a_date_column_the_axis_is_model_months(sample_runs):
+    runs = {k: v.drop(columns="date") for k, v in sample_runs.items()}
+    fig = figures(run_page(runs, title="t", outputs=["Caseload"], shocks=[(43, "shock")]))[0]
+    assert "months" in fig.layout.xaxis.title.text
+    assert fig.layout.shapes[0].x0 == 43
+    with pytest.raises(CarespiralError, match="no 'date' column"):
+        run_page(runs, title="t", outputs=["Caseload"], shocks=[("2008-11-01", "shock")])
+
+
+def test_long_runs_are_thinned_for_drawing_and_the_page_says_so(run_maker):
+    long = {"fine": run_maker(16, 0.2, months=240, step=0.05)}  # 4801 points
+    page = run_page(long, title="t", outputs=["Caseload"], max_points=1000)
+    tr = figures(page)[0].data[0]
+    assert len(tr.y) <= 1000
+    assert tr.y[-1] == long["fine"]["Caseload"].iloc[-1]  # the end of the run is kept
+    assert "are drawn from every k-th point" in page.render()
+
+
+def test_unknown_output_names_the_run_and_suggests(sample_runs):
+    with pytest.raises(UnknownNameError, match="did you mean 'Caseload'"):
+        run_page(sample_runs, title="t", outputs=["caseload "])
+
+
+@pytest.mark.parametrize(
+    ("runs", "message"),
+    [({}, "at least one run"), ({"a": pd.DataFrame()}, "no rows")],
+)
+def test_empty_input_is_refused(runs, message):
+    with pytest.raises(CarespiralError, match=message):
+        run_page(runs, title="t")
+
+
+def test_bad_shock_is_refused(sample_runs):
+    with pytest.raises(CarespiralError, match="neither a model month nor a date"):
+        run_page(sample_runs, title="t", outputs=["Caseload"], shocks=[("soon", "x")])
+    with pytest.raises(CarespiralError, match="pair"):
+        run_page(sample_runs, title="t", outputs=["Caseload"], shocks=[43])
+
+
+def test_run_report_writes_the_page(sample_runs, tmp_path):
+    path = run_report(sample_runs, tmp_path / "run.html", title="Runs", units=UNITS)
+    html = path.read_text()
+    assert "<title>Runs</title>" in html and html.count('class="cs-plot"') == 2
