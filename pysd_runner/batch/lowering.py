@@ -167,9 +167,9 @@ def _is_number(ast: object) -> bool:
 
 
 def _is_negation(ast: object) -> bool:
-    if _is_number(ast):
-        return float(ast) < 0  # type: ignore[arg-type]  # the parser folds "-2" into a number
-    return type(ast).__name__ == "ArithmeticStructure" and list(ast.operators) == ["negative"]  # type: ignore[attr-defined]
+    # The parser folds "-2" into the number -2, so "-2^2" arrives as (-2)^2; Vensim reads it
+    # as -(2^2), as does Python for PySD's "-2**2". A negated reference keeps its structure.
+    return _is_number(ast) and float(ast) < 0  # type: ignore[arg-type]
 
 
 def _num(v: float) -> str:
@@ -224,19 +224,22 @@ class _Lowerer:
                 raise self.refuse(f"the operator {ops[0]!r}")
             if ops[0] == "^" and _is_negation(ast.arguments[0]):
                 # Vensim (and Python) read -a^b as -(a^b): the minus binds after the power
-                first = ast.arguments[0]
-                if _is_number(first):
-                    args[0] = _num(-float(first))  # type: ignore[arg-type]
-                else:
-                    args[0] = self.expr(first.arguments[0], deps)  # type: ignore[attr-defined]
+                args[0] = _num(-float(ast.arguments[0]))  # type: ignore[arg-type]
                 out = args[0]
                 for op, arg in zip(ops, args[1:], strict=True):
                     out = _OPS[op].format(out, arg) if op in _OPS else out
                 return f"(-{out})"
-            out = args[0]
-            for op, arg in zip(ops, args[1:], strict=True):
+            for op in ops:
                 if op not in _OPS:
                     raise self.refuse(f"the operator {op!r}")
+            if ops[0] in (":AND:", ":OR:"):
+                # PySD nests chained :AND:/:OR: from the right: a AND (b OR c); so do we
+                out = args[-1]
+                for op, arg in zip(reversed(ops), reversed(args[:-1]), strict=True):
+                    out = _OPS[op].format(arg, out)
+                return out
+            out = args[0]
+            for op, arg in zip(ops, args[1:], strict=True):
                 out = _OPS[op].format(out, arg)  # left-associative, as Python evaluates PySD's
             return out
         if isinstance(ast, ae.CallStructure):
