@@ -1,0 +1,125 @@
+"""Results directories: saved results round-trip, re-render, and bad manifests are explained."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from carespiral.reports import (
+    render_results,
+    save_data_results,
+    save_model_results,
+    save_run_results,
+)
+from carespiral.reports.results import MANIFEST, load_manifest, read_frame
+from typer.testing import CliRunner
+
+from carespiral.cli import app
+from carespiral.errors import CarespiralError, FileFormatError
+
+LOOPS = {"R1": ["Social Workers", "Caseload", "Burnout Change", "Burnout", "Leaving"]}
+
+
+@pytest.fixture
+def result_dir(tmp_path, sample_runs, sample_graph, sample_parameters, sample_table):
+    d = tmp_path / "results"
+    save_run_results(d, sample_runs, title="Two runs", units={"Caseload": "cases/FTE"},
+                     outputs=["Caseload"], shocks=[(43, "Baby P"), ("2020-03-23", "COVID")])
+    save_model_results(d, sample_graph, sample_parameters, title="Structure", loops=LOOPS)
+    save_data_results(d, sample_table, area="Haringey", series=["re_referral_rate"],
+                      rank_series="re_referral_rate", directory_title="Test results")
+    return d
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_saved_runs_read_back_unchanged(tmp_path, sample_runs, fmt):
+    save_run_results(tmp_path, sample_runs, title="t", fmt=fmt)
+    item = load_manifest(tmp_path)["items"][0]
+    for label, rel in item["runs"].items():
+        back = read_frame(tmp_path / rel, index="time")
+        pd.testing.assert_frame_equal(back, sample_runs[label], check_freq=False,
+                                      check_index_type=False)
+
+
+def test_render_results_writes_every_report_and_an_index(result_dir):
+    written = render_results(result_dir)
+    assert [p.name for p in written] == ["run.html", "model.html", "data.html", "index.html"]
+    index = (result_dir / "index.html").read_text()
+    for name in ("run.html", "model.html", "data.html"):
+        assert f'href="{name}"' in index
+    assert "Test results" in index
+    # one plotly.js beside the pages, referenced by each
+    assert (result_dir / "plotly.min.js").stat().st_size > 1_000_000
+    assert 'src="plotly.min.js"' in (result_dir / "run.html").read_text()
+    # shocks survive the manifest: a month and a date
+    run_html = (result_dir / "run.html").read_text()
+    assert "Baby P" in run_html and "23 Mar 2020" in run_html
+
+
+def test_saving_again_replaces_the_item_of_the_same_name(result_dir, sample_runs):
+    save_run_results(result_dir, {"only": sample_runs["baseline"]}, title="Replaced")
+    items = load_manifest(result_dir)["items"]
+    assert [it["name"] for it in items] == ["model", "data", "run"]
+    assert items[-1]["title"] == "Replaced" and list(items[-1]["runs"]) == ["only"]
+
+
+def test_index_lists_other_html_pages_too(result_dir):
+    (result_dir / "extra.html").write_text("<html></html>")
+    render_results(result_dir)
+    assert 'href="extra.html"' in (result_dir / "index.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"format": "other", "version": 1, "items": []}', "carespiral-results"),
+        ('{"format": "carespiral-results", "version": 9, "items": []}', "version 9"),
+        ('{"format": "carespiral-results", "version": 1, "items": [{"kind": "sankey", '
+         '"name": "a", "title": "t"}]}', "unknown kind 'sankey'"),
+        ('{"format": "carespiral-results", "version": 1, "items": [{"kind": "run", '
+         '"name": "../a", "title": "t"}]}', "plain file stem"),
+        ('{"format": "carespiral-results", "version": 1, "items": [{"kind": "run", '
+         '"name": "a", "title": "t"}]}', "needs 'runs'"),
+    ],
+)
+def test_bad_manifests_are_explained(tmp_path, text, message):
+    (tmp_path / MANIFEST).write_text(text)
+    with pytest.raises(FileFormatError, match=message) as err:
+        render_results(tmp_path)
+    assert str(tmp_path / MANIFEST) in str(err.value)
+
+
+def test_a_missing_result_file_is_named(result_dir):
+    manifest = json.loads((result_dir / MANIFEST).read_text())
+    missing = result_dir / manifest["items"][0]["runs"]["baseline"]
+    missing.unlink()
+    with pytest.raises(FileFormatError, match="does not exist") as err:
+        render_results(result_dir)
+    assert str(missing) in str(err.value)
+
+
+def test_a_directory_without_manifest_is_refused(tmp_path):
+    with pytest.raises(CarespiralError, match=r"no manifest\.json"):
+        render_results(tmp_path)
+
+
+def test_cli_report_renders_the_directory(result_dir):
+    res = CliRunner().invoke(app, ["report", str(result_dir)])
+    assert res.exit_code == 0, res.output
+    assert "index.html" in res.output
+    assert (result_dir / "data.html").exists()
+
+
+def test_cli_report_inline_makes_standalone_pages(result_dir):
+    res = CliRunner().invoke(app, ["report", str(result_dir), "--inline"])
+    assert res.exit_code == 0, res.output
+    assert 'src="plotly.min.js"' not in (result_dir / "model.html").read_text()
+
+
+def test_cli_report_on_a_bad_directory_exits_2_without_traceback(tmp_path):
+    res = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere")])
+    assert res.exit_code == 2
+    assert "no such results directory" in res.output
+    assert "Traceback" not in res.output
