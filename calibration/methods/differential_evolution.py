@@ -1,0 +1,39 @@
+"""Global fits: `scipy.optimize.differential_evolution` with whole populations in one batch.
+
+`vectorized=True` hands every generation to the objective at once, so each generation is one
+`run_batch` call. The search runs in the unit cube and maximises the log-posterior.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from carespiral.calibration.methods.base import MethodOutput, Progress
+from scipy import optimize
+
+__all__ = ["fit"]
+
+
+def fit(problem, rng: np.random.Generator, budget: int = 2000, progress: Progress | None = None,
+        popsize: int | None = None, tol: float = 1e-6) -> MethodOutput:
+    k = problem.k
+    popsize = popsize or max(5, min(15, budget // (20 * k)))
+    pop = popsize * k
+    maxiter = max(1, budget // pop - 1)
+    best = {"lp": -np.inf}
+
+    def objective(u: np.ndarray) -> np.ndarray:  # u: k x population
+        lp = problem.logpost(problem.from_unit(u.T))
+        if np.isfinite(lp).any():
+            best["lp"] = max(best["lp"], float(np.max(lp)))
+        if progress:
+            progress(problem.n_runs, best["lp"])
+        return np.where(np.isfinite(lp), -lp, 1e300)
+
+    res = optimize.differential_evolution(
+        objective, bounds=[(0.0, 1.0)] * k, popsize=popsize, maxiter=maxiter, tol=tol,
+        init="sobol", seed=rng, vectorized=True, updating="deferred", polish=False,
+    )
+    theta = problem.from_unit(np.clip(res.x, 0.0, 1.0))
+    return MethodOutput("differential_evolution", theta, float(-res.fun),
+                        converged=bool(res.success),
+                        message=f"{res.nit} generations of {pop}: {res.message}")

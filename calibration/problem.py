@@ -1,0 +1,203 @@
+"""The calibration objective: parameters in, log-posterior out, for whole batches of parameter sets.
+
+`Problem.simulate(theta)` runs every row of `theta` (runs x parameters) through
+`Model.run_batch` (one batch, so the vectorised backend does the work when present) and applies
+the observation rules; `loglik`, `logprior` and `logpost` score the predictions with each
+series' error model. Rows outside the bounds are not simulated (log-posterior -inf); runs that
+fail or give non-finite values score -inf without spoiling the rest of the batch.
+
+Methods work in the unit cube (`to_unit` / `from_unit`), so one step size suits every parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from carespiral.calibration.errors_model import (
+    deviance_residuals,
+    estimate_scale,
+    loglik,
+    sample_noise,
+)
+from carespiral.calibration.observations import SeriesObs, predict
+from carespiral.calibration.priors import Prior
+
+__all__ = ["FitParameter", "Problem"]
+
+
+@dataclass(frozen=True)
+class FitParameter:
+    """A parameter being fitted: its model (Vensim) name, bounds and prior."""
+
+    name: str
+    lower: float
+    upper: float
+    prior: Prior | None = None
+    initial: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.prior is None:
+            object.__setattr__(self, "prior", Prior("uniform", self.lower, self.upper))
+
+
+@dataclass
+class Problem:
+    """Parameters, published series and a model: the thing every method maximises or samples."""
+
+    model: object
+    parameters: Sequence[FitParameter]
+    series: Sequence[SeriesObs]
+    fixed: Mapping[str, float] = field(default_factory=dict)
+    scenario: object = None
+    stop: float | None = None
+    time_step: float | None = None
+    on_batch: Callable[[int], None] | None = None
+    n_runs: int = 0
+
+    def __post_init__(self) -> None:
+        self.parameters = list(self.parameters)
+        self.series = list(self.series)
+        self.lower = np.array([p.lower for p in self.parameters], dtype=float)
+        self.upper = np.array([p.upper for p in self.parameters], dtype=float)
+        if not self.series:
+            raise ValueError("a calibration needs at least one series")
+        if self.stop is None:
+            self.stop = float(np.ceil(max(s.times.max() for s in self.series)))
+
+    # ---- shapes and coordinates ----------------------------------------------------------------
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.parameters]
+
+    @property
+    def k(self) -> int:
+        return len(self.parameters)
+
+    @property
+    def n_obs(self) -> int:
+        return sum(len(s) for s in self.series)
+
+    def to_unit(self, theta: np.ndarray) -> np.ndarray:
+        return (np.asarray(theta, dtype=float) - self.lower) / (self.upper - self.lower)
+
+    def from_unit(self, u: np.ndarray) -> np.ndarray:
+        return self.lower + np.asarray(u, dtype=float) * (self.upper - self.lower)
+
+    def inside(self, theta: np.ndarray) -> np.ndarray:
+        theta = np.atleast_2d(theta)
+        return np.all((theta >= self.lower) & (theta <= self.upper), axis=1)
+
+    # ---- simulation ----------------------------------------------------------------------------
+
+    @property
+    def _variables(self) -> list[str]:
+        return list(dict.fromkeys(s.variable for s in self.series))
+
+    def trajectories(self, theta: np.ndarray, stop: float | None = None):
+        """Run every row of `theta`; an xarray Dataset (run x time) of the observed variables."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        frame = pd.DataFrame(theta, columns=self.names)
+        for name, value in self.fixed.items():
+            frame[name] = value
+        needs_step = any(s.how != "point" for s in self.series)
+        model = self.model
+        step = self.time_step or model.control("time_step")
+        ds = model.run_batch(
+            frame, outputs=self._variables, saveper=step if needs_step else None,
+            scenario=self.scenario, stop=stop or self.stop, time_step=self.time_step,
+        )
+        self.n_runs += len(frame)
+        if self.on_batch is not None:
+            self.on_batch(len(frame))
+        return ds
+
+    def simulate(self, theta: np.ndarray, series: Sequence[SeriesObs] | None = None,
+                 stop: float | None = None) -> list[np.ndarray]:
+        """Model values for each series (runs x observations); NaN rows for failed runs."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        series = self.series if series is None else list(series)
+        out = [np.full((len(theta), len(s)), np.nan) for s in series]
+        if len(theta) == 0:
+            return out
+        try:
+            ds = self.trajectories(theta, stop=stop)
+            time = ds["time"].to_numpy()
+            for j, s in enumerate(series):
+                out[j] = predict(s, time, ds[s.variable].to_numpy())
+        except Exception:
+            if len(theta) == 1:
+                return out  # a run that fails scores -inf rather than stopping the fit
+            for i in range(len(theta)):  # find the failing run(s), keep the rest
+                for j, v in enumerate(self.simulate(theta[i:i + 1], series, stop)):
+                    out[j][i] = v[0]
+        return out
+
+    # ---- scoring -------------------------------------------------------------------------------
+
+    def loglik_of(self, preds: Sequence[np.ndarray]) -> np.ndarray:
+        total = np.zeros(preds[0].shape[0])
+        for s, m in zip(self.series, preds, strict=True):
+            total = total + s.weight * loglik(s.values, m, s.error, s.dispersion)
+        return np.where(np.isfinite(total), total, -np.inf)
+
+    def logprior(self, theta: np.ndarray) -> np.ndarray:
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        lp = np.zeros(len(theta))
+        for j, p in enumerate(self.parameters):
+            lp = lp + p.prior.logpdf(theta[:, j])
+        return lp
+
+    def loglik(self, theta: np.ndarray) -> np.ndarray:
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        out = np.full(len(theta), -np.inf)
+        ok = self.inside(theta)
+        if ok.any():
+            out[ok] = self.loglik_of(self.simulate(theta[ok]))
+        return out
+
+    def logpost(self, theta: np.ndarray) -> np.ndarray:
+        """Log-posterior (unnormalised) per row; -inf outside the bounds or for failed runs."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        lp = self.logprior(theta)
+        out = np.full(len(theta), -np.inf)
+        ok = np.isfinite(lp) & self.inside(theta)
+        if ok.any():
+            out[ok] = lp[ok] + self.loglik_of(self.simulate(theta[ok]))
+        return out
+
+    def scales(self, theta: np.ndarray) -> list[float]:
+        """Each series' error scale (s or negative-binomial size) at one parameter set."""
+        preds = self.simulate(np.atleast_2d(theta))
+        return [estimate_scale(s.values, m[0], s.error, s.dispersion)
+                for s, m in zip(self.series, preds, strict=True)]
+
+    def residuals(self, theta: np.ndarray, scales: Sequence[float]) -> np.ndarray:
+        """Weighted standardised residuals (runs x all observations) plus prior terms.
+
+        Their half sum of squares is the negative log-posterior up to a constant at fixed
+        scales, which is what least squares minimises.
+        """
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        preds = self.simulate(theta)
+        parts = [np.sqrt(s.weight) * deviance_residuals(s.values, m, s.error, sc)
+                 for s, m, sc in zip(self.series, preds, scales, strict=True)]
+        for j, p in enumerate(self.parameters):
+            mode = p.prior.mode()
+            d = p.prior.logpdf(np.array([mode]))[0] - p.prior.logpdf(theta[:, j])
+            parts.append((np.sign(theta[:, j] - mode) * np.sqrt(2 * np.maximum(d, 0)))[:, None])
+        return np.concatenate(parts, axis=1)
+
+    def predictive(self, theta_draws: np.ndarray, rng: np.random.Generator,
+                   series: Sequence[SeriesObs] | None = None, scales: Sequence[float] | None = None,
+                   stop: float | None = None) -> list[np.ndarray]:
+        """Draws of published-like values: parameter draws through the model plus error noise."""
+        series = self.series if series is None else list(series)
+        preds = self.simulate(theta_draws, series, stop=stop)
+        if scales is None:
+            scales = [1.0] * len(series)
+        return [sample_noise(rng, m, s.error, sc) for s, m, sc in zip(series, preds, scales,
+                                                                       strict=True)]

@@ -1,0 +1,206 @@
+"""Uncertainty for point fits: Laplace (Hessian) intervals, profile likelihood, identifiability.
+
+The Hessian of the negative log-posterior is taken by central differences in the unit cube,
+every stencil point in one batch. Its inverse is the Laplace covariance; a Hessian that is not
+positive definite means some direction is flat and is reported as such (the affected intervals
+are NaN, never invented).
+
+A profile fixes one parameter on a grid and re-fits the others (least squares, warm-started
+along the grid). The 95% profile interval is where the log-posterior stays within 1.92 of its
+maximum. A parameter whose profile never drops by 1.92 inside its bounds is `flat` (the data
+do not identify it); one that drops on one side only is `one-sided`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+__all__ = ["Laplace", "correlation", "laplace", "profile"]
+
+_CHI2_95_HALF = 1.920729  # half the 95% quantile of chi-square with 1 degree of freedom
+_Z95 = 1.959964
+
+
+@dataclass(frozen=True)
+class Laplace:
+    """Normal approximation at the optimum: covariance in model units, and whether it holds."""
+
+    covariance: np.ndarray
+    sd: np.ndarray
+    positive_definite: bool
+
+    def interval(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return theta - _Z95 * self.sd, theta + _Z95 * self.sd
+
+    def sample(self, theta: np.ndarray, lower: np.ndarray, upper: np.ndarray, n: int,
+               rng: np.random.Generator) -> np.ndarray:
+        """Draws from the normal approximation, kept inside the bounds (rejection, then clip)."""
+        if not self.positive_definite:
+            return np.repeat(theta[None, :], n, axis=0)
+        out = np.empty((0, len(theta)))
+        for _ in range(20):
+            d = rng.multivariate_normal(theta, self.covariance, size=4 * n)
+            d = d[np.all((d >= lower) & (d <= upper), axis=1)]
+            out = np.vstack([out, d])
+            if len(out) >= n:
+                return out[:n]
+        extra = rng.multivariate_normal(theta, self.covariance, size=n - len(out))
+        return np.vstack([out, np.clip(extra, lower, upper)])
+
+
+def laplace(problem, theta: np.ndarray, h: float = 1e-3) -> Laplace:
+    """Laplace approximation of the posterior at `theta` (normally the optimum)."""
+    k = problem.k
+    u0 = problem.to_unit(theta)
+    # keep the stencil inside the cube: move the centre in from a bound
+    c = np.clip(u0, 2 * h, 1 - 2 * h)
+    pts = [c]
+    for i in range(k):
+        for s in (1, -1):
+            p = c.copy()
+            p[i] += s * h
+            pts.append(p)
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    for i, j in pairs:
+        for si in (1, -1):
+            for sj in (1, -1):
+                p = c.copy()
+                p[i] += si * h
+                p[j] += sj * h
+                pts.append(p)
+    f = -problem.logpost(problem.from_unit(np.array(pts)))
+    H = np.empty((k, k))
+    f0 = f[0]
+    for i in range(k):
+        H[i, i] = (f[1 + 2 * i] - 2 * f0 + f[2 + 2 * i]) / h**2
+    base = 1 + 2 * k
+    for n, (i, j) in enumerate(pairs):
+        fpp, fpm, fmp, fmm = f[base + 4 * n: base + 4 * n + 4]
+        H[i, j] = H[j, i] = (fpp - fpm - fmp + fmm) / (4 * h * h)
+    span = problem.upper - problem.lower
+    ok = bool(np.all(np.isfinite(H)))
+    if ok:
+        try:
+            np.linalg.cholesky(H)
+        except np.linalg.LinAlgError:
+            ok = False
+    if ok:
+        cov_u = np.linalg.inv(H)
+        cov = cov_u * np.outer(span, span)
+        sd = np.sqrt(np.diag(cov))
+    else:
+        cov = np.full((k, k), np.nan)
+        sd = np.full(k, np.nan)
+        if np.all(np.isfinite(H)):  # the curved directions still have a variance
+            d = np.diag(H)
+            sd = np.where(d > 0, span / np.sqrt(np.where(d > 0, d, 1.0)), np.nan)
+            sd = np.where(d > 0, sd, np.nan)
+    return Laplace(cov, sd, ok)
+
+
+def correlation(cov_or_draws: np.ndarray, names: list[str], draws: bool = False) -> pd.DataFrame:
+    """Parameter correlations from a covariance matrix or from posterior draws."""
+    if draws:
+        c = np.corrcoef(np.asarray(cov_or_draws).T) if len(names) > 1 else np.ones((1, 1))
+    else:
+        cov = np.asarray(cov_or_draws)
+        sd = np.sqrt(np.diag(cov))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = cov / np.outer(sd, sd)
+    return pd.DataFrame(np.atleast_2d(c), index=names, columns=names)
+
+
+def profile(problem, theta: np.ndarray, sd: np.ndarray | None = None, points: int = 9,
+            refit_evals: int = 12) -> pd.DataFrame:
+    """Profile log-posterior of each parameter: columns parameter, value, logpost, delta."""
+    theta = np.asarray(theta, dtype=float)
+    lp_best = float(problem.logpost(theta)[0])
+    scales = problem.scales(theta)
+    rows = []
+    for i, p in enumerate(problem.parameters):
+        width = 4 * sd[i] if sd is not None and np.isfinite(sd[i]) and sd[i] > 0 else np.inf
+        lo, hi = max(p.lower, theta[i] - width), min(p.upper, theta[i] + width)
+        left = np.linspace(lo, theta[i], points // 2 + 1)[:-1][::-1]
+        right = np.linspace(theta[i], hi, points // 2 + 1)[1:]
+        for side in (left, right):
+            grid = list(side)
+            # extend to the bound when the profile has not dropped enough at the grid's end
+            bound = p.lower if side is left else p.upper
+            current = theta.copy()
+            vals = []
+            for x in grid:
+                current, lp = _refit(problem, current, i, x, scales, refit_evals)
+                vals.append((x, lp))
+            if vals and lp_best - vals[-1][1] < _CHI2_95_HALF and abs(vals[-1][0] - bound) > 0:
+                current, lp = _refit(problem, current, i, bound, scales, refit_evals)
+                vals.append((bound, lp))
+            rows += [{"parameter": p.name, "value": x, "logpost": lp} for x, lp in vals]
+        rows.append({"parameter": p.name, "value": theta[i], "logpost": lp_best})
+    df = pd.DataFrame(rows).sort_values(["parameter", "value"], ignore_index=True)
+    df["delta"] = lp_best - df["logpost"]
+    return df
+
+
+def profile_summary(prof: pd.DataFrame, problem) -> pd.DataFrame:
+    """Per parameter: the 95% profile interval and an identifiability flag."""
+    rows = []
+    for p in problem.parameters:
+        g = prof[prof["parameter"] == p.name].sort_values("value")
+        x, d = g["value"].to_numpy(), g["delta"].to_numpy()
+        i0 = int(np.argmin(d))
+        lo = _crossing(x[: i0 + 1][::-1], d[: i0 + 1][::-1])
+        hi = _crossing(x[i0:], d[i0:])
+        flag = "identified"
+        if lo is None and hi is None:
+            flag = "flat"
+        elif lo is None or hi is None:
+            flag = "one-sided"
+        rows.append({"parameter": p.name, "profile_lower": p.lower if lo is None else lo,
+                     "profile_upper": p.upper if hi is None else hi, "identifiability": flag})
+    return pd.DataFrame(rows)
+
+
+def _crossing(x: np.ndarray, d: np.ndarray) -> float | None:
+    """Where delta first reaches the 95% threshold walking away from the optimum."""
+    for a in range(1, len(x)):
+        if d[a] >= _CHI2_95_HALF:
+            d0, d1 = d[a - 1], d[a]
+            f = (_CHI2_95_HALF - d0) / (d1 - d0) if d1 != d0 else 1.0
+            return float(x[a - 1] + f * (x[a] - x[a - 1]))
+    return None
+
+
+def _refit(problem, start: np.ndarray, i: int, value: float, scales, max_nfev: int):
+    """Fix parameter i at `value` and re-fit the others from `start`."""
+    theta = start.copy()
+    theta[i] = value
+    free = [j for j in range(problem.k) if j != i]
+    if not free:
+        return theta, float(problem.logpost(theta)[0])
+    span = (problem.upper - problem.lower)[free]
+    lo = problem.lower[free]
+    h = 1e-6
+
+    def full(u: np.ndarray) -> np.ndarray:
+        t = np.repeat(theta[None, :], len(u), axis=0)
+        t[:, free] = lo + u * span
+        return t
+
+    def fun(u):
+        return problem.residuals(full(u[None, :]), scales)[0]
+
+    def jac(u):
+        steps = np.where(u + h <= 1.0, h, -h)
+        pts = np.repeat(u[None, :], len(u) + 1, axis=0)
+        pts[1:] += np.diag(steps)
+        r = problem.residuals(full(pts), scales)
+        return ((r[1:] - r[0]) / steps[:, None]).T
+
+    u0 = np.clip((theta[free] - lo) / span, 0, 1)
+    res = optimize.least_squares(fun, u0, jac=jac, bounds=(0.0, 1.0), max_nfev=max_nfev)
+    best = full(np.clip(res.x, 0, 1)[None, :])[0]
+    return best, float(problem.logpost(best)[0])
