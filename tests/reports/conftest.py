@@ -78,6 +78,7 @@ class PageCheck:
     errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)  # network (http/https/ws) URLs asked for
     screenshot: Path | None = None
+    overflow: int = 0  # pixels the page is wider than the laptop viewport (0 = fits)
 
 
 def check_page(driver, path: Path, shot_dir: Path, timeout: float = 90.0) -> PageCheck:
@@ -117,13 +118,16 @@ def check_page(driver, path: Path, shot_dir: Path, timeout: float = 90.0) -> Pag
             # chrome:// requests are the browser's own pages, not the report's
             if req_url.startswith(("http:", "https:", "ws:", "wss:", "ftp:")):
                 requests.append(req_url)
+    overflow = driver.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
     # screenshot the whole page, not just the first screen
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(LAPTOP[0], min(max(int(height) + 40, LAPTOP[1]), 12000))
     shot_dir.mkdir(parents=True, exist_ok=True)
     shot = shot_dir / (path.stem + ".png")
     driver.save_screenshot(str(shot))
-    return PageCheck(url, status, figures, errors, requests, shot)
+    return PageCheck(url, status, figures, errors, requests, shot, int(overflow))
 
 
 # ---------------------------------------------------------------- fixtures

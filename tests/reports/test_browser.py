@@ -1,0 +1,117 @@
+"""Every kind of report opened in headless Chromium: drawn, no JavaScript errors, no network.
+
+Screenshots go to $CARESPIRAL_SCREENSHOTS when set (kept for inspection), else to a tmp dir.
+Locally the tests skip when Chromium is missing; with CI=true they fail instead.
+"""
+
+from __future__ import annotations
+
+import pytest
+from carespiral.reports import (
+    Page,
+    data_report,
+    model_report,
+    render_results,
+    run_report,
+    save_data_results,
+    save_model_results,
+    save_run_results,
+)
+
+pytestmark = pytest.mark.browser
+
+LOOPS = {
+    "R1": ["Social Workers", "Caseload", "Burnout Change", "Burnout", "Leaving"],
+    "B1": ["Social Workers", "Vacancies", "Hiring"],
+}
+UNITS = {"Caseload": "cases/FTE", "Social Workers": "FTE"}
+
+
+def assert_rendered(check, n_figures: int) -> None:
+    assert check.status == "rendered", check.status
+    assert check.errors == [], check.errors
+    assert check.requests == [], check.requests
+    assert check.overflow <= 0, f"page is {check.overflow}px wider than a laptop screen"
+    assert len(check.figures) == n_figures
+    for fig in check.figures:
+        assert fig["svg"], f"{fig['id']} has no plotly SVG"
+        assert fig["width"] > 300 and fig["height"] > 150, fig
+        assert fig["traces"] >= 1 and fig["points"] >= 1, fig
+    assert check.screenshot.exists() and check.screenshot.stat().st_size > 10_000
+
+
+def test_run_report_in_browser(open_report, tmp_path, sample_runs):
+    path = run_report(sample_runs, tmp_path / "run_report.html", title="Two scenarios",
+                      units=UNITS, shocks=[(43, "Baby P public"), ("2020-03-23", "COVID")])
+    assert_rendered(open_report(path), 2)
+
+
+def test_model_report_in_browser(open_report, tmp_path, sample_graph, sample_parameters):
+    path = model_report(sample_graph, sample_parameters, tmp_path / "model_report.html",
+                        title="Sample model", loops=LOOPS)
+    assert_rendered(open_report(path), 1)
+
+
+def test_data_report_in_browser(open_report, tmp_path, sample_table):
+    path = data_report(sample_table, tmp_path / "data_report.html", area="Haringey")
+    assert_rendered(open_report(path), 3)
+
+
+def test_data_report_of_the_published_data_in_browser(open_report, tmp_path):
+    from carespiral.calibration.data import load
+
+    path = data_report(load(), tmp_path / "data_report_haringey.html", area="Haringey")
+    check = open_report(path)
+    assert_rendered(check, len(check.figures))
+    assert len(check.figures) >= 5
+
+
+def test_results_directory_and_index_in_browser(open_report, tmp_path, sample_runs,
+                                                sample_graph, sample_parameters, sample_table):
+    d = tmp_path / "results"
+    save_run_results(d, sample_runs, title="Runs", units=UNITS)
+    save_model_results(d, sample_graph, sample_parameters, title="Structure", loops=LOOPS)
+    save_data_results(d, sample_table, area="Camden", rank_series="re_referral_rate")
+    pages = {p.name: p for p in render_results(d)}  # plotly.min.js beside the pages
+    assert_rendered(open_report(pages["index.html"]), 0)
+    for name, n in (("run.html", 2), ("model.html", 1), ("data.html", 3)):
+        check = open_report(pages[name])
+        assert_rendered(check, n)
+
+
+# --- the check itself must be able to fail ---------------------------------------------------
+
+
+def _one_figure_page():
+    import plotly.graph_objects as go
+
+    page = Page("control")
+    page.section("s").figure(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])), how_to_read="a line")
+    return page
+
+
+def test_check_catches_a_missing_plotly_js(open_report, tmp_path):
+    path = _one_figure_page().write(tmp_path / "no_plotly.html", plotlyjs="beside")
+    (tmp_path / "plotly.min.js").unlink()
+    check = open_report(path)
+    assert check.status.startswith("failed")
+    assert any("plotly.js did not load" in e for e in check.errors)
+    assert not check.figures[0]["svg"]
+
+
+def test_check_catches_a_javascript_error(open_report, tmp_path):
+    html = _one_figure_page().render().replace("</body>", "<script>null.boom();</script></body>")
+    path = tmp_path / "js_error.html"
+    path.write_text(html)
+    check = open_report(path)
+    assert check.status == "rendered"
+    assert any("boom" in e for e in check.errors)
+
+
+def test_check_catches_a_network_request(open_report, tmp_path):
+    html = _one_figure_page().render().replace(
+        "</body>", '<img src="http://127.0.0.1:9/pixel.png" alt=""></body>')
+    path = tmp_path / "network.html"
+    path.write_text(html)
+    check = open_report(path)
+    assert check.requests == ["http://127.0.0.1:9/pixel.png"]
