@@ -1,0 +1,203 @@
+"""Robust policy search: lever settings judged across the whole uncertainty ensemble.
+
+Each candidate policy (a setting of every lever in the spec) is run against the same ensemble of
+uncertainty draws (Latin hypercube over the ranges, or posterior draws), and scored on three
+objectives to minimise: monthly `cost` of the levers relative to the model's defaults, `collapse_risk`
+(share of the ensemble that collapses) and a robust caseload (the 90th percentile across the
+ensemble of the mean caseload over the last 12 months, or its mean). pymoo's NSGA-II evolves a
+population; every generation is one batch of population x ensemble runs. The front's policies also
+get their maximum regret: how much worse their caseload is, in the worst draw, than the best policy
+on the front in that draw.
+
+Levers that only look good in the short run: moving a lever from its default to an end of its
+range, across the ensemble, lowers the mean caseload over the first `short_run` months but raises
+the caseload over the last 12 months or the collapse risk.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from carespiral.exploration.criteria import COLLAPSE, classify
+from carespiral.exploration.experiments import build_design, needed_outputs
+from carespiral.exploration.result import Result
+from carespiral.exploration.spec import ExploreSpec
+
+from carespiral.errors import CarespiralError
+
+__all__ = ["PolicyResult", "optimise"]
+
+
+@dataclass
+class PolicyResult(Result):
+    """The Pareto `front` (levers and objectives), every evaluated policy and the short-run check."""
+
+    front: pd.DataFrame
+    evaluated: pd.DataFrame
+    short_run: pd.DataFrame  # lever, setting, short/long caseload change, risk change, verdict
+    baseline: dict
+    model: str
+    settings: dict
+
+    kind = "policy"
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.front
+
+    @property
+    def short_run_only(self) -> list[str]:
+        sr = self.short_run
+        return sorted(set(sr.loc[sr["verdict"] == "short-run only", "lever"]))
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self.model, "front_size": len(self.front),
+                               "evaluated": len(self.evaluated), "baseline": self.baseline}
+        safe = self.front[self.front["collapse_risk"] <= self.front["collapse_risk"].min() + 1e-12]
+        if len(safe):
+            best = safe.sort_values("cost").iloc[0]
+            out["cheapest_lowest_risk"] = {k: float(best[k]) for k in self.front.columns}
+        out["short_run_only_levers"] = self.short_run_only
+        if "seconds" in self.settings:
+            out["seconds"] = self.settings["seconds"]
+        return out
+
+
+class _Evaluator:
+    """Runs candidate policies against the ensemble and reduces each to its objectives."""
+
+    def __init__(self, model, spec: ExploreSpec, ensemble: pd.DataFrame) -> None:
+        self.model, self.spec, self.ensemble = model, spec, ensemble
+        self.levers = [lv.name for lv in spec.levers]
+        self.defaults = np.array([model.parameter(n).default for n in self.levers])
+        self.costs = np.array([lv.cost for lv in spec.levers])
+        caseload = model.outputs.get("caseload")
+        if caseload is None:
+            raise CarespiralError(f"model {model.name!r} has no `caseload` output role to optimise")
+        self.caseload = caseload
+        self.outputs = list(dict.fromkeys([*needed_outputs(spec), caseload]))
+        self.calls = 0
+
+    def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Per policy (rows of X) and ensemble member: collapse, short- and long-run caseload."""
+        n_pol, n_ens = len(X), len(self.ensemble)
+        batch = pd.concat([self.ensemble] * n_pol, ignore_index=True)
+        for j, name in enumerate(self.levers):
+            batch[name] = np.repeat(X[:, j], n_ens)
+        batch.index = pd.RangeIndex(len(batch), name="run")
+        s = self.spec
+        ds = self.model.run_batch(batch, outputs=self.outputs, saveper=s.saveper, scenario=s.scenario,
+                                  start=s.start, stop=s.stop, time_step=s.time_step)
+        self.calls += len(batch)
+        regime = classify(ds, s.criteria, batch)["regime"].to_numpy() == COLLAPSE
+        t = ds["time"].to_numpy()
+        c = np.asarray(ds[self.caseload].transpose("run", "time").to_numpy(), dtype=float)
+        short = t <= t[0] + s.optimise.short_run + 1e-9
+        long = t >= t[-1] - 12 - 1e-9
+        shape = (n_pol, n_ens)
+        return {"collapse": regime.reshape(shape),
+                "short": c[:, short].mean(axis=1).reshape(shape),
+                "long": c[:, long].mean(axis=1).reshape(shape)}
+
+    def objectives(self, X: np.ndarray, r: dict[str, np.ndarray]) -> np.ndarray:
+        cost = (X - self.defaults) @ self.costs
+        risk = r["collapse"].mean(axis=1)
+        if self.spec.optimise.robustness == "mean":
+            load = r["long"].mean(axis=1)
+        else:  # p90; regret is reported for the front afterwards
+            load = np.percentile(r["long"], 90, axis=1)
+        return np.column_stack([cost, risk, load])
+
+
+def optimise(
+    spec: ExploreSpec,
+    seed: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> PolicyResult:
+    """Search lever settings for the Pareto front of cost, collapse risk and robust caseload."""
+    from carespiral.pysd_runner import load
+    from pymoo.algorithms.moo.nsga2 import NSGA2
+    from pymoo.core.problem import Problem
+    from pymoo.optimize import minimize
+
+    t0 = time.perf_counter()
+    model = load(spec.model)
+    spec = spec.bind(model)
+    if not spec.levers:
+        raise CarespiralError(f"{spec.source}: policy search needs [levers] with ranges")
+    opt = spec.optimise
+    ens_spec = replace(spec, levers=(), design="lhs", runs=opt.ensemble)
+    if not ens_spec.uncertainties and not ens_spec.posterior:
+        raise CarespiralError(f"{spec.source}: policy search needs [uncertainties] to be robust over")
+    ensemble, _ = build_design(ens_spec, model)
+    ev = _Evaluator(model, spec, ensemble)
+    lo = np.array([lv.lower for lv in spec.levers])
+    hi = np.array([lv.upper for lv in spec.levers])
+    archive: list[pd.DataFrame] = []
+    gen = [0]
+
+    class _Problem(Problem):
+        def __init__(self) -> None:
+            super().__init__(n_var=len(lo), n_obj=3, xl=lo, xu=hi)
+
+        def _evaluate(self, X, out, *args, **kwargs):
+            r = ev.run(X)
+            F = ev.objectives(X, r)
+            out["F"] = F
+            df = pd.DataFrame(X, columns=ev.levers)
+            df[["cost", "collapse_risk", "caseload"]] = F
+            archive.append(df)
+            gen[0] += 1
+            if progress:
+                progress(gen[0], opt.generations)
+
+    res = minimize(_Problem(), NSGA2(pop_size=opt.population), ("n_gen", opt.generations),
+                   seed=spec.seed if seed is None else seed, verbose=False)
+    X = np.atleast_2d(res.X)
+    r = ev.run(X)
+    front = pd.DataFrame(X, columns=ev.levers)
+    front[["cost", "collapse_risk", "caseload"]] = ev.objectives(X, r)
+    base_X = ev.defaults[None, :].clip(lo, hi)
+    rb = ev.run(base_X)
+    # Regret in each draw against the best of the front and the baseline.
+    best = np.minimum(r["long"].min(axis=0), rb["long"][0])
+    front["max_regret"] = (r["long"] - best).max(axis=1)
+    front["short_run_caseload"] = r["short"].mean(axis=1)
+    front = front.sort_values(["collapse_risk", "cost"], ignore_index=True)
+    fb = ev.objectives(base_X, rb)[0]
+    baseline = {**dict(zip(ev.levers, base_X[0].tolist(), strict=True)), "cost": float(fb[0]),
+                "collapse_risk": float(fb[1]), "caseload": float(fb[2])}
+    short = _short_run_check(ev, rb, lo, hi)
+    settings = {"population": opt.population, "generations": opt.generations,
+                "ensemble": opt.ensemble, "robustness": opt.robustness, "short_run": opt.short_run,
+                "runs": ev.calls, "seconds": time.perf_counter() - t0, "source": spec.source}
+    evaluated = pd.concat(archive, ignore_index=True) if archive else pd.DataFrame()
+    return PolicyResult(front, evaluated, short, baseline, model.name, settings)
+
+
+def _short_run_check(ev: _Evaluator, rb, lo, hi) -> pd.DataFrame:
+    rows = []
+    for j, name in enumerate(ev.levers):
+        for label, value in (("low", lo[j]), ("high", hi[j])):
+            X = ev.defaults[None, :].copy()
+            X[0, j] = value
+            r = ev.run(X)
+            d_short = float(r["short"].mean() - rb["short"].mean())
+            d_long = float(r["long"].mean() - rb["long"].mean())
+            d_risk = float(r["collapse"].mean() - rb["collapse"].mean())
+            if d_short < 0 and (d_long > 0 or d_risk > 0):
+                verdict = "short-run only"
+            elif d_long < 0 and d_risk <= 0:
+                verdict = "helps"
+            elif d_long > 0 or d_risk > 0:
+                verdict = "harms"
+            else:
+                verdict = "no effect"
+            rows.append({"lever": name, "setting": label, "value": float(value),
+                         "short_run_caseload_change": d_short, "long_run_caseload_change": d_long,
+                         "collapse_risk_change": d_risk, "verdict": verdict})
+    return pd.DataFrame(rows)
