@@ -345,7 +345,7 @@ def index_page(result_dir: str | Path, *, manifest: Mapping[str, Any] | None = N
         html = _html_path(result_dir, item)
         listed.add(html.name)
         state = "" if html.exists() else " (not rendered yet: run carespiral report)"
-        links.append((html.name, item["title"], f"{item['kind']} report. "
+        links.append((html.name, item["title"], f"{item['kind'].capitalize()} report. "
                       f"{_KIND_TEXT.get(item['kind'], '')}{state}"))
     sec = page.section("Reports")
     if links:
