@@ -654,7 +654,9 @@ def area_changes(table: pd.DataFrame | None = None) -> pd.DataFrame:
 
         rows.append({
             "effective": ch.effective.date(), "kind": ch.kind,
-            "old_codes": " ".join(ch.old), "old_names": "; ".join(name.get(c, "?") for c in ch.old),
+            "old_codes": " ".join(ch.old),
+            "old_names": "; ".join(name.get(c) or name.get(_RECODE.get(c, ""), "?")
+                                   for c in ch.old),
             "new_codes": " ".join(ch.new), "new_names": "; ".join(name.get(c, "?") for c in ch.new),
             "last_old": years(ch.old, True), "first_new": years(ch.new, False),
             "description": ch.description,
@@ -761,7 +763,8 @@ def load_csv(path: str | Path) -> pd.DataFrame:
     """A user's own long-format CSV (e.g. an authority's monthly figures), checked like ours.
 
     Required columns: area_code, series, date (the date the value refers to, YYYY-MM-DD), value,
-    unit. Optional: area_name, level (default `la`), period_start and period_end (a flow's
+    unit. Optional: area_name, level (default `la`), kind (stock, flow, rate, ratio or change;
+    guessed for series carespiral does not know), period_start and period_end (a flow's
     period; by default the series' own span, e.g. the 12 months to `date`), period, variant,
     source, confidence, note, region_code, region_name, la_code. Markers such as `c` or `[x]`
     in `value` become missing with the marker in `note`. Known series must use their unit.
@@ -772,7 +775,13 @@ def load_csv(path: str | Path) -> pd.DataFrame:
     header, rows = _read_rows(path, _USER_REQUIRED)
     raw = pd.DataFrame(rows, columns=header)
     lines = pd.Series(np.arange(2, len(rows) + 2))
-    value, note = _parse_values(raw["value"], path, lines, ["value"] * len(raw))
+    # An empty value whose note starts with a marker ("c: suppressed ...", as `load` writes
+    # them) is that marker; any other empty value is an error.
+    text = raw["value"].str.strip()
+    if "note" in raw:
+        lead = raw["note"].str.extract(r"^\s*\[?([a-z~:.\-]+)\]?:")[0].fillna("")
+        text = text.where((text != "") | ~lead.isin(list(MARKERS)), lead)
+    value, note = _parse_values(text, path, lines, ["value"] * len(raw))
 
     def dates(col: str) -> pd.Series:
         d = pd.to_datetime(raw[col].str.strip(), format="%Y-%m-%d", errors="coerce")
@@ -806,6 +815,14 @@ def load_csv(path: str | Path) -> pd.DataFrame:
     end = end.fillna(date)
     kind = [d.kind if (d.name in SERIES or d.kind == "rate") else
             ("flow" if s < e else "stock") for d, s, e in zip(defs, start, end, strict=True)]
+    if "kind" in raw:  # a user may say what an unknown series is
+        kinds = ("stock", "flow", "rate", "ratio", "change")
+        for i, (k, d) in enumerate(zip(raw["kind"].str.strip(), defs, strict=True)):
+            if k and (k not in kinds or (d.name in SERIES and k != d.kind)):
+                want = d.kind if d.name in SERIES else " or ".join(kinds)
+                raise FileFormatError(path, f"kind {k!r} for series {d.name!r}; expected {want}",
+                                      line=int(lines.iloc[i]), column="kind")
+            kind[i] = k or kind[i]
 
     def opt(col: str, default: str) -> pd.Series:
         return raw[col].str.strip() if col in raw else pd.Series(default, index=raw.index)
@@ -823,7 +840,8 @@ def load_csv(path: str | Path) -> pd.DataFrame:
         "period_start": start, "period_end": end, "date": date, "value": value,
         "unit": units, "kind": kind, "source": opt("source", f"user file {path.name}"),
         "confidence": opt("confidence", "user"),
-        "note": [("; ".join(x for x in (a, b) if x)) for a, b in zip(note, user_note, strict=True)],
+        "note": [b if a and b.startswith(a) else "; ".join(x for x in (a, b) if x)
+                 for a, b in zip(note, user_note, strict=True)],
         "file": str(path), "line": lines.to_numpy(),
     })[COLUMNS]
     validate(table)

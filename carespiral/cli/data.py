@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from carespiral.cli._common import console, err_console
 
@@ -27,29 +26,28 @@ def list_series(
 
     if changes:
         t = data.area_changes()
-        table = Table("effective", "kind", "old", "new", "data: last old / first new")
         for r in t.itertuples():
-            table.add_row(str(r.effective), r.kind, f"{r.old_names}\n{r.old_codes}",
-                          f"{r.new_names}\n{r.new_codes}", f"{r.last_old}\n{r.first_new}")
-        console.print(table)
+            console.print(f"{r.effective}  {r.kind}: {r.old_names} ({r.old_codes}) -> "
+                          f"{r.new_names} ({r.new_codes})\n    last year under the old code: "
+                          f"{r.last_old}\n    first year under the new code: {r.first_new}\n"
+                          f"    {r.description}", soft_wrap=True)
         return
     rows = data.load(area=area, level=level)
     if areas_:
         a = data.areas(rows)
-        table = Table("code", "name", "level", "region", "LA", "years")
-        for r in a.itertuples():
-            table.add_row(r.area_code, r.area_name, r.level, r.region_name, r.la_code,
-                          f"{r.first_year}-{r.last_year}")
-        console.print(table)
+        a["years"] = a["first_year"].astype(str) + "-" + a["last_year"].astype(str)
+        _print(a[["area_code", "area_name", "level", "region_name", "la_code", "years"]])
         console.print(f"{len(a)} areas ({(a['level'] == 'la').sum()} local authority codes)")
         return
     cov = data.coverage(rows)
-    table = Table("series", "unit", "kind", "levels", "areas", "years", "values")
-    for r in cov.itertuples():
-        table.add_row(r.series, r.unit, r.kind, r.levels, str(r.areas), f"{r.first}-{r.last}",
-                      str(r.values))
-    console.print(table)
+    cov["years"] = cov["first"].astype(str) + "-" + cov["last"].astype(str)
+    _print(cov[["series", "unit", "kind", "levels", "areas", "years", "values"]])
     console.print(f"{len(cov)} series; `carespiral data show SERIES --area NAME` shows one")
+
+
+def _print(t) -> None:
+    """A plain aligned table: whole names at any terminal width, easy to grep and copy."""
+    console.print(t.to_string(index=False), soft_wrap=True, markup=False)
 
 
 @data_app.command("show")
@@ -76,20 +74,17 @@ def show(
     if rows.empty:
         raise CarespiralError(f"no {series} figures for {area}")
     several = rows["area_code"].nunique() > 1
-    cols = ["area", "period", "date", "value", "unit", "confidence", "note"]
+    names = " / ".join(dict.fromkeys(rows["area_name"]))
+    console.print(f"{rows['series'].iloc[0]} — {names} ({rows['unit'].iloc[0]})", markup=False)
+    cols = ["area_code", "period", "date", "value", "confidence", "note", "source"]
     if variants:
         cols.insert(4, "variant")
-    names = " / ".join(dict.fromkeys(rows["area_name"]))
-    table = Table(*cols, title=f"{rows['series'].iloc[0]} — {names}")
-    for r in rows.sort_values(["date", "area_code"]).itertuples():
-        cells = {
-            "area": f"{r.area_name} ({r.area_code})" if several else r.area_name,
-            "period": r.period, "date": r.date.strftime("%Y-%m-%d"),
-            "value": "" if r.value != r.value else f"{r.value:,.6g}", "unit": r.unit,
-            "variant": r.variant, "confidence": r.confidence, "note": r.note,
-        }
-        table.add_row(*[cells[c] for c in cols])
-    console.print(table)
+    if not several:
+        cols.remove("area_code")
+    shown = rows.sort_values(["date", "area_code"])[cols].assign(
+        date=lambda d: d["date"].dt.strftime("%Y-%m-%d"),
+        value=lambda d: d["value"].map(lambda v: "" if v != v else f"{v:,.6g}"))
+    _print(shown)
     if several:
         console.print("Several area codes: the authority was reorganised "
                       "(`carespiral data list --changes`).")

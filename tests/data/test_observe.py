@@ -1,0 +1,127 @@
+"""Observation operators against runs with known answers, and against a model's own stocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from carespiral.calibration import data
+from carespiral.calibration.observe import OPERATORS, date_to_model_time, observable, observe
+from carespiral.calibration.series import ROLE_SERIES
+
+from carespiral.errors import UnknownNameError
+
+ROLES = {"referrals": "Referrals", "children_in_need": "Open Cases",
+         "social_workers_fte": "Social Workers", "vacancy_rate": "Vacancy Rate",
+         "turnover_rate": "Turnover Rate", "re_referral_rate": "Re Share",
+         "agency_rate": "Agency Pct"}
+UNITS = {"Vacancy Rate": "Dmnl", "Turnover Rate": "1/Year", "Re Share": "Dmnl",
+         "Agency Pct": "%"}
+
+
+def synthetic_run(step: float = 0.25, stop: float = 240.0) -> pd.DataFrame:
+    """Closed-form trajectories: referrals 50 + t/12 a month, cases 100 + 2t, 160 FTE."""
+    t = np.arange(0.0, stop + step / 2, step)
+    return pd.DataFrame({
+        "Referrals": 50 + t / 12, "Open Cases": 100 + 2 * t, "Social Workers": 160.0 + 0 * t,
+        "Leaving": 2.0 + 0 * t, "Vacancies": 40.0 + 0 * t, "Re Share": 0.2 + 0 * t,
+        "Re-referrals": 0.25 * (50 + t / 12), "Vacancy Rate": 0.1 + 0 * t,
+        "Turnover Rate": 0.15 + 0 * t, "Agency Pct": 17.0 + 0 * t,
+    }, index=pd.Index(t, name="time"))
+
+
+def rows(series: str, years=(2013, 2019)) -> pd.DataFrame:
+    t = data.load(series=series, area="England")
+    return t[t["year"].isin(years)].reset_index(drop=True)
+
+
+def test_calendar():
+    assert date_to_model_time("2013-03-31") == 96.0
+    assert date_to_model_time("2017-09-30") == 150.0
+    assert date_to_model_time("2005-04-30") == 1.0
+    assert date_to_model_time("2005-04-15") == pytest.approx(0.5)
+
+
+def test_operators_cover_every_role_with_data():
+    assert set(OPERATORS) == set(ROLE_SERIES)
+
+
+def test_flow_is_the_integral_over_the_twelve_months():
+    run = synthetic_run()
+    out = observe(run, rows("referrals"), ROLES, units=UNITS)
+    # year to 31 March Y spans months 12(Y-2006)..12(Y-2005); integral of 50 + t/12
+    for y, got in zip(out["year"], out["model"], strict=True):
+        a, b = 12 * (y - 2006), 12 * (y - 2005)
+        exact = 50 * (b - a) + (b**2 - a**2) / 24
+        # the left rule on a linear rate is low by step/2 * slope * 12 months
+        assert got == pytest.approx(exact - 0.25 / 2 * (1 / 12) * 12, abs=1e-9)
+    trap = observe(run, rows("referrals"), ROLES, method="trapezoid")
+    assert trap["model"].iloc[0] == pytest.approx(50 * 12 + (96**2 - 84**2) / 24, abs=1e-9)
+
+
+def test_stock_is_read_at_the_date():
+    out = observe(synthetic_run(step=1.0), rows("children_in_need"), ROLES)
+    np.testing.assert_allclose(out["model"], 100 + 2 * out["time"])
+    assert out["time"].tolist() == [96.0, 168.0]
+
+
+def test_rates_are_percent_and_ratios_follow_dfe_definitions():
+    run = synthetic_run()
+    sw = data.load(series=["vacancy_rate", "turnover_rate", "agency_rate"], area="England")
+    sw = sw[sw["year"] == 2019]
+    direct = observe(run, sw, ROLES, units=UNITS).set_index("series")["model"]
+    assert direct["vacancy_rate"] == pytest.approx(10.0)   # fraction -> %
+    assert direct["turnover_rate"] == pytest.approx(15.0)  # mean over the year, %
+    assert direct["agency_rate"] == pytest.approx(17.0)    # already % in the model
+    comp = observe(run, sw, ROLES, units=UNITS,
+                   components={"leavers": "Leaving", "vacancies": "Vacancies"})
+    comp = comp.set_index("series")["model"]
+    assert comp["turnover_rate"] == pytest.approx(100 * 24 / 160)  # 2 a month / 160 FTE
+    assert comp["vacancy_rate"] == pytest.approx(100 * 40 / 200)
+    rr = observe(run, rows("re_referral_rate"), ROLES,
+                 components={"re_referrals": "Re-referrals"})
+    assert rr["model"].tolist() == pytest.approx([25.0, 25.0])
+
+
+def test_periods_outside_the_run_are_missing():
+    t = data.load(series="referrals", area="England")
+    out = observe(synthetic_run(stop=120.0), t, ROLES)
+    early = out[out["year"] <= 2005]  # starts before model time 0
+    late = out[out["year"] > 2015]    # ends after month 120
+    assert early["model"].isna().all() and late["model"].isna().all()
+    assert out[(out["year"] > 2005) & (out["year"] <= 2015)]["model"].notna().all()
+
+
+def test_unobservable_series_are_named():
+    with pytest.raises(UnknownNameError, match="'cp_plans'.*can be compared with"):
+        observe(synthetic_run(), rows("cp_plans"), ROLES)
+    assert "caseload" not in observable(ROLES)
+    assert "caseload" in observable(ROLES, {"cases": "Open Cases",
+                                            "case_holders_fte": "Social Workers"})
+
+
+def test_flows_integrate_to_the_models_own_stock_change():
+    """With saveper = time step the flow operator adds exactly what Euler integration adds."""
+    from carespiral.pysd_runner import load
+
+    model = load("workforce_spiral")
+    run = model.run(params={"Referral Rate": 330}, saveper=0.25, time_step=0.25,
+                    outputs=["Social Workers", "Hiring", "Leaving", "Turnover Rate",
+                             "Vacancy Rate", "Caseload"])
+    sw = data.load(series=["social_workers_fte", "turnover_rate", "vacancy_rate", "caseload"],
+                   area="England")
+    net = run["Hiring"] - run["Leaving"]
+    run = run.assign(**{"Net Hiring": net})
+    comps = {"leavers": "Leaving"}
+    out = observe(run, sw, model, components=comps)
+    stock = out[out["series"] == "social_workers_fte"].set_index("year")["model"]
+    flows = observe(run, data.load(series="referrals", area="England").query("year >= 2010"),
+                    {"referrals": "Net Hiring"})
+    # the Sep census is 6 months after the year to March; compare stock change over DfE years
+    s = run["Social Workers"]
+    for r in flows.itertuples():
+        b = 12 * (r.year - 2005)
+        assert r.model == pytest.approx(s.loc[b] - s.loc[b - 12], abs=1e-6)
+    assert stock.loc[2019] == pytest.approx(run["Social Workers"].loc[174.0])
+    turnover = out[out["series"] == "turnover_rate"]["model"]
+    assert (turnover > 0).all() and (turnover < 100).all()
