@@ -93,7 +93,7 @@ def test_periods_outside_the_run_are_missing():
 
 
 def test_unobservable_series_are_named():
-    with pytest.raises(UnknownNameError, match="'cp_plans'.*can be compared with"):
+    with pytest.raises(UnknownNameError, match=r"'cp_plans'.*can be compared with"):
         observe(synthetic_run(), rows("cp_plans"), ROLES)
     assert "caseload" not in observable(ROLES)
     assert "caseload" in observable(ROLES, {"cases": "Open Cases",
