@@ -60,7 +60,8 @@ def data_figure(
     scale = (compare and is_la) if per_10k is None else per_10k
     if scale and unit in _COUNT_UNITS:
         pop = t[(t["series"] == "child_population") & (t["variant"] == "")]
-        data = data.assign(value=_per_10k(data, pop))
+        # years without a population estimate (before mid-2012) cannot be scaled: left out
+        data = data.assign(value=_per_10k(data, pop)).dropna(subset=["value"])
         unit = f"{unit} per 10,000 children"
     fig = go.Figure()
     for (code, name), g in data.groupby(["area_code", "area_name"], sort=False):
