@@ -1,1 +1,42 @@
-"""Exploring models: collapse criteria, experiments, scenario discovery, tipping points, policies."""
+"""Exploring models: collapse criteria, experiments, scenario discovery, tipping points, policies.
+
+    >>> from carespiral.exploration import read_spec, run_experiments, discover
+    >>> result = run_experiments(read_spec("explore_national"), out="explore-out")
+    >>> box = discover(result)                       # PRIM box (and CART leaves) for collapse
+
+Every result is a typed object with `to_frame()`, `summary()`, `report()` and `save(folder)`;
+`load_result(folder)` reads any of them back.
+"""
+
+from carespiral.exploration.criteria import Growing, Threshold, classify, default_criteria
+from carespiral.exploration.discovery import Discovery, discover, prim_box
+from carespiral.exploration.experiments import ExperimentResult, run_experiments
+from carespiral.exploration.policy import PolicyResult, optimise
+from carespiral.exploration.result import load_result
+from carespiral.exploration.sensitivity import Sensitivity, morris, sobol
+from carespiral.exploration.spec import ExploreSpec, read_spec
+from carespiral.exploration.tipping import Bifurcation, Sweep, continuation, sweep
+
+__all__ = [
+    "Bifurcation",
+    "Discovery",
+    "ExperimentResult",
+    "ExploreSpec",
+    "Growing",
+    "PolicyResult",
+    "Sensitivity",
+    "Sweep",
+    "Threshold",
+    "classify",
+    "continuation",
+    "default_criteria",
+    "discover",
+    "load_result",
+    "morris",
+    "optimise",
+    "prim_box",
+    "read_spec",
+    "run_experiments",
+    "sobol",
+    "sweep",
+]

@@ -21,6 +21,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "report",
     "data",
+    "explore",
+    "tipping",
+    "optimise",
 )
 
 

@@ -1,0 +1,39 @@
+"""`carespiral optimise SPEC`: robust lever settings (Pareto front of cost, risk and caseload)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from carespiral.cli._common import console
+
+
+def optimise(
+    spec: Path = typer.Argument(..., help="Exploration spec with [levers] ranges and [optimise]."),
+    out: Path = typer.Option(None, "--out", help="Results folder (default: optimise-<spec name>)."),
+    html: bool = typer.Option(False, "--html", help="Also write OUT/report.html."),
+) -> None:
+    """Search for policies that keep the system out of collapse across the uncertainty ensemble."""
+    from carespiral.cli.explore import progress_bar
+    from carespiral.exploration import optimise as run_optimise
+    from carespiral.exploration import read_spec
+
+    s = read_spec(spec)
+    out = out or Path(f"optimise-{Path(s.source).stem}")
+    with progress_bar() as bar:
+        task = bar.add_task(f"NSGA-II on {s.model}", total=s.optimise.generations)
+        res = run_optimise(s, progress=lambda g, n: bar.update(task, completed=min(g, n), total=n))
+    res.save(out)
+    console.print(res.front.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    only = res.short_run_only
+    console.print("Levers that only look good in the short run: " + (", ".join(only) or "none"))
+    if html:
+        from carespiral.reports.exploration import policy_report
+
+        console.print(f"Wrote {policy_report(res, out / 'report.html')}")
+    console.print(f"Results in {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("optimise")(optimise)

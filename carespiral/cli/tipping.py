@@ -1,0 +1,94 @@
+"""`carespiral tipping MODEL --param NAME`: equilibria, folds and hysteresis against a parameter."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from carespiral.cli._common import console, parse_sets
+from carespiral.errors import CarespiralError
+
+
+def _range(text: str | None, model, name: str, flag: str) -> tuple[float, float]:
+    p = model.parameter(name)
+    if text is None:
+        # Half to twice the default, inside the declared bounds: wide enough to see both regimes.
+        lo, hi = (p.default * 0.5, p.default * 2.0) if p.default > 0 else (p.lower, p.upper)
+        lo, hi = max(lo, p.lower), min(hi, p.upper)
+        if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
+            raise CarespiralError(f"give {flag} LOW:HIGH for {p.name!r} (default {p.default:g})")
+        return lo, hi
+    m = re.fullmatch(r"\s*([-+0-9.eE]+)\s*:\s*([-+0-9.eE]+)\s*", text)
+    if not m:
+        raise CarespiralError(f"{flag} {text!r}: expected LOW:HIGH, e.g. {flag} 200:450")
+    lo, hi = float(m.group(1)), float(m.group(2))
+    if lo >= hi:
+        raise CarespiralError(f"{flag} {text!r}: LOW must be below HIGH")
+    p.check(lo)
+    p.check(hi)
+    return lo, hi
+
+
+def tipping(
+    model: str = typer.Argument(..., help="A bundled model name or a path to a .mdl file."),
+    param: str = typer.Option(..., "--param", help="The parameter to vary (name or role)."),
+    range_: str = typer.Option(None, "--range", help="LOW:HIGH for --param (default: half to twice)."),
+    param2: str = typer.Option(None, "--param2", help="A second parameter: a two-parameter regime map."),
+    range2: str = typer.Option(None, "--range2", help="LOW:HIGH for --param2."),
+    points: int = typer.Option(21, "--points", min=2, help="Sweep values of --param."),
+    points2: int = typer.Option(9, "--points2", min=2, help="Values of --param2 in the regime map."),
+    hold: float = typer.Option(120.0, "--hold", min=1.0, help="Months each value is held in a sweep."),
+    set_: list[str] = typer.Option(None, "--set", help="NAME=VALUE fixed override (repeatable)."),
+    spec: Path = typer.Option(None, "--spec", help="Take collapse criteria from this exploration spec."),
+    out: Path = typer.Option(None, "--out", help="Results folder (default: tipping-MODEL-PARAM)."),
+    html: bool = typer.Option(False, "--html", help="Also write OUT/report.html."),
+) -> None:
+    """Find tipping points: continuation of equilibria (folds) and up/down sweeps (hysteresis)."""
+    from carespiral.exploration import continuation, default_criteria, read_spec, sweep
+    from carespiral.pysd_runner import load
+
+    m = load(model)
+    name = m.parameter(param).name
+    lo, hi = _range(range_, m, name, "--range")
+    fixed = parse_sets(set_)
+    criteria = list(read_spec(spec).criteria) if spec else []
+    criteria = criteria or default_criteria(m)
+    out = out or Path(f"tipping-{m.name}-{re.sub(r'[^A-Za-z0-9]+', '_', name).strip('_')}")
+    bif = None
+    try:
+        with console.status("continuation of equilibria"):
+            bif = continuation(m, name, lo, hi, params=fixed)
+        bif.save(out / "bifurcation")
+        console.print(f"Continuation: {len(bif.branch)} equilibria, "
+                      f"{int(bif.branch['stable'].sum())} stable")
+        for r in bif.folds.itertuples(index=False):
+            console.print(f"  {r.kind} ({r.direction}) at {name} = {r.param:.5g}")
+    except CarespiralError as exc:
+        console.print(f"No continuation: {exc}")
+    values = np.linspace(lo, hi, points)
+    values2 = None
+    if param2:
+        name2 = m.parameter(param2).name
+        lo2, hi2 = _range(range2, m, name2, "--range2")
+        values2 = np.linspace(lo2, hi2, points2)
+    from carespiral.cli.explore import progress_bar
+
+    with progress_bar() as bar:
+        task = bar.add_task("up/down sweeps", total=len(values2) if values2 is not None else 1)
+        sw = sweep(m, name, values, criteria, hold=hold, params=fixed, param2=param2,
+                   values2=values2, progress=lambda k, n: bar.update(task, completed=k, total=n))
+    sw.save(out / "sweep")
+    th = sw.thresholds()
+    console.print(th.to_string(index=False))
+    if html:
+        from carespiral.reports.exploration import tipping_report
+
+        console.print(f"Wrote {tipping_report(bif, sw, out / 'report.html')}")
+    console.print(f"Results in {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tipping")(tipping)
