@@ -1,0 +1,109 @@
+"""`run_batch(model, params, ...)`: the batch backend behind `Model.run_batch`.
+
+Takes the runner's `Model` (names by Vensim name, Python name or catalogue role; declared bounds;
+scenarios) and runs all rows of `params` on the compiled batch model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from carespiral.pysd_runner.batch.model import TimeInput, compile_model
+from carespiral.pysd_runner.batch.recording import Reduction, parse_reduce
+
+from carespiral.errors import CarespiralError, ValueOutOfBoundsError
+
+__all__ = ["run_batch"]
+
+
+def run_batch(
+    model: Any,
+    params: pd.DataFrame | None = None,
+    outputs: Sequence[str] | None = None,
+    saveper: float | None = None,
+    scenario: Any = None,
+    start: float | None = None,
+    stop: float | None = None,
+    time_step: float | None = None,
+    reduce: str | Sequence[str | Reduction] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    period: float = 12.0,
+    chunk_size: int | None = None,
+    scheduler: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+    check_bounds: bool = True,
+) -> xr.Dataset:
+    """One run per row of `params` (names: Vensim, Python or role), all at once.
+
+    Outputs default to the model's stocks and catalogue outputs. With `reduce`, per-run
+    summaries instead of trajectories. A scenario's constants fill columns `params` does not
+    give; its time-varying inputs start from each run's own value of the variable.
+    """
+    bm = compile_model(Path(model.mdl_path))
+    params = pd.DataFrame(index=pd.RangeIndex(1, name="run")) if params is None else params
+    if not isinstance(params, pd.DataFrame):
+        raise CarespiralError("params must be a pandas DataFrame with one row per run")
+    cols: dict[str, np.ndarray] = {}
+    for col in params.columns:
+        name = model.resolve(str(col))
+        p = model.parameter(name)  # raises for a name that is not a settable constant
+        try:
+            vals = params[col].to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            raise CarespiralError(f"params column {col!r} is not numeric") from None
+        if check_bounds and len(vals):
+            for x in (np.nanmin(vals), np.nanmax(vals)):
+                p.check(float(x))
+            if np.isnan(vals).any():
+                raise ValueOutOfBoundsError(f"params column {col!r} has missing values")
+        cols[p.name] = vals
+    sc = model.scenario(scenario) if scenario is not None else None
+    times: dict[str, TimeInput] = {}
+    if sc is not None:
+        for k, v in sc.params.items():
+            cols.setdefault(model.parameter(k).name, np.full(len(params), float(v)))
+        if sc.inputs:
+            t0 = model.control("initial_time") if start is None else float(start)
+            t1 = model.control("final_time") if stop is None else float(stop)
+            dt = model.control("time_step") if time_step is None else float(time_step)
+            grid = np.arange(t0, t1 + dt / 2, dt)
+            by_name: dict[str, list[Any]] = {}
+            for i in sc.inputs:
+                by_name.setdefault(model.parameter(i.name).name, []).append(i)
+            for name in by_name:
+                p = model.parameter(name)
+                bases = cols.pop(name, np.full(len(params), p.default))
+                raw_name = next(i.name for i in sc.inputs if model.parameter(i.name).name == name)
+                uniq = np.unique(bases)
+                if len(uniq) == 1:
+                    values = sc.series(raw_name, float(uniq[0]), grid, dt)
+                else:
+                    values = np.stack([sc.series(raw_name, float(b), grid, dt) for b in bases],
+                                      axis=1)
+                times[name] = TimeInput(grid, values)
+    for name, series in (inputs or {}).items():
+        real = model.resolve(name)
+        if real in times:
+            raise CarespiralError(f"{real!r} is both a scenario input and a time input")
+        times[real] = series if isinstance(series, TimeInput) else TimeInput.from_pandas(series)
+    frame = pd.DataFrame(cols, index=params.index)
+    names = list(outputs) if outputs else model.stocks + list(model.outputs.values())
+    names = list(dict.fromkeys(model.resolve(n) for n in names))
+    red = None
+    if reduce is not None:  # summaries may name their variable by role too
+        red = [Reduction(r.stat, None if r.var is None else model.resolve(r.var), r.threshold)
+               for r in parse_reduce(reduce)]
+    ds = bm.run(frame, outputs=names, saveper=saveper, start=start, stop=stop,
+                time_step=time_step, reduce=red, inputs=times, period=period,
+                chunk_size=chunk_size, scheduler=scheduler, progress=progress, n=len(params))
+    if getattr(model, "start_date", None) is not None and "time" in ds.coords:
+        from carespiral.pysd_runner.calendar import months_to_dates
+
+        ds = ds.assign_coords(date=("time", months_to_dates(ds["time"].to_numpy(),
+                                                            model.start_date)))
+    return ds
