@@ -1,0 +1,279 @@
+"""Run a calibration end to end: spec -> data -> problem -> method -> uncertainty -> result.
+
+    >>> from carespiral.calibration import calibrate
+    >>> result = calibrate("national", method="least_squares", fit_until=2019)
+    >>> print(result.report())
+
+`fit_problem` does the same for a ready-made `Problem` (any model, any series, e.g. synthetic
+data), which is what the recovery tests use.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from carespiral.calibration.backtest import naive_forecasts, summarise_backtest
+from carespiral.calibration.fit_stats import fit_table
+from carespiral.calibration.methods import get_method
+from carespiral.calibration.methods.base import MethodOutput, Progress
+from carespiral.calibration.observations import SeriesObs, observations_for
+from carespiral.calibration.problem import FitParameter, Problem
+from carespiral.calibration.result import CalibrationResult
+from carespiral.calibration.spec import CalibrationSpec, read_spec
+from carespiral.calibration.uncertainty import (
+    correlation,
+    laplace,
+    profile,
+    profile_summary,
+)
+
+from carespiral.errors import CarespiralError
+
+__all__ = ["DEFAULT_BUDGETS", "build_problem", "calibrate", "fit_problem"]
+
+# Model runs each method may spend by default (the CLI's --budget overrides).
+DEFAULT_BUDGETS = {"least_squares": 400, "differential_evolution": 3000, "emcee": 20000}
+
+
+def fit_problem(
+    problem: Problem,
+    method: str = "least_squares",
+    seed: int = 0,
+    budget: int | None = None,
+    profiles: bool = True,
+    n_draws: int = 200,
+    holdout: Sequence[SeriesObs] = (),
+    progress: Progress | None = None,
+    labels: dict[str, str] | None = None,
+    method_options: dict | None = None,
+) -> CalibrationResult:
+    """Fit `problem` with `method`, then add intervals, fit statistics and the backtest."""
+    labels = labels or {}
+    fit = get_method(method)
+    name = fit.__module__.rsplit(".", 1)[-1].replace("emcee_sampler", "emcee")
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    budget = budget or DEFAULT_BUDGETS[name]
+    out: MethodOutput = fit(problem, rng, budget=budget, progress=progress,
+                            **(method_options or {}))
+    best = np.asarray(out.best, dtype=float)
+    names = problem.names
+
+    # parameter uncertainty: posterior draws, or the Laplace approximation
+    lap = laplace(problem, best)
+    prof = None
+    summary = None
+    if out.draws is not None:
+        draws = out.draws
+        lo, hi = np.quantile(draws, [0.025, 0.975], axis=0)
+        sd = draws.std(axis=0)
+        corr = correlation(draws, names, draws=True)
+    else:
+        lo, hi = lap.interval(best)
+        sd = lap.sd
+        corr = correlation(lap.covariance, names)
+        draws = lap.sample(best, problem.lower, problem.upper, n_draws, rng)
+    if profiles and out.draws is None:
+        prof = profile(problem, best, lap.sd)
+        summary = profile_summary(prof, problem)
+    span = problem.upper - problem.lower
+    params = pd.DataFrame({
+        "parameter": names, "estimate": best, "sd": sd, "lower": lo, "upper": hi,
+        "prior": [p.prior.describe() for p in problem.parameters],
+        "bound_lower": problem.lower, "bound_upper": problem.upper,
+        "at_bound": (np.abs(best - problem.lower) < 1e-3 * span)
+        | (np.abs(problem.upper - best) < 1e-3 * span),
+    })
+    if out.draws is not None:
+        params.insert(2, "posterior_median", np.median(out.draws, axis=0))
+    if summary is not None:
+        params = params.merge(summary, on="parameter", how="left")
+    elif out.draws is not None:
+        # a sampled parameter is flat when its 95% interval covers most of its prior range
+        width = (hi - lo) / span
+        params["identifiability"] = np.where(width > 0.8, "flat", "identified")
+
+    # predictions at the optimum and predictive intervals, fitted and held-out series together
+    allseries = list(problem.series) + list(holdout)
+    stop = float(np.ceil(max(s.times.max() for s in allseries)))
+    scales = problem.scales(best)
+    scales_all = scales + [scales[_train_index(problem, h)] for h in holdout]
+    at_best = problem.simulate(best[None, :], allseries, stop=stop)
+    idx = rng.choice(len(draws), size=min(n_draws, len(draws)), replace=False)
+    pred = problem.predictive(draws[idx], rng, allseries, scales_all, stop=stop)
+    tables = []
+    for s, m, p in zip(allseries, at_best, pred, strict=True):
+        with np.errstate(all="ignore"):
+            qlo, qhi = np.nanquantile(p, [0.025, 0.975], axis=0) if len(p) else (m[0], m[0])
+        tables.append(pd.DataFrame({
+            "series": s.name, "year": s.years if len(s.years) else np.arange(len(s)),
+            "date": s.dates if len(s.dates) else pd.NaT, "time": s.times,
+            "observed": s.values, "fitted": m[0], "lower": qlo, "upper": qhi, "unit": s.unit,
+        }))
+    n_train = len(problem.series)
+    fitted = pd.concat(tables[:n_train], ignore_index=True)
+    stats = fit_table(fitted)
+    backtest = bsum = None
+    if holdout:
+        rows = []
+        for s, tab in zip(holdout, tables[n_train:], strict=True):
+            train = fitted[fitted["series"] == s.name]
+            pers, trend = naive_forecasts(train["year"].to_numpy(), train["observed"].to_numpy(),
+                                          tab["year"].to_numpy())
+            rows.append(tab.rename(columns={"fitted": "forecast"}).assign(
+                persistence=pers, trend=trend))
+        backtest = pd.concat(rows, ignore_index=True)
+        bsum = summarise_backtest(backtest, fitted)
+
+    diag = {**out.diagnostics, "runs": problem.n_runs,
+            "seconds": round(time.perf_counter() - t0, 2), "best_logpost": out.best_logpost,
+            "laplace_positive_definite": lap.positive_definite}
+    manifest = _manifest(problem, name, seed, budget, labels, fitted)
+    return CalibrationResult(
+        model=labels.get("model", getattr(problem.model, "name", "")),
+        spec=labels.get("spec", ""), area=labels.get("area", ""), method=name, seed=seed,
+        parameters=params, fitted=fitted, fit=stats, correlation=corr,
+        draws=pd.DataFrame(out.draws if out.draws is not None else draws, columns=names),
+        profiles=prof, backtest=backtest, backtest_summary=bsum, converged=out.converged,
+        message=out.message, diagnostics=diag, manifest=manifest,
+    )
+
+
+def _train_index(problem: Problem, held: SeriesObs) -> int:
+    for i, s in enumerate(problem.series):
+        if s.name == held.name:
+            return i
+    raise AssertionError(held.name)
+
+
+def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int | None = None,
+                  data: pd.DataFrame | None = None) -> tuple[Problem, list[SeriesObs], str]:
+    """The Problem a spec describes for one area, the held-out series, and the area's label."""
+    from carespiral.pysd_runner import load
+
+    model = load(spec.model)
+    spec.check_model(model)
+    area = area or spec.area
+    if not area:
+        raise spec.error("no area: the spec leaves it open, so give --area (a code or a name)",
+                         "area")
+    table, label = _area_data(area, data)
+    first, last = spec.period
+    if fit_until is not None:
+        if not first <= fit_until < last:
+            raise CarespiralError(f"--fit-until {fit_until} must lie in {first}-{last - 1} "
+                                  f"(the spec's period is {first}-{last})")
+        train_spec = spec.with_period(first, fit_until)
+    else:
+        train_spec = spec
+    series = observations_for(train_spec, model, table, label)
+    holdout: list[SeriesObs] = []
+    if fit_until is not None:
+        from carespiral.errors import FileFormatError
+
+        test_spec = replace(spec, series=tuple(replace(s, period=None) for s in spec.series),
+                            period=(fit_until + 1, last))
+        for s in test_spec.series:
+            one = replace(test_spec, series=(s,))
+            try:
+                holdout += observations_for(one, model, table, label)
+            except FileFormatError:
+                continue  # no published values after the cut-off for this series
+    fixed = dict(spec.fixed)
+    for pname, sname in spec.scale.items():
+        fixed[model.parameter(pname).name] = _scale_value(spec, pname, sname, table, first)
+    params = []
+    for p in spec.parameters:
+        real = model.parameter(p.name).name
+        params.append(FitParameter(real, p.lower, p.upper, p.prior, p.initial))
+    problem = Problem(model, params, series, fixed={model.parameter(k).name: v
+                                                    for k, v in fixed.items()},
+                      scenario=spec.scenario)
+    return problem, holdout, label
+
+
+def calibrate(
+    spec: str | Path | CalibrationSpec,
+    area: str | None = None,
+    method: str | None = None,
+    fit_until: int | None = None,
+    seed: int = 0,
+    budget: int | None = None,
+    profiles: bool = True,
+    data: pd.DataFrame | None = None,
+    progress: Progress | None = None,
+    command: str | None = None,
+) -> CalibrationResult:
+    """Calibrate a spec (bundled name, path or object) to one area's published data."""
+    if not isinstance(spec, CalibrationSpec):
+        spec = read_spec(spec)
+    problem, holdout, label = build_problem(spec, area, fit_until, data)
+    labels = {"model": spec.model, "spec": spec.name, "area": label,
+              "command": command or " ".join(sys.argv),
+              "spec_sha256": hashlib.sha256(spec.text.encode()).hexdigest(),
+              "fit_until": "" if fit_until is None else str(fit_until)}
+    return fit_problem(problem, method or spec.method, seed=seed, budget=budget,
+                       profiles=profiles, holdout=holdout, progress=progress, labels=labels,
+                       method_options=spec.options.get(method or spec.method))
+
+
+def _area_data(area: str, data: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
+    """The area's rows of the published table (one area code) and a label `Name (code)`."""
+    from carespiral.calibration import data as published
+
+    table = published.load() if data is None else data
+    codes = published.find_areas(area, published.areas(table))
+    rows = table[table["area_code"].isin(codes)]
+    # a name that matches codes before and after a boundary change: fit the current one
+    last = rows.groupby("area_code")["year"].max().sort_values()
+    code = str(last.index[-1]) if len(last) else codes[-1]
+    rows = rows[rows["area_code"] == code]
+    name = str(rows["area_name"].iloc[0]) if len(rows) else area
+    return rows, f"{name} ({code})"
+
+
+def _scale_value(spec: CalibrationSpec, pname: str, sname: str, table: pd.DataFrame,
+                 first: int) -> float:
+    rows = table[(table["series"] == sname) & table["value"].notna()]
+    if "variant" in rows:
+        rows = rows[rows["variant"].fillna("") == ""]
+    if rows.empty:
+        raise spec.error(f"[scale] {pname!r}: series {sname!r} has no values for this area",
+                         "scale", pname)
+    i = int(np.argmin(np.abs(rows["year"].to_numpy() - first)))
+    return float(rows["value"].iloc[i])
+
+
+def _manifest(problem: Problem, method: str, seed: int, budget: int, labels: dict[str, str],
+              fitted: pd.DataFrame) -> dict:
+    import emcee
+    import pysd
+    import scipy
+
+    from carespiral import __version__
+
+    mdl = Path(getattr(problem.model, "mdl_path", ""))
+    data_bytes = fitted[["series", "year", "time", "observed"]].to_csv(index=False).encode()
+    return {
+        **labels,
+        "method": method, "seed": seed, "budget": budget,
+        "model_file": mdl.name,
+        "model_sha256": hashlib.sha256(mdl.read_bytes()).hexdigest() if mdl.is_file() else "",
+        "data_sha256": hashlib.sha256(data_bytes).hexdigest(),
+        "parameters": problem.names, "fixed": dict(problem.fixed),
+        "scenario": str(getattr(problem.scenario, "name", problem.scenario) or ""),
+        "versions": {"carespiral": __version__, "python": platform.python_version(),
+                     "numpy": np.__version__, "scipy": scipy.__version__,
+                     "pandas": pd.__version__, "pysd": pysd.__version__,
+                     "emcee": emcee.__version__},
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
