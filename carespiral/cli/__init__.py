@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "explore",
     "tipping",
     "optimise",
+    "ensemble",
 )
 
 

@@ -1,0 +1,148 @@
+"""`carespiral ensemble MODEL`: many runs at once on the vectorised batch backend (or Dask)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import typer
+
+from carespiral.cli._common import console, split_list, write_table
+from carespiral.errors import CarespiralError, FileFormatError
+
+
+def parse_vary(items: list[str] | None) -> dict[str, tuple[float, float]]:
+    """`NAME=LO:HI` ranges from repeated --vary options."""
+    out: dict[str, tuple[float, float]] = {}
+    for item in items or []:
+        name, sep, rng = item.partition("=")
+        lo, sep2, hi = rng.partition(":")
+        if not sep or not sep2:
+            raise CarespiralError(f"--vary {item!r}: expected NAME=LO:HI, e.g. "
+                                  "--vary 'Referral Rate=200:400'")
+        try:
+            a, b = float(lo), float(hi)
+        except ValueError:
+            raise CarespiralError(f"--vary {item!r}: LO and HI must be numbers") from None
+        if not a < b:
+            raise CarespiralError(f"--vary {item!r}: LO must be below HI")
+        out[name.strip()] = (a, b)
+    return out
+
+
+def latin_hypercube(ranges: dict[str, tuple[float, float]], n: int, seed: int) -> pd.DataFrame:
+    from scipy.stats import qmc
+
+    unit = qmc.LatinHypercube(d=len(ranges), seed=seed).random(n)
+    lo = np.array([r[0] for r in ranges.values()])
+    hi = np.array([r[1] for r in ranges.values()])
+    return pd.DataFrame(lo + unit * (hi - lo), columns=list(ranges))
+
+
+def read_samples(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise CarespiralError(f"--samples {path}: no such file")
+    try:
+        df = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+    except Exception as exc:  # pandas raises many types for a malformed file
+        raise FileFormatError(path, f"cannot read as a table of samples: {exc}") from None
+    if df.empty:
+        raise FileFormatError(path, "no rows: one row per run expected")
+    for col in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[col]):
+            bad = df[col][pd.to_numeric(df[col], errors="coerce").isna()]
+            line = int(bad.index[0]) + 2 if len(bad) else None
+            raise FileFormatError(path, f"column {col!r} is not numeric", line=line,
+                                  column=col)
+    return df
+
+
+def to_table(ds, params: pd.DataFrame) -> pd.DataFrame:
+    """One row per run (summaries) or per run and time (trajectories), with the inputs."""
+    flags = ["blowup_time", "blowup_variable", "blowup_kind"]
+    per_run = {k: ds[k].to_numpy() for k in ds.data_vars if ds[k].dims == ("run",)}
+    if "time" in ds.dims:
+        traj = [k for k in ds.data_vars if "time" in ds[k].dims]
+        long = ds[traj].drop_vars("date", errors="ignore").to_dataframe().reset_index()
+        info = pd.DataFrame({"run": ds["run"].to_numpy(), **{f: per_run[f] for f in flags}})
+        return long.merge(info, on="run")
+    cols: dict[str, np.ndarray] = {}
+    for k in ds.data_vars:
+        if ds[k].dims == ("run",):
+            cols[k] = ds[k].to_numpy()
+        else:  # (run, period_end): one column per period
+            for j, end in enumerate(ds["period_end"].to_numpy()):
+                cols[f"{k}@{end:g}"] = ds[k].to_numpy()[:, j]
+    table = pd.DataFrame(cols, index=pd.Index(ds["run"].to_numpy(), name="run"))
+    inputs = params.set_axis(table.index)
+    return pd.concat([inputs, table], axis=1)
+
+
+def ensemble(
+    model: str = typer.Argument(..., help="A bundled model name or a path to a .mdl file."),
+    samples: Path = typer.Option(None, "--samples", help="CSV/Parquet: one run per row, "
+                                 "columns named after parameters."),
+    lhs: int = typer.Option(None, "--lhs", help="Draw N Latin-hypercube samples of --vary."),
+    vary: list[str] = typer.Option(None, "--vary", help="NAME=LO:HI range for --lhs "
+                                   "(repeatable)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the Latin hypercube."),
+    scenario: str = typer.Option(None, "--scenario", help="Scenario name or TOML file."),
+    outputs: str = typer.Option(None, "--outputs", help="Comma-separated outputs (names or "
+                                "roles); default: stocks and catalogue outputs."),
+    reduce: str = typer.Option(None, "--reduce", help="Per-run summaries instead of "
+                               "trajectories: final,max,min,mean,above:VAR:X,below:VAR:X,"
+                               "annual_sum,annual_mean,annual_end."),
+    saveper: float = typer.Option(None, "--saveper", help="Interval between saved values."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Run on Dask: 'local' for a "
+                                  "local cluster or an address such as tcp://host:8786."),
+    chunk_size: int = typer.Option(None, "--chunk-size", help="Runs per chunk."),
+    out: Path = typer.Option(None, "--out", help="Write results to FILE.parquet or FILE.csv."),
+) -> None:
+    """Run many parameter sets at once and write one table (runs x summaries or x time)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from carespiral.pysd_runner import load
+    from carespiral.pysd_runner.batch.adapter import run_batch
+
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
+        raise CarespiralError(f"--out {out}: expected a .csv or .parquet file name")
+    if (samples is None) == (lhs is None):
+        raise CarespiralError("give either --samples FILE or --lhs N with --vary NAME=LO:HI")
+    m = load(model)
+    if samples is not None:
+        if vary:
+            raise CarespiralError("--vary goes with --lhs, not with --samples")
+        params = read_samples(samples)
+    else:
+        if lhs < 1:
+            raise CarespiralError(f"--lhs {lhs}: expected a positive number of runs")
+        ranges = parse_vary(vary)
+        if not ranges:
+            raise CarespiralError("--lhs needs at least one --vary NAME=LO:HI")
+        for name, (lo, hi) in ranges.items():
+            p = m.parameter(name)
+            p.check(lo)
+            p.check(hi)
+        params = latin_hypercube(ranges, lhs, seed)
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task(f"{m.name}: {len(params)} runs", total=len(params))
+        ds = run_batch(m, params, outputs=split_list(outputs), saveper=saveper,
+                       scenario=scenario, reduce=reduce, scheduler=scheduler,
+                       chunk_size=chunk_size,
+                       progress=lambda done, total: bar.update(task, completed=done))
+    table = to_table(ds, params)
+    blowups = int(ds.attrs.get("blowups", 0))
+    if out:
+        write_table(table, out)
+        console.print(f"Wrote {len(table)} rows to {out} ({len(params)} runs, "
+                      f"{blowups} blew up)")
+    else:
+        console.print(table.head(20).to_string())
+        console.print(f"{len(params)} runs, {blowups} blew up")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ensemble")(ensemble)

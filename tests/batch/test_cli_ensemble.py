@@ -1,0 +1,55 @@
+"""`carespiral ensemble`: samples or a Latin hypercube in, one table out; clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from carespiral.pysd_runner import load
+from carespiral.pysd_runner.batch.adapter import run_batch
+from typer.testing import CliRunner
+
+from carespiral.cli import app
+
+runner = CliRunner()
+
+
+def test_samples_file_to_parquet_matches_the_library(tmp_path) -> None:
+    samples = pd.DataFrame({"Referral Rate": [240.0, 310.0, 390.0], "establishment": [150, 160, 170]})
+    src = tmp_path / "samples.csv"
+    samples.to_csv(src, index=False)
+    out = tmp_path / "out.parquet"
+    res = runner.invoke(app, ["ensemble", "workforce_spiral", "--samples", str(src),
+                              "--reduce", "final,annual_end:Social Workers",
+                              "--outputs", "caseload,Social Workers", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_parquet(out)
+    ds = run_batch(load("workforce_spiral"), samples, outputs=["caseload", "Social Workers"],
+                   reduce="final,annual_end:Social Workers")
+    np.testing.assert_array_equal(table["Caseload:final"], ds["Caseload:final"])
+    np.testing.assert_array_equal(table["Social Workers:annual_end@240"],
+                                  ds["Social Workers:annual_end"].to_numpy()[:, -1])
+    assert list(table["Referral Rate"]) == [240.0, 310.0, 390.0]
+
+
+def test_lhs_trajectories_and_user_errors(tmp_path) -> None:
+    out = tmp_path / "traj.csv"
+    res = runner.invoke(app, ["ensemble", "failure_demand", "--lhs", "4", "--vary",
+                              "Compliance Share=0.5:0.8", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out)
+    assert table["run"].nunique() == 4 and table["time"].nunique() == 241
+    shares = table.groupby("run")["Open Cases"].last()
+    assert shares.nunique() == 4  # four different compliance shares, four outcomes
+    bad = tmp_path / "bad.parquet"
+    for args, message in [
+        (["--lhs", "3", "--vary", "Compliance Share=0.9:0.2"], "LO must be below HI"),
+        (["--lhs", "3", "--vary", "Compliance Shar=0.2:0.5"], "did you mean"),
+        (["--lhs", "3", "--vary", "Compliance Share=0.2:5"], "outside its bounds"),
+        (["--lhs", "3"], "--vary"),
+        (["--lhs", "3", "--vary", "Compliance Share=0.2:0.5", "--reduce", "maxx"],
+         "unknown summary"),
+    ]:
+        res = runner.invoke(app, ["ensemble", "failure_demand", *args, "--out", str(bad)])
+        assert res.exit_code == 2, (args, res.output)
+        assert message in res.output, (args, res.output)
+        assert not bad.exists()
