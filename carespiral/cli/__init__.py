@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tipping",
     "optimise",
     "ensemble",
+    "check",
 )
 
 

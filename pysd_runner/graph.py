@@ -1,0 +1,222 @@
+"""A model's causal dependency graph, read from PySD's translated abstract model.
+
+Every variable is a node typed stock, flow, auxiliary, constant, lookup, stateful (SMOOTH/DELAY
+family) or control; an edge `a -> b` means `b`'s equation uses `a`. Initial-value expressions are
+left out on purpose: they are not feedback, and including them would invent loops. The graph is
+what the loop inventory of a model's documentation is checked against, so the docs fail the build
+when the model changes under them.
+
+    >>> g = dependency_graph("models/collapse_spiral.mdl")
+    >>> g.is_cycle(["Burnout", "Effect of Burnout on Leaving", "Leaving", "Social Workers", ...])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from carespiral.errors import FileFormatError, UnknownNameError
+
+__all__ = ["Graph", "Node", "NodeKind", "dependency_graph"]
+
+# lookup: a table function of its input (a standalone lookup or a WITH LOOKUP variable)
+NodeKind = Literal["stock", "flow", "auxiliary", "constant", "lookup", "stateful", "control"]
+
+CONTROL_NAMES = frozenset({"INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER"})
+# Fields of PySD's structures that hold initial values, not causal inputs.
+_INITIAL_FIELDS = frozenset({"initial"})
+
+
+@dataclass(frozen=True)
+class Node:
+    """One variable: Vensim name, PySD Python name, kind and units."""
+
+    name: str
+    py_name: str
+    kind: NodeKind
+    units: str = ""
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Nodes by Vensim name and directed edges (cause, effect)."""
+
+    nodes: dict[str, Node]
+    edges: frozenset[tuple[str, str]]
+
+    def resolve(self, name: str) -> str:
+        """The Vensim name of `name` (Vensim or Python name, any case); UnknownNameError if none."""
+        if name in self.nodes:
+            return name
+        key = _norm(name)
+        for node in self.nodes.values():
+            if key in (_norm(node.name), _norm(node.py_name)):
+                return node.name
+        raise UnknownNameError("variable", name, self.nodes)
+
+    def successors(self, name: str) -> list[str]:
+        name = self.resolve(name)
+        return sorted(b for a, b in self.edges if a == name)
+
+    def predecessors(self, name: str) -> list[str]:
+        name = self.resolve(name)
+        return sorted(a for a, b in self.edges if b == name)
+
+    def of_kind(self, kind: NodeKind) -> list[str]:
+        return sorted(n for n, node in self.nodes.items() if node.kind == kind)
+
+    def missing_links(self, loop: Sequence[str]) -> list[tuple[str, str]]:
+        """The links of a closed loop (last back to first) that are not edges of the graph."""
+        names = [self.resolve(n) for n in loop]
+        if not names:
+            return []
+        pairs = zip(names, names[1:] + names[:1], strict=True)
+        return [(a, b) for a, b in pairs if (a, b) not in self.edges]
+
+    def is_cycle(self, loop: Sequence[str]) -> bool:
+        """True if each variable drives the next and the last drives the first, with no repeats."""
+        names = [self.resolve(n) for n in loop]
+        return bool(names) and len(set(names)) == len(names) and not self.missing_links(names)
+
+    def find_cycle(self, through: str) -> list[str] | None:
+        """A shortest feedback loop through `through` (as a list of names), or None."""
+        start = self.resolve(through)
+        succ = self._successor_map()
+        parent: dict[str, str] = {}
+        queue = deque([start])
+        seen = {start}
+        while queue:
+            node = queue.popleft()
+            for nxt in succ.get(node, ()):
+                if nxt == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(parent[path[-1]])
+                    return path[::-1]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    parent[nxt] = node
+                    queue.append(nxt)
+        return None
+
+    def _successor_map(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for a, b in sorted(self.edges):
+            out.setdefault(a, []).append(b)
+        return out
+
+
+def dependency_graph(mdl_path: str | Path) -> Graph:
+    """Parse a Vensim `.mdl` with PySD's translator and build its dependency graph."""
+    from pysd.translators.structures import abstract_expressions as ae
+    from pysd.translators.vensim.vensim_file import VensimFile
+
+    path = Path(mdl_path)
+    if not path.is_file():
+        raise FileFormatError(path, "no such model file", hint="give a path to a Vensim .mdl file")
+    try:
+        vf = VensimFile(path)
+        vf.parse()
+        am = vf.get_abstract_model()
+    except Exception as exc:  # PySD raises bare exceptions on syntax errors
+        raise FileFormatError(path, f"PySD cannot parse the model: {exc}") from None
+
+    elements = [el for section in am.sections for el in section.elements]
+    py_name = _python_names([el.name for el in elements])
+    py_of = {py: name for name, py in py_name.items()}
+    stock_flows: dict[str, set[str]] = {}
+    inputs: dict[str, set[str]] = {}
+    kinds: dict[str, NodeKind] = {}
+    for el in elements:
+        refs: set[str] = set()
+        kind: NodeKind = "auxiliary"
+        for comp in el.components:
+            ast = comp.ast
+            refs |= _references(ast, ae)
+            if isinstance(ast, ae.IntegStructure):
+                kind = "stock"
+                stock_flows[el.name] = _top_level_terms(ast.flow, ae)
+            elif isinstance(ast, ae.LookupsStructure | ae.InlineLookupsStructure):
+                kind = "lookup"
+            elif isinstance(ast, int | float):
+                kind = "constant"
+            elif dataclasses.is_dataclass(ast) and type(ast).__name__ in _STATEFUL:
+                kind = "stateful"
+        if el.name in CONTROL_NAMES:
+            kind = "control"
+        kinds[el.name] = kind
+        # references to functions and builtins (Time) are not variables of the model
+        inputs[el.name] = {py_of[r] for r in refs if r in py_of}
+
+    flows = {py_of[t] for terms in stock_flows.values() for t in terms if t in py_of}
+    nodes = {}
+    for el in elements:
+        kind = kinds[el.name]
+        if kind == "auxiliary" and el.name in flows:
+            kind = "flow"
+        nodes[el.name] = Node(el.name, py_name[el.name], kind, str(el.units or ""))
+    edges = frozenset((src, dst) for dst, srcs in inputs.items() for src in srcs)
+    return Graph(nodes=nodes, edges=edges)
+
+
+_STATEFUL = frozenset({
+    "SmoothStructure", "SmoothNStructure", "DelayStructure", "DelayNStructure",
+    "DelayFixedStructure", "TrendStructure", "ForecastStructure", "SampleIfTrueStructure",
+    "InitialStructure",
+})
+
+
+def _references(ast: object, ae) -> set[str]:
+    """Python names referenced by an expression, skipping function names and initial values."""
+    out: set[str] = set()
+    stack = [ast]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ae.ReferenceStructure):
+            out.add(node.reference)
+        elif isinstance(node, ae.CallStructure):
+            stack.extend(node.arguments)  # node.function names the function, not a variable
+        elif isinstance(node, ae.IntegStructure):
+            stack.append(node.flow)
+        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+            for f in dataclasses.fields(node):
+                if f.name not in _INITIAL_FIELDS:
+                    stack.append(getattr(node, f.name))
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+    return out
+
+
+def _top_level_terms(flow: object, ae) -> set[str]:
+    """Variables added or subtracted directly in a stock's net flow: the stock's named flows.
+
+    A rate written inline, such as (Target - Stock) / Time, has no named flow.
+    """
+    if isinstance(flow, ae.ReferenceStructure):
+        return {flow.reference}
+    if isinstance(flow, ae.ArithmeticStructure) and set(flow.operators) <= {"+", "-"}:
+        out: set[str] = set()
+        for arg in flow.arguments:
+            out |= _top_level_terms(arg, ae)
+        return out
+    if isinstance(flow, ae.LogicStructure | ae.ArithmeticStructure) and flow.operators == ["negative"]:
+        return _top_level_terms(flow.arguments[0], ae)
+    return set()
+
+
+def _python_names(names: Sequence[str]) -> dict[str, str]:
+    """PySD's Python names for Vensim names, made the way PySD's builder makes them."""
+    from pysd.builders.python.namespace import NamespaceManager
+
+    ns = NamespaceManager()
+    for name in names:
+        ns.add_to_namespace(name)
+    return {name: ns.namespace[name] for name in names}
+
+
+def _norm(name: str) -> str:
+    return " ".join(name.replace("_", " ").lower().split())
