@@ -12,6 +12,7 @@ from carespiral.exploration.criteria import Growing, Threshold, classify, defaul
 from carespiral.exploration.discovery import Discovery, discover, prim_box
 from carespiral.exploration.experiments import ExperimentResult, run_experiments
 from carespiral.exploration.policy import PolicyResult, optimise
+from carespiral.exploration.regimes import RegimeMap, shock_map
 from carespiral.exploration.result import load_result
 from carespiral.exploration.sensitivity import Sensitivity, morris, sobol
 from carespiral.exploration.spec import ExploreSpec, read_spec
@@ -24,6 +25,7 @@ __all__ = [
     "ExploreSpec",
     "Growing",
     "PolicyResult",
+    "RegimeMap",
     "Sensitivity",
     "Sweep",
     "Threshold",
@@ -37,6 +39,7 @@ __all__ = [
     "prim_box",
     "read_spec",
     "run_experiments",
+    "shock_map",
     "sobol",
     "sweep",
 ]

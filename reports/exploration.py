@@ -94,20 +94,17 @@ def tipping_report(bifurcation=None, sweep=None, path: str | Path = "report.html
             if st == stock and len(bifurcation.stocks) > 3:
                 break
         sec.table(bifurcation.folds, "Folds and stability changes")
-    if sweep is not None:
+    if sweep is not None and sweep.kind == "regime_map":
+        sh = sweep.shock
+        sec = page.section("Regime map", f"Each cell run undisturbed and with a pulse of {sh['height']:.4g} "
+                           f"on {sweep.param} for {sh['duration']:g} months, then {sh['hold']:g} months more.")
+        _regime_heatmap(sec, sweep.table, sweep.param, sweep.param2)
+        sec.table(sweep.thresholds(), "Bistable band and collapse threshold per value")
+    elif sweep is not None:
         sec = page.section("Hysteresis sweeps", f"Each value held {sweep.hold:g} months, up then down.")
         reg = sweep.regimes()
         if sweep.param2:
-            code = {"sustainable": 0, "bistable": 1, "collapse": 2}
-            grid = reg.pivot(index="param2", columns="param", values="regime").replace(code)
-            fig = go.Figure(go.Heatmap(z=grid.to_numpy(dtype=float), x=grid.columns, y=grid.index,
-                                       zmin=0, zmax=2, colorscale=[[0, colour(0)], [0.5, GREY], [1, HIGHLIGHT]],
-                                       colorbar={"tickvals": [0, 1, 2],
-                                                 "ticktext": ["sustainable", "bistable", "collapse"]}))
-            fig.update_xaxes(title=sweep.param)
-            fig.update_yaxes(title=sweep.param2)
-            sec.figure(apply_layout(fig, title="Regime map"),
-                       "Grey cells are bistable: sustainable coming from below, collapsed coming from above.")
+            _regime_heatmap(sec, reg, sweep.param, sweep.param2)
         else:
             fig = go.Figure()
             tb = sweep.table
@@ -122,6 +119,19 @@ def tipping_report(bifurcation=None, sweep=None, path: str | Path = "report.html
                        "Where the two legs part, the state depends on history: hysteresis.")
         sec.table(sweep.thresholds(), "Tipping and recovery thresholds")
     return page.write(path)
+
+
+def _regime_heatmap(sec, reg: pd.DataFrame, param: str, param2: str) -> None:
+    code = {"sustainable": 0, "bistable": 1, "collapse": 2}
+    grid = reg.pivot(index="param2", columns="param", values="regime").replace(code)
+    fig = go.Figure(go.Heatmap(z=grid.to_numpy(dtype=float), x=grid.columns, y=grid.index,
+                               zmin=0, zmax=2, colorscale=[[0, colour(0)], [0.5, GREY], [1, HIGHLIGHT]],
+                               colorbar={"tickvals": [0, 1, 2],
+                                         "ticktext": ["sustainable", "bistable", "collapse"]}))
+    fig.update_xaxes(title=param)
+    fig.update_yaxes(title=param2)
+    sec.figure(apply_layout(fig, title="Regime map"),
+               "Grey cells are bistable: the system is sustainable there, but once tipped it stays collapsed.")
 
 
 def policy_report(result, path: str | Path = "report.html") -> Path:

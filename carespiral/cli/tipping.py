@@ -36,11 +36,13 @@ def tipping(
     model: str = typer.Argument(..., help="A bundled model name or a path to a .mdl file."),
     param: str = typer.Option(..., "--param", help="The parameter to vary (name or role)."),
     range_: str = typer.Option(None, "--range", help="LOW:HIGH for --param (default: half to twice)."),
-    param2: str = typer.Option(None, "--param2", help="A second parameter: a two-parameter regime map."),
+    param2: str = typer.Option(None, "--param2", help="A second parameter: a regime map by the shock test."),
     range2: str = typer.Option(None, "--range2", help="LOW:HIGH for --param2."),
     points: int = typer.Option(21, "--points", min=2, help="Sweep values of --param."),
     points2: int = typer.Option(9, "--points2", min=2, help="Values of --param2 in the regime map."),
     hold: float = typer.Option(120.0, "--hold", min=1.0, help="Months each value is held in a sweep."),
+    shock: float = typer.Option(None, "--shock", help="Regime map: pulse added to --param (default: half its range)."),
+    shock_months: float = typer.Option(36.0, "--shock-months", min=1.0, help="Regime map: length of the pulse."),
     set_: list[str] = typer.Option(None, "--set", help="NAME=VALUE fixed override (repeatable)."),
     spec: Path = typer.Option(None, "--spec", help="Take collapse criteria from this exploration spec."),
     out: Path = typer.Option(None, "--out", help="Results folder (default: tipping-MODEL-PARAM)."),
@@ -69,24 +71,34 @@ def tipping(
     except CarespiralError as exc:
         console.print(f"No continuation: {exc}")
     values = np.linspace(lo, hi, points)
-    values2 = None
-    if param2:
-        name2 = m.parameter(param2).name
-        lo2, hi2 = _range(range2, m, name2, "--range2")
-        values2 = np.linspace(lo2, hi2, points2)
     from carespiral.cli.explore import progress_bar
 
-    with progress_bar() as bar:
-        task = bar.add_task("up/down sweeps", total=len(values2) if values2 is not None else 1)
-        sw = sweep(m, name, values, criteria, hold=hold, params=fixed, param2=param2,
-                   values2=values2, progress=lambda k, n: bar.update(task, completed=k, total=n))
-    sw.save(out / "sweep")
-    th = sw.thresholds()
-    console.print(th.to_string(index=False))
-    if html:
+    found = None
+    if not criteria:
+        console.print("No collapse criteria apply to this model (give --spec with [[criteria]]): "
+                      "no sweep or regime map.")
+    elif param2:
+        from carespiral.exploration import shock_map
+
+        name2 = m.parameter(param2).name
+        lo2, hi2 = _range(range2, m, name2, "--range2")
+        height = (hi - lo) / 2 if shock is None else shock
+        with console.status(f"regime map: {points * points2} cells, each with and without a shock"):
+            found = shock_map(m, name, values, name2, np.linspace(lo2, hi2, points2), criteria,
+                              shock=height, duration=shock_months, hold=hold, params=fixed)
+        found.save(out / "regime_map")
+        console.print(found.thresholds().to_string(index=False))
+    else:
+        with progress_bar() as bar:
+            task = bar.add_task("up/down sweep", total=1)
+            found = sweep(m, name, values, criteria, hold=hold, params=fixed,
+                          progress=lambda k, n: bar.update(task, completed=k, total=n))
+        found.save(out / "sweep")
+        console.print(found.thresholds().to_string(index=False))
+    if html and (bif is not None or found is not None):
         from carespiral.reports.exploration import tipping_report
 
-        console.print(f"Wrote {tipping_report(bif, sw, out / 'report.html')}")
+        console.print(f"Wrote {tipping_report(bif, found, out / 'report.html')}")
     console.print(f"Results in {out}")
 
 
