@@ -6,6 +6,7 @@ its manifest. See docs/reports.md.
 """
 
 from .data_report import data_report
+from .exploration_report import exploration_report
 from .model_report import model_report
 from .page import Page
 from .results import (
@@ -20,6 +21,7 @@ from .run_report import run_report
 __all__ = [
     "Page",
     "data_report",
+    "exploration_report",
     "index_page",
     "model_report",
     "render_results",

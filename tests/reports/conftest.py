@@ -18,12 +18,9 @@ return Array.from(document.querySelectorAll('div.cs-plot')).map(function (el) {
   var svg = el.querySelector('svg.main-svg');
   var r = el.getBoundingClientRect();
   var traces = el.querySelectorAll('g.trace, g.hm, g.imagelayer image, g.barlayer .point');
+  // calcdata holds what plotly computed for drawing, whatever encoding the data came in
   var points = 0;
-  (el.data || []).forEach(function (t) {
-    ['x', 'y', 'z', 'values', 'dimensions'].forEach(function (k) {
-      if (t[k] && t[k].length) { points += t[k].length; }
-    });
-  });
+  (el.calcdata || []).forEach(function (cd) { points += (cd && cd.length) || 0; });
   return {id: el.id, svg: !!svg, width: r.width, height: r.height,
           traces: traces.length, data: (el.data || []).length, points: points,
           title: (el.layout && el.layout.title && el.layout.title.text) || ''};
@@ -295,3 +292,87 @@ def sample_table() -> pd.DataFrame:
 def run_maker():
     """make_run(level, slope, months=240, step=1.0) for tests that need a custom run."""
     return make_run
+
+
+# ---------------------------------------------------------------- exploration results
+# Built directly from the result classes with known answers (collapse iff demand + compliance >
+# 1.4; an S-shaped equilibrium curve with folds at +-2/(3*sqrt(3)); a sweep tipping at 0.7 going
+# up and recovering below 0.4 going down), so the report can be checked against them.
+
+
+def make_experiments(n: int = 4000, seed: int = 3):
+    from carespiral.exploration.experiments import ExperimentResult
+
+    rng = np.random.default_rng(seed)
+    design = pd.DataFrame({"demand": rng.uniform(0.5, 1.5, n),
+                           "compliance": rng.uniform(0, 0.6, n),
+                           "retention": rng.uniform(0, 1, n)})
+    collapse = (design["demand"] + design["compliance"] > 1.4).to_numpy()
+    outcomes = pd.DataFrame({
+        "regime": np.where(collapse, "collapse", "sustainable"), "collapse": collapse,
+        "collapse_time": np.where(collapse, 100.0, np.nan),
+        "criterion": np.where(collapse, "caseload", ""),
+        "final_caseload": 16 + 10 * collapse + rng.normal(0, 1, n),
+    })
+    factors = [{"name": "demand", "lower": 0.5, "upper": 1.5, "role": "uncertainty"},
+               {"name": "compliance", "lower": 0.0, "upper": 0.6, "role": "lever"},
+               {"name": "retention", "lower": 0.0, "upper": 1.0, "role": "lever"}]
+    return ExperimentResult(design, outcomes, "synthetic", factors, {"design": "lhs", "seed": seed})
+
+
+FOLD_P = 2 / (3 * np.sqrt(3))
+
+
+@pytest.fixture
+def exploration_results():
+    import xarray as xr
+    from carespiral.exploration.discovery import discover
+    from carespiral.exploration.policy import PolicyResult
+    from carespiral.exploration.sensitivity import Sensitivity
+    from carespiral.exploration.tipping import Bifurcation, Sweep
+
+    ex = make_experiments()
+    sens = Sensitivity(pd.DataFrame({
+        "outcome": ["collapse"] * 3, "factor": ["demand", "compliance", "retention"],
+        "S1": [0.5, 0.3, 0.0], "S1_conf": [0.05, 0.04, 0.01],
+        "ST": [0.65, 0.45, 0.01], "ST_conf": [0.05, 0.05, 0.01]}), "sobol", 8000)
+    x = np.linspace(-1.5, 1.5, 301)  # dx/dt = p + x - x^3: equilibria p = x^3 - x
+    branch = pd.DataFrame({"param": x**3 - x, "Backlog": x, "max_real_eig": 1 - 3 * x**2})
+    branch["stable"] = branch["max_real_eig"] < 0
+    branch["arclength"] = np.arange(len(x), dtype=float)
+    xf = 1 / np.sqrt(3)
+    folds = pd.DataFrame({"kind": ["fold", "fold"], "param": [FOLD_P, -FOLD_P],
+                          "direction": ["upper", "lower"], "Backlog": [-xf, xf]})
+    bif = Bifurcation(branch, folds, "synthetic", "demand", ["Backlog"])
+    ps = np.round(np.linspace(0, 1, 11), 2)
+    up = pd.DataFrame({"direction": "up", "step": range(11), "param": ps,
+                       "regime": np.where(ps >= 0.7, "collapse", "sustainable")})
+    down = pd.DataFrame({"direction": "down", "step": range(11, 22), "param": ps[::-1],
+                         "regime": np.where(ps[::-1] >= 0.4, "collapse", "sustainable")})
+    table = pd.concat([up, down], ignore_index=True)
+    table["Caseload"] = np.where(table["regime"] == "collapse", 30.0, 16.0) + table["param"]
+    sweep = Sweep(table, "synthetic", "demand", 60.0)
+    rng = np.random.default_rng(5)
+    ev = pd.DataFrame({"establishment": rng.uniform(0, 1, 300), "redesign": rng.uniform(0, 1, 300)})
+    ev["cost"] = ev.establishment * 10 + ev.redesign * 3
+    ev["collapse_risk"] = np.clip(0.8 - 0.5 * ev.establishment - 0.4 * ev.redesign, 0, 1)
+    ev["caseload"] = 25 - 5 * ev.establishment - 4 * ev.redesign
+    front = ev.nsmallest(8, "collapse_risk").sort_values("cost").reset_index(drop=True)
+    short = pd.DataFrame({"lever": ["establishment", "agency_cap"], "setting": ["high", "high"],
+                          "value": [1.0, 0.5], "short_run_caseload_change": [-2.0, -1.5],
+                          "long_run_caseload_change": [-3.0, 1.0],
+                          "collapse_risk_change": [-0.2, 0.1],
+                          "verdict": ["helps", "short-run only"]})
+    policy = PolicyResult(front, ev, short, {"cost": 0.0, "collapse_risk": 0.8}, "synthetic", {})
+    t = np.arange(0, 241, 1.0)
+    walks = 16 + np.cumsum(rng.normal(0, 0.2, (200, len(t))), axis=1)
+    ensemble = xr.Dataset({"Caseload": (("run", "time"), walks)},
+                          coords={"run": np.arange(200), "time": t})
+    return {"experiments": ex, "discovery": discover(ex), "sensitivity": sens,
+            "bifurcation": bif, "sweep": sweep, "policy": policy, "ensemble": ensemble}
+
+
+@pytest.fixture
+def experiments_maker():
+    """make_experiments(n, seed) for tests that need another size."""
+    return make_experiments

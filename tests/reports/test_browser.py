@@ -10,6 +10,7 @@ import pytest
 from carespiral.reports import (
     Page,
     data_report,
+    exploration_report,
     model_report,
     render_results,
     run_report,
@@ -64,6 +65,19 @@ def test_data_report_of_the_published_data_in_browser(open_report, tmp_path):
     check = open_report(path)
     assert_rendered(check, len(check.figures))
     assert len(check.figures) >= 5
+
+
+def test_exploration_report_in_browser(open_report, tmp_path, exploration_results):
+    path = exploration_report(tmp_path / "exploration_report.html", title="Exploration",
+                              units={"Caseload": "cases/FTE"}, **exploration_results)
+    assert_rendered(open_report(path), 9)
+
+
+def test_large_exploration_report_in_browser(open_report, tmp_path, experiments_maker):
+    ex = experiments_maker(300_000, seed=9)
+    path = exploration_report(tmp_path / "exploration_large.html", title="300,000 runs",
+                              experiments=ex)
+    assert_rendered(open_report(path), 2)
 
 
 def test_results_directory_and_index_in_browser(open_report, tmp_path, sample_runs,

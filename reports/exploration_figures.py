@@ -1,0 +1,327 @@
+"""Figures of exploration results: regime map, parallel coordinates, PRIM, Sobol, tipping, policy.
+
+Each function takes one result object of `carespiral.exploration` (or the DataFrames it holds)
+and returns a plotly figure plus a sentence saying what was aggregated or sampled, so that a
+report of a million runs stays light: maps are binned over all runs, lines are drawn for a seeded
+sample, and the page says which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from carespiral.errors import CarespiralError
+
+from .style import GREY, HIGHLIGHT, PALETTE, apply_layout, colour
+
+__all__ = [
+    "bifurcation_figure",
+    "fan_figure",
+    "parallel_figure",
+    "pareto_figure",
+    "prim_box_figure",
+    "prim_tradeoff_figure",
+    "regime_map_figure",
+    "sensitivity_figure",
+    "sweep_figure",
+]
+
+REGIME_COLOURS = {"collapse": HIGHLIGHT, "sustainable": PALETTE[0], "bistable": PALETTE[1]}
+MAX_LINES = 400  # runs drawn in parallel coordinates
+MAX_MARKERS = 5000  # points drawn in scatter plots
+BINS = 24  # cells per axis of the regime map
+
+
+def _regime_colour(regime: str, i: int = 0) -> str:
+    return REGIME_COLOURS.get(regime, colour(i + 2))
+
+
+def _bounds(design: pd.DataFrame, factors: Sequence[dict[str, Any]], name: str) -> tuple[float, float]:
+    for f in factors or ():
+        if f.get("name") == name and f.get("lower") is not None and f.get("upper") is not None:
+            return float(f["lower"]), float(f["upper"])
+    col = design[name].to_numpy(dtype=float)
+    return float(np.nanmin(col)), float(np.nanmax(col))
+
+
+def regime_map_figure(
+    design: pd.DataFrame, outcomes: pd.DataFrame, x: str, y: str,
+    factors: Sequence[dict[str, Any]] = (),
+) -> tuple[go.Figure, str]:
+    """Share of runs that collapsed in each cell of two inputs, over all runs."""
+    for name in (x, y):
+        if name not in design.columns:
+            raise CarespiralError(f"regime map: {name!r} is not an input of the experiments")
+    xs, ys = design[x].to_numpy(dtype=float), design[y].to_numpy(dtype=float)
+    collapsed = (outcomes["regime"] == "collapse").to_numpy(dtype=float)
+    xe = np.linspace(*_bounds(design, factors, x), BINS + 1)
+    ye = np.linspace(*_bounds(design, factors, y), BINS + 1)
+    runs, _, _ = np.histogram2d(xs, ys, bins=[xe, ye])
+    hits, _, _ = np.histogram2d(xs, ys, bins=[xe, ye], weights=collapsed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(runs > 0, hits / runs, np.nan)
+    fig = go.Figure(go.Heatmap(
+        x=(xe[:-1] + xe[1:]) / 2, y=(ye[:-1] + ye[1:]) / 2, z=share.T * 100,
+        customdata=runs.T, zmin=0, zmax=100, colorscale="Cividis",
+        colorbar={"title": {"text": "collapsed (%)"}},
+        hovertemplate=(f"{x}: %{{x:.4~g}}<br>{y}: %{{y:.4~g}}<br>collapsed: %{{z:.0f}}% of "
+                       "%{customdata:.0f} runs<extra></extra>"),
+    ))
+    apply_layout(fig, title=f"Regime map: collapse share by {x} and {y}", height=480)
+    fig.update_xaxes(title_text=x)
+    fig.update_yaxes(title_text=y)
+    return fig, f"All {len(design):,} runs binned in a {BINS}×{BINS} grid."
+
+
+def parallel_figure(
+    design: pd.DataFrame, outcomes: pd.DataFrame, factors: Sequence[dict[str, Any]] = (),
+    max_lines: int = MAX_LINES, seed: int = 1,
+) -> tuple[go.Figure, str]:
+    """One line per run across the inputs (each scaled to its range), coloured by regime."""
+    names = [f["name"] for f in factors if f.get("name") in design.columns] or list(design.columns)
+    regimes = outcomes["regime"].astype(str).to_numpy()
+    idx = np.arange(len(design))
+    note = f"All {len(design):,} runs drawn."
+    if len(idx) > max_lines:
+        # sample each regime in proportion, but keep at least a few of a rare regime visible
+        rng = np.random.default_rng(seed)
+        picks = []
+        for r in pd.unique(regimes):
+            members = idx[regimes == r]
+            k = max(min(len(members), 25), round(max_lines * len(members) / len(idx)))
+            picks.append(rng.choice(members, size=min(k, len(members)), replace=False))
+        idx = np.sort(np.concatenate(picks))
+        note = (f"{len(idx):,} of {len(design):,} runs drawn (a seeded sample in proportion to "
+                "each regime, at least 25 of each).")
+    scaled = np.column_stack([
+        (design[n].to_numpy(dtype=float)[idx] - lo) / ((hi - lo) or 1.0)
+        for n in names for lo, hi in [_bounds(design, factors, n)]
+    ])
+    fig = go.Figure()
+    for i, r in enumerate(pd.unique(regimes[idx])):
+        rows = scaled[regimes[idx] == r]
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for row in rows:
+            xs += [*range(len(names)), None]
+            ys += [*row.tolist(), None]
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", name=f"{r} ({len(rows)})", hoverinfo="skip",
+            line={"color": _regime_colour(r, i), "width": 1.2}, opacity=0.5,
+        ))
+    apply_layout(fig, title="Parallel coordinates of the inputs, coloured by regime", height=440)
+    fig.update_xaxes(tickvals=list(range(len(names))), ticktext=names, title_text="input")
+    fig.update_yaxes(range=[-0.02, 1.02], tickvals=[0, 0.5, 1],
+                     ticktext=["lower bound", "middle", "upper bound"],
+                     title_text="position in the input's range")
+    return fig, note
+
+
+def prim_tradeoff_figure(trajectory: pd.DataFrame, chosen: int) -> go.Figure:
+    """PRIM's peeling trajectory: coverage against density, the chosen box marked."""
+    t = trajectory.reset_index(drop=True)
+    fig = go.Figure(go.Scatter(
+        x=t["coverage"], y=t["density"], mode="lines+markers", name="boxes",
+        marker={"color": t["res_dim"], "colorscale": "Cividis", "size": 8,
+                "colorbar": {"title": {"text": "inputs restricted"}}},
+        line={"color": GREY, "width": 1},
+        customdata=np.column_stack([t.index, t["res_dim"], t.get("mass", t["coverage"] * 0)]),
+        hovertemplate=("box %{customdata[0]}: coverage %{x:.2f}, density %{y:.2f}<br>"
+                       "%{customdata[1]} inputs restricted, mass %{customdata[2]:.2f}<extra></extra>"),
+    ))
+    if 0 <= chosen < len(t):
+        fig.add_trace(go.Scatter(
+            x=[t.loc[chosen, "coverage"]], y=[t.loc[chosen, "density"]], mode="markers",
+            name="chosen box", marker={"symbol": "star", "size": 16, "color": HIGHLIGHT},
+            hovertemplate="chosen box<extra></extra>",
+        ))
+    apply_layout(fig, title="PRIM trade-off: coverage against density", height=420)
+    fig.update_xaxes(title_text="coverage (share of all collapses inside the box)", range=[0, 1.02])
+    fig.update_yaxes(title_text="density (share of runs in the box that collapse)", range=[0, 1.02])
+    return fig
+
+
+def prim_box_figure(box: pd.DataFrame) -> go.Figure:
+    """The chosen box: each input's full range (grey) and the box's range (vermillion)."""
+    b = box.reset_index(drop=True)
+    lo_full, hi_full = b["range_lower"].astype(float), b["range_upper"].astype(float)
+    span = (hi_full - lo_full).replace(0, 1.0)
+    lo = (b["lower"].astype(float) - lo_full) / span
+    hi = (b["upper"].astype(float) - lo_full) / span
+    fig = go.Figure()
+    fig.add_trace(go.Bar(y=b["factor"], x=[1.0] * len(b), base=[0.0] * len(b), orientation="h",
+                         name="full range", marker={"color": "#e3e3e3"}, hoverinfo="skip"))
+    qp = b["qp_value"] if "qp_value" in b.columns else pd.Series([np.nan] * len(b))
+    fig.add_trace(go.Bar(
+        y=b["factor"], x=hi - lo, base=lo, orientation="h", name="box",
+        marker={"color": [HIGHLIGHT if r else GREY for r in b["restricted"]]},
+        customdata=np.column_stack([b["lower"], b["upper"], qp]),
+        hovertemplate=("%{y}: %{customdata[0]:.4~g} to %{customdata[1]:.4~g}"
+                       "<br>qp value %{customdata[2]:.2g}<extra></extra>"),
+    ))
+    apply_layout(fig, title="The box where collapse concentrates", height=max(260, 40 * len(b) + 140))
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(range=[-0.02, 1.02], tickvals=[0, 0.5, 1],
+                     ticktext=["lower bound", "middle", "upper bound"],
+                     title_text="position in the input's range")
+    return fig
+
+
+def sensitivity_figure(indices: pd.DataFrame, method: str, outcome: str) -> go.Figure:
+    """Sobol first-order and total indices (or Morris mu* and sigma) of one outcome."""
+    d = indices[indices["outcome"] == outcome]
+    fig = go.Figure()
+    if method == "sobol":
+        d = d.sort_values("ST", ascending=True)
+        for i, key in enumerate(("S1", "ST")):
+            conf = d.get(f"{key}_conf")
+            fig.add_trace(go.Bar(
+                y=d["factor"], x=d[key], orientation="h", name={"S1": "first order (S1)",
+                                                                 "ST": "total (ST)"}[key],
+                marker={"color": colour(i)},
+                error_x={"type": "data", "array": conf, "visible": conf is not None},
+                hovertemplate=f"%{{y}}: {key} %{{x:.3f}}<extra></extra>",
+            ))
+        xt = "share of the outcome's variance"
+    else:
+        d = d.sort_values("mu_star", ascending=True)
+        fig.add_trace(go.Bar(y=d["factor"], x=d["mu_star"], orientation="h", name="mu*",
+                             marker={"color": colour(0)},
+                             hovertemplate="%{y}: mu* %{x:.4~g}<extra></extra>"))
+        if "sigma" in d.columns:
+            fig.add_trace(go.Bar(y=d["factor"], x=d["sigma"], orientation="h", name="sigma",
+                                 marker={"color": colour(1)},
+                                 hovertemplate="%{y}: sigma %{x:.4~g}<extra></extra>"))
+        xt = "elementary effect"
+    apply_layout(fig, title=f"What decides {outcome}", height=max(280, 34 * len(d) + 160))
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title_text=xt)
+    return fig
+
+
+def bifurcation_figure(branch: pd.DataFrame, folds: pd.DataFrame, param: str,
+                       stock: str) -> go.Figure:
+    """Equilibria of `stock` against `param`: stable solid, unstable dashed, folds marked."""
+    b = branch.reset_index(drop=True)
+    fig = go.Figure()
+    # split the branch into runs of equal stability so each segment has one line style
+    seg = (b["stable"] != b["stable"].shift()).cumsum()
+    shown = set()
+    for _, part in b.groupby(seg, sort=False):
+        stable = bool(part["stable"].iloc[0])
+        end = part.index[-1]
+        if end + 1 < len(b):  # join segments so the branch is continuous
+            part = pd.concat([part, b.iloc[[end + 1]]])
+        label = "stable equilibrium" if stable else "unstable equilibrium"
+        fig.add_trace(go.Scatter(
+            x=part["param"], y=part[stock], mode="lines", name=label, legendgroup=label,
+            showlegend=label not in shown,
+            line={"color": PALETTE[0] if stable else HIGHLIGHT, "dash": "solid" if stable else "dash",
+                  "width": 2.5},
+            hovertemplate=f"{param}: %{{x:.4~g}}<br>{stock}: %{{y:,.4~g}}<br>{label}<extra></extra>",
+        ))
+        shown.add(label)
+    f = folds[folds["kind"] == "fold"] if len(folds) else folds
+    if len(f):
+        fig.add_trace(go.Scatter(
+            x=f["param"], y=f[stock], mode="markers+text", name="fold (tipping point)",
+            text=[f"fold at {v:.4g}" for v in f["param"]], textposition="top center",
+            marker={"symbol": "x", "size": 12, "color": "#000000"},
+            hovertemplate=f"fold: {param} = %{{x:.4~g}}<extra></extra>",
+        ))
+    apply_layout(fig, title=f"Bifurcation diagram: {stock} against {param}", height=460)
+    fig.update_xaxes(title_text=param)
+    fig.update_yaxes(title_text=f"{stock} at equilibrium")
+    return fig
+
+
+def sweep_figure(table: pd.DataFrame, param: str, output: str) -> go.Figure:
+    """An output at the end of each hold, going up then down in `param`: hysteresis shows as two
+    different paths."""
+    fig = go.Figure()
+    for i, (direction, dash) in enumerate((("up", "solid"), ("down", "dash"))):
+        leg = table[table["direction"] == direction].sort_values("step")
+        fig.add_trace(go.Scatter(
+            x=leg["param"], y=leg[output], mode="lines+markers", name=f"{param} going {direction}",
+            line={"color": colour(i), "dash": dash},
+            marker={"symbol": [("x" if r == "collapse" else "circle") for r in leg["regime"]],
+                    "size": 8},
+            customdata=leg["regime"],
+            hovertemplate=(f"{param}: %{{x:.4~g}}<br>{output}: %{{y:,.4~g}}"
+                           "<br>regime: %{customdata}<extra></extra>"),
+        ))
+    apply_layout(fig, title=f"Hysteresis sweep: {output} against {param}", height=440)
+    fig.update_xaxes(title_text=param)
+    fig.update_yaxes(title_text=f"{output} at the end of each hold")
+    return fig
+
+
+def pareto_figure(front: pd.DataFrame, evaluated: pd.DataFrame | None = None,
+                  max_markers: int = MAX_MARKERS, seed: int = 1) -> tuple[go.Figure, str]:
+    """Policies on the Pareto front: cost against collapse risk, coloured by robust caseload."""
+    fig = go.Figure()
+    note = ""
+    if evaluated is not None and len(evaluated) and {"cost", "collapse_risk"} <= set(evaluated):
+        ev = evaluated
+        if len(ev) > max_markers:
+            ev = ev.sample(max_markers, random_state=seed)
+            note = f"{max_markers:,} of {len(evaluated):,} evaluated policies drawn (seeded sample)."
+        fig.add_trace(go.Scatter(x=ev["cost"], y=ev["collapse_risk"] * 100, mode="markers",
+                                 name="evaluated policies", marker={"color": "#d0d0d0", "size": 5},
+                                 hoverinfo="skip"))
+    levers = [c for c in front.columns if c not in (
+        "cost", "collapse_risk", "caseload", "max_regret", "short_run_caseload")]
+    hover = ["<br>".join(f"{k}: {row[k]:.4g}" for k in levers) for _, row in front.iterrows()]
+    marker: dict[str, Any] = {"size": 11, "line": {"color": "white", "width": 1}}
+    if "caseload" in front.columns:
+        marker.update(color=front["caseload"], colorscale="Cividis",
+                      colorbar={"title": {"text": "robust caseload"}})
+    else:
+        marker.update(color=HIGHLIGHT)
+    fig.add_trace(go.Scatter(
+        x=front["cost"], y=front["collapse_risk"] * 100, mode="markers", name="Pareto front",
+        marker=marker, hovertext=hover,
+        hovertemplate="cost %{x:,.4~g}<br>collapse risk %{y:.1f}%<br>%{hovertext}<extra></extra>",
+    ))
+    apply_layout(fig, title="Policy trade-off: cost against collapse risk", height=460)
+    fig.update_xaxes(title_text="cost (model units)")
+    fig.update_yaxes(title_text="collapse risk (% of uncertain futures)")
+    return fig, note
+
+
+def fan_figure(ensemble: Any, output: str, unit: str = "",
+               quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> tuple[go.Figure, str]:
+    """Quantile bands of an output over time across an ensemble (xarray Dataset, run × time)."""
+    if output not in ensemble:
+        raise CarespiralError(f"fan chart: {output!r} is not in the ensemble; it has "
+                              + ", ".join(map(str, ensemble.data_vars)))
+    da = ensemble[output].transpose("run", "time")
+    values = np.asarray(da.to_numpy(), dtype=float)
+    t = np.asarray(ensemble["time"].to_numpy(), dtype=float)
+    q = np.nanquantile(values, list(quantiles), axis=0)
+    fig = go.Figure()
+    k = len(quantiles)
+    band_colours = ("rgba(0,114,178,0.15)", "rgba(0,114,178,0.30)")
+    for j in range(k // 2):
+        lo, hi = q[j], q[k - 1 - j]
+        label = f"{quantiles[j] * 100:.0f}–{quantiles[k - 1 - j] * 100:.0f}% of runs"
+        fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line={"width": 0}, showlegend=False,
+                                 hoverinfo="skip"))
+        fig.add_trace(go.Scatter(
+            x=t, y=lo, mode="lines", line={"width": 0}, fill="tonexty", name=label,
+            fillcolor=band_colours[min(j, 1)], hoverinfo="skip",
+        ))
+    mid = q[k // 2]
+    fig.add_trace(go.Scatter(
+        x=t, y=mid, mode="lines", name="median", line={"color": PALETTE[0], "width": 2.5},
+        hovertemplate=f"month %{{x:.1f}}<br>median {output}: %{{y:,.4~g}} {unit}<extra></extra>",
+    ))
+    apply_layout(fig, title=f"Fan chart: {output}", height=420)
+    fig.update_xaxes(title_text="Model time (months from April 2005)")
+    fig.update_yaxes(title_text=f"{output} ({unit})" if unit else output)
+    return fig, f"Quantiles over all {values.shape[0]:,} runs at each of {len(t)} times."

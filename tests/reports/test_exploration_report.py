@@ -1,0 +1,135 @@
+"""Exploration report: each figure against the result it draws, and large results stay light."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from carespiral.reports import exploration_report
+from carespiral.reports.exploration_figures import (
+    BINS,
+    MAX_LINES,
+    parallel_figure,
+    regime_map_figure,
+)
+from carespiral.reports.exploration_report import exploration_page
+
+from carespiral.errors import CarespiralError
+
+
+def figures(page):
+    return {b.fig.layout.title.text: b.fig for s in page.sections for b in s.blocks
+            if hasattr(b, "fig")}
+
+
+def test_every_result_gets_its_section(exploration_results):
+    page = exploration_page(title="x", **exploration_results)
+    assert [s.heading for s in page.sections] == [
+        "Runs and regimes", "Scenario discovery (PRIM)", "Global sensitivity",
+        "Tipping points and hysteresis", "Policies", "Fan charts"]
+    assert len(figures(page)) == 9
+
+
+def test_regime_map_cells_hold_the_collapse_share_of_their_runs(experiments_maker):
+    ex = experiments_maker(3000)
+    fig, note = regime_map_figure(ex.design, ex.outcomes, "demand", "compliance", ex.factors)
+    z = np.asarray(fig.data[0].z, dtype=float)  # rows: compliance bins, columns: demand bins
+    assert z.shape == (BINS, BINS)
+    # recompute one cell by hand: demand bin 20, compliance bin 5
+    xe, ye = np.linspace(0.5, 1.5, BINS + 1), np.linspace(0, 0.6, BINS + 1)
+    d, c = ex.design["demand"], ex.design["compliance"]
+    inside = (d >= xe[20]) & (d < xe[21]) & (c >= ye[5]) & (c < ye[6])
+    assert z[5, 20] == pytest.approx(100 * ex.outcomes.loc[inside, "collapse"].mean())
+    # the known boundary: cells well below demand + compliance = 1.4 never collapse
+    assert np.nanmax(z[:4, :8]) == 0 and np.nanmin(z[-4:, -4:]) == 100
+    assert "All 3,000 runs" in note
+
+
+def test_map_inputs_default_to_what_prim_restricts(exploration_results):
+    page = exploration_page(title="x", experiments=exploration_results["experiments"],
+                            discovery=exploration_results["discovery"])
+    assert "Regime map: collapse share by demand and compliance" in figures(page)
+    page = exploration_page(title="x", experiments=exploration_results["experiments"],
+                            map_inputs=("retention", "demand"))
+    assert "Regime map: collapse share by retention and demand" in figures(page)
+
+
+def test_parallel_coordinates_sample_large_results_and_say_so(experiments_maker):
+    ex = experiments_maker(20_000)
+    fig, note = parallel_figure(ex.design, ex.outcomes, ex.factors)
+    drawn = {tr.name.split(" (")[0]: int(tr.name.split("(")[1].rstrip(")")) for tr in fig.data}
+    assert sum(drawn.values()) <= MAX_LINES + 25
+    assert min(drawn.values()) >= 25
+    assert "of 20,000 runs drawn" in note
+    small = experiments_maker(100)
+    _, note = parallel_figure(small.design, small.outcomes, small.factors)
+    assert note == "All 100 runs drawn."
+
+
+def test_sensitivity_bars_are_the_indices(exploration_results):
+    fig = figures(exploration_page(title="x", sensitivity=exploration_results["sensitivity"]))[
+        "What decides collapse"]
+    st = next(tr for tr in fig.data if tr.name == "total (ST)")
+    assert dict(zip(st.y, st.x, strict=True)) == {"retention": 0.01, "compliance": 0.45,
+                                                   "demand": 0.65}
+    assert list(st.error_x.array) == [0.01, 0.05, 0.05]
+
+
+def test_bifurcation_marks_the_folds_and_styles_stability(exploration_results):
+    fig = figures(exploration_page(title="x", bifurcation=exploration_results["bifurcation"]))[
+        "Bifurcation diagram: Backlog against demand"]
+    folds = next(tr for tr in fig.data if tr.name == "fold (tipping point)")
+    assert sorted(folds.x) == pytest.approx([-2 / (3 * np.sqrt(3)), 2 / (3 * np.sqrt(3))])
+    dashes = {tr.name: tr.line.dash for tr in fig.data if tr.mode == "lines"}
+    assert dashes == {"stable equilibrium": "solid", "unstable equilibrium": "dash"}
+    # three segments: stable, unstable, stable, joined end to start
+    segs = [tr for tr in fig.data if tr.mode == "lines"]
+    assert len(segs) == 3 and segs[0].x[-1] == segs[1].x[0]
+
+
+def test_sweep_shows_both_legs_and_the_hysteresis_band(exploration_results):
+    page = exploration_page(title="x", sweep=exploration_results["sweep"])
+    fig = figures(page)["Hysteresis sweep: Caseload against demand"]
+    assert [tr.name for tr in fig.data] == ["demand going up", "demand going down"]
+    html = page.render()
+    assert "<th>tips_up_at</th><th>collapsed_down_to</th>" in html
+    assert '<td class="num">0.7</td><td class="num">0.4</td>' in html
+
+
+def test_pareto_front_in_percent_with_lever_hover(exploration_results):
+    policy = exploration_results["policy"]
+    fig = figures(exploration_page(title="x", policy=policy))[
+        "Policy trade-off: cost against collapse risk"]
+    front = next(tr for tr in fig.data if tr.name == "Pareto front")
+    np.testing.assert_allclose(front.y, policy.front["collapse_risk"] * 100)
+    assert "establishment:" in front.hovertext[0]
+    assert "short-run only" in exploration_page(title="x", policy=policy).render()
+
+
+def test_fan_chart_bands_are_quantiles_over_runs(exploration_results):
+    ens = exploration_results["ensemble"]
+    page = exploration_page(title="x", ensemble=ens, units={"Caseload": "cases/FTE"})
+    fig = figures(page)["Fan chart: Caseload"]
+    median = next(tr for tr in fig.data if tr.name == "median")
+    np.testing.assert_allclose(median.y, np.quantile(ens["Caseload"].to_numpy(), 0.5, axis=0))
+    outer = next(tr for tr in fig.data if tr.name == "5–95% of runs")
+    np.testing.assert_allclose(outer.y, np.quantile(ens["Caseload"].to_numpy(), 0.05, axis=0))
+
+
+def test_a_large_exploration_stays_a_light_page(experiments_maker, tmp_path):
+    ex = experiments_maker(300_000, seed=9)
+    path = exploration_report(tmp_path / "big.html", title="big", experiments=ex,
+                              plotlyjs="beside")
+    size = path.stat().st_size
+    assert size < 600_000, f"{size} bytes of page for 300,000 runs"
+    assert "of 300,000 runs drawn" in path.read_text()
+
+
+def test_nothing_to_report_is_refused():
+    with pytest.raises(CarespiralError, match="at least one"):
+        exploration_page(title="x")
+
+
+def test_unknown_map_input_is_named(exploration_results):
+    with pytest.raises(CarespiralError, match="'supply'"):
+        exploration_page(title="x", experiments=exploration_results["experiments"],
+                         map_inputs=("supply", "demand"))
