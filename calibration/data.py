@@ -66,6 +66,11 @@ def _cached() -> Published:
     return read_published()
 
 
+@functools.lru_cache(maxsize=1)
+def _cached_areas() -> pd.DataFrame:
+    return areas(_cached().table)
+
+
 def problems() -> list[str]:
     """Data problems found in the shipped files while loading them."""
     return list(_cached().problems)
@@ -122,8 +127,9 @@ def select(
     if area is not None:
         queries = [area] if isinstance(area, str) else list(area)
         codes: list[str] = []
+        known = _cached_areas() if table is _cached().table else areas(table)
         for q in queries:
-            codes += find_areas(q, areas(table))
+            codes += find_areas(q, known)
         mask &= table["area_code"].isin(codes).to_numpy()
     out = table[mask]
     if dropna:
