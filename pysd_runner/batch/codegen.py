@@ -12,6 +12,7 @@ moved on (Euler: ``x + ddt * dt``).
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -152,6 +153,13 @@ def generate(prog: Program, params: Iterable[str], inputs: Iterable[str],
     redo_order = _toposort(sorted(redo), {k: sdeps[k] & redo for k in redo},
                            "initialising the model", label)
 
+    # Sub-expressions of per-step equations that read only constants are computed once, before
+    # the loop: the same operations on the same operands, so the same numbers, fewer per step.
+    varying = dynamic | moving | {"time"}
+    hoist = _Hoister(varying)
+    core_code = {nid: hoist.rewrite(step_code(nid)[0]) for nid in core_order}
+    extra_code = {nid: hoist.rewrite(step_code(nid)[0]) for nid in extra_order}
+
     checked = tuple(sid for sid, st in states.items() if st.ddt or st.update)
     lines = [
         "def simulate(P, T, n, t0, dt, nsteps, save_every, rec, check):",
@@ -169,15 +177,17 @@ def generate(prog: Program, params: Iterable[str], inputs: Iterable[str],
     for st in states.values():
         if st.setup:
             lines.append(f"    {st.setup}")
+    for name, code in hoist.hoisted:
+        lines.append(f"    {name} = {code}")
     out_tuple = "(" + "".join(f"{o}, " for o in outputs) + ")"
     chk_tuple = "(" + "".join(f"{c}, " for c in checked) + ")"
     cond = "True" if every_step else "k % save_every == 0"
     lines.append("    for k in range(nsteps + 1):")
     for nid in core_order:
-        lines.append(f"        {nid} = {step_code(nid)[0]}")
+        lines.append(f"        {nid} = {core_code[nid]}")
     lines.append(f"        if {cond}:")
     for nid in extra_order:
-        lines.append(f"            {nid} = {step_code(nid)[0]}")
+        lines.append(f"            {nid} = {extra_code[nid]}")
     lines.append(f"            rec(k, time, {out_tuple})")
     lines.append("        if k % save_every == 0 or k == nsteps:")
     lines.append(f"            check(k, time, {chk_tuple})")
@@ -191,6 +201,37 @@ def generate(prog: Program, params: Iterable[str], inputs: Iterable[str],
             lines.append(f"        {st.update}")
     lines.append("        time = time + dt")
     return Generated("\n".join(lines) + "\n", tuple(outputs), checked)
+
+
+class _Hoister(ast.NodeTransformer):
+    """Replace maximal constant sub-expressions (no time, state or varying input) by names."""
+
+    _OPS = (ast.BinOp, ast.UnaryOp, ast.Call, ast.Compare, ast.BoolOp)
+
+    def __init__(self, varying: set[str]) -> None:
+        self.varying = varying
+        self.hoisted: list[tuple[str, str]] = []
+        self._seen: dict[str, str] = {}
+
+    def rewrite(self, code: str) -> str:
+        tree = ast.parse(code, mode="eval")
+        if self._static(tree.body):
+            return code  # wholly constant: the equation itself is cheap to keep as is
+        return ast.unparse(self.visit(tree))
+
+    def _static(self, node: ast.AST) -> bool:
+        return not any(isinstance(n, ast.Name) and n.id in self.varying
+                       for n in ast.walk(node))
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        if isinstance(node, self._OPS) and self._static(node):
+            text = ast.unparse(node)
+            if text not in self._seen:
+                name = f"_k{len(self.hoisted)}"
+                self._seen[text] = name
+                self.hoisted.append((name, text))
+            return ast.copy_location(ast.Name(self._seen[text], ast.Load()), node)
+        return super().generic_visit(node)
 
 
 def control_source(prog: Program, params: Iterable[str]) -> str:
