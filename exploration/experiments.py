@@ -217,7 +217,8 @@ def run_experiments(
         out = Path(out)
         chunk_dir = out / "chunks"
         done = _prepare_out(out, design, resume)
-    todo = [i for i in design.index if i not in done]
+    finished = {int(i) for rows in done.values() for i in rows.index}
+    todo = [i for i in design.index if i not in finished]
     chunks = [todo[k:k + spec.chunk] for k in range(0, len(todo), spec.chunk)]
     n_total = len(design)
     n_done = sum(len(v) for v in done.values())

@@ -189,15 +189,18 @@ def _short_run_check(ev: _Evaluator, rb, lo, hi) -> pd.DataFrame:
             d_short = float(r["short"].mean() - rb["short"].mean())
             d_long = float(r["long"].mean() - rb["long"].mean())
             d_risk = float(r["collapse"].mean() - rb["collapse"].mean())
-            if d_short < 0 and (d_long > 0 or d_risk > 0):
-                verdict = "short-run only"
-            elif d_long < 0 and d_risk <= 0:
-                verdict = "helps"
-            elif d_long > 0 or d_risk > 0:
-                verdict = "harms"
-            else:
-                verdict = "no effect"
             rows.append({"lever": name, "setting": label, "value": float(value),
                          "short_run_caseload_change": d_short, "long_run_caseload_change": d_long,
-                         "collapse_risk_change": d_risk, "verdict": verdict})
+                         "collapse_risk_change": d_risk, "verdict": verdict(d_short, d_long, d_risk)})
     return pd.DataFrame(rows)
+
+
+def verdict(d_short: float, d_long: float, d_risk: float, tol: float = 1e-9) -> str:
+    """Classify a lever move by its changes in short-run caseload, long-run caseload and risk."""
+    if d_short < -tol and (d_long > tol or d_risk > tol):
+        return "short-run only"
+    if d_long < -tol and d_risk <= tol:
+        return "helps"
+    if d_long > tol or d_risk > tol:
+        return "harms"
+    return "no effect"

@@ -1,0 +1,121 @@
+"""Experiments: designs, chunking invariance, resuming after an interruption or a kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from carespiral.exploration import load_result, read_spec, run_experiments
+from carespiral.exploration.experiments import build_design
+from carespiral.exploration.spec import spec_from_dict
+
+from carespiral.errors import CarespiralError
+
+
+def _frame(res):
+    return res.to_frame().sort_index()
+
+
+def test_same_result_for_any_chunking(small_spec, tmp_path):
+    spec = read_spec(small_spec)
+    whole = run_experiments(spec.__class__(**{**spec.__dict__, "chunk": 12}))
+    pieces = run_experiments(spec.__class__(**{**spec.__dict__, "chunk": 5}), out=tmp_path / "a")
+    ones = run_experiments(spec.__class__(**{**spec.__dict__, "chunk": 1}))
+    pd.testing.assert_frame_equal(_frame(whole), _frame(pieces))
+    pd.testing.assert_frame_equal(_frame(whole), _frame(ones))
+    assert len(list((tmp_path / "a" / "chunks").glob("*.parquet"))) == 3
+    # both regimes appear in this design, so the comparison covers collapse times too
+    assert set(whole.outcomes["regime"]) == {"collapse", "sustainable"}
+
+
+def test_resume_after_interruption_equals_uninterrupted(small_spec, tmp_path):
+    spec = read_spec(small_spec)
+    full = run_experiments(spec, out=tmp_path / "full")
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(n_done):
+        if n_done >= 5:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_experiments(spec, out=tmp_path / "cut", on_chunk=stop_after_first)
+    assert not (tmp_path / "cut" / "result.json").exists()
+    with pytest.raises(CarespiralError, match="--resume"):
+        run_experiments(spec, out=tmp_path / "cut")
+    seen = []
+    resumed = run_experiments(spec, out=tmp_path / "cut", resume=True,
+                              progress=lambda d, t: seen.append(d))
+    assert seen[0] == 5  # the first chunk was kept, not redone
+    pd.testing.assert_frame_equal(_frame(full), _frame(resumed))
+    pd.testing.assert_frame_equal(_frame(full), _frame(load_result(tmp_path / "cut")))
+
+
+def test_resume_after_kill_equals_uninterrupted(tmp_path):
+    spec_file = tmp_path / "kill.toml"
+    spec_file.write_text(
+        'model = "workforce_spiral"\nruns = 40\nchunk = 4\nseed = 5\nstop = 120\n'
+        '[uncertainties]\n"Referral Rate" = [200, 450]\n"Normal Leaving Rate" = [0.008, 0.02]\n'
+    )
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-c", "from carespiral.cli import main; main()",
+           "explore", str(spec_file), "--out", str(out)]
+    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    chunks = out / "chunks"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if chunks.is_dir() and len(list(chunks.glob("*.parquet"))) >= 2:
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, f"exited early: {proc.stderr.read().decode()[-2000:]}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_kept = len(list(chunks.glob("*.parquet")))
+    assert 2 <= n_kept < 10
+    assert not (out / "result.json").exists()
+    spec = read_spec(spec_file)
+    resumed = run_experiments(spec, out=out, resume=True)
+    fresh = run_experiments(spec)
+    pd.testing.assert_frame_equal(_frame(fresh), _frame(resumed))
+
+
+def test_resume_refuses_a_changed_spec(small_spec, tmp_path):
+    spec = read_spec(small_spec)
+    run_experiments(spec.with_runs(4), out=tmp_path / "x")
+    with pytest.raises(CarespiralError, match="differs"):
+        run_experiments(spec.with_runs(6), out=tmp_path / "x", resume=True)
+
+
+@pytest.mark.parametrize("design", ["lhs", "sobol", "saltelli", "morris"])
+def test_designs_stay_in_range_and_are_reproducible(design):
+    spec = spec_from_dict({"model": "m", "design": design, "runs": 40, "seed": 9,
+                           "uncertainties": {"a": [1, 2], "b": [-5, 5], "c": [0, 0.1]}})
+    x1, info = build_design(spec)
+    x2, _ = build_design(spec)
+    pd.testing.assert_frame_equal(x1, x2)
+    for col, (lo, hi) in zip("abc", [(1, 2), (-5, 5), (0, 0.1)], strict=True):
+        assert x1[col].between(lo, hi).all()
+    if design == "lhs":  # one point in each of the 40 strata of every factor
+        for col, (lo, hi) in zip("abc", [(1, 2), (-5, 5), (0, 0.1)], strict=True):
+            strata = np.floor((x1[col] - lo) / (hi - lo) * 40)
+            assert sorted(strata) == list(range(40))
+    if design == "saltelli":
+        assert len(x1) == info["base_n"] * (3 + 2)
+
+
+def test_posterior_draws_feed_the_design(workforce, tmp_path):
+    draws = pd.DataFrame({"Normal Leaving Rate": [0.01, 0.011, 0.012], "log_prob": [-1, -2, -3]})
+    draws.to_csv(tmp_path / "draws.csv", index=False)
+    spec = spec_from_dict({"model": "workforce_spiral", "runs": 20,
+                           "uncertainties": {"Referral Rate": [200, 400], "posterior": str(tmp_path)}})
+    x, info = build_design(spec.bind(workforce), workforce)
+    assert set(x["Normal Leaving Rate"]) <= {0.01, 0.011, 0.012}
+    assert "log_prob" not in x.columns and info["posterior_draws"] == 3
