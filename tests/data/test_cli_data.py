@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from carespiral.cli import app
@@ -75,3 +76,21 @@ def test_plot_writes_self_contained_html(tmp_path):
         assert name in html
     bad = invoke("data", "plot", "referrals", "--html", str(tmp_path / "plot.png"))
     assert bad.exit_code == 2 and not (tmp_path / "plot.png").exists()
+
+
+def test_figure_per_10k_uses_the_ons_estimate():
+    from carespiral.calibration.data import load
+    from carespiral.calibration.data_plot import data_figure
+
+    fig = data_figure("referrals", area="haringey")
+    names = [t.name for t in fig.data]
+    assert names == ["Haringey", "Inner London", "England"]
+    har = fig.data[0]
+    pop = load(series="child_population", area="haringey").set_index("year")["value"]
+    refs = load(series="referrals", area="haringey").set_index("year")["value"]
+    i = list(pd.to_datetime(har.x)).index(pd.Timestamp("2023-03-31"))
+    assert har.y[i] == pytest.approx(refs[2023] / pop[2023] * 1e4)
+    absolute = data_figure("referrals", area="haringey", per_10k=False)
+    assert 3456 in list(absolute.data[0].y)
+    national = data_figure("referrals")  # England alone, absolute, back to 2005
+    assert len(national.data) == 1 and min(pd.to_datetime(national.data[0].x)).year == 2005

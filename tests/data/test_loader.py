@@ -184,3 +184,15 @@ def test_problems_found_in_the_published_files():
     found = data.problems()
     assert any("Isles of Scilly 2017 are 'c' but re-referrals are given as 0" in p for p in found)
     assert any("undated" in p for p in found)
+
+
+def test_area_lookup_by_partial_name_and_ambiguity():
+    from carespiral.calibration.areas import find_areas
+
+    known = data.areas()
+    assert find_areas("herefordshire", known) == ["E06000019"]  # "Herefordshire, County of"
+    assert find_areas("Bournemouth", known) == ["E06000028"]  # the pre-2019 authority only
+    assert find_areas("E06000058", known) == ["E06000058"]
+    assert set(find_areas("buckinghamshire", known)) == {"E10000002", "E06000060"}
+    with pytest.raises(UnknownNameError):
+        find_areas("north", known)  # many names start with North: no guess

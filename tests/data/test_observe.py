@@ -125,3 +125,15 @@ def test_flows_integrate_to_the_models_own_stock_change():
     assert stock.loc[2019] == pytest.approx(run["Social Workers"].loc[174.0])
     turnover = out[out["series"] == "turnover_rate"]["model"]
     assert (turnover > 0).all() and (turnover < 100).all()
+
+
+def test_users_monthly_figures_are_observed_over_their_month(tmp_path):
+    p = tmp_path / "monthly.csv"
+    p.write_text("area_code,series,date,period_start,value,unit\n"
+                 "E09000014,referrals,2023-04-30,2023-04-01,301,count\n"
+                 "E09000014,referrals,2023-05-31,2023-05-01,290,count\n")
+    rows = data.load_csv(p)
+    out = observe(synthetic_run(step=1.0), rows, ROLES)
+    # April 2023 is month 216..217: the left rule takes the rate at month 216
+    assert out["model"].tolist() == pytest.approx([50 + 216 / 12, 50 + 217 / 12])
+    assert out["time"].tolist() == [217.0, 218.0]
