@@ -131,7 +131,7 @@ _VARIANT = re.compile(
 _CURATED_KEEP_RAW = {("haringey.csv", "sw_vacancy_rate")}
 
 
-def _data_dir() -> Path:
+def data_dir() -> Path:
     return Path(str(resources.files("carespiral.data")))
 
 
@@ -354,7 +354,7 @@ class Published:
 
 def read_published(directory: str | Path | None = None) -> Published:
     """Read and validate every shipped file (uncached; `load()` caches the default)."""
-    directory = Path(directory) if directory is not None else _data_dir()
+    directory = Path(directory) if directory is not None else data_dir()
     problems: list[str] = []
     open_parts = [_read_open(f, directory, problems) for f in OPEN_FILES]
     opened = pd.concat(open_parts, ignore_index=True)

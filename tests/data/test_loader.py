@@ -196,3 +196,23 @@ def test_area_lookup_by_partial_name_and_ambiguity():
     assert set(find_areas("buckinghamshire", known)) == {"E10000002", "E06000060"}
     with pytest.raises(UnknownNameError):
         find_areas("north", known)  # many names start with North: no guess
+
+
+def test_statistical_neighbours_from_the_dfe_groupings():
+    from carespiral.calibration.neighbours import neighbours
+
+    from carespiral.errors import CarespiralError
+
+    # file line for 309 Haringey: SN1 320 (Waltham Forest, Close), SN2 204 (Hackney, Close)
+    n = neighbours("haringey")
+    assert n["rank"].tolist() == list(range(1, 11))
+    assert n.loc[0, ["la_code", "area_name", "closeness"]].tolist() == [
+        "320", "Waltham Forest", "Close"]
+    assert n.loc[1, "area_code"] == "E09000012"
+    assert (n["area_code"] != "").all()
+    # Dorset before 2019 has its own ("Old SNs") row: Shropshire first
+    assert neighbours("E10000009").loc[0, "area_name"] == "Shropshire"
+    with pytest.raises(CarespiralError, match="not a local authority"):
+        neighbours("london")
+    with pytest.raises(CarespiralError, match="942"):
+        neighbours("cumberland")
