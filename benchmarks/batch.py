@@ -1,0 +1,193 @@
+"""Benchmark of the vectorised batch backend against PySD, a hand-written numpy loop and Simlin.
+
+    python benchmarks/batch.py            # full run (a few minutes on a quiet machine)
+    python benchmarks/batch.py --quick    # smaller N, for a smoke test
+
+Everything is measured in this one process run on this machine, and reported as ratios
+measured in the same run (absolute speeds depend on the machine and its load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = REPO / "models"
+
+
+def _timed(fn, repeat: int = 1) -> float:
+    best = np.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def draws(bm, n: int, seed: int = 1) -> pd.DataFrame:
+    """Uniform draws of every bounded constant, within its declared bounds."""
+    rng = np.random.default_rng(seed)
+    cols = {p.name: rng.uniform(p.lower, p.upper, n) for p in bm.parameters
+            if p.lower is not None and p.upper is not None and p.upper > p.lower}
+    return pd.DataFrame(cols)
+
+
+def pysd_runs_per_second(mdl: Path, runs: int) -> float:
+    import pysd
+    from carespiral.pysd_runner.translate import translate
+
+    py_file, _ = translate(mdl)
+    model = pysd.load(str(py_file))
+    from carespiral.pysd_runner.batch import compile_model
+
+    params = draws(compile_model(mdl), runs, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.run(params=dict(params.iloc[0]))  # warm up
+
+        def go() -> None:
+            for i in range(runs):
+                model.reload()
+                model.run(params=dict(params.iloc[i]))
+
+        return runs / _timed(go)
+
+
+def simlin_runs_per_second(mdl: Path, runs: int) -> float | None:
+    try:
+        import simlin
+    except ImportError:
+        return None
+    m = simlin.load(str(mdl))
+    m.run(analyze_loops=False)
+
+    def go() -> None:
+        for _ in range(runs):
+            m.run(analyze_loops=False)
+
+    return runs / _timed(go)
+
+
+def hand_written_spiral(n: int, referral_rate: np.ndarray) -> np.ndarray:
+    """workforce_spiral's equations written by hand as one numpy Euler loop over n runs."""
+    dt, steps = 0.25, 960
+    bx = np.array([0, 0.5, 1, 1.5, 2, 2.5, 3, 4.0])
+    by = np.array([0.8, 0.85, 1, 1.5, 2.3, 3.1, 3.8, 4.5])
+    establishment, duration, per_fte, ref_caseload = 150.0, 10.0, 2.2, 17.0
+    adjust, leave, fill, max_hire = 6.0, 0.0125, 4.0, 3.0
+    cases = referral_rate * duration
+    workers = np.full(n, establishment)
+    burnout = np.ones(n)
+    final = np.empty(n)
+    for k in range(steps + 1):
+        caseload = np.where(np.abs(workers) < 1e-6, 0.0, cases / workers)
+        closures = np.minimum(cases / duration, workers * per_fte)
+        leaving = workers * leave * np.interp(burnout, bx, by)
+        hiring = np.minimum(max_hire,
+                            np.maximum(0.0, establishment - workers) / fill + leaving)
+        if k == steps:
+            final[:] = workers
+            break
+        d_cases = referral_rate - closures
+        d_burnout = (caseload / ref_caseload - burnout) / adjust
+        d_workers = hiring - leaving
+        cases = cases + d_cases * dt
+        burnout = burnout + d_burnout * dt
+        workers = workers + d_workers * dt
+    return final
+
+
+def peak_memory_million(mdl: Path, n: int) -> dict:
+    """Run an n-run reduced ensemble in a fresh process; report its peak resident memory."""
+    code = f"""
+import resource, time, json, numpy as np, pandas as pd
+from carespiral.pysd_runner.batch import compile_model
+bm = compile_model({str(mdl)!r})
+rng = np.random.default_rng(5)
+params = pd.DataFrame({{p.name: rng.uniform(p.lower, p.upper, {n}) for p in bm.parameters
+                       if p.lower is not None and p.upper is not None and p.upper > p.lower}})
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+ds = bm.run(params, reduce="final,max,min")
+el = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"runs": {n}, "seconds": el, "peak_mb": peak / 1024,
+                  "before_run_mb": base / 1024, "summaries": len(ds.data_vars)}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small N (smoke test)")
+    ap.add_argument("--model", default="collapse_spiral", help="bundled model to time")
+    args = ap.parse_args()
+    from carespiral.pysd_runner.batch import compile_model
+
+    mdl = MODELS / f"{args.model}.mdl"
+    if not mdl.is_file():  # the largest bundled model if the named one has not landed
+        mdl = max(MODELS.glob("*.mdl"), key=lambda p: p.stat().st_size)
+    bm = compile_model(mdl)
+    from carespiral.pysd_runner.catalog import catalog
+
+    entry = catalog().get(mdl.stem)
+    # what an experiment keeps: the catalogue's outputs (else the stocks), summarised per run
+    outs = list(entry.outputs.values()) if entry and entry.outputs else bm.stocks
+    sizes = [1, 100, 1_000] if args.quick else [1, 100, 10_000, 100_000]
+    million = 20_000 if args.quick else 1_000_000
+    print(f"model: {mdl.stem} ({len(bm.variables)} variables, {len(bm.stocks)} stocks); "
+          f"batch runs keep final and max of {len(outs)} outputs")
+
+    pysd_rate = pysd_runs_per_second(mdl, 2 if args.quick else 5)
+    print(f"PySD: {pysd_rate:.2f} runs/s")
+    simlin_rate = simlin_runs_per_second(mdl, 10 if args.quick else 50)
+    if simlin_rate:
+        print(f"Simlin (pysimlin, one run at a time): {simlin_rate:.0f} runs/s")
+
+    rates = {}
+    for n in sizes:
+        params = draws(bm, n)
+        bm.run(params.iloc[: min(n, 10)], outputs=outs, reduce="final,max")  # compile first
+        seconds = _timed(lambda p=params: bm.run(p, outputs=outs, reduce="final,max"),
+                         repeat=3 if n <= 100 else 1)
+        rates[n] = n / seconds
+        line = f"batch N={n:>7,}: {rates[n]:>9.0f} runs/s = {rates[n] / pysd_rate:>7.0f} x PySD"
+        if simlin_rate:
+            line += f", {rates[n] / simlin_rate:5.1f} x Simlin"
+        print(line)
+
+    # the practical limit: the same equations written by hand as one numpy loop
+    spiral = compile_model(MODELS / "workforce_spiral.mdl")
+    n = 1_000 if args.quick else 10_000
+    rr = np.random.default_rng(3).uniform(150, 400, n)
+    frame = pd.DataFrame({"Referral Rate": rr})
+    spiral.run(frame.iloc[:10], reduce="final", outputs=["Social Workers"])
+    t_hand = _timed(lambda: hand_written_spiral(n, rr), repeat=3)
+    t_batch = _timed(lambda: spiral.run(frame, reduce="final", outputs=["Social Workers"]),
+                     repeat=3)
+    same = np.allclose(hand_written_spiral(n, rr),
+                       spiral.run(frame, reduce="final", outputs=["Social Workers"])
+                       ["Social Workers:final"].to_numpy(), rtol=1e-9)
+    print(f"workforce_spiral N={n:,}: hand-written numpy {n / t_hand:.0f} runs/s, batch "
+          f"{n / t_batch:.0f} runs/s: batch takes {t_batch / t_hand:.2f} x the hand-written "
+          f"loop's time (same results: {same})")
+
+    mem = peak_memory_million(MODELS / "workforce_spiral.mdl", million)
+    print(f"workforce_spiral {mem['runs']:,}-run reduced ensemble (final,max,min of every "
+          f"variable): {mem['seconds']:.0f} s, peak memory {mem['peak_mb']:.0f} MB "
+          f"({mem['before_run_mb']:.0f} MB before the run)")
+
+
+if __name__ == "__main__":
+    main()
