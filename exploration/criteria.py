@@ -14,8 +14,11 @@ Default criteria (used when a spec gives none; each applies only if the model ha
   means the authority cannot staff its posts.
 - social workers below 50% of the funded establishment (lever `establishment`) for 6 months:
   the workforce has drained, not merely thinned.
-- cases awaiting assessment growing every month for 12 months: a queue that grows for a year is
-  not absorbing demand at any pace.
+- cases awaiting assessment above twice their starting level for 12 months (models start at their
+  reference, 2013-2019-like state): a queue that has doubled and stays doubled for a year means
+  children wait for assessment in numbers the service was never sized for. (A `growing` criterion,
+  a queue rising every month for N months, is available in specs; it is not a default because a
+  degraded but settling queue and a slowly creeping one would then get opposite labels.)
 """
 
 from __future__ import annotations
@@ -31,9 +34,13 @@ import xarray as xr
 
 from carespiral.errors import CarespiralError
 
-__all__ = ["Criterion", "Growing", "Threshold", "classify", "default_criteria", "read_criteria"]
+__all__ = [
+    "Criterion", "Growing", "Threshold", "classify", "default_criteria", "outputs_needed",
+    "read_criteria",
+]
 
 COLLAPSE = "collapse"
+INITIAL = "initial"
 SUSTAINABLE = "sustainable"
 
 
@@ -42,7 +49,8 @@ class Threshold:
     """`variable` above (or below) `value` (times `relative_to`, if given) for `months` months.
 
     `relative_to` names a parameter (e.g. establishment) or variable that scales the threshold, so
-    "below 0.5 x establishment" reads `Threshold("social_workers_fte", "<", 0.5, 6, "establishment")`.
+    "below 0.5 x establishment" reads `Threshold("social_workers_fte", "<", 0.5, 6, "establishment")`;
+    `relative_to="initial"` compares with the variable's own value at the start of the run.
     """
 
     variable: str
@@ -58,7 +66,9 @@ class Threshold:
     def bind(self, model) -> Threshold:
         """The same criterion with the model's own variable names (roles resolved)."""
         rel, ref = None, None
-        if self.relative_to:
+        if self.relative_to == INITIAL:
+            rel = INITIAL
+        elif self.relative_to:
             rel = model.resolve(self.relative_to)
             const = {p.name: p.default for p in model.parameters}
             ref = const.get(rel)
@@ -80,7 +90,9 @@ class Threshold:
         """Boolean (run x time): the condition holds at this instant."""
         x = _values(ds, self.variable)
         ref = self.value
-        if self.relative_to:
+        if self.relative_to == INITIAL:
+            ref = self.value * x[:, :1]
+        elif self.relative_to:
             ref = self.value * _reference(ds, params, self.relative_to, self.ref_default)
         return x > ref if self.op == ">" else x < ref
 
@@ -171,15 +183,39 @@ def classify(
 
 
 def default_criteria(model) -> list[Criterion]:
-    """The documented defaults that apply to `model` (those whose roles it has)."""
-    candidates: list[Criterion] = [
-        Threshold("caseload", ">", 25.0, 12.0),
-        Threshold("vacancy_rate", ">", 0.40, 12.0),
-        Threshold("social_workers_fte", "<", 0.5, 6.0, relative_to="establishment"),
-        Growing("awaiting_assessment", 12.0),
-    ]
+    """The documented defaults that apply to `model` (those whose roles it has).
+
+    Units are respected: a vacancy rate published in percent gets a threshold of 40, not 0.4; the
+    workforce is compared with an establishment in the same units (the `establishment` lever, or
+    a `Funded Establishment` variable when the lever is a rate such as FTE per child).
+    """
+    units = {v.name: v.units.strip().lower() for v in model.variables}
     roles = model.roles
-    return [c for c in candidates if all(n in roles for n in c.needs)]
+    out: list[Criterion] = []
+    if "caseload" in roles:
+        out.append(Threshold("caseload", ">", 25.0, 12.0))
+    if "vacancy_rate" in roles:
+        pct = units.get(roles["vacancy_rate"], "") in ("percent", "%")
+        out.append(Threshold("vacancy_rate", ">", 40.0 if pct else 0.40, 12.0))
+    if "social_workers_fte" in roles:
+        sw_units = units.get(roles["social_workers_fte"])
+        ref = next((r for r in (roles.get("establishment"), "Funded Establishment")
+                    if r in units and units[r] == sw_units), None)
+        if ref is not None:
+            out.append(Threshold("social_workers_fte", "<", 0.5, 6.0, relative_to=ref,
+                                 name="social_workers_fte < 0.5 x establishment for 6 months"))
+    if "awaiting_assessment" in roles:
+        out.append(Threshold("awaiting_assessment", ">", 2.0, 12.0, relative_to=INITIAL,
+                             name="awaiting_assessment > 2 x its starting level for 12 months"))
+    return out
+
+
+def outputs_needed(criteria: Sequence[Criterion]) -> list[str]:
+    """The model variables bound criteria read from the run results."""
+    names = [c.variable for c in criteria]
+    names += [c.relative_to for c in criteria if isinstance(c, Threshold) and c.relative_to
+              and c.relative_to != INITIAL and c.ref_default is None]
+    return list(dict.fromkeys(names))
 
 
 def read_criteria(items: Sequence[Mapping[str, Any]], where: str = "spec") -> list[Criterion]:

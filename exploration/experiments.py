@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from carespiral.exploration.criteria import COLLAPSE, classify, criterion_to_dict
+from carespiral.exploration.criteria import COLLAPSE, classify, criterion_to_dict, outputs_needed
 from carespiral.exploration.result import Result, write_frame
 from carespiral.exploration.spec import ExploreSpec
 
@@ -165,10 +165,7 @@ def _posterior_draws(path: str, model) -> pd.DataFrame:
 
 
 def needed_outputs(spec: ExploreSpec) -> list[str]:
-    names = [c.variable for c in spec.criteria]
-    names += [c.relative_to for c in spec.criteria
-              if getattr(c, "relative_to", None) and c.ref_default is None]
-    names += [o.variable for o in spec.outcomes]
+    names = outputs_needed(spec.criteria) + [o.variable for o in spec.outcomes]
     return list(dict.fromkeys(n for n in names if n))
 
 

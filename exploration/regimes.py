@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from carespiral.exploration.criteria import COLLAPSE, SUSTAINABLE, Criterion
+from carespiral.exploration.criteria import COLLAPSE, SUSTAINABLE, Criterion, outputs_needed
 from carespiral.exploration.result import Result
 
 from carespiral.errors import CarespiralError
@@ -106,7 +106,7 @@ def shock_map(
         grid[model.parameter(k).name] = float(v)
     grid.index = pd.RangeIndex(len(grid), name="run")
     stop = start + duration + hold
-    outputs = list(dict.fromkeys(c.variable for c in criteria))
+    outputs = outputs_needed(criteria)
     pulse = Scenario(name="shock", title=f"{name} shock",
                      inputs=(Input(name=name, type="pulse", height=float(shock), start=start,
                                    duration=duration),))

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from carespiral.exploration.criteria import COLLAPSE, SUSTAINABLE, Criterion
+from carespiral.exploration.criteria import COLLAPSE, SUSTAINABLE, Criterion, outputs_needed
 from carespiral.exploration.rates import RateFunction
 from carespiral.exploration.result import Result
 
@@ -262,7 +262,7 @@ class Sweep(Result):
         return df.reset_index()
 
     def thresholds(self) -> pd.DataFrame:
-        """Per param2 value: the lowest value tipping on the way up, the highest staying on the way
+        """Per param2 value: the lowest value tipping on the way up, the lowest still collapsed on the way
         down; between them lies the bistable band."""
         reg = self.regimes()
         groups = reg.groupby("param2") if self.param2 else [(None, reg)]
@@ -327,7 +327,7 @@ def sweep(
     times = np.repeat(np.arange(n + 1, dtype=float) * hold, 2)[1:-1]
     times[1::2] += dt / 2
     series = pd.Series(np.repeat(legs, 2), index=times)
-    watch = list(dict.fromkeys([c.variable for c in criteria] + [model.resolve(o) for o in outputs]))
+    watch = list(dict.fromkeys(outputs_needed(criteria) + [model.resolve(o) for o in outputs]))
     rows = []
     for k, v2 in enumerate(seconds):
         run_params = dict(base)

@@ -86,3 +86,17 @@ def test_regime_map_has_both_regimes_and_a_bistable_band(workforce):
 def test_sweep_rejects_a_single_value(workforce):
     with pytest.raises(CarespiralError, match="at least two"):
         sweep(workforce, "Referral Rate", [300.0], default_criteria(workforce))
+
+
+def test_collapse_spiral_regime_map_has_both_regimes_and_a_bistable_band():
+    from carespiral.pysd_runner import load
+
+    m = load("collapse_spiral")
+    # The model's documentation: no shocks, the backlog tips above a compliance burden of about
+    # 1.12; a burden of 1.6 for five years then back to 1 collapses the service for good.
+    found = shock_map(m, "Compliance Burden", [0.8, 1.0, 2.0], "Underlying Need", [0.0315],
+                      default_criteria(m), shock=0.6, duration=60, hold=180)
+    reg = found.table.set_index("param")["regime"]
+    assert reg[0.8] == "sustainable"  # 1.4 for five years is absorbed
+    assert reg[1.0] == "bistable"  # 1.6 for five years is not
+    assert reg[2.0] == "collapse"
