@@ -17,7 +17,7 @@ import pandas as pd
 from carespiral.errors import CarespiralError
 
 from . import exploration_figures as ef
-from .page import Page, PlotlyJs
+from .page import Page, PlotlyJs, format_value
 
 __all__ = ["exploration_page", "exploration_report"]
 
@@ -72,8 +72,8 @@ def exploration_page(
 
 def _summary_table(result: Any) -> pd.DataFrame:
     def fmt(v: Any) -> str:
-        if isinstance(v, float):
-            return f"{v:.4g}"
+        if isinstance(v, int | float):
+            return format_value(v)
         if isinstance(v, dict):
             return ", ".join(f"{k} = {fmt(x)}" for k, x in v.items()) or "–"
         if isinstance(v, list | tuple):

@@ -88,16 +88,16 @@ def model_page(
         how_to_read=(
             "Blue squares are stocks (accumulations), orange bow-ties the flows that fill or drain "
             "them (thick blue lines), green dots auxiliary variables; grey arrows point from cause "
-            "to effect. Choose a loop in the menu to trace it in colour; hover a variable for its "
+            "to effect; pink triangles are nonlinear effects (lookups). Choose a loop in the menu to trace it in colour; hover a variable for its "
             "units and links."
         ),
     )
     if not show_constants:
-        n_const = sum(k in ("constant", "lookup") for k in st.nodes.values())
+        n_const = sum(k == "constant" for k in st.nodes.values())
         if n_const:
             sec.note(
-                f"{n_const} constants and lookups are left out of the picture to keep it readable;"
-                " the constants are listed with their values and bounds under Parameters."
+                f"{n_const} constants are left out of the picture to keep it readable; they are "
+                "listed with their values and bounds under Parameters."
             )
     stocks = _stock_table(st)
     if len(stocks):
@@ -188,7 +188,9 @@ def _loop_table(st: Structure) -> pd.DataFrame:
 
 def structure_figure(st: Structure, *, show_constants: bool = False) -> go.Figure:
     """The stock-flow picture: nodes by kind, causal arrows, pipes, loops selectable."""
-    keep = [n for n, k in st.nodes.items() if show_constants or k not in ("constant", "lookup")]
+    # constants have no inputs, so hiding them never breaks a chain of causes; lookups do have
+    # one (the WITH LOOKUP input) and stay
+    keep = [n for n, k in st.nodes.items() if show_constants or k != "constant"]
     pos = layout(st, keep)
     fig = go.Figure()
     kept = set(keep)
@@ -203,15 +205,17 @@ def structure_figure(st: Structure, *, show_constants: bool = False) -> go.Figur
     fig.add_trace(go.Scatter(x=px, y=py, mode="lines", name="flow into/out of a stock",
                              line={"color": "#0072B2", "width": 5}, opacity=0.35,
                              hoverinfo="skip"))
-    # information links as arrows (annotations carry the arrowheads)
-    for a, b in st.edges:
-        if a not in kept or b not in kept or a == b or (a, b) in pipe_set:
-            continue
-        fig.add_annotation(
-            x=pos[b][0], y=pos[b][1], ax=pos[a][0], ay=pos[a][1], xref="x", yref="y",
-            axref="x", ayref="y", showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1,
-            arrowcolor="#8a8a8a", standoff=9, startstandoff=6, opacity=0.8, text="",
-        )
+    # information links as arrows (annotations carry the arrowheads); set in one go, as adding
+    # them one by one re-validates the layout each time
+    arrows = [
+        {"x": pos[b][0], "y": pos[b][1], "ax": pos[a][0], "ay": pos[a][1], "xref": "x",
+         "yref": "y", "axref": "x", "ayref": "y", "showarrow": True, "arrowhead": 2,
+         "arrowsize": 1, "arrowwidth": 1, "arrowcolor": "#8a8a8a", "standoff": 9,
+         "startstandoff": 6, "opacity": 0.8, "text": ""}
+        for a, b in st.edges
+        if a in kept and b in kept and a != b and (a, b) not in pipe_set
+    ]
+    fig.update_layout(annotations=arrows)
     inputs: dict[str, list[str]] = {n: [] for n in st.nodes}
     outputs: dict[str, list[str]] = {n: [] for n in st.nodes}
     for a, b in st.edges:
@@ -233,7 +237,7 @@ def structure_figure(st: Structure, *, show_constants: bool = False) -> go.Figur
                 x=[pos[n][0] for n in names], y=[pos[n][1] for n in names],
                 mode="markers+text", name=_plural(_KIND_LABEL[kind], 2),
                 text=names if kind != "constant" else None, textposition="top center",
-                textfont={"size": 12 if kind == "stock" else 10},
+                textfont={"size": 12 if kind == "stock" else (10 if len(keep) < 50 else 9)},
                 marker={"symbol": symbol, "size": size, "color": col,
                         "line": {"color": "white", "width": 1}},
                 hovertext=hover, hoverinfo="text",
@@ -266,7 +270,8 @@ def structure_figure(st: Structure, *, show_constants: bool = False) -> go.Figur
             "buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.02,
             "yanchor": "bottom", "showactive": True, "bgcolor": "white",
         }])
-    apply_layout(fig, title="Stocks, flows and causal links", height=680)
+    apply_layout(fig, title="Stocks, flows and causal links",
+                 height=int(min(1100, 560 + 5 * len(keep))))  # room for labels in big models
     fig.update_xaxes(visible=False, range=[-0.08, 1.08])
     fig.update_yaxes(visible=False, range=[-0.08, 1.1])
     fig.update_layout(hovermode="closest", plot_bgcolor="white", dragmode="pan")

@@ -18,7 +18,15 @@ import numpy as np
 
 from carespiral.errors import CarespiralError, FileFormatError
 
-__all__ = ["NODE_KINDS", "Loop", "Structure", "layout", "loops_from", "structure_from"]
+__all__ = [
+    "NODE_KINDS",
+    "Loop",
+    "Structure",
+    "layout",
+    "loops_from",
+    "loops_from_doc",
+    "structure_from",
+]
 
 NODE_KINDS = ("stock", "flow", "aux", "constant", "lookup")
 _KIND_ALIASES = {
@@ -33,6 +41,7 @@ _KIND_ALIASES = {
     "lookup": "lookup",
     "table": "lookup",
     "data": "aux",
+    "stateful": "aux",  # SMOOTH/DELAY-family variables: drawn as auxiliaries
 }
 _CONTROL = {"INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER", "Time", "TIME"}
 
@@ -171,6 +180,9 @@ def structure_from(graph: Any, loops: Any = None) -> Structure:
             else:
                 add(_get(item, "name"), _get(item, "kind"), _get(item, "units"))
     edges: list[tuple[str, str]] = []
+    if isinstance(raw_edges, set | frozenset):  # unordered: sort so pictures are reproducible
+        raw_edges = sorted(raw_edges, key=lambda e: tuple(map(str, e)) if isinstance(
+            e, list | tuple) else (str(e),))
     for e in raw_edges:
         if isinstance(e, list | tuple):
             a, b = str(e[0]), str(e[1])
@@ -209,11 +221,53 @@ def loops_from(loops: Any) -> list[Loop]:
     return out
 
 
-def layout(structure: Structure, names: Sequence[str], seed: int = 7) -> dict[str, tuple[float, float]]:
-    """Positions in [0, 1]^2 by a force-directed layout (Fruchterman & Reingold), deterministic.
+_INVENTORY_LINE = re.compile(
+    r"^\s*(?P<name>[A-Za-z][\w.]*)\s*(?:\((?P<polarity>[a-z]+)\))?\s*(?P<title>[^:]*):"
+    r"\s*(?P<path>.+->.+)$"
+)
 
-    Stocks start on a circle and everything else near what it touches, so the picture keeps the
-    stocks apart and puts flows and auxiliaries between the stocks they connect.
+
+def loops_from_doc(path: str | Path) -> list[Loop]:
+    """Loops from the ```loop-inventory block of a model's documentation (Markdown).
+
+    Each line: `R1 (reinforcing) attrition spiral: A -> B -> C -> A` (the last name repeats the
+    first). Raises FileFormatError naming the line when one cannot be read.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise FileFormatError(path, f"cannot read: {exc.strerror}") from None
+    loops: list[Loop] = []
+    inside = False
+    for no, line in enumerate(lines, 1):
+        if line.strip().startswith("```"):
+            if inside:
+                break
+            inside = line.strip() == "```loop-inventory"
+            continue
+        if not inside or not line.strip():
+            continue
+        m = _INVENTORY_LINE.match(line)
+        if not m:
+            raise FileFormatError(path, "cannot read this loop", line=no,
+                                  hint="expected 'R1 (reinforcing) name: A -> B -> A'")
+        names = [v.strip() for v in m["path"].split("->")]
+        if len(names) > 1 and names[-1] == names[0]:
+            names = names[:-1]
+        loops.append(Loop(m["name"], tuple(names), m["title"].strip(), m["polarity"] or ""))
+    if not loops:
+        raise FileFormatError(path, "no ```loop-inventory block with loops")
+    return loops
+
+
+def layout(structure: Structure, names: Sequence[str], seed: int = 7) -> dict[str, tuple[float, float]]:
+    """Positions in [0, 1]^2 by stress majorization on link distances (deterministic).
+
+    Two variables are drawn as far apart as the number of links between them (ignoring
+    direction): classical scaling gives a starting picture and SMACOF iterations with weights
+    1/d^2 refine it, so near neighbours are placed accurately and the whole graph spreads
+    evenly, without the outliers a force-directed layout leaves on large graphs.
     """
     n = len(names)
     if n == 0:
@@ -221,37 +275,52 @@ def layout(structure: Structure, names: Sequence[str], seed: int = 7) -> dict[st
     if n == 1:
         return {names[0]: (0.5, 0.5)}
     index = {nm: i for i, nm in enumerate(names)}
+    adj: list[set[int]] = [set() for _ in range(n)]
+    for a, b in structure.edges:
+        if a in index and b in index and a != b:
+            adj[index[a]].add(index[b])
+            adj[index[b]].add(index[a])
+    dist = np.full((n, n), np.inf)
+    for src in range(n):  # breadth-first search from every node
+        dist[src, src] = 0
+        frontier, d = [src], 0
+        while frontier:
+            d += 1
+            nxt = []
+            for u in frontier:
+                for v in adj[u]:
+                    if dist[src, v] == np.inf:
+                        dist[src, v] = d
+                        nxt.append(v)
+            frontier = nxt
+    finite = dist[np.isfinite(dist)]
+    dist[~np.isfinite(dist)] = finite.max() + 1  # separate components sit a step apart
+    # classical scaling for a start
+    j = np.eye(n) - 1.0 / n
+    b = -0.5 * j @ (dist**2) @ j
+    vals, vecs = np.linalg.eigh(b)
+    order = np.argsort(vals)[::-1][:2]
+    pos = vecs[:, order] * np.sqrt(np.maximum(vals[order], 1e-9))
     rng = np.random.default_rng(seed)
-    pos = rng.uniform(-0.3, 0.3, size=(n, 2))
-    stocks = [index[s] for s in names if structure.nodes.get(s) == "stock"]
-    for j, i in enumerate(stocks):
-        angle = 2 * np.pi * j / max(len(stocks), 1)
-        pos[i] = (np.cos(angle), np.sin(angle))
-    pairs = np.array(
-        [(index[a], index[b]) for a, b in structure.edges if a in index and b in index and a != b],
-        dtype=int,
-    ).reshape(-1, 2)
-    weight = np.ones(len(pairs))
-    pipe_set = set(structure.pipes())
-    for k, (a, b) in enumerate(pairs):
-        if (names[a], names[b]) in pipe_set:
-            weight[k] = 3.0  # flows sit close to their stocks
-    k_opt = 1.0 / np.sqrt(n)
-    temp = 0.15
-    for _ in range(400):
-        delta = pos[:, None, :] - pos[None, :, :]
-        dist = np.sqrt((delta**2).sum(-1)) + 1e-9
-        np.fill_diagonal(dist, np.inf)
-        disp = ((k_opt**2 / dist**2)[:, :, None] * delta).sum(1)  # repulsion
-        if len(pairs):
-            d = pos[pairs[:, 0]] - pos[pairs[:, 1]]
-            dl = np.sqrt((d**2).sum(-1)) + 1e-9
-            f = (dl / k_opt * weight)[:, None] * d  # attraction along edges
-            np.add.at(disp, pairs[:, 0], -f)
-            np.add.at(disp, pairs[:, 1], f)
-        length = np.sqrt((disp**2).sum(-1)) + 1e-9
-        pos += disp / length[:, None] * np.minimum(length, temp)[:, None]
-        temp *= 0.99
+    pos += rng.normal(0, 1e-3, pos.shape)  # break ties between symmetric nodes
+    # SMACOF with weights 1/d^2
+    with np.errstate(divide="ignore"):
+        w = np.where(dist > 0, 1.0 / dist**2, 0.0)
+    v = -w
+    np.fill_diagonal(v, w.sum(1))
+    v_pinv = np.linalg.pinv(v)
+    for _ in range(200):
+        diff = pos[:, None, :] - pos[None, :, :]
+        cur = np.sqrt((diff**2).sum(-1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(cur > 1e-12, w * dist / cur, 0.0)
+        bmat = -ratio
+        np.fill_diagonal(bmat, ratio.sum(1))
+        new = v_pinv @ bmat @ pos
+        if np.abs(new - pos).max() < 1e-5:
+            pos = new
+            break
+        pos = new
     lo, hi = pos.min(0), pos.max(0)
     span = np.where(hi - lo > 1e-9, hi - lo, 1.0)
     pos = (pos - lo) / span

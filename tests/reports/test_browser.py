@@ -53,6 +53,18 @@ def test_model_report_in_browser(open_report, tmp_path, sample_graph, sample_par
     assert_rendered(open_report(path), 1)
 
 
+def test_model_report_of_the_main_model_in_browser(open_report, tmp_path):
+    from carespiral.pysd_runner import load
+    from carespiral.pysd_runner.graph import dependency_graph
+
+    model = load("collapse_spiral")
+    graph = dependency_graph(model.mdl_path)
+    loops = {"cycle through Burnout": graph.find_cycle("Burnout")}
+    path = model_report(graph, model.parameters, tmp_path / "model_report_collapse_spiral.html",
+                        title=model.title, loops=loops)
+    assert_rendered(open_report(path), 1)
+
+
 def test_data_report_in_browser(open_report, tmp_path, sample_table):
     path = data_report(sample_table, tmp_path / "data_report.html", area="Haringey")
     assert_rendered(open_report(path), 3)

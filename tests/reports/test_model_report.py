@@ -135,3 +135,50 @@ def test_structure_round_trips_through_json(sample_graph, tmp_path):
     back = Structure.load(tmp_path / "s.json")
     assert back.nodes == st.nodes and back.edges == st.edges and back.units == st.units
     assert back.loops == st.loops
+
+
+def test_report_of_a_bundled_model_from_its_dependency_graph(tmp_path):
+    from carespiral.pysd_runner import load
+    from carespiral.pysd_runner.graph import dependency_graph
+
+    model = load("workforce_spiral")
+    graph = dependency_graph(model.mdl_path)
+    loops = {
+        "R1": ["Social Workers", "Caseload", "Workload Pressure", "Burnout",
+               "Effect of Burnout on Leaving", "Leaving"],
+        "B1": ["Social Workers", "Hiring"],
+        "X1": ["Social Workers", "Caseload", "Hiring"],  # not a loop of this model
+    }
+    page = model_page(graph, model.parameters, title=model.title, loops=loops)
+    st = structure_from(graph)
+    assert st.nodes["Social Workers"] == "stock" and st.nodes["Caseload"] == "aux"
+    assert not any(k == "control" for k in st.nodes.values())
+    assert set(st.pipes()) >= {("Hiring", "Social Workers"), ("Leaving", "Social Workers")}
+    html = page.render()
+    assert html.count("<td>yes</td>") == 2
+    assert "no: missing Caseload → Hiring" in html
+    for p in model.parameters:
+        assert f"<td>{p.name}</td>" in html
+    assert model_report(graph, model.parameters, tmp_path / "m.html", title="m").exists()
+
+
+def test_loops_are_read_from_a_loop_inventory_block(tmp_path):
+    from carespiral.reports.structure import loops_from_doc
+
+    from carespiral.errors import FileFormatError
+
+    doc = tmp_path / "model.md"
+    doc.write_text(
+        "# Model\n\nText.\n\n```loop-inventory\n"
+        "R1 (reinforcing) attrition spiral: A -> B -> C -> A\n"
+        "B1 (balancing) hiring: C -> D -> C\n```\n\nMore text -> not a loop.\n"
+    )
+    loops = loops_from_doc(doc)
+    assert loops == [Loop("R1", ("A", "B", "C"), "attrition spiral", "reinforcing"),
+                     Loop("B1", ("C", "D"), "hiring", "balancing")]
+    doc.write_text("```loop-inventory\nR1 attrition spiral A B C\n```\n")
+    with pytest.raises(FileFormatError, match="line 2"):
+        loops_from_doc(doc)
+    doc.write_text("no block here\n")
+    with pytest.raises(FileFormatError, match="no ```loop-inventory block"):
+        loops_from_doc(doc)
