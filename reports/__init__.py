@@ -5,6 +5,7 @@ data table) and writes one offline HTML page; `render_results` re-renders a resu
 its manifest. See docs/reports.md.
 """
 
+from .calibration_report import calibration_report
 from .data_report import data_report
 from .exploration_report import exploration_report
 from .model_report import model_report
@@ -20,6 +21,7 @@ from .run_report import run_report
 
 __all__ = [
     "Page",
+    "calibration_report",
     "data_report",
     "exploration_report",
     "index_page",

@@ -376,3 +376,62 @@ def exploration_results():
 def experiments_maker():
     """make_experiments(n, seed) for tests that need another size."""
     return make_experiments
+
+
+# ---------------------------------------------------------------- calibration result
+# Known answers: a linear fit of two series with +-10% bands; six parameters of which one is
+# flat; draws with a correlation of 0.95 between the first two; quadratic profiles whose 95%
+# interval is estimate +- 1.96 sd; a hold-out of three years.
+
+
+@pytest.fixture
+def calibration_result():
+    from carespiral.calibration.result import CalibrationResult
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for series, base, unit in (("referrals", 600000.0, "count"), ("re_referral_rate", 22.0, "%")):
+        for y in range(2013, 2021):
+            fitted = base * (1 + 0.02 * (y - 2013))
+            rows.append({"series": series, "year": y, "date": pd.Timestamp(f"{y}-03-31"),
+                         "time": 12.0 * (y - 2005), "observed": fitted * (1 + rng.normal(0, 0.03)),
+                         "fitted": fitted, "lower": fitted * 0.9, "upper": fitted * 1.1,
+                         "unit": unit})
+    fitted = pd.DataFrame(rows)
+    names = [f"Parameter {c}" for c in "ABCDEF"]
+    est = np.array([1.0, 2.0, 0.5, 10.0, 0.1, 3.0])
+    sd = np.array([0.1, 0.2, 0.05, 1.0, 0.01, 2.0])
+    params = pd.DataFrame({
+        "parameter": names, "estimate": est, "sd": sd, "lower": est - 1.96 * sd,
+        "upper": est + 1.96 * sd, "prior": "uniform", "bound_lower": est / 4,
+        "bound_upper": est * 4, "at_bound": False,
+        "profile_lower": est - 1.96 * sd, "profile_upper": est + 1.96 * sd,
+        "identifiability": ["identified"] * 5 + ["flat"],
+    })
+    fit = pd.DataFrame({"series": ["referrals", "re_referral_rate"], "n": [8.0, 8.0],
+                        "r2": [0.9, 0.8], "mape": [2.5, 3.1], "rmse": [15000.0, 0.7],
+                        "u_m": [0.1, 0.05], "u_s": [0.2, 0.15], "u_c": [0.7, 0.8],
+                        "resid_acf1": [0.1, -0.2]})
+    cov = np.diag(sd**2)
+    cov[0, 1] = cov[1, 0] = 0.95 * sd[0] * sd[1]
+    draws = pd.DataFrame(rng.multivariate_normal(est, cov, size=4000), columns=names)
+    prof = pd.DataFrame([{"parameter": n, "value": v, "logpost": -0.5 * ((v - e) / s) ** 2,
+                          "delta": 0.5 * ((v - e) / s) ** 2}
+                         for n, e, s in zip(names, est, sd, strict=True)
+                         for v in np.linspace(e - 3 * s, e + 3 * s, 9)])
+    back = []
+    for y in range(2021, 2024):
+        back.append({"series": "referrals", "year": y, "date": pd.Timestamp(f"{y}-03-31"),
+                     "observed": 600000 * (1 + 0.02 * (y - 2013)) * 1.01,
+                     "forecast": 600000 * (1 + 0.02 * (y - 2013)),
+                     "lower": 560000.0, "upper": 760000.0, "persistence": 684000.0,
+                     "trend": 600000 * (1 + 0.025 * (y - 2013))})
+    backtest = pd.DataFrame(back)
+    summary = pd.DataFrame({"series": ["referrals"], "n": [3], "mase_model": [0.4],
+                            "mase_persistence": [1.6], "mase_trend": [0.9], "coverage": [1.0]})
+    corr = pd.DataFrame(np.corrcoef(draws.to_numpy().T), index=names, columns=names)
+    return CalibrationResult(
+        model="collapse_spiral", spec="england", area="England", method="emcee", seed=7,
+        parameters=params, fitted=fitted, fit=fit, correlation=corr, draws=draws,
+        profiles=prof, backtest=backtest, backtest_summary=summary,
+        diagnostics={"acceptance": 0.31, "runs": 40000})

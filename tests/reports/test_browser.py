@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from carespiral.reports import (
     Page,
+    calibration_report,
     data_report,
     exploration_report,
     model_report,
@@ -77,6 +78,11 @@ def test_data_report_of_the_published_data_in_browser(open_report, tmp_path):
     check = open_report(path)
     assert_rendered(check, len(check.figures))
     assert len(check.figures) >= 5
+
+
+def test_calibration_report_in_browser(open_report, tmp_path, calibration_result):
+    path = calibration_report(calibration_result, tmp_path / "calibration_report.html")
+    assert_rendered(open_report(path), 7)
 
 
 def test_exploration_report_in_browser(open_report, tmp_path, exploration_results):

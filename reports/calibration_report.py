@@ -1,0 +1,273 @@
+"""The calibration report: data against fit, parameters with intervals, Theil, profiles, pairs,
+and the backtest against naive forecasts.
+
+It consumes a `carespiral.calibration.result.CalibrationResult` (or anything with the same
+tables): `fitted` (series, date or year, observed, fitted, lower, upper, unit), `parameters`
+(parameter, estimate, lower, upper, bound_lower, bound_upper, ...), `fit` (series, r2, mape,
+u_m, u_s, u_c, ...), optional `draws`, `profiles` (parameter, value, delta), `backtest` and
+`backtest_summary`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from carespiral.errors import CarespiralError
+
+from .page import Page, PlotlyJs
+from .style import GREY, HIGHLIGHT, PALETTE, apply_layout, colour
+
+__all__ = ["calibration_page", "calibration_report"]
+
+MAX_PAIR_PARAMETERS = 5  # a pair grid beyond this is unreadable at laptop width
+MAX_DRAWS = 1500  # points per pair panel
+CHI2_95 = 1.92  # half the 95% chi-square(1) quantile: a profile interval's log-posterior drop
+
+
+def calibration_report(result: Any, path: str | Path, *, title: str | None = None,
+                       plotlyjs: PlotlyJs = "inline") -> Path:
+    """Write the calibration report of `result` to `path`."""
+    return calibration_page(result, title=title).write(path, plotlyjs=plotlyjs)
+
+
+def calibration_page(result: Any, *, title: str | None = None) -> Page:
+    """The calibration report as a `Page`."""
+    for attr in ("fitted", "parameters", "fit"):
+        if not isinstance(getattr(result, attr, None), pd.DataFrame):
+            raise CarespiralError(f"a calibration report needs the result's {attr!r} table")
+    page = Page(title or f"Calibration of {result.model} to {result.area}",
+                f"Method {result.method}, seed {result.seed}, spec {result.spec or '–'}.")
+    intro = page.section("Summary")
+    if not result.converged:
+        intro.note(f"The method did not converge: {result.message or 'no reason given'}. "
+                   "Treat the estimates below with care.")
+    diag = getattr(result, "diagnostics", {}) or {}
+    if diag:
+        intro.table(pd.DataFrame([{"diagnostic": k, "value": v if isinstance(v, int | float)
+                                   else str(v)} for k, v in diag.items()]))
+    _fit_section(page, result)
+    _parameter_section(page, result)
+    if result.draws is not None and len(result.draws) and result.draws.shape[1] >= 2:
+        _pairs_section(page, result.draws, result.parameters)
+    if getattr(result, "backtest", None) is not None and len(result.backtest):
+        _backtest_section(page, result)
+    return page
+
+
+def _x(frame: pd.DataFrame) -> tuple[pd.Series, str]:
+    if "date" in frame.columns and frame["date"].notna().any():
+        return pd.to_datetime(frame["date"]), "Date of the published figure"
+    return frame["year"], "Year"
+
+
+def _fit_section(page: Page, result: Any) -> None:
+    sec = page.section(
+        "Data against fit",
+        "Published values (dots) against the calibrated model (line), with the 95% predictive "
+        "interval (band) from parameter uncertainty and the error model.",
+    )
+    for series, g in result.fitted.groupby("series", sort=False):
+        g = g.sort_values("date" if "date" in g.columns else "year")
+        x, xtitle = _x(g)
+        unit = str(g["unit"].iloc[0]) if "unit" in g.columns and len(g) else ""
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(x=x, y=g["upper"], mode="lines", line={"width": 0},
+                                 showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=x, y=g["lower"], mode="lines", line={"width": 0},
+                                 fill="tonexty", fillcolor="rgba(0,114,178,0.2)",
+                                 name="95% predictive interval", hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=x, y=g["fitted"], mode="lines", name="model",
+                                 line={"color": PALETTE[0], "width": 2.5},
+                                 hovertemplate=f"model: %{{y:,.4~g}} {unit}<extra></extra>"))
+        fig.add_trace(go.Scatter(x=x, y=g["observed"], mode="markers", name="published",
+                                 marker={"color": HIGHLIGHT, "size": 8},
+                                 hovertemplate=f"published: %{{y:,.4~g}} {unit}<extra></extra>"))
+        apply_layout(fig, title=str(series), height=380)
+        fig.update_layout(hovermode="x unified")
+        fig.update_xaxes(title_text=xtitle)
+        fig.update_yaxes(title_text=unit or "value")
+        sec.figure(fig, how_to_read=(
+            "Dots are the published figures, the line the fitted model and the band where 95% of "
+            "published values should fall if the model and its error model are right."))
+    fit = result.fit
+    if len(fit) and {"u_m", "u_s", "u_c"} <= set(fit.columns):
+        fig = go.Figure()
+        names = {"u_m": "bias (U^M)", "u_s": "unequal variation (U^S)",
+                 "u_c": "unequal covariation (U^C)"}
+        for i, key in enumerate(("u_m", "u_s", "u_c")):
+            fig.add_trace(go.Bar(
+                y=fit["series"], x=fit[key], orientation="h", name=names[key],
+                marker={"color": (HIGHLIGHT, PALETTE[1], PALETTE[0])[i]},
+                hovertemplate=f"%{{y}}: {names[key]} %{{x:.2f}}<extra></extra>",
+            ))
+        apply_layout(fig, title="Theil decomposition of the mean squared error",
+                     height=max(260, 40 * len(fit) + 160))
+        fig.update_layout(barmode="stack")
+        fig.update_xaxes(title_text="share of the mean squared error", range=[0, 1])
+        sec.figure(fig, how_to_read=(
+            "Each bar splits a series' squared error into bias (the model runs too high or low), "
+            "unequal variation (it swings too much or too little) and unequal covariation "
+            "(point-by-point noise). Most error in U^C is the healthy case (Sterman 1984)."))
+        sec.table(fit, caption="Fit statistics per series.")
+
+
+def _parameter_section(page: Page, result: Any) -> None:
+    p = result.parameters.reset_index(drop=True)
+    sec = page.section(
+        "Parameters",
+        "Each estimate with its 95% interval, drawn within the bounds the calibration allowed.",
+    )
+    if {"bound_lower", "bound_upper", "estimate", "lower", "upper"} <= set(p.columns):
+        lo_b = p["bound_lower"].astype(float)
+        span = (p["bound_upper"].astype(float) - lo_b).replace(0, 1.0)
+
+        def scale(col: str) -> pd.Series:
+            return (p[col].astype(float) - lo_b) / span
+
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(
+            x=scale("estimate"), y=p["parameter"], mode="markers", name="estimate",
+            marker={"color": PALETTE[0], "size": 10},
+            error_x={"type": "data", "symmetric": False,
+                     "array": scale("upper") - scale("estimate"),
+                     "arrayminus": scale("estimate") - scale("lower"), "color": PALETTE[0]},
+            customdata=np.column_stack([p["estimate"], p["lower"], p["upper"]]),
+            hovertemplate=("%{y}: %{customdata[0]:.4~g}<br>95% interval %{customdata[1]:.4~g} "
+                           "to %{customdata[2]:.4~g}<extra></extra>"),
+        ))
+        if {"profile_lower", "profile_upper"} <= set(p.columns):
+            fig.add_trace(go.Scatter(
+                x=scale("profile_lower"), y=p["parameter"], mode="markers",
+                name="profile interval ends", marker={"symbol": "line-ns-open", "size": 14,
+                                                      "color": HIGHLIGHT},
+                hoverinfo="skip"))
+            fig.add_trace(go.Scatter(
+                x=scale("profile_upper"), y=p["parameter"], mode="markers", showlegend=False,
+                marker={"symbol": "line-ns-open", "size": 14, "color": HIGHLIGHT},
+                hoverinfo="skip"))
+        apply_layout(fig, title="Estimates and 95% intervals within the bounds",
+                     height=max(280, 36 * len(p) + 160))
+        fig.update_xaxes(range=[-0.03, 1.03], tickvals=[0, 0.5, 1],
+                         ticktext=["lower bound", "middle", "upper bound"],
+                         title_text="position within the calibration bounds")
+        fig.update_yaxes(automargin=True)
+        sec.figure(fig, how_to_read=(
+            "A short whisker means the data pin the parameter down; a whisker across most of the "
+            "range means they do not (flat). Hover for values in the parameter's own units."))
+    sec.table(p, caption="Fitted parameters.")
+    prof = getattr(result, "profiles", None)
+    if prof is not None and len(prof):
+        _profiles(sec, prof)
+
+
+def _profiles(sec: Any, prof: pd.DataFrame) -> None:
+    names = list(pd.unique(prof["parameter"]))
+    cols = min(3, len(names))
+    rows = int(np.ceil(len(names) / cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names,
+                        vertical_spacing=min(0.3, 0.6 / rows))
+    for i, name in enumerate(names):
+        g = prof[prof["parameter"] == name].sort_values("value")
+        fig.add_trace(go.Scatter(
+            x=g["value"], y=g["delta"], mode="lines+markers", showlegend=False,
+            line={"color": PALETTE[0]}, marker={"size": 5},
+            hovertemplate=f"{name} = %{{x:.4~g}}<br>drop %{{y:.2f}}<extra></extra>",
+        ), row=i // cols + 1, col=i % cols + 1)
+        fig.add_hline(y=CHI2_95, line={"color": GREY, "dash": "dot", "width": 1},
+                      row=i // cols + 1, col=i % cols + 1)
+    apply_layout(fig, title="Profiles: drop in log-posterior as each parameter moves",
+                 height=280 * rows + 120)
+    fig.update_yaxes(title_text="drop", autorange="reversed")
+    fig.update_annotations(font={"size": 11})
+    sec.figure(fig, how_to_read=(
+        "Each panel moves one parameter with the others re-fitted; the curve shows how much worse "
+        "the fit gets. The dotted line (1.92) bounds the 95% profile interval: a curve that never "
+        "reaches it means the data do not identify that parameter."))
+
+
+def _pairs_section(page: Page, draws: pd.DataFrame, params: pd.DataFrame) -> None:
+    names = list(draws.columns)
+    note = ""
+    if len(names) > MAX_PAIR_PARAMETERS:
+        # the most uncertain parameters (widest interval relative to bounds) are the interesting
+        p = params.set_index("parameter")
+        rel = ((p["upper"] - p["lower"]) / (p["bound_upper"] - p["bound_lower"])
+               if {"bound_lower", "bound_upper"} <= set(p.columns) else p["upper"] - p["lower"])
+        names = [n for n in rel.sort_values(ascending=False).index if n in draws.columns][
+            :MAX_PAIR_PARAMETERS]
+        note = (f"The {MAX_PAIR_PARAMETERS} parameters with the widest intervals (of "
+                f"{draws.shape[1]}) are shown.")
+    d = draws[names]
+    if len(d) > MAX_DRAWS:
+        d = d.sample(MAX_DRAWS, random_state=1)
+        note += f" {MAX_DRAWS:,} of {len(draws):,} draws drawn (seeded sample)."
+    k = len(names)
+    fig = make_subplots(rows=k, cols=k, horizontal_spacing=0.02, vertical_spacing=0.02)
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            if i == j:
+                fig.add_trace(go.Histogram(x=d[a], nbinsx=30, marker={"color": PALETTE[0]},
+                                           showlegend=False, hovertemplate=f"{a}: %{{x}}<br>"
+                                           "%{y} draws<extra></extra>"), row=i + 1, col=j + 1)
+            elif i > j:
+                fig.add_trace(go.Scatter(x=d[b], y=d[a], mode="markers", showlegend=False,
+                                         marker={"size": 3, "color": colour(0), "opacity": 0.35},
+                                         hovertemplate=f"{b}: %{{x:.4~g}}<br>{a}: %{{y:.4~g}}"
+                                         "<extra></extra>"), row=i + 1, col=j + 1)
+            if i == k - 1:
+                fig.update_xaxes(title_text=b, row=i + 1, col=j + 1, title_font={"size": 10})
+            if j == 0:
+                fig.update_yaxes(title_text=a, row=i + 1, col=j + 1, title_font={"size": 10})
+    apply_layout(fig, title="Posterior draws, two parameters at a time", height=170 * k + 140)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    page.section("Posterior pairs").figure(fig, how_to_read=(
+        "Diagonal: each parameter's spread of draws. Below it: draws of two parameters against "
+        "each other; a narrow diagonal cloud means the data fix only a combination of the two."),
+        caption=note.strip())
+
+
+def _backtest_section(page: Page, result: Any) -> None:
+    bt = result.backtest
+    sec = page.section(
+        "Backtest against naive forecasts",
+        "The model was fitted to the years before the hold-out and then forecast it; the naive "
+        "forecasts repeat the last value (persistence) or extend the trend.",
+    )
+    for series, g in bt.groupby("series", sort=False):
+        g = g.sort_values("date" if "date" in g.columns else "year")
+        x, xtitle = _x(g)
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(x=x, y=g["upper"], mode="lines", line={"width": 0},
+                                 showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=x, y=g["lower"], mode="lines", line={"width": 0},
+                                 fill="tonexty", fillcolor="rgba(0,114,178,0.2)",
+                                 name="model 95% interval", hoverinfo="skip"))
+        for i, (col, label) in enumerate((("forecast", "model"), ("persistence", "persistence"),
+                                          ("trend", "linear trend"))):
+            if col in g.columns:
+                fig.add_trace(go.Scatter(
+                    x=x, y=g[col], mode="lines+markers", name=label,
+                    line={"color": (PALETTE[0], GREY, PALETTE[1])[i],
+                          "dash": ("solid", "dot", "dash")[i]},
+                    hovertemplate=f"{label}: %{{y:,.4~g}}<extra></extra>"))
+        fig.add_trace(go.Scatter(x=x, y=g["observed"], mode="markers", name="published",
+                                 marker={"color": HIGHLIGHT, "size": 9},
+                                 hovertemplate="published: %{y:,.4~g}<extra></extra>"))
+        apply_layout(fig, title=f"Hold-out: {series}", height=360)
+        fig.update_layout(hovermode="x unified")
+        fig.update_xaxes(title_text=xtitle)
+        sec.figure(fig, how_to_read=(
+            "Dots are the held-out published figures; the model should be nearer to them than "
+            "the grey (persistence) and orange (trend) naive forecasts."))
+    summary = getattr(result, "backtest_summary", None)
+    if summary is not None and len(summary):
+        sec.table(summary, caption="Mean absolute scaled error (below 1 beats the in-sample "
+                  "one-step naive forecast) and the share of held-out values inside the model's "
+                  "95% interval.")

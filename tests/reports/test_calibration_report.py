@@ -1,0 +1,97 @@
+"""Calibration report: every table of a calibration result drawn, against the result's values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from carespiral.reports import calibration_report
+from carespiral.reports.calibration_report import MAX_DRAWS, calibration_page
+
+from carespiral.errors import CarespiralError
+
+
+def figures(page):
+    return {b.fig.layout.title.text: b.fig for s in page.sections for b in s.blocks
+            if hasattr(b, "fig")}
+
+
+def test_sections_and_figures(calibration_result):
+    page = calibration_page(calibration_result)
+    assert [s.heading for s in page.sections] == [
+        "Summary", "Data against fit", "Parameters", "Posterior pairs",
+        "Backtest against naive forecasts"]
+    assert set(figures(page)) == {
+        "referrals", "re_referral_rate", "Theil decomposition of the mean squared error",
+        "Estimates and 95% intervals within the bounds",
+        "Profiles: drop in log-posterior as each parameter moves",
+        "Posterior draws, two parameters at a time", "Hold-out: referrals"}
+
+
+def test_fit_figure_holds_data_model_and_band(calibration_result):
+    fig = figures(calibration_page(calibration_result))["referrals"]
+    by = {tr.name: tr for tr in fig.data}
+    want = calibration_result.fitted.query("series == 'referrals'")
+    np.testing.assert_allclose(by["published"].y, want["observed"])
+    np.testing.assert_allclose(by["model"].y, want["fitted"])
+    np.testing.assert_allclose(by["95% predictive interval"].y, want["lower"])
+    assert fig.layout.yaxis.title.text == "count"
+
+
+def test_theil_bars_are_the_fit_table(calibration_result):
+    fig = figures(calibration_page(calibration_result))[
+        "Theil decomposition of the mean squared error"]
+    total = sum(np.asarray(tr.x, dtype=float) for tr in fig.data)
+    np.testing.assert_allclose(total, [1.0, 1.0])
+    assert fig.layout.barmode == "stack"
+
+
+def test_parameter_intervals_are_placed_within_their_bounds(calibration_result):
+    fig = figures(calibration_page(calibration_result))[
+        "Estimates and 95% intervals within the bounds"]
+    est = fig.data[0]
+    p = calibration_result.parameters
+    pos = (p["estimate"] - p["bound_lower"]) / (p["bound_upper"] - p["bound_lower"])
+    np.testing.assert_allclose(est.x, pos)
+    np.testing.assert_allclose(est.customdata[:, 0].astype(float), p["estimate"])
+
+
+def test_pairs_show_the_widest_five_parameters_and_sample_draws(calibration_result):
+    page = calibration_page(calibration_result)
+    fig = figures(page)["Posterior draws, two parameters at a time"]
+    assert len(fig.data) == 5 + 10  # diagonal histograms + lower triangle
+    assert all(len(tr.x) == MAX_DRAWS for tr in fig.data)
+    html = page.render()
+    assert "The 5 parameters with the widest intervals (of 6) are shown." in html
+    assert f"{MAX_DRAWS:,} of 4,000 draws drawn" in html
+    # the flat parameter F (widest interval relative to its bounds) is among them
+    assert fig.layout.yaxis.title.text == "Parameter F"
+
+
+def test_backtest_shows_model_and_naive_forecasts(calibration_result):
+    page = calibration_page(calibration_result)
+    fig = figures(page)["Hold-out: referrals"]
+    assert [tr.name for tr in fig.data][1:] == [
+        "model 95% interval", "model", "persistence", "linear trend", "published"]
+    assert "<td>referrals</td><td class=\"num\">3</td><td class=\"num\">0.4</td>" in page.render()
+
+
+def test_non_convergence_is_stated(calibration_result):
+    calibration_result.converged = False
+    calibration_result.message = "chains did not mix"
+    assert "did not converge: chains did not mix" in calibration_page(
+        calibration_result).render()
+
+
+def test_a_result_without_its_tables_is_refused():
+    with pytest.raises(CarespiralError, match="'fitted'"):
+        calibration_page(object())
+
+
+def test_calibration_report_round_trips_through_the_result_directory(calibration_result,
+                                                                      tmp_path):
+    from carespiral.calibration.result import load_result
+
+    calibration_result.save(tmp_path / "calib")
+    back = load_result(tmp_path / "calib")
+    path = calibration_report(back, tmp_path / "calibration.html")
+    assert path.read_text().count('class="cs-plot"') == 7
