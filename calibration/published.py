@@ -200,7 +200,10 @@ def _read_open(f: _OpenFile, directory: Path, problems: list[str]) -> pd.DataFra
         meta["area_code"] = np.array([RECODED_CODES.get(c, c) for c in meta["area_code"]],
                                      dtype=object)
     years = col["time_period"].astype(int)
-    parts = []
+    # Collect plain arrays per column and build one frame at the end (many small frames are
+    # slow to build and concatenate).
+    cols: dict[str, list] = {k: [] for k in (*meta, "series", "year", "value", "note", "line",
+                                             "def")}
     for raw_col in sorted(mapping):
         j = header.index(raw_col)
         if f.by:
@@ -210,22 +213,29 @@ def _read_open(f: _OpenFile, directory: Path, problems: list[str]) -> pd.DataFra
             series = np.full(len(rows), f.columns[raw_col], dtype=object)
             keep = np.ones(len(rows), dtype=bool)
         value, note = parse_values(arr[keep, j], path, lines[keep],
-                                    [raw_col] * int(keep.sum()))
-        defs = [SERIES[s] for s in series[keep]]
-        when = [_year_dates(int(y), d.census, d.span) for y, d in zip(years[keep], defs,
-                                                                       strict=True)]
-        parts.append(pd.DataFrame({
-            **{k: v[keep] for k, v in meta.items()},
-            "series": series[keep], "variant": "", "year": years[keep],
-            "period": [w[0] for w in when],
-            "period_start": pd.DatetimeIndex([w[1] for w in when]),
-            "period_end": pd.DatetimeIndex([w[2] for w in when]),
-            "date": pd.DatetimeIndex([w[3] for w in when]),
-            "value": value, "unit": [d.unit for d in defs], "kind": [d.kind for d in defs],
-            "source": f"DfE open data {f.name}", "confidence": "high", "note": note,
-            "file": f"dfe/{f.name}", "line": lines[keep],
-        }))
-    return pd.concat(parts, ignore_index=True)
+                                   [raw_col] * int(keep.sum()))
+        for k, v in meta.items():
+            cols[k].append(v[keep])
+        cols["series"].append(series[keep])
+        cols["year"].append(years[keep])
+        cols["value"].append(value)
+        cols["note"].append(note)
+        cols["line"].append(lines[keep])
+        cols["def"].append(np.array([SERIES[s] for s in series[keep]], dtype=object))
+    flat = {k: np.concatenate(v) for k, v in cols.items()}
+    defs = flat.pop("def")
+    when = [_year_dates(int(y), d.census, d.span) for y, d in zip(flat["year"], defs,
+                                                                   strict=True)]
+    return pd.DataFrame({
+        **{k: flat[k] for k in meta}, "series": flat["series"], "variant": "",
+        "year": flat["year"], "period": [w[0] for w in when],
+        "period_start": pd.DatetimeIndex([w[1] for w in when]),
+        "period_end": pd.DatetimeIndex([w[2] for w in when]),
+        "date": pd.DatetimeIndex([w[3] for w in when]),
+        "value": flat["value"], "unit": [d.unit for d in defs], "kind": [d.kind for d in defs],
+        "source": f"DfE open data {f.name}", "confidence": "high", "note": flat["note"],
+        "file": f"dfe/{f.name}", "line": flat["line"],
+    })
 
 
 # ---- curated files --------------------------------------------------------------------------
@@ -411,4 +421,44 @@ def _published_problems(table: pd.DataFrame) -> list[str]:
     for (code, name, year, file), _ in allz[allz].items():
         out.append(f"{file}: {name} ({code}) has rows for {year} with every value 'z' "
                    "(not applicable)")
+    return out + _rate_problems(t)
+
+
+# Published rates and the counts they are defined from: rate = 100 * numerator / (sum of
+# denominator series); caseload is not a percentage (factor 1).
+_RATE_DEFS = {
+    "re_referral_rate": ("re_referrals", ("referrals",), 100.0),
+    "referrals_nfa_rate": ("referrals_nfa", ("referrals",), 100.0),
+    "cp_plans_subsequent_rate": ("cp_plans_subsequent", ("cp_plans_started",), 100.0),
+    "turnover_rate": ("sw_leavers_fte", ("social_workers_fte",), 100.0),
+    "vacancy_rate": ("sw_vacancies_fte", ("sw_vacancies_fte", "social_workers_fte"), 100.0),
+    "agency_rate": ("agency_fte", ("agency_fte", "social_workers_fte"), 100.0),
+    "caseload": ("sw_cases", ("case_holders_fte",), 1.0),
+}
+
+
+def _rate_problems(t: pd.DataFrame) -> list[str]:
+    """Published rates that do not follow from the published counts beyond rounding."""
+    needed = set(_RATE_DEFS) | {n for num, dens, _ in _RATE_DEFS.values() for n in (num, *dens)}
+    t = t[t["value"].notna() & t["series"].isin(needed)]
+    wide = t.set_index(["area_code", "area_name", "level", "year", "series"])["value"]
+    wide = wide[~wide.index.duplicated()].unstack("series")
+    where = t.drop_duplicates(["area_code", "year", "series"]).set_index(
+        ["area_code", "year", "series"])[["file", "line"]]
+    out = []
+    for rate, (num, dens, factor) in _RATE_DEFS.items():
+        den = sum(wide[d] for d in dens)
+        calc = factor * wide[num] / den.where(den > 0)
+        # rates are published to 0.1 and FTE to 0.1 (0.5 for caseload); national and
+        # regional counts are rounded to 10, which moves a ratio by up to 5/den * (1 + ratio)
+        tol = (0.51 if factor == 1.0 else 0.15) + np.where(
+            wide.index.get_level_values("level") == "la", 0.0,
+            factor * 5.0 / den * (1 + wide[num] / den))
+        bad = (calc - wide[rate]).abs() > tol
+        for key, pub in wide.loc[bad.fillna(False), rate].items():
+            code, name, _level, year = key
+            f, line = where.loc[(code, year, rate)]
+            den_text = dens[0] if len(dens) == 1 else f"({' + '.join(dens)})"
+            out.append(f"{f} line {line}: {rate} for {name} {year} is {pub:g}, but "
+                       f"{num} / {den_text} gives {calc.loc[key]:.4g}")
     return out
