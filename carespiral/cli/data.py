@@ -20,10 +20,16 @@ def list_series(
     level: str | None = typer.Option(None, "--level", help="national, regional or la."),
     areas_: bool = typer.Option(False, "--areas", help="List the areas instead of the series."),
     changes: bool = typer.Option(False, "--changes", help="List local authority reorganisations."),
+    problems: bool = typer.Option(False, "--problems",
+                                  help="List problems found in the published files."),
 ) -> None:
-    """List series and their coverage (or areas, or boundary changes)."""
+    """List series and their coverage (or areas, boundary changes, data problems)."""
     from carespiral.calibration import data
 
+    if problems:
+        for p in data.problems():
+            console.print(f"- {p}", soft_wrap=True, markup=False)
+        return
     if changes:
         t = data.area_changes()
         for r in t.itertuples():

@@ -30,6 +30,8 @@ def test_list_areas_and_changes():
     assert "Haringey" in res.output and "E09000014" in res.output
     changes = invoke("data", "list", "--changes")
     assert changes.exit_code == 0 and "Westmorland and Furness" in changes.output
+    problems = invoke("data", "list", "--problems")
+    assert problems.exit_code == 0 and "turnover_rate for North East 2022" in problems.output
 
 
 def test_show_case_insensitive_area_and_series():
