@@ -82,7 +82,8 @@ def find_areas(query: str, areas: pd.DataFrame) -> list[str]:
     """Area codes matching `query`: a code (ONS or DfE three-digit) or a name, ignoring case.
 
     `areas` has columns area_code, area_name, la_code. A name can match several codes (Dorset
-    before and after 2019); all are returned, oldest first as listed. Raises UnknownNameError
+    before and after 2019; North Northamptonshire alone and in the workforce census's joint
+    row with West Northamptonshire); all are returned, in the order of `areas`. Raises UnknownNameError
     with suggestions when nothing matches.
     """
     q = _norm(query)
@@ -90,7 +91,9 @@ def find_areas(query: str, areas: pd.DataFrame) -> list[str]:
     hit = areas[(codes.str.lower() == q) | (areas["la_code"].astype(str) == q)]
     if hit.empty:
         names = areas["area_name"].astype(str).map(_norm)
-        hit = areas[names == q]
+        # a joint row ("North Northamptonshire / West Northamptonshire") matches either name
+        parts = areas["area_name"].astype(str).str.split(" / ").map(lambda p: {_norm(x) for x in p})
+        hit = areas[(names == q) | parts.map(lambda p: q in p)]
         if hit.empty:  # "haringey" for "Haringey", "herefordshire" for "Herefordshire, County of"
             starts = areas[names.str.startswith(q + " ") | names.str.endswith(" " + q)]
             if starts["area_name"].nunique() == 1:
