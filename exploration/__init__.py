@@ -13,6 +13,7 @@ from carespiral.exploration.discovery import Discovery, discover, prim_box
 from carespiral.exploration.experiments import ExperimentResult, run_experiments
 from carespiral.exploration.policy import PolicyResult, optimise
 from carespiral.exploration.regimes import RegimeMap, shock_map
+from carespiral.exploration.resilience import Resilience, resilience
 from carespiral.exploration.result import load_result
 from carespiral.exploration.sensitivity import Sensitivity, morris, sobol
 from carespiral.exploration.spec import ExploreSpec, read_spec
@@ -26,6 +27,7 @@ __all__ = [
     "Growing",
     "PolicyResult",
     "RegimeMap",
+    "Resilience",
     "Sensitivity",
     "Sweep",
     "Threshold",
@@ -38,6 +40,7 @@ __all__ = [
     "optimise",
     "prim_box",
     "read_spec",
+    "resilience",
     "run_experiments",
     "shock_map",
     "sobol",
