@@ -8,6 +8,8 @@ import pytest
 from carespiral.calibration import data
 from carespiral.calibration.observe import OPERATORS, date_to_model_time, observable, observe
 from carespiral.calibration.series import ROLE_SERIES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from carespiral.errors import UnknownNameError
 
@@ -137,3 +139,25 @@ def test_users_monthly_figures_are_observed_over_their_month(tmp_path):
     # April 2023 is month 216..217: the left rule takes the rate at month 216
     assert out["model"].tolist() == pytest.approx([50 + 216 / 12, 50 + 217 / 12])
     assert out["time"].tolist() == [217.0, 218.0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), step=st.sampled_from([0.0625, 0.25, 0.5, 1.0]),
+       year=st.integers(2007, 2023))
+def test_twelve_monthly_flows_add_up_to_the_year(seed, step, year):
+    """For any trajectory, the months of a DfE year observed one by one sum to the year."""
+    t = np.arange(0.0, 240.0 + step / 2, step)
+    rate = np.random.default_rng(seed).gamma(2.0, 25.0, size=len(t))
+    run = pd.DataFrame({"Referrals": rate}, index=t)
+    months = pd.date_range(f"{year - 1}-04-30", periods=12, freq="ME")
+    monthly = pd.DataFrame({
+        "series": "referrals", "date": months, "period_end": months,
+        "period_start": months.to_period("M").to_timestamp(),
+    })
+    annual = data.load(series="referrals", area="England").query("year == @year")
+    m = observe(run, monthly, {"referrals": "Referrals"})["model"].sum()
+    a = observe(run, annual, {"referrals": "Referrals"})["model"].item()
+    assert m == pytest.approx(a, rel=1e-12)
+    # and the year is the left Riemann sum of the saved rates over its months
+    b = 12 * (year - 2005)
+    assert a == pytest.approx(rate[(t >= b - 12) & (t < b)].sum() * step, rel=1e-12)
