@@ -161,3 +161,21 @@ def test_twelve_monthly_flows_add_up_to_the_year(seed, step, year):
     # and the year is the left Riemann sum of the saved rates over its months
     b = 12 * (year - 2005)
     assert a == pytest.approx(rate[(t >= b - 12) & (t < b)].sum() * step, rel=1e-12)
+
+
+def test_main_model_meets_england_data_by_role_with_matching_units():
+    """Every canonical role of the main model observed for England 2017-2019 is within a
+    factor of two of the published figure: a wrong unit convention (a monthly flow not summed,
+    a fraction not turned into %, a % multiplied again) would miss by 12x or 100x."""
+    from carespiral.pysd_runner import load
+
+    model = load("collapse_spiral")
+    assert set(observable(model)) == set(ROLE_SERIES)
+    run = model.run(saveper=0.25, stop=200)
+    rows = data.load(series=list(ROLE_SERIES), area="England", dropna=True)
+    rows = rows[rows["year"].between(2017, 2019)]
+    out = observe(run, rows, model)
+    assert set(out["series"]) == set(ROLE_SERIES)
+    ratio = out["model"] / out["value"]
+    assert ratio.between(0.5, 2.0).all(), out.loc[~ratio.between(0.5, 2.0),
+                                                  ["series", "year", "value", "model"]]
