@@ -26,6 +26,7 @@ __all__ = [
     "pareto_figure",
     "prim_box_figure",
     "prim_tradeoff_figure",
+    "regime_grid_figure",
     "regime_map_figure",
     "sensitivity_figure",
     "sweep_figure",
@@ -240,6 +241,29 @@ def bifurcation_figure(branch: pd.DataFrame, folds: pd.DataFrame, param: str,
     return fig
 
 
+def regime_grid_figure(table: pd.DataFrame, param: str, param2: str, title: str) -> go.Figure:
+    """Regimes on a grid of two parameters: sustainable, bistable (history decides), collapse."""
+    order = ["sustainable", "bistable", "collapse"]
+    grid = table.pivot_table(index="param2", columns="param", values="regime", aggfunc="first")
+    codes = grid.apply(lambda col: col.map({r: i for i, r in enumerate(order)})).to_numpy(
+        dtype=float)
+    third = 1 / 3
+    scale = []
+    for i, r in enumerate(order):  # a stepped colour scale: one flat band per regime
+        scale += [[i * third, REGIME_COLOURS[r]], [(i + 1) * third, REGIME_COLOURS[r]]]
+    fig = go.Figure(go.Heatmap(
+        z=codes, x=grid.columns, y=grid.index, zmin=-0.5, zmax=2.5, colorscale=scale,
+        customdata=grid.to_numpy(dtype=object),
+        colorbar={"tickvals": [0, 1, 2], "ticktext": order},
+        hovertemplate=(f"{param}: %{{x:.4~g}}<br>{param2}: %{{y:.4~g}}<br>%{{customdata}}"
+                       "<extra></extra>"),
+    ))
+    apply_layout(fig, title=title, height=460)
+    fig.update_xaxes(title_text=param)
+    fig.update_yaxes(title_text=param2)
+    return fig
+
+
 def sweep_figure(table: pd.DataFrame, param: str, output: str) -> go.Figure:
     """An output at the end of each hold, going up then down in `param`: hysteresis shows as two
     different paths."""
@@ -262,7 +286,8 @@ def sweep_figure(table: pd.DataFrame, param: str, output: str) -> go.Figure:
 
 
 def pareto_figure(front: pd.DataFrame, evaluated: pd.DataFrame | None = None,
-                  max_markers: int = MAX_MARKERS, seed: int = 1) -> tuple[go.Figure, str]:
+                  max_markers: int = MAX_MARKERS, seed: int = 1,
+                  baseline: dict[str, Any] | None = None) -> tuple[go.Figure, str]:
     """Policies on the Pareto front: cost against collapse risk, coloured by robust caseload."""
     fig = go.Figure()
     note = ""
@@ -288,6 +313,12 @@ def pareto_figure(front: pd.DataFrame, evaluated: pd.DataFrame | None = None,
         marker=marker, hovertext=hover,
         hovertemplate="cost %{x:,.4~g}<br>collapse risk %{y:.1f}%<br>%{hovertext}<extra></extra>",
     ))
+    if baseline and {"cost", "collapse_risk"} <= set(baseline):
+        fig.add_trace(go.Scatter(
+            x=[baseline["cost"]], y=[float(baseline["collapse_risk"]) * 100], mode="markers",
+            name="no policy (baseline)", marker={"symbol": "x", "size": 14, "color": "#000000"},
+            hovertemplate="baseline: cost %{x:,.4~g}, risk %{y:.1f}%<extra></extra>",
+        ))
     apply_layout(fig, title="Policy trade-off: cost against collapse risk", height=460)
     fig.update_xaxes(title_text="cost (model units)")
     fig.update_yaxes(title_text="collapse risk (% of uncertain futures)")

@@ -22,6 +22,7 @@ from .page import Page, PlotlyJs, format_value
 __all__ = ["exploration_page", "exploration_report"]
 
 _KEYS = {"direction", "step", "param", "param2", "regime"}
+MAX_STOCKS = 3  # bifurcation diagrams drawn (one per stock)
 
 
 def exploration_report(path: str | Path, *, title: str, plotlyjs: PlotlyJs = "inline",
@@ -39,6 +40,7 @@ def exploration_page(
     bifurcation: Any = None,
     sweep: Any = None,
     policy: Any = None,
+    regime_map: Any = None,
     ensemble: Any = None,
     ensemble_outputs: Sequence[str] = (),
     units: Mapping[str, str] | None = None,
@@ -50,8 +52,10 @@ def exploration_page(
     `map_inputs` picks the two inputs of the regime map (default: the inputs PRIM restricts most,
     else the two with the largest total Sobol index for collapse, else the first two).
     """
+    if sweep is not None and getattr(sweep, "kind", "") == "regime_map":
+        sweep, regime_map = None, sweep  # the tipping command passes either in one slot
     if all(r is None for r in (experiments, discovery, sensitivity, bifurcation, sweep, policy,
-                               ensemble)):
+                               regime_map, ensemble)):
         raise CarespiralError("an exploration report needs at least one exploration result")
     units = dict(units or {})
     page = Page(title, subtitle)
@@ -61,8 +65,8 @@ def exploration_page(
         _discovery(page, discovery)
     if sensitivity is not None:
         _sensitivity(page, sensitivity)
-    if bifurcation is not None or sweep is not None:
-        _tipping(page, bifurcation, sweep)
+    if bifurcation is not None or sweep is not None or regime_map is not None:
+        _tipping(page, bifurcation, sweep, regime_map)
     if policy is not None:
         _policy(page, policy)
     if ensemble is not None:
@@ -157,21 +161,31 @@ def _sensitivity(page: Page, s: Any) -> None:
         sec.figure(ef.sensitivity_figure(s.indices, s.method, str(outcome)), how_to_read=how)
 
 
-def _tipping(page: Page, b: Any, sw: Any) -> None:
+def _tipping(page: Page, b: Any, sw: Any, rm: Any = None) -> None:
     sec = page.section(
         "Tipping points and hysteresis",
         "Where the equilibria fold back, the system has two stable states for the same setting: "
         "crossing the fold tips it, and turning the setting back is not enough to return.",
     )
     if b is not None and len(b.branch):
-        stock = b.stocks[0]
-        sec.figure(ef.bifurcation_figure(b.branch, b.folds, b.param, stock), how_to_read=(
-            f"The line is where {stock} would settle for each value of {b.param}: solid where "
-            "it would return after a push (stable), dashed where it would run away (unstable). "
-            "An × marks a fold, a tipping point."))
+        for stock in list(b.stocks)[:MAX_STOCKS]:
+            sec.figure(ef.bifurcation_figure(b.branch, b.folds, b.param, stock), how_to_read=(
+                f"The line is where {stock} would settle for each value of {b.param}: solid "
+                "where it would return after a push (stable), dashed where it would run away "
+                "(unstable). An × marks a fold, a tipping point."))
+        if len(b.stocks) > MAX_STOCKS:
+            sec.note(f"The first {MAX_STOCKS} of {len(b.stocks)} stocks are drawn; the folds "
+                     "table gives every stock at each fold.")
         if len(b.folds):
             sec.table(b.folds, caption="Folds and changes of stability along the branch.")
-    if sw is not None and len(sw.table):
+    if sw is not None and len(sw.table) and getattr(sw, "param2", ""):
+        sec.figure(ef.regime_grid_figure(sw.regimes(), sw.param, sw.param2,
+                                         "Hysteresis sweeps: regime by two parameters"),
+                   how_to_read=(
+                       f"Each cell is one value of {sw.param} (across) and {sw.param2} (up), "
+                       "swept up and then down; orange cells are bistable: sustainable when "
+                       "approached from below, still collapsed when approached from above."))
+    elif sw is not None and len(sw.table):
         outputs = [c for c in sw.table.columns if c not in _KEYS
                    and pd.api.types.is_numeric_dtype(sw.table[c])]
         if outputs:
@@ -184,6 +198,18 @@ def _tipping(page: Page, b: Any, sw: Any) -> None:
             thresholds = thresholds.drop(columns="param2")
         sec.table(thresholds, caption="Where the sweep tips on the way up and where it is "
                   "still collapsed on the way down.")
+    if rm is not None and len(rm.table):
+        shock = rm.shock or {}
+        sec.figure(ef.regime_grid_figure(rm.table, rm.param, rm.param2,
+                                         "Regime map: undisturbed and shocked runs"),
+                   how_to_read=(
+                       "Each cell was run undisturbed and with a temporary shock"
+                       + (f" of {shock['height']:.4g} on {rm.param} for {shock['duration']:g} "
+                          "months" if {"height", "duration"} <= set(shock) else "")
+                       + ". Blue: sustainable either way; orange: bistable, the shock tips it "
+                       "for good; vermillion: collapses even undisturbed."))
+        sec.table(rm.thresholds(), caption="Per value of the second parameter: the bistable "
+                  "band and where collapse needs no shock.")
 
 
 def _policy(page: Page, p: Any) -> None:
@@ -192,15 +218,20 @@ def _policy(page: Page, p: Any) -> None:
         f"{len(p.evaluated):,} lever settings evaluated across uncertain futures; the Pareto "
         "front holds those that no other setting beats on every objective at once.",
     )
-    fig, note = ef.pareto_figure(p.front, p.evaluated)
+    fig, note = ef.pareto_figure(p.front, p.evaluated, baseline=getattr(p, "baseline", None))
     sec.figure(fig, how_to_read=(
         "Each coloured dot is a policy on the front: further left is cheaper, lower is safer; "
         "its colour is the caseload it keeps in the worse futures. Grey dots were dominated."),
         caption=note)
     sec.table(p.front, caption="The Pareto front (levers and objectives).")
     if len(p.short_run):
+        only = sorted(set(p.short_run.loc[p.short_run["verdict"] == "short-run only", "lever"]))
+        sec.text("Levers that only look good in the short run: "
+                 + (", ".join(only) if only else "none") + ".")
         sec.table(p.short_run, caption="Each lever alone: 'short-run only' means it eases "
-                  "caseloads at first but raises them or the collapse risk later.")
+                  "caseloads at first but raises them or the collapse risk later.",
+                  highlight=[i for i, v in enumerate(p.short_run["verdict"])
+                             if v == "short-run only"])
 
 
 def _fans(page: Page, ensemble: Any, outputs: Sequence[str], units: Mapping[str, str]) -> None:

@@ -435,3 +435,18 @@ def calibration_result():
         parameters=params, fitted=fitted, fit=fit, correlation=corr, draws=draws,
         profiles=prof, backtest=backtest, backtest_summary=summary,
         diagnostics={"acceptance": 0.31, "runs": 40000})
+
+
+@pytest.fixture
+def regime_map_result():
+    """A shock-test regime map: bistable band [0.4, 0.8) shifting down by 0.2 per unit param2."""
+    from carespiral.exploration.regimes import RegimeMap
+
+    rows = []
+    for p2 in (0.0, 0.5, 1.0):
+        for p in np.round(np.linspace(0, 1, 6), 2):
+            regime = ("collapse" if p >= 0.8 - 0.2 * p2 else
+                      "bistable" if p >= 0.4 - 0.2 * p2 else "sustainable")
+            rows.append({"param": p, "param2": p2, "regime": regime})
+    return RegimeMap(pd.DataFrame(rows), "synthetic", "demand", "compliance",
+                     {"height": 0.5, "start": 12.0, "duration": 36.0, "hold": 120.0})

@@ -85,10 +85,12 @@ def test_calibration_report_in_browser(open_report, tmp_path, calibration_result
     assert_rendered(open_report(path), 7)
 
 
-def test_exploration_report_in_browser(open_report, tmp_path, exploration_results):
+def test_exploration_report_in_browser(open_report, tmp_path, exploration_results,
+                                      regime_map_result):
     path = exploration_report(tmp_path / "exploration_report.html", title="Exploration",
-                              units={"Caseload": "cases/FTE"}, **exploration_results)
-    assert_rendered(open_report(path), 9)
+                              units={"Caseload": "cases/FTE"}, regime_map=regime_map_result,
+                              **exploration_results)
+    assert_rendered(open_report(path), 10)
 
 
 def test_large_exploration_report_in_browser(open_report, tmp_path, experiments_maker):

@@ -133,3 +133,43 @@ def test_unknown_map_input_is_named(exploration_results):
     with pytest.raises(CarespiralError, match="'supply'"):
         exploration_page(title="x", experiments=exploration_results["experiments"],
                          map_inputs=("supply", "demand"))
+
+
+def test_regime_map_cells_carry_their_regime(regime_map_result):
+    rm = regime_map_result
+    page = exploration_page(title="x", sweep=rm)  # the tipping command passes it as the sweep
+    fig = figures(page)["Regime map: undisturbed and shocked runs"]
+    hm = fig.data[0]
+    codes = {"sustainable": 0, "bistable": 1, "collapse": 2}
+    for row in rm.table.itertuples(index=False):
+        i = list(hm.y).index(row.param2)
+        j = list(hm.x).index(row.param)
+        assert hm.z[i][j] == codes[row.regime] and hm.customdata[i][j] == row.regime
+    assert "bistable_from" in page.render()
+
+
+def test_cli_adapters_keep_their_signatures(exploration_results, regime_map_result, tmp_path):
+    from carespiral.reports.exploration import (
+        exploration_report as explore_html,
+    )
+    from carespiral.reports.exploration import (
+        policy_report,
+        tipping_report,
+    )
+
+    r = exploration_results
+    p1 = explore_html(r["experiments"], r["discovery"], r["sensitivity"], tmp_path / "e.html")
+    p2 = tipping_report(r["bifurcation"], regime_map_result, tmp_path / "t.html")
+    p3 = policy_report(r["policy"], tmp_path / "p.html")
+    assert p1.read_text().count('class="cs-plot"') == 5
+    assert "Regime map: undisturbed and shocked runs" in p2.read_text()
+    html = p3.read_text()
+    assert "Levers that only look good in the short run: agency_cap." in html
+    assert '<tr class="cs-highlight"><td>agency_cap</td>' in html
+
+
+def test_pareto_marks_the_baseline(exploration_results):
+    fig = figures(exploration_page(title="x", policy=exploration_results["policy"]))[
+        "Policy trade-off: cost against collapse risk"]
+    base = next(tr for tr in fig.data if tr.name == "no policy (baseline)")
+    assert list(base.x) == [0.0] and list(base.y) == [80.0]
