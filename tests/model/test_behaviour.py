@@ -1,0 +1,209 @@
+"""Reality checks of the collapse-spiral model (issue 3, checks 1-5 and 7).
+
+Bounds are the published England ranges (docs/models/collapse_spiral.md, data/), not numbers
+copied from a run. Flows are children a month; yearly figures are sums over twelve months.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ESTABLISHMENT = 36_000.0  # default Child Population x Establishment per Child
+REFERENCE_BACKLOG = 25_200.0  # default Child Population x Reference Backlog per Child
+
+
+def step(default: float, value: float, on: float, off: float | None = None,
+         stop: float = 420.0, dt: float = 0.25) -> pd.Series:
+    """A lever held at `value` from month `on` (to `off`), else at its default."""
+    t = np.arange(0.0, stop + dt / 2, dt)
+    v = np.where(t >= on, value, default)
+    if off is not None:
+        v = np.where(t >= off, default, v)
+    return pd.Series(v, index=t)
+
+
+# DfE reporting years 2013-2019 end at months 96..168 (model time 0 = 1 April 2005).
+YEARS_2013_2019 = range(2013, 2020)
+
+
+def year_sum(df: pd.DataFrame, column: str, year: int) -> float:
+    """A flow summed over DfE reporting year `year` (months 12(Y-2006) to 12(Y-2005))."""
+    months = np.arange(12 * (year - 2006), 12 * (year - 2005))
+    return float(df.loc[months, column].sum())
+
+
+def at_year_end(df: pd.DataFrame, column: str, year: int) -> float:
+    return float(df.loc[12 * (year - 2005), column])
+
+
+# ---- check 1: sustainable regime with published magnitudes ------------------------------------
+
+PUBLISHED = {  # column: (low, high, how to read it)
+    "Referrals": (600_000, 660_000, "year"),
+    "Re Referral Rate": (21.5, 25, "end"),
+    "Children in Need": (375_000, 410_000, "end"),
+    "CP Plans": (43_000, 54_000, "end"),
+    "Social Workers": (28_000, 31_000, "end"),
+    "Turnover Rate": (13, 17, "end"),
+    "Vacancy Rate": (16, 20, "end"),
+    "Agency Rate": (15, 18, "end"),
+    "Caseload": (16, 18, "end"),
+}
+
+
+@pytest.mark.parametrize("column", sorted(PUBLISHED))
+def test_no_shocks_matches_published_ranges_2013_2019(no_shocks, column):
+    low, high, how = PUBLISHED[column]
+    for year in YEARS_2013_2019:
+        value = year_sum(no_shocks, column, year) if how == "year" else at_year_end(no_shocks, column, year)
+        assert low <= value <= high, f"{column} {year}: {value:,.1f} outside [{low}, {high}]"
+
+
+def test_no_shocks_is_sustainable_for_the_whole_run(no_shocks):
+    late = no_shocks.loc[60:]  # from 2010 to 2040, 30 years
+    for column in ("Awaiting Assessment", "Children in Need", "Social Workers", "Caseload"):
+        spread = (late[column].max() - late[column].min()) / late[column].mean()
+        assert spread < 0.05, f"{column} moves {spread:.1%} in the no-shock run"
+    assert late["Awaiting Assessment"].max() < 1.5 * REFERENCE_BACKLOG
+    assert late["Workload Pressure"].between(0.9, 1.1).all()
+
+
+# ---- check 2: collapse past a threshold ------------------------------------------------------
+
+def collapse_signs(df: pd.DataFrame, since: float) -> dict[str, bool]:
+    before = df.loc[since - 1]
+    after = df.loc[since + 72]  # within six years
+    return {
+        # the queue grows to ten times normal within three years and stays far above normal
+        "backlog runs away": df.loc[since + 36, "Awaiting Assessment"] > 10 * REFERENCE_BACKLOG
+        and df.loc[since + 36:, "Awaiting Assessment"].min() > 5 * REFERENCE_BACKLOG,
+        "workforce far below establishment": after["Social Workers"] < 0.7 * ESTABLISHMENT,
+        "agency share climbs": after["Agency Rate"] > before["Agency Rate"] + 10,
+    }
+
+
+@pytest.mark.parametrize(("lever", "value"), [
+    ("Compliance Burden", 2.2),  # threshold about 1.9 (see docs)
+    ("Underlying Need", 0.05),   # threshold about 0.0344
+])
+def test_past_the_threshold_the_system_collapses_within_six_years(model, lever, value):
+    default = model.parameter(lever).default
+    df = model.run(params={lever: step(default, value, on=96)})
+    signs = collapse_signs(df, since=96)
+    assert all(signs.values()), signs
+
+
+@pytest.mark.parametrize(("lever", "value"), [("Compliance Burden", 1.05), ("Underlying Need", 0.0325)])
+def test_below_the_threshold_the_system_holds(model, lever, value):
+    default = model.parameter(lever).default
+    df = model.run(params={lever: step(default, value, on=96)}, saveper=12)
+    assert df["Social Workers"].iloc[-1] > 0.75 * ESTABLISHMENT
+    assert df["Awaiting Assessment"].iloc[-1] < 2 * REFERENCE_BACKLOG
+
+
+# ---- check 3: hysteresis and a recovery package ----------------------------------------------
+
+def test_collapse_persists_after_the_lever_returns(model):
+    df = model.run(params={"Compliance Burden": step(1.0, 1.6, on=24, off=84)})
+    assert df.loc[83, "Help Quality"] < 0.9  # it was pushed
+    five_years_on = df.loc[84 + 60]
+    assert five_years_on["Social Workers"] < 0.75 * ESTABLISHMENT
+    assert five_years_on["Awaiting Assessment"] > 5 * REFERENCE_BACKLOG
+    assert df["Social Workers"].iloc[-1] < 0.5 * ESTABLISHMENT  # and never comes back
+
+
+def test_recovery_package_restores_the_service(model):
+    df = model.run(scenario="recovery_package")
+    assert df.loc[143, "Awaiting Assessment"] > 10 * REFERENCE_BACKLOG  # collapsed before it
+    after = df.loc[144 + 60]
+    assert after["Awaiting Assessment"] < 1.5 * REFERENCE_BACKLOG
+    assert after["Help Quality"] > 1.0
+    assert after["Social Workers"] > 0.9 * 0.0045 * 12_000_000 * (1 - 0.2)
+
+
+def test_ten_percent_more_posts_alone_do_not_rescue_a_collapsed_service(model):
+    params = {
+        "Compliance Burden": step(1.0, 1.6, on=24, off=84),
+        "Establishment per Child": step(0.003, 0.0033, on=144),
+    }
+    df = model.run(params=params)
+    assert df.loc[144 + 60, "Awaiting Assessment"] > 5 * REFERENCE_BACKLOG
+
+
+# ---- check 4: the November 2008 shock ---------------------------------------------------------
+
+def test_2008_shock_raises_demand_and_later_leaving(baseline, no_shocks):
+    shock = 43
+    within_two_years = slice(shock, shock + 24)
+    for column in ("Referrals Accepted", "S47 Enquiries", "CP Plans Started", "CP Plans"):
+        rise = baseline.loc[within_two_years, column].max() / no_shocks.loc[shock - 1, column]
+        assert rise > 1.05, f"{column} rose only {rise - 1:.1%}"
+    # more plans started in the year after the shock than in the year before it
+    assert baseline.loc[shock:shock + 12, "CP Plans Started"].sum() > 1.15 * baseline.loc[
+        shock - 12:shock, "CP Plans Started"].sum()
+    extra_leaving = baseline["Leaving"] - no_shocks["Leaving"]
+    peak = float(extra_leaving.loc[shock:shock + 60].idxmax())
+    assert extra_leaving.max() > 0.05 * no_shocks.loc[shock, "Leaving"]
+    assert peak >= shock + 12, f"leaving peaks {peak - shock:.0f} months after the shock: no lag"
+    # and the service recovers: England did not collapse
+    assert baseline.loc[168, "Awaiting Assessment"] < 1.5 * REFERENCE_BACKLOG
+
+
+def test_covid_lowers_referrals_in_2020_21(baseline, no_shocks):
+    assert year_sum(baseline, "Referrals", 2021) < 0.97 * year_sum(no_shocks, "Referrals", 2021)
+
+
+# ---- check 5: extreme conditions -------------------------------------------------------------
+
+def test_zero_need_drains_work_and_workforce_settles_at_establishment(model, no_shocks):
+    df = model.run(params={"Underlying Need": 0}, saveper=12)
+    end = df.iloc[-1]
+    for column in ("Awaiting Assessment", "Children in Need", "Recently Closed", "Referrals"):
+        assert end[column] < 0.01 * no_shocks[column].iloc[0], column
+    staff = end["Social Workers"] + end["Agency Workers"]
+    assert 0.95 * ESTABLISHMENT <= staff <= 1.001 * ESTABLISHMENT
+    assert abs(df["Social Workers"].iloc[-1] - df["Social Workers"].iloc[-2]) < 1  # settled
+
+
+def test_zero_establishment_means_no_assessments(model):
+    df = model.run(params={"Establishment per Child": 0}, stop=120, saveper=1)
+    assert (df["Assessments Completed"] == 0).all()
+    assert (df["Social Workers"] == 0).all() and (df["Agency Workers"] == 0).all()
+    assert df["Awaiting Assessment"].is_monotonic_increasing
+
+
+# ---- check 7: levers move outcomes as the causal story says ------------------------------------
+
+LEVER_EFFECTS = {
+    # lever: (change, {output: expected sign of the long-run change})
+    "Establishment per Child": (0.0003, {"Help Quality": +1, "Caseload": -1, "Social Workers": +1}),
+    "Compliance Burden": (0.05, {"Help Quality": -1, "Workload Pressure": +1}),
+    "Upstream Failure Demand": (0.05, {"Referrals": +1, "Help Quality": -1}),
+    "Referral Threshold": (0.2, {"Children in Need": -1, "Re Referral Rate": +1}),
+    "Agency Cap": (-0.15, {"Workload Pressure": +1, "Agency Workers": -1}),
+    "Retention Measures": (0.5, {"Social Workers": +1, "Turnover Rate": -1, "Help Quality": +1}),
+    "Redesign": (0.5, {"Referrals": -1, "Re Referral Rate": -1, "Help Quality": +1}),
+}
+
+
+@pytest.mark.parametrize("lever", sorted(LEVER_EFFECTS))
+def test_lever_moves_outcomes_in_the_direction_of_the_causal_story(model, no_shocks, lever):
+    delta, expected = LEVER_EFFECTS[lever]
+    default = model.parameter(lever).default
+    df = model.run(params={lever: step(default, default + delta, on=96)}, saveper=12)
+    for column, sign in expected.items():
+        change = df[column].iloc[-1] - no_shocks[column].iloc[-1]
+        assert np.sign(change) == sign, f"{lever} moved {column} by {change:+.4g}"
+
+
+def test_upstream_failure_demand_has_opposite_short_and_long_run_effects(model, no_shocks):
+    """More upstream failure demand first dilutes the re-referral rate (more first-time
+    referrals), then raises it (worse help brings more children back): short- and long-run
+    effects differ in sign."""
+    default = model.parameter("Upstream Failure Demand").default
+    df = model.run(params={"Upstream Failure Demand": step(default, default + 0.05, on=96)})
+    short = df.loc[102, "Re Referral Rate"] - no_shocks.loc[102, "Re Referral Rate"]
+    long = df["Re Referral Rate"].iloc[-1] - no_shocks["Re Referral Rate"].iloc[-1]
+    assert short < 0 < long
