@@ -1,8 +1,8 @@
 """Self-contained plotly HTML reports that consume result objects (they never run models).
 
 Each report kind is one function that takes results (DataFrames, a structure description, the
-data table) and writes one offline HTML page; `render_results` re-renders a results directory from
-its manifest. See docs/reports.md.
+data table, calibration and exploration result objects) and writes one offline HTML page;
+`render_results` re-renders a results directory from its manifest. See docs/reports.md.
 """
 
 from .calibration_report import calibration_report
@@ -13,7 +13,9 @@ from .page import Page
 from .results import (
     index_page,
     render_results,
+    save_calibration_results,
     save_data_results,
+    save_exploration_results,
     save_model_results,
     save_run_results,
 )
@@ -28,7 +30,9 @@ __all__ = [
     "model_report",
     "render_results",
     "run_report",
+    "save_calibration_results",
     "save_data_results",
+    "save_exploration_results",
     "save_model_results",
     "save_run_results",
 ]

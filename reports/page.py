@@ -317,7 +317,8 @@ def _figure_html(block: _Figure, div_id: str) -> str:
 def _table_html(block: _Table) -> str:
     frame = block.frame
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+               for c in frame.columns]
     rows = []
     for i, rec in enumerate(frame.itertuples(index=False, name=None)):
         cells = "".join(

@@ -24,7 +24,9 @@ import pandas as pd
 
 from carespiral.errors import CarespiralError, FileFormatError
 
+from .calibration_report import calibration_report
 from .data_report import data_report
+from .exploration_report import exploration_report
 from .model_report import model_report, parameter_table
 from .page import Page, PlotlyJs, atomic_write
 from .run_report import Shock, run_report
@@ -36,7 +38,9 @@ __all__ = [
     "index_page",
     "load_manifest",
     "render_results",
+    "save_calibration_results",
     "save_data_results",
+    "save_exploration_results",
     "save_model_results",
     "save_run_results",
 ]
@@ -96,8 +100,8 @@ def load_manifest(result_dir: str | Path) -> dict[str, Any]:
         raise CarespiralError(f"{result_dir}: no such results directory")
     if not path.exists():
         raise CarespiralError(
-            f"{result_dir} has no {MANIFEST}; it is not a carespiral results directory "
-            "(commands write one when given an output directory)"
+            f"{result_dir} has no {MANIFEST} and no saved results; give a results directory, "
+            "or the --out folder of calibrate, explore, tipping or optimise"
         )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -251,6 +255,57 @@ def save_data_results(
     return result_dir / MANIFEST
 
 
+def save_calibration_results(
+    result_dir: str | Path,
+    result: Any,
+    *,
+    title: str | None = None,
+    name: str = "calibration",
+    directory_title: str | None = None,
+) -> Path:
+    """Save a CalibrationResult in its own folder plus a manifest item "calibration"."""
+    result_dir = Path(result_dir)
+    _check_name(name)
+    result.save(result_dir / f"{name}_result")
+    item = {"kind": "calibration", "name": name, "html": f"{name}.html",
+            "title": title or f"Calibration of {result.model} to {result.area}",
+            "result": f"{name}_result"}
+    _add_item(result_dir, item, directory_title)
+    return result_dir / MANIFEST
+
+
+def save_exploration_results(
+    result_dir: str | Path,
+    results: Sequence[Any],
+    *,
+    title: str,
+    name: str = "exploration",
+    map_inputs: Sequence[str] | None = None,
+    directory_title: str | None = None,
+) -> Path:
+    """Save exploration results (experiments, discovery, sensitivity, bifurcation, sweep,
+    regime map, policy) each in its own folder plus one manifest item "exploration"."""
+    result_dir = Path(result_dir)
+    _check_name(name)
+    if not results:
+        raise CarespiralError("no exploration results to save")
+    folders = []
+    for r in results:
+        if r.kind not in _EXPLORATION_SLOTS:
+            raise CarespiralError(f"cannot report an exploration result of kind {r.kind!r}")
+        rel = f"{name}_results/{r.kind}"
+        n = 2
+        while rel in folders:
+            rel = f"{name}_results/{r.kind}_{n}"
+            n += 1
+        r.save(result_dir / rel)
+        folders.append(rel)
+    item = {"kind": "exploration", "name": name, "title": title, "html": f"{name}.html",
+            "results": folders, "map_inputs": list(map_inputs) if map_inputs else None}
+    _add_item(result_dir, item, directory_title)
+    return result_dir / MANIFEST
+
+
 # ------------------------------------------------------------------ rendering
 
 
@@ -297,17 +352,55 @@ def _render_data(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs) 
                        plotlyjs=plotlyjs)
 
 
+def _render_calibration(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs) -> Path:
+    from carespiral.calibration.result import load_result
+
+    result = load_result(result_dir / _field(result_dir, item, "result", str))
+    return calibration_report(result, _html_path(result_dir, item), title=item["title"],
+                              plotlyjs=plotlyjs)
+
+
+# the exploration result kinds and the report argument each fills
+_EXPLORATION_SLOTS = {
+    "experiments": "experiments", "discovery": "discovery", "sensitivity": "sensitivity",
+    "bifurcation": "bifurcation", "sweep": "sweep", "regime_map": "regime_map",
+    "policy": "policy",
+}
+
+
+def _render_exploration(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs) -> Path:
+    from carespiral.exploration.result import load_result
+
+    kwargs: dict[str, Any] = {}
+    for rel in _field(result_dir, item, "results", list):
+        res = load_result(result_dir / str(rel))
+        slot = _EXPLORATION_SLOTS.get(res.kind)
+        if slot is None or slot in kwargs:
+            raise FileFormatError(result_dir / MANIFEST, f"item {item['name']!r}: result "
+                                  f"{rel!r} of kind {res.kind!r} cannot be (or is already) "
+                                  "in this report")
+        kwargs[slot] = res
+    pair = item.get("map_inputs")
+    return exploration_report(_html_path(result_dir, item), title=item["title"],
+                              map_inputs=tuple(pair) if pair else None, plotlyjs=plotlyjs,
+                              **kwargs)
+
+
 Renderer = Callable[[Path, Mapping[str, Any], PlotlyJs], Path]
 RENDERERS: dict[str, Renderer] = {
     "run": _render_run,
     "model": _render_model,
     "data": _render_data,
+    "calibration": _render_calibration,
+    "exploration": _render_exploration,
 }
 
 _KIND_TEXT = {
     "run": "Model outputs over time, scenarios overlaid.",
     "model": "The model's structure: stocks, flows, loops and parameters.",
     "data": "Published statistics for an area against its region and England.",
+    "calibration": "Data against fit, parameter intervals, Theil, profiles, backtest.",
+    "exploration": "Regimes, scenario discovery, sensitivity, tipping points and policies.",
 }
 
 
@@ -323,14 +416,49 @@ def render_results(
     page uses; "inline" makes each page a standalone file.
     """
     result_dir = Path(result_dir)
-    manifest = load_manifest(result_dir)
+    manifest = implicit_manifest(result_dir) or load_manifest(result_dir)
     written = []
     for item in manifest["items"]:
         if progress:
             progress(item["name"])
         written.append(RENDERERS[item["kind"]](result_dir, item, plotlyjs))
-    written.append(index_page(result_dir, manifest=manifest))
+    if not manifest.get("implicit"):
+        written.append(index_page(result_dir, manifest=manifest))
     return written
+
+
+def _is_calibration_dir(path: Path) -> bool:
+    try:
+        meta = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return isinstance(meta, dict) and "format" not in meta and {"model", "method"} <= set(meta)
+
+
+def implicit_manifest(result_dir: str | Path) -> dict[str, Any] | None:
+    """A manifest for a directory one command wrote without one, or None.
+
+    A calibration result directory (`carespiral calibrate --out`) gives one calibration item;
+    an exploration folder (`explore`/`tipping`/`optimise --out`: result.json here and/or in
+    subfolders) gives one exploration item. Either renders to DIR/report.html.
+    """
+    result_dir = Path(result_dir)
+    if not result_dir.is_dir():
+        return None
+    if _is_calibration_dir(result_dir):
+        meta = json.loads((result_dir / MANIFEST).read_text(encoding="utf-8"))
+        item = {"kind": "calibration", "name": "report", "html": "report.html", "result": ".",
+                "title": f"Calibration of {meta.get('model')} to {meta.get('area')}"}
+        return {"format": FORMAT, "version": VERSION, "implicit": True, "items": [item]}
+    if (result_dir / MANIFEST).exists():
+        return None
+    found = ["."] if (result_dir / "result.json").is_file() else []
+    found += sorted(p.parent.name for p in result_dir.glob("*/result.json"))
+    if not found:
+        return None
+    item = {"kind": "exploration", "name": "report", "html": "report.html", "results": found,
+            "title": f"Exploration results in {result_dir.resolve().name}"}
+    return {"format": FORMAT, "version": VERSION, "implicit": True, "items": [item]}
 
 
 def index_page(result_dir: str | Path, *, manifest: Mapping[str, Any] | None = None) -> Path:

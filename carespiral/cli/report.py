@@ -11,15 +11,20 @@ from carespiral.cli._common import console
 
 
 def report(
-    result_dir: Path = typer.Argument(..., help="A results directory (with manifest.json)."),
+    result_dir: Path = typer.Argument(
+        ..., help="A results directory (manifest.json) or a calibrate/explore/tipping --out folder."
+    ),
     inline: bool = typer.Option(
         False, "--inline", help="Embed plotly.js in every page instead of one file beside them."
     ),
 ) -> None:
-    """Re-render every report listed in RESULT_DIR/manifest.json, and its index.html."""
-    from carespiral.reports.results import load_manifest, render_results
+    """Re-render the reports of RESULT_DIR: every item of its manifest.json and index.html, or,
+    for a folder written by calibrate/explore/tipping/optimise --out, its report.html."""
+    from carespiral.reports.results import implicit_manifest, load_manifest, render_results
 
-    n = len(load_manifest(result_dir)["items"]) + 1  # fail on a bad directory before drawing
+    # fail on a bad directory before drawing anything
+    manifest = implicit_manifest(result_dir) or load_manifest(result_dir)
+    n = len(manifest["items"]) + (0 if manifest.get("implicit") else 1)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         console=console, transient=True,

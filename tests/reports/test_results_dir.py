@@ -101,7 +101,7 @@ def test_a_missing_result_file_is_named(result_dir):
 
 
 def test_a_directory_without_manifest_is_refused(tmp_path):
-    with pytest.raises(CarespiralError, match=r"no manifest\.json"):
+    with pytest.raises(CarespiralError, match=r"no manifest\.json and no saved results"):
         render_results(tmp_path)
 
 
@@ -123,3 +123,42 @@ def test_cli_report_on_a_bad_directory_exits_2_without_traceback(tmp_path):
     assert res.exit_code == 2
     assert "no such results directory" in res.output
     assert "Traceback" not in res.output
+
+
+def test_calibration_and_exploration_items_render(tmp_path, calibration_result,
+                                                   exploration_results, regime_map_result):
+    from carespiral.reports import save_calibration_results, save_exploration_results
+
+    d = tmp_path / "study"
+    save_calibration_results(d, calibration_result)
+    r = exploration_results
+    save_exploration_results(d, [r["experiments"], r["discovery"], r["sensitivity"],
+                                 r["bifurcation"], regime_map_result], title="Exploration",
+                             map_inputs=("retention", "demand"))
+    written = render_results(d)
+    assert [p.name for p in written] == ["calibration.html", "exploration.html", "index.html"]
+    assert (d / "calibration.html").read_text().count('class="cs-plot"') == 7
+    html = (d / "exploration.html").read_text()
+    assert "Regime map: collapse share by retention and demand" in html
+    assert "Regime map: undisturbed and shocked runs" in html
+
+
+def test_a_calibration_out_folder_renders_to_its_report(tmp_path, calibration_result):
+    folder = calibration_result.save(tmp_path / "calib")
+    res = CliRunner().invoke(app, ["report", str(folder)])
+    assert res.exit_code == 0, res.output
+    assert (folder / "report.html").exists() and not (folder / "index.html").exists()
+
+
+def test_an_exploration_out_folder_renders_its_results_together(tmp_path,
+                                                                 exploration_results):
+    r = exploration_results
+    out = tmp_path / "explore-x"
+    r["experiments"].save(out)  # explore writes the experiments at the top of --out
+    r["discovery"].save(out / "discovery")
+    r["sensitivity"].save(out / "sensitivity")
+    written = render_results(out)
+    assert [p.name for p in written] == ["report.html"]
+    html = written[0].read_text()
+    for heading in ("Runs and regimes", "Scenario discovery (PRIM)", "Global sensitivity"):
+        assert f">{heading}</h2>" in html
