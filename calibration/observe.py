@@ -20,6 +20,8 @@ Flows in the models are per month, stocks are levels. Each canonical role has on
   catalogue maps to the role: its value at the date for point ratios, its mean over the period
   for period ratios. Percentages: published rates are in %, model rates are fractions unless
   their units say `%` or `percent`, so fractions are multiplied by 100.
+
+`observe_batch` does the same for the xarray Dataset of `Model.run_batch` (run x time).
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ import pandas as pd
 
 from carespiral.errors import CarespiralError, UnknownNameError
 
-__all__ = ["OPERATORS", "Operator", "date_to_model_time", "observable", "observe"]
+__all__ = ["OPERATORS", "Operator", "date_to_model_time", "observable", "observe",
+           "observe_batch"]
 
 DEFAULT_START = dt.date(2005, 4, 1)
 
@@ -55,16 +58,18 @@ class Operator:
     percent: bool = False
     components: tuple[str, ...] = ()
     flows: tuple[str, ...] = ()
-    ratio: Callable[..., float] | None = None
+    ratio: Callable[..., np.ndarray] | None = None
 
 
-def _share(part: float, rest: float) -> float:
-    total = part + rest
-    return part / total if total else np.nan
+def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a / b, missing where b is zero (no staff, no referrals: the ratio is undefined)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    safe = np.where(b != 0, b, 1.0)
+    return np.where(b != 0, a / safe, np.nan)
 
 
-def _div(a: float, b: float) -> float:
-    return a / b if b else np.nan
+def _share(part: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    return _div(part, np.asarray(part) + np.asarray(rest))
 
 
 OPERATORS: dict[str, Operator] = {o.role: o for o in (
@@ -113,47 +118,84 @@ def _period_start_time(date: Any, start: dt.date | str) -> float:
     return date_to_model_time(pd.Timestamp(date) - pd.Timedelta(days=1), start)
 
 
-class _Run:
-    """A run's columns as functions of time: values at a time, integrals and means over spans."""
+def _interp(t: np.ndarray, f: np.ndarray, x: float) -> np.ndarray:
+    """Linear interpolation of each row of `f` (runs x time) at time `x`."""
+    i = int(np.clip(np.searchsorted(t, x, side="right") - 1, 0, len(t) - 2))
+    w = (x - t[i]) / (t[i + 1] - t[i])
+    return (1 - w) * f[:, i] + w * f[:, i + 1]
 
-    def __init__(self, run: pd.DataFrame, method: str) -> None:
-        if not isinstance(run, pd.DataFrame) or run.empty:
-            raise CarespiralError("a run must be a non-empty DataFrame from Model.run()")
-        t = np.asarray(run.index, dtype=float)
+
+class _Run:
+    """Runs' columns as functions of time: values at a time, integrals and means over spans.
+
+    Holds one or many runs (runs x time arrays), so one run and a batch share the arithmetic.
+    """
+
+    def __init__(self, t: np.ndarray, columns: Mapping[str, np.ndarray], method: str) -> None:
+        t = np.asarray(t, dtype=float)
+        if t.size == 0:
+            raise CarespiralError("the run is empty")
         if len(t) > 1 and np.any(np.diff(t) <= 0):
-            raise CarespiralError("the run's index (model time) must be increasing")
+            raise CarespiralError("the run's time index must be increasing")
         if method not in ("left", "trapezoid"):
             raise CarespiralError(f"method {method!r}: expected 'left' or 'trapezoid'")
-        self.run, self.t, self.method = run, t, method
+        self.t, self.columns, self.method = t, columns, method
         self._cum: dict[str, np.ndarray] = {}
 
+    @classmethod
+    def from_frame(cls, run: pd.DataFrame, method: str) -> _Run:
+        if not isinstance(run, pd.DataFrame) or run.empty:
+            raise CarespiralError("a run must be a non-empty DataFrame from Model.run()")
+        return cls(np.asarray(run.index, dtype=float), _FrameColumns(run), method)
+
     def column(self, name: str) -> np.ndarray:
-        if name not in self.run.columns:
-            raise UnknownNameError("run column", name, [str(c) for c in self.run.columns],
+        if name not in self.columns:
+            raise UnknownNameError("run column", name, [str(c) for c in self.columns],
                                    hint="Run the model with this variable among its outputs.")
-        return np.asarray(self.run[name], dtype=float)
+        return np.atleast_2d(np.asarray(self.columns[name], dtype=float))
 
-    def at(self, name: str, time: float) -> float:
-        if time < self.t[0] - 1e-9 or time > self.t[-1] + 1e-9:
-            return np.nan
-        return float(np.interp(time, self.t, self.column(name)))
+    def _outside(self, t0: float, t1: float) -> bool:
+        return t0 < self.t[0] - 1e-9 or t1 > self.t[-1] + 1e-9
 
-    def integral(self, name: str, t0: float, t1: float) -> float:
-        """Integral of a per-month rate from t0 to t1 (months)."""
-        if t0 < self.t[0] - 1e-9 or t1 > self.t[-1] + 1e-9 or len(self.t) < 2:
-            return np.nan
+    def at(self, name: str, time: float) -> np.ndarray:
+        f = self.column(name)
+        if self._outside(time, time):
+            return np.full(f.shape[0], np.nan)
+        return f[:, 0] if len(self.t) == 1 else _interp(self.t, f, time)
+
+    def integral(self, name: str, t0: float, t1: float) -> np.ndarray:
+        """Integral of a per-month rate from t0 to t1 (months), for each run."""
+        f = self.column(name)
+        if self._outside(t0, t1) or len(self.t) < 2:
+            return np.full(f.shape[0], np.nan)
         if name not in self._cum:
-            f = self.column(name)
             h = np.diff(self.t)
-            seg = f[:-1] * h if self.method == "left" else 0.5 * (f[:-1] + f[1:]) * h
-            self._cum[name] = np.concatenate([[0.0], np.cumsum(seg)])
+            seg = f[:, :-1] * h if self.method == "left" else 0.5 * (f[:, :-1] + f[:, 1:]) * h
+            self._cum[name] = np.concatenate([np.zeros((f.shape[0], 1)),
+                                              np.cumsum(seg, axis=1)], axis=1)
         cum = self._cum[name]
         # The left rule holds the rate constant over each step, so the cumulative sum is
         # piecewise linear in time and linear interpolation is exact between saved points.
-        return float(np.interp(t1, self.t, cum) - np.interp(t0, self.t, cum))
+        return _interp(self.t, cum, t1) - _interp(self.t, cum, t0)
 
-    def mean(self, name: str, t0: float, t1: float) -> float:
+    def mean(self, name: str, t0: float, t1: float) -> np.ndarray:
         return self.integral(name, t0, t1) / (t1 - t0) if t1 > t0 else self.at(name, t1)
+
+
+class _FrameColumns(Mapping):
+    """A DataFrame's columns as (1 x time) arrays, read on demand."""
+
+    def __init__(self, run: pd.DataFrame) -> None:
+        self.run = run
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return np.asarray(self.run[name], dtype=float)[None, :]
+
+    def __iter__(self):
+        return iter(self.run.columns)
+
+    def __len__(self) -> int:
+        return len(self.run.columns)
 
 
 def _model_info(model: Any) -> tuple[dict[str, str], dict[str, str], dt.date | str]:
@@ -201,6 +243,41 @@ def observe(
     roles, model_units, start = _model_info(model)
     model_units.update(units or {})
     comp = {**roles, **(components or {})}
+    _check_observable(area_series, roles, components)
+    r = _Run.from_frame(run, method)
+    out = area_series.copy()
+    times, values = _observe_rows(r, out, comp, roles, model_units, start)
+    out["time"] = times
+    out["model"] = values[:, 0] if len(out) else np.array([], dtype=float)
+    return out
+
+
+def observe_batch(
+    runs: Any,
+    area_series: pd.DataFrame,
+    model: Any,
+    components: Mapping[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
+    method: Literal["left", "trapezoid"] = "left",
+) -> pd.DataFrame:
+    """`observe` for many runs at once: the xarray Dataset of `Model.run_batch` (dims run x
+    time, one variable per Vensim name). Returns one row per published row (same index) and
+    one column per run (the Dataset's run labels)."""
+    roles, model_units, start = _model_info(model)
+    model_units.update(units or {})
+    comp = {**roles, **(components or {})}
+    _check_observable(area_series, roles, components)
+    if "time" not in getattr(runs, "dims", {}) or "run" not in getattr(runs, "dims", {}):
+        raise CarespiralError("runs must be the xarray Dataset of Model.run_batch (run x time)")
+    columns = {str(k): runs[k].transpose("run", "time").values for k in runs.data_vars}
+    r = _Run(np.asarray(runs["time"].values, dtype=float), columns, method)
+    _, values = _observe_rows(r, area_series, comp, roles, model_units, start)
+    return pd.DataFrame(values.reshape(len(area_series), -1), index=area_series.index,
+                        columns=pd.Index(runs["run"].values, name="run"))
+
+
+def _check_observable(area_series: pd.DataFrame, roles: Mapping[str, str],
+                      components: Mapping[str, str] | None) -> None:
     can = observable(roles, components)
     unknown = sorted(set(area_series["series"]) - set(can))
     if unknown:
@@ -209,18 +286,20 @@ def observe(
             hint=f"This model can be compared with: {', '.join(can) or 'nothing'}. "
                  "Map more roles in the catalogue or pass components=.",
         )
-    r = _Run(run, method)
-    out = area_series.copy()
+
+
+def _observe_rows(r: _Run, rows: pd.DataFrame, comp: Mapping[str, str],
+                  roles: Mapping[str, str], units: Mapping[str, str], start: Any,
+                  ) -> tuple[list[float], np.ndarray]:
+    """Model times of the rows' dates and their observed values (rows x runs)."""
     times, values = [], []
-    for row in out.itertuples(index=False):
+    for row in rows.itertuples(index=False):
         op = OPERATORS[row.series]
         t1 = date_to_model_time(row.period_end, start)
         t0 = _period_start_time(row.period_start, start)
         times.append(date_to_model_time(row.date, start))
-        values.append(_apply(op, r, comp, roles, model_units, t0, t1))
-    out["time"] = times
-    out["model"] = values
-    return out
+        values.append(_apply(op, r, comp, roles, units, t0, t1))
+    return times, np.array(values, dtype=float).reshape(len(values), -1)
 
 
 def _is_percent(units: str) -> bool:
@@ -229,7 +308,7 @@ def _is_percent(units: str) -> bool:
 
 
 def _apply(op: Operator, r: _Run, comp: Mapping[str, str], roles: Mapping[str, str],
-           units: Mapping[str, str], t0: float, t1: float) -> float:
+           units: Mapping[str, str], t0: float, t1: float) -> np.ndarray:
     if op.components and all(c in comp for c in op.components):
         parts = [r.integral(comp[c], t0, t1) if c in op.flows else r.at(comp[c], t1)
                  for c in op.components]

@@ -11,7 +11,7 @@ from carespiral.calibration.series import ROLE_SERIES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carespiral.errors import UnknownNameError
+from carespiral.errors import CarespiralError, UnknownNameError
 
 ROLES = {"referrals": "Referrals", "children_in_need": "Open Cases",
          "social_workers_fte": "Social Workers", "vacancy_rate": "Vacancy Rate",
@@ -179,3 +179,29 @@ def test_main_model_meets_england_data_by_role_with_matching_units():
     ratio = out["model"] / out["value"]
     assert ratio.between(0.5, 2.0).all(), out.loc[~ratio.between(0.5, 2.0),
                                                   ["series", "year", "value", "model"]]
+
+
+def test_batch_equals_single_runs():
+    import xarray as xr
+    from carespiral.calibration.observe import observe_batch
+
+    runs = [synthetic_run(step=0.5) * k for k in (0.5, 1.0, 2.0)]
+    ds = xr.Dataset({c: (("run", "time"), np.stack([r[c].to_numpy() for r in runs]))
+                     for c in runs[0].columns},
+                    coords={"run": ["a", "b", "c"], "time": runs[0].index.to_numpy()})
+    table = pd.concat([rows("referrals"), rows("children_in_need"),
+                       data.load(series=["turnover_rate", "vacancy_rate"], area="haringey")],
+                      ignore_index=True)
+    comps = {"leavers": "Leaving", "vacancies": "Vacancies"}
+    batch = observe_batch(ds, table, ROLES, components=comps, units=UNITS)
+    assert list(batch.columns) == ["a", "b", "c"] and len(batch) == len(table)
+    for k, run in zip(batch.columns, runs, strict=True):
+        single = observe(run, table, ROLES, components=comps, units=UNITS)["model"]
+        np.testing.assert_allclose(batch[k].to_numpy(), single.to_numpy(), rtol=1e-12)
+    # ratios do not scale with the run; flows and stocks do
+    turnover = batch[table["series"] == "turnover_rate"]
+    np.testing.assert_allclose(turnover["a"], turnover["c"])
+    refs = batch[table["series"] == "referrals"]
+    np.testing.assert_allclose(refs["c"], 4 * refs["a"])
+    with pytest.raises(CarespiralError, match="run_batch"):
+        observe_batch(runs[0], table, ROLES)
