@@ -1,7 +1,7 @@
 """Error models: the likelihood of published values given model values, vectorised over runs.
 
 - `normal`: y = m + e, e ~ N(0, s^2) with s estimated. The scale is profiled out (s^2 = mean
-  squared residual), which for a flat prior on log s gives the same shape in the parameters as
+  squared residual, floored at 0.1% of the series' level), which for a flat prior on log s gives the same shape in the parameters as
   integrating it out: log L = -n/2 log(SSR) + const.
 - `lognormal`: log y = log m + e, e ~ N(0, s^2), s profiled the same way; m must be positive.
 - `negbin`: y ~ NegBin(mean m, size r), variance m + m^2/r, for counts; r fixed in the spec or
@@ -24,6 +24,12 @@ def _ssr(y: np.ndarray, m: np.ndarray, error: str) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.log(y) - np.log(m) if error == "lognormal" else y - m
     return np.sum(r * r, axis=-1)
+
+
+def _floor(y: np.ndarray, error: str) -> float:
+    """Smallest error scale: 0.1% of the series' level. Without it a short series that the
+    model can match exactly would have an unbounded profiled likelihood."""
+    return 1e-3 if error == "lognormal" else max(1e-3 * float(np.mean(np.abs(y))), 1e-12)
 
 
 def _nb_loglik(y: np.ndarray, m: np.ndarray, r: np.ndarray | float) -> np.ndarray:
@@ -57,8 +63,8 @@ def loglik(y: np.ndarray, m: np.ndarray, error: str, dispersion: float | None = 
     mm = m[ok]
     if error in ("normal", "lognormal"):
         ssr = _ssr(y, mm, error)
-        s2 = np.maximum(ssr / n, 1e-300)
-        ll = -0.5 * n * (np.log(2 * np.pi * s2) + 1.0)
+        s2 = np.maximum(ssr / n, _floor(y, error) ** 2)
+        ll = -0.5 * n * np.log(2 * np.pi * s2) - 0.5 * ssr / s2
         if error == "lognormal":
             ll = ll - np.sum(np.log(y))  # Jacobian: the density is of y, not of log y
         out[ok] = ll
@@ -78,7 +84,7 @@ def estimate_scale(y: np.ndarray, m: np.ndarray, error: str, dispersion: float |
     y = np.asarray(y, dtype=float)
     m = np.asarray(m, dtype=float).reshape(1, -1)
     if error in ("normal", "lognormal"):
-        return float(np.sqrt(max(_ssr(y, m, error)[0] / y.size, 1e-300)))
+        return float(np.sqrt(max(_ssr(y, m, error)[0] / y.size, _floor(y, error) ** 2)))
     if dispersion is not None:
         return float(dispersion)
     return float(_best_size(y, m)[0][0])

@@ -99,9 +99,18 @@ def predict(obs: SeriesObs, time: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _rule(series: str, unit: str, kind: str, model_units: str) -> tuple[str, float]:
-    """How to observe a series from its published kind and unit and the model's units."""
+    """How to observe a series: the data issue's operator for canonical roles (`observe`),
+    otherwise from the series' published kind and span; and the unit factor (fraction to %)."""
     from carespiral.calibration.series import SERIES
 
+    try:
+        from carespiral.calibration.observe import OPERATORS
+    except ImportError:  # pragma: no cover - the operators ship with the data loader
+        OPERATORS = {}
+    percent_model = "%" in model_units or "percent" in model_units.lower()
+    if series in OPERATORS:
+        op = OPERATORS[series]
+        return op.how, 100.0 if op.percent and not percent_model else 1.0
     span = SERIES[series].span if series in SERIES else ("year" if kind == "flow" else "point")
     if kind == "flow":
         how = "sum"
@@ -109,7 +118,7 @@ def _rule(series: str, unit: str, kind: str, model_units: str) -> tuple[str, flo
         how = "mean"
     else:
         how = "point"
-    scale = 100.0 if unit.strip() == "%" and "%" not in model_units else 1.0
+    scale = 100.0 if unit.strip() == "%" and not percent_model else 1.0
     return how, scale
 
 

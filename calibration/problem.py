@@ -54,6 +54,7 @@ class Problem:
     scenario: object = None
     stop: float | None = None
     time_step: float | None = None
+    backend: str = "auto"  # auto (vectorised batch backend when it compiles the model) | pysd
     on_batch: Callable[[int], None] | None = None
     n_runs: int = 0
 
@@ -106,10 +107,15 @@ class Problem:
         needs_step = any(s.how != "point" for s in self.series)
         model = self.model
         step = self.time_step or model.control("time_step")
-        ds = model.run_batch(
-            frame, outputs=self._variables, saveper=step if needs_step else None,
-            scenario=self.scenario, stop=stop or self.stop, time_step=self.time_step,
-        )
+        kw = dict(outputs=self._variables, saveper=step if needs_step else None,
+                  scenario=self.scenario, stop=stop or self.stop, time_step=self.time_step)
+        ds = None
+        if self.backend == "auto":
+            ds = _batch_backend(model, frame, kw)
+            if ds is None:
+                self.backend = "pysd"  # the model uses a construct the batch backend refuses
+        if ds is None:
+            ds = model.run_batch(frame, **kw)
         self.n_runs += len(frame)
         if self.on_batch is not None:
             self.on_batch(len(frame))
@@ -201,3 +207,16 @@ class Problem:
             scales = [1.0] * len(series)
         return [sample_noise(rng, m, s.error, sc) for s, m, sc in zip(series, preds, scales,
                                                                        strict=True)]
+
+
+def _batch_backend(model, frame: pd.DataFrame, kw: dict):
+    """Run on the vectorised backend; None when it is missing or refuses the model."""
+    try:
+        from carespiral.pysd_runner.batch import UnsupportedConstructError
+        from carespiral.pysd_runner.batch.adapter import run_batch
+    except ImportError:
+        return None
+    try:
+        return run_batch(model, frame, **kw)
+    except UnsupportedConstructError:
+        return None

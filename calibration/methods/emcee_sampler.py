@@ -1,6 +1,7 @@
 """Posterior sampling with emcee's affine-invariant ensemble, one batch per step.
 
-Walkers start in a small ball around a least-squares optimum; the first half of the chain is
+Walkers start in a small ball around an optimum (the best Sobol points polished by
+Levenberg-Marquardt); the first half of the chain is
 discarded as burn-in. Reported: mean acceptance fraction, integrated autocorrelation time per
 parameter and effective sample size. The run counts as converged only when the kept chain is at
 least 50 autocorrelation times long and the acceptance fraction lies in 0.15-0.8 (emcee's own
@@ -13,8 +14,8 @@ import logging
 
 import emcee
 import numpy as np
-from carespiral.calibration.methods import least_squares
-from carespiral.calibration.methods.base import MethodOutput, Progress
+from carespiral.calibration.lm import batched_lm
+from carespiral.calibration.methods.base import MethodOutput, Progress, sobol_design
 
 __all__ = ["fit"]
 
@@ -22,11 +23,10 @@ __all__ = ["fit"]
 def fit(problem, rng: np.random.Generator, budget: int = 20000, progress: Progress | None = None,
         walkers: int | None = None, start: np.ndarray | None = None) -> MethodOutput:
     k = problem.k
-    walkers = walkers or max(16, 4 * k)
+    walkers = walkers or max(32, 8 * k)  # a batch of walkers costs little more than one
     walkers += walkers % 2
     if start is None:
-        ls = least_squares.fit(problem, rng, budget=max(60, budget // 10), progress=progress)
-        start = ls.best
+        start = _optimum(problem, rng)
     steps = max(20, (budget - problem.n_runs) // walkers)
     ball = problem.to_unit(start) + 1e-3 * rng.standard_normal((walkers, k))
     p0 = problem.from_unit(np.clip(ball, 1e-6, 1 - 1e-6))
@@ -74,3 +74,14 @@ def fit(problem, rng: np.random.Generator, budget: int = 20000, progress: Progre
         f"{walkers} walkers x {steps} steps, burn-in {burn}, ESS {ess:.0f}"
     return MethodOutput("emcee", best_theta, float(flat_lp[i]), draws=chain, draws_logpost=lps,
                         converged=not problems, message=msg, diagnostics=diag)
+
+
+def _optimum(problem, rng: np.random.Generator) -> np.ndarray:
+    """A starting optimum: the best points of a Sobol design, polished together by LM."""
+    u = sobol_design(problem.k, 16 * problem.k, rng)
+    lp = problem.logpost(problem.from_unit(u))
+    top = u[np.argsort(-np.where(np.isfinite(lp), lp, -np.inf))[:4]]
+    scales = problem.scales(problem.from_unit(top[0]))
+    polished = batched_lm(problem, top, np.ones_like(top, dtype=bool), scales, iterations=20)
+    lp = problem.logpost(problem.from_unit(polished))
+    return problem.from_unit(polished[int(np.argmax(lp))])

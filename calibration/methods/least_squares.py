@@ -14,7 +14,7 @@ from scipy import optimize
 
 __all__ = ["fit"]
 
-_ROUNDS = 3  # scale re-estimation rounds per start
+_ROUNDS = 2  # scale re-estimation rounds per start
 
 
 def fit(problem, rng: np.random.Generator, budget: int = 400, progress: Progress | None = None,
