@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from carespiral.exploration.backend import run_batch
 from carespiral.exploration.criteria import COLLAPSE, SUSTAINABLE, Criterion, outputs_needed
 from carespiral.exploration.result import Result
 
@@ -110,8 +111,8 @@ def shock_map(
     pulse = Scenario(name="shock", title=f"{name} shock",
                      inputs=(Input(name=name, type="pulse", height=float(shock), start=start,
                                    duration=duration),))
-    quiet = model.run_batch(grid, outputs=outputs, stop=stop)
-    shocked = model.run_batch(grid, outputs=outputs, stop=stop, scenario=pulse)
+    quiet = run_batch(model, grid, outputs=outputs, stop=stop)
+    shocked = run_batch(model, grid, outputs=outputs, stop=stop, scenario=pulse)
     base = regime_at_end(quiet, criteria, grid, hold / 2)
     after = regime_at_end(shocked, criteria, grid, hold / 2)
     regime = np.where(base == COLLAPSE, COLLAPSE, np.where(after == COLLAPSE, "bistable", SUSTAINABLE))

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from carespiral.exploration.backend import run_batch
 from carespiral.exploration.result import Result
 
 from carespiral.errors import CarespiralError
@@ -68,8 +69,8 @@ def resilience(
     design.index = pd.RangeIndex(len(design), name="run")
     pulse = Scenario(name="shock", inputs=(Input(name=name, type="pulse", height=float(height),
                                                  start=start, duration=duration),))
-    quiet = model.run_batch(design, outputs=[watched], stop=stop)
-    hit = model.run_batch(design, outputs=[watched], stop=stop, scenario=pulse)
+    quiet = run_batch(model, design, outputs=[watched], stop=stop)
+    hit = run_batch(model, design, outputs=[watched], stop=stop, scenario=pulse)
     t = quiet["time"].to_numpy()
     a = quiet[watched].transpose("run", "time").to_numpy()
     b = hit[watched].transpose("run", "time").to_numpy()

@@ -27,7 +27,7 @@ def test_explore_writes_results_discovery_and_a_page(small_spec, tmp_path):
     restricted = box.restricted.set_index("factor")
     assert "Referral Rate" in restricted.index and restricted.loc["Referral Rate", "lower"] > 250
     page = (out / "report.html").read_text()
-    assert "Peeling trajectory" in page and page.count("<script") >= 1
+    assert "PRIM" in page and page.count("<script") >= 1
     # running again without --resume refuses to overwrite
     again = runner.invoke(app, ["explore", str(small_spec), "--runs", "16", "--out", str(out)])
     assert again.exit_code == 2 and "--resume" in again.output
