@@ -11,6 +11,7 @@ Every result is a typed object with `to_frame()`, `summary()`, `report()` and `s
 from carespiral.exploration.criteria import Growing, Threshold, classify, default_criteria
 from carespiral.exploration.discovery import Discovery, discover, prim_box
 from carespiral.exploration.experiments import ExperimentResult, run_experiments
+from carespiral.exploration.loops import LoopDominance, loop_dominance
 from carespiral.exploration.policy import PolicyResult, optimise
 from carespiral.exploration.regimes import RegimeMap, shock_map
 from carespiral.exploration.resilience import Resilience, resilience
@@ -25,6 +26,7 @@ __all__ = [
     "ExperimentResult",
     "ExploreSpec",
     "Growing",
+    "LoopDominance",
     "PolicyResult",
     "RegimeMap",
     "Resilience",
@@ -36,6 +38,7 @@ __all__ = [
     "default_criteria",
     "discover",
     "load_result",
+    "loop_dominance",
     "morris",
     "optimise",
     "prim_box",

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("simlin")
 
-from carespiral.exploration.loops import loop_dominance  # noqa: E402
+from carespiral.exploration.loops import loop_dominance
 
 
 def test_attrition_spiral_takes_over_beyond_capacity(workforce):
