@@ -83,6 +83,7 @@ def run_page(
     use_dates = all("date" in f.columns for f in runs.values())
     clock = _Clock.from_run(next(iter(runs.values()))) if use_dates else None
     marks, skipped = _place_shocks(shocks, runs, clock)
+    marks.sort(key=lambda m: m[0].value if isinstance(m[0], pd.Timestamp) else m[0])  # numbered in time order
 
     n_runs = len(runs)
     page = Page(title, subtitle)
@@ -92,6 +93,8 @@ def run_page(
     )
     sec = page.section("Outputs over time", what)
     thinned: set[str] = set()
+    shock_key = ("Shocks: " + "; ".join(f"{k} = {label} ({_fmt_x(x)})"
+                                        for k, (x, label) in enumerate(marks, 1))) if marks else ""
     for out in outputs:
         fig = go.Figure()
         for i, (name, frame) in enumerate(runs.items()):
@@ -116,27 +119,30 @@ def run_page(
                     ),
                 )
             )
-        for x, label in marks:
+        for k, (x, label) in enumerate(marks, 1):
             fig.add_shape(
                 type="line", x0=x, x1=x, y0=0, y1=1, xref="x", yref="paper",
                 line={"color": GREY, "width": 1.5, "dash": "dot"},
             )
+            # a numbered tag above the plot, the label in its hover and in the caption: long
+            # labels written along the line would cover the data and the axis
             fig.add_annotation(
-                x=x, y=1, xref="x", yref="paper", text=label, showarrow=False,
-                textangle=-90, xanchor="right", yanchor="top", font={"size": 11, "color": "#444"},
-                bgcolor="rgba(255,255,255,0.85)",
+                x=x, y=1.0, xref="x", yref="paper", text=f"<b>{k}</b>", showarrow=False,
+                yanchor="top", font={"size": 11, "color": "#333"}, bgcolor="white",
+                bordercolor=GREY, borderwidth=1, borderpad=2,
+                hovertext=f"{label} ({_fmt_x(x)})",
             )
         apply_layout(fig, title=out)
         fig.update_layout(hovermode="closest")
         fig.update_xaxes(title_text="Date" if use_dates else "Model time (months from April 2005)")
-        fig.update_yaxes(title_text=axis_title(out, units.get(out)), rangemode="tozero")
+        fig.update_yaxes(title_text=axis_title(out, units.get(out)))
         how = (
             f"Each line is one run; the height is {out} in {units.get(out) or 'its model units'}. "
             "Where lines part, the scenarios differ."
         )
         if marks:
-            how += " Dotted vertical lines mark the shocks."
-        sec.figure(fig, how_to_read=how)
+            how += " Dotted vertical lines mark the numbered shocks (hover a number for its name)."
+        sec.figure(fig, how_to_read=how, caption=shock_key)
     if thinned:
         sec.note(
             f"Lines of {', '.join(sorted(thinned))} have more than {max_points} saved points and "

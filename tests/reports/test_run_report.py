@@ -62,8 +62,11 @@ def test_shocks_in_months_and_dates_are_marked_at_the_right_date(sample_runs):
     expected_43 = frame["date"].iloc[43]  # saveper 1 month: row 43 is month 43
     assert abs(xs[0] - expected_43) < pd.Timedelta(hours=1)
     assert xs[1] == pd.Timestamp("2020-03-23")
-    assert [a.text for a in fig.layout.annotations] == ["Baby P public", "COVID lockdown"]
-    assert "beyond the run (month 500)" in page.render()
+    assert [a.text for a in fig.layout.annotations] == ["<b>1</b>", "<b>2</b>"]
+    assert fig.layout.annotations[1].hovertext == "COVID lockdown (23 Mar 2020)"
+    html = page.render()
+    assert "Shocks: 1 = Baby P public (" in html and "2 = COVID lockdown (23 Mar 2020)" in html
+    assert "beyond the run (month 500)" in html
 
 
 def test_without_a_date_column_the_axis_is_model_months(sample_runs):
