@@ -84,14 +84,16 @@ def run_distributed(model: Any, params: pd.DataFrame | None, *, scheduler: Any,
             fut = client.submit(_run_chunk, model.program, params.iloc[lo:hi], chunk_inputs,
                                 kwargs, retries=3, pure=False)
             futures[fut] = i
-        parts: list[Any] = [None] * len(bounds)
+        store: dict[str, np.ndarray] = {}
         done = 0
         for fut in as_completed(list(futures)):
             i = futures[fut]
-            parts[i] = fut.result()
-            done += bounds[i][1] - bounds[i][0]
+            lo, hi = bounds[i]
+            job.store(store, lo, hi, fut.result())
+            fut.release()
+            done += hi - lo
             if progress:
                 progress(done, job.n)
     finally:
         close()
-    return job.finish(parts)
+    return job.finish(store)

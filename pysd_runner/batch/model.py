@@ -28,7 +28,7 @@ from carespiral.errors import CarespiralError, UnknownNameError
 
 __all__ = ["BatchModel", "BatchParameter", "TimeInput", "compile_model"]
 
-DEFAULT_CHUNK = 20_000  # runs integrated together; bounds memory, barely affects speed
+DEFAULT_CHUNK = 10_000  # runs integrated together: bounds memory; arrays stay in cache
 
 
 @dataclass(frozen=True)
@@ -138,10 +138,12 @@ class BatchModel:
 
     @property
     def parameters(self) -> list[BatchParameter]:
+        """The model's constants (not the control variables), with defaults and bounds."""
         out = []
+        control = set(self.program.control.values())
         for v, nid in self.program.names.items():
             a = self.program.aux.get(nid)
-            if a is not None and a.is_constant:
+            if a is not None and a.is_constant and nid not in control:
                 lo, hi = self.program.limits[v]
                 out.append(BatchParameter(v, float(eval(a.code, {"NAN": math.nan,
                                                                   "INF": math.inf})),
@@ -201,12 +203,13 @@ class BatchModel:
                            time_step=time_step, reduce=reduce, inputs=inputs, period=period,
                            n=n)
         size = chunk_size or DEFAULT_CHUNK
-        parts = []
+        store: dict[str, np.ndarray] = {}
         for lo in range(0, job.n, size):
-            parts.append(self.run_rows(job, lo, min(lo + size, job.n)))
+            hi = min(lo + size, job.n)
+            job.store(store, lo, hi, self.run_rows(job, lo, hi))
             if progress:
-                progress(min(lo + size, job.n), job.n)
-        return job.finish(parts)
+                progress(hi, job.n)
+        return job.finish(store)
 
     def prepare(self, params: pd.DataFrame | None = None, outputs: Sequence[str] | None = None,
                 saveper: float | None = None, start: float | None = None,
@@ -358,8 +361,16 @@ class Job:
         ks = np.arange(0, self.nsteps + 1, self.save_every)
         return np.round(self.t0 + ks * self.dt, 10)
 
-    def finish(self, parts: Sequence[dict[str, np.ndarray]]) -> xr.Dataset:
-        merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    def store(self, merged: dict[str, np.ndarray], lo: int, hi: int,
+              part: dict[str, np.ndarray]) -> None:
+        """Copy one chunk's results into the whole ensemble's arrays (allocated on first use),
+        so that chunks never pile up in memory."""
+        for k, v in part.items():
+            if k not in merged:
+                merged[k] = np.empty((self.n, *v.shape[1:]), dtype=v.dtype)
+            merged[k][lo:hi] = v
+
+    def finish(self, merged: dict[str, np.ndarray]) -> xr.Dataset:
         run = self.index.rename("run") if self.index.name != "run" else self.index
         coords: dict[str, Any] = {"run": run.to_numpy()}
         data_vars: dict[str, Any] = {}

@@ -169,3 +169,22 @@ def test_names_and_values_are_checked() -> None:
     with pytest.raises(UnknownNameError, match="summary"):
         bm.run(reduce="fnal")
     assert Reduction("above", "Caseload", 25.0).label("Caseload") == "Caseload:above:25"
+
+
+def test_smooth_inside_a_feedback_loop_follows_euler(helpers) -> None:
+    """SMOOTHI(Pressure, 1, 1) where Pressure = 99 / (100 * Perceived): plain Euler.
+
+    PySD 3.14 takes the smooth's input as 0 for the first step in this structure (its output
+    drops from 1 to 0.75); the same loop written with INTEG gives the Euler answer in PySD too.
+    """
+    ds = compile_model(helpers.models / "loop_smooth.mdl").run()
+    dt, p = 0.25, 1.0
+    expected = []
+    for _ in range(9):
+        expected.append(p)
+        p = p + (99 / (100 * p) - p) / 1 * dt
+    np.testing.assert_allclose(ds["Perceived"].to_numpy()[0], expected, rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pysd_first = load(helpers.models / "loop_smooth.mdl").run()["Perceived"].to_numpy()[1]
+    assert abs(pysd_first - 0.75) < 1e-12  # PySD's known deviation, kept visible here
