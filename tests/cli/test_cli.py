@@ -164,3 +164,16 @@ def test_several_scenarios_are_overlaid_in_one_table(tmp_path):
     assert set(df["scenario"]) == {"demand_surge", "calm"}
     assert df.loc[df.scenario == "calm", "Referral Rate"].eq(200).all()
     assert df.loc[(df.scenario == "demand_surge") & (df.time == 70), "Referral Rate"].item() == 350
+
+
+def test_written_files_are_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "run.csv"
+    old = os.umask(0o022)
+    try:
+        assert invoke("run", "workforce_spiral", "--stop", "5", "--out", str(out)).exit_code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
