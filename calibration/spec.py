@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 from carespiral.calibration.priors import PRIOR_ARGS, Prior
-
 from carespiral.errors import FileFormatError, UnknownNameError
 
 __all__ = [
@@ -150,7 +149,11 @@ def bundled_specs() -> dict[str, Path]:
     from importlib import resources
 
     folder = Path(str(resources.files("carespiral.models"))) / "specs"
-    return {p.stem: p for p in sorted(folder.glob("*.toml"))} if folder.is_dir() else {}
+    if not folder.is_dir():
+        return {}
+    # the folder also holds exploration specs; a calibration spec has [series.*] tables
+    return {p.stem: p for p in sorted(folder.glob("*.toml"))
+            if re.search(r"^\s*\[series\.", p.read_text(encoding="utf-8"), re.MULTILINE)}
 
 
 def read_spec(name_or_path: str | Path) -> CalibrationSpec:
@@ -287,7 +290,7 @@ def _parameter(name: str, raw: Any, fail) -> ParameterSpec:
     centre = args.get("mean", math.exp(args["mu"]) if "mu" in args else None)
     if centre is not None and not lower <= centre <= upper:
         raise fail(f"parameter {name!r}: the prior's centre {centre:g} lies outside the bounds "
-                   f"[{lower:g}, {upper:g}]", *keys, "prior")
+                   f"[{lower:g}, {upper:g}]", *keys, "mean" if "mean" in args else "mu")
     if not prior.contains_mass():
         raise fail(f"parameter {name!r}: the prior puts no mass inside the bounds", *keys, "prior")
     initial = _number(raw, "initial", fail, keys)

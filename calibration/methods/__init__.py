@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 from carespiral.calibration.methods import differential_evolution, emcee_sampler, least_squares
 from carespiral.calibration.methods.base import MethodOutput
-
 from carespiral.errors import UnknownNameError
 
 __all__ = ["METHODS", "MethodOutput", "get_method"]

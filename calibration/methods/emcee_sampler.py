@@ -14,6 +14,7 @@ import logging
 
 import emcee
 import numpy as np
+
 from carespiral.calibration.lm import batched_lm
 from carespiral.calibration.methods.base import MethodOutput, Progress, sobol_design
 

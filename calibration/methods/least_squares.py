@@ -9,8 +9,9 @@ maximum of the profiled posterior, not of a fixed-scale sum of squares.
 from __future__ import annotations
 
 import numpy as np
-from carespiral.calibration.methods.base import MethodOutput, Progress, sobol_design
 from scipy import optimize
+
+from carespiral.calibration.methods.base import MethodOutput, Progress, sobol_design
 
 __all__ = ["fit"]
 

@@ -1,0 +1,61 @@
+"""Shared fixtures: a synthetic calibration problem on the workforce-spiral teaching model.
+
+The truth is the model's defaults for two parameters; the published-like data are its
+annual social workers and caseloads under the demand-surge scenario with 5% lognormal noise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+TRUTH = {"Normal Leaving Rate": 0.0125, "Reference Caseload": 17.0}
+BOUNDS = {"Normal Leaving Rate": (0.005, 0.03), "Reference Caseload": (10.0, 30.0)}
+TIMES = np.arange(12.0, 241.0, 12.0)
+NOISE = 0.05
+
+
+@pytest.fixture(scope="session")
+def workforce():
+    from carespiral.pysd_runner import load
+
+    return load("workforce_spiral")
+
+
+@pytest.fixture(scope="session")
+def truth_paths(workforce):
+    """Noise-free observed values at the truth, by series name."""
+    from carespiral.calibration.observations import SeriesObs, predict
+
+    ds = workforce.run_batch(pd.DataFrame([TRUTH]), outputs=["Social Workers", "Caseload"],
+                             scenario="demand_surge", stop=240)
+    out = {}
+    for var, name in (("Social Workers", "social_workers_fte"), ("Caseload", "caseload")):
+        o = SeriesObs(name, var, TIMES, np.zeros(len(TIMES)))
+        out[name] = (var, predict(o, ds["time"].to_numpy(), ds[var].to_numpy())[0])
+    return out
+
+
+@pytest.fixture(scope="session")
+def make_problem(workforce, truth_paths):
+    """make_problem(seed) -> (Problem, held-out series): data with fresh noise for each seed."""
+    from carespiral.calibration.observations import SeriesObs
+    from carespiral.calibration.problem import FitParameter, Problem
+
+    def make(seed: int, cut: float | None = None, error: str = "lognormal"):
+        rng = np.random.default_rng(seed)
+        series, holdout = [], []
+        for name, (var, clean) in truth_paths.items():
+            y = clean * np.exp(NOISE * rng.standard_normal(len(clean)))
+            s = SeriesObs(name, var, TIMES, y, error=error, years=np.arange(2006, 2026),
+                          dates=pd.date_range("2006-04-01", periods=20, freq="12MS").to_numpy())
+            if cut is None:
+                series.append(s)
+            else:
+                series.append(s.subset(cut >= TIMES))
+                holdout.append(s.subset(cut < TIMES))
+        params = [FitParameter(n, *BOUNDS[n]) for n in TRUTH]
+        return Problem(workforce, params, series, scenario="demand_surge"), holdout
+
+    return make
