@@ -235,6 +235,14 @@ def bifurcation_figure(branch: pd.DataFrame, folds: pd.DataFrame, param: str,
             marker={"symbol": "x", "size": 12, "color": "#000000"},
             hovertemplate=f"fold: {param} = %{{x:.4~g}}<extra></extra>",
         ))
+    ch = folds[folds["kind"] == "stability"] if len(folds) else folds
+    if len(ch):
+        fig.add_trace(go.Scatter(
+            x=ch["param"], y=ch[stock], mode="markers", name="change of stability",
+            marker={"symbol": "circle-open", "size": 13, "color": "#000000", "line": {"width": 2}},
+            customdata=ch["direction"],
+            hovertemplate=f"{param} = %{{x:.4~g}}: %{{customdata}} stability<extra></extra>",
+        ))
     apply_layout(fig, title=f"Bifurcation diagram: {stock} against {param}", height=460)
     fig.update_xaxes(title_text=param)
     fig.update_yaxes(title_text=f"{stock} at equilibrium")
@@ -280,8 +288,12 @@ def sweep_figure(table: pd.DataFrame, param: str, output: str) -> go.Figure:
                            "<br>regime: %{customdata}<extra></extra>"),
         ))
     apply_layout(fig, title=f"Hysteresis sweep: {output} against {param}", height=440)
+    values = table[output].to_numpy(dtype=float)
+    log = bool(np.all(values > 0) and values.max() / values.min() > 50)  # runaway legs dwarf
     fig.update_xaxes(title_text=param)
-    fig.update_yaxes(title_text=f"{output} at the end of each hold")
+    fig.update_yaxes(title_text=f"{output} at the end of each hold" + (" (log scale)" if log
+                                                                       else ""),
+                     type="log" if log else "linear")
     return fig
 
 

@@ -172,7 +172,8 @@ def _tipping(page: Page, b: Any, sw: Any, rm: Any = None) -> None:
             sec.figure(ef.bifurcation_figure(b.branch, b.folds, b.param, stock), how_to_read=(
                 f"The line is where {stock} would settle for each value of {b.param}: solid "
                 "where it would return after a push (stable), dashed where it would run away "
-                "(unstable). An × marks a fold, a tipping point."))
+                "(unstable). An × marks a fold, a tipping point; a ring, where stability "
+                "changes."))
         if len(b.stocks) > MAX_STOCKS:
             sec.note(f"The first {MAX_STOCKS} of {len(b.stocks)} stocks are drawn; the folds "
                      "table gives every stock at each fold.")

@@ -456,8 +456,15 @@ def implicit_manifest(result_dir: str | Path) -> dict[str, Any] | None:
     found += sorted(p.parent.name for p in result_dir.glob("*/result.json"))
     if not found:
         return None
+    try:  # name the model in the title when the first result says which
+        meta = json.loads((result_dir / found[0] / "result.json").read_text(encoding="utf-8"))
+        model = meta.get("values", {}).get("model")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        model = None
+    title = (f"Exploration of {model}" if model else "Exploration") + (
+        f" ({result_dir.resolve().name})")
     item = {"kind": "exploration", "name": "report", "html": "report.html", "results": found,
-            "title": f"Exploration results in {result_dir.resolve().name}"}
+            "title": title}
     return {"format": FORMAT, "version": VERSION, "implicit": True, "items": [item]}
 
 
