@@ -43,6 +43,7 @@ def draws(bm, n: int, seed: int = 1) -> pd.DataFrame:
 
 def pysd_runs_per_second(mdl: Path, runs: int) -> float:
     import pysd
+
     from carespiral.pysd_runner.translate import translate
 
     py_file, _ = translate(mdl)
@@ -149,11 +150,10 @@ def main() -> None:
     print(f"model: {mdl.stem} ({len(bm.variables)} variables, {len(bm.stocks)} stocks); "
           f"batch runs keep final and max of {len(outs)} outputs")
 
-    pysd_rate = pysd_runs_per_second(mdl, 2 if args.quick else 5)
-    print(f"PySD: {pysd_rate:.2f} runs/s")
-    simlin_rate = simlin_runs_per_second(mdl, 10 if args.quick else 50)
-    if simlin_rate:
-        print(f"Simlin (pysimlin, one run at a time): {simlin_rate:.0f} runs/s")
+    # The machine may be shared: PySD and Simlin are timed before and after the batch runs
+    # and their mean is used, so a change of load during the run does not skew the ratios.
+    pysd_before = pysd_runs_per_second(mdl, 2 if args.quick else 5)
+    simlin_before = simlin_runs_per_second(mdl, 10 if args.quick else 50)
 
     rates = {}
     for n in sizes:
@@ -162,9 +162,19 @@ def main() -> None:
         seconds = _timed(lambda p=params: bm.run(p, outputs=outs, reduce="final,max"),
                          repeat=3 if n <= 100 else 1)
         rates[n] = n / seconds
-        line = f"batch N={n:>7,}: {rates[n]:>9.0f} runs/s = {rates[n] / pysd_rate:>7.0f} x PySD"
+    pysd_after = pysd_runs_per_second(mdl, 2 if args.quick else 5)
+    simlin_after = simlin_runs_per_second(mdl, 10 if args.quick else 50)
+    pysd_rate = (pysd_before + pysd_after) / 2
+    print(f"PySD: {pysd_rate:.2f} runs/s (before {pysd_before:.2f}, after {pysd_after:.2f})")
+    simlin_rate = None
+    if simlin_before and simlin_after:
+        simlin_rate = (simlin_before + simlin_after) / 2
+        print(f"Simlin (pysimlin, one run at a time): {simlin_rate:.0f} runs/s (before "
+              f"{simlin_before:.0f}, after {simlin_after:.0f})")
+    for n, rate in rates.items():
+        line = f"batch N={n:>7,}: {rate:>9.0f} runs/s = {rate / pysd_rate:>7.0f} x PySD"
         if simlin_rate:
-            line += f", {rates[n] / simlin_rate:5.1f} x Simlin"
+            line += f", {rate / simlin_rate:5.1f} x Simlin"
         print(line)
 
     # the practical limit: the same equations written by hand as one numpy loop

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from carespiral.pysd_runner.batch.model import TimeInput, compile_model
-from carespiral.pysd_runner.batch.recording import Reduction, parse_reduce
 
 from carespiral.errors import CarespiralError, ValueOutOfBoundsError
+from carespiral.pysd_runner.batch.model import TimeInput, compile_model
+from carespiral.pysd_runner.batch.recording import Reduction, parse_reduce
 
 __all__ = ["run_batch"]
 

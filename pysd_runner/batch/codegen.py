@@ -16,9 +16,8 @@ import ast
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from carespiral.pysd_runner.batch.lowering import Program
-
 from carespiral.errors import CarespiralError
+from carespiral.pysd_runner.batch.lowering import Program
 
 __all__ = ["Generated", "generate"]
 

@@ -64,8 +64,9 @@ def run_distributed(model: Any, params: pd.DataFrame | None, *, scheduler: Any,
                     inputs: dict[str, Any] | None = None, n: int | None = None,
                     **kwargs: Any) -> xr.Dataset:
     """Run `model.run(params, ...)` as chunks on a Dask cluster and assemble the Dataset."""
-    from carespiral.pysd_runner.batch.model import TimeInput
     from distributed import as_completed
+
+    from carespiral.pysd_runner.batch.model import TimeInput
 
     if params is None:
         params = pd.DataFrame(index=pd.RangeIndex(1 if n is None else n, name="run"))

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from carespiral.errors import CarespiralError, UnknownNameError
 from carespiral.pysd_runner.batch import runtime
 from carespiral.pysd_runner.batch.codegen import Generated, control_source, generate
 from carespiral.pysd_runner.batch.lowering import Program, lower_file
@@ -23,8 +25,6 @@ from carespiral.pysd_runner.batch.recording import (
     TrajectoryRecorder,
     parse_reduce,
 )
-
-from carespiral.errors import CarespiralError, UnknownNameError
 
 __all__ = ["BatchModel", "BatchParameter", "TimeInput", "compile_model"]
 

@@ -7,10 +7,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from carespiral.pysd_runner import load
-from carespiral.pysd_runner.batch.adapter import run_batch
 
 from carespiral.errors import ValueOutOfBoundsError
+from carespiral.pysd_runner import load
+from carespiral.pysd_runner.batch.adapter import run_batch
 
 
 @pytest.mark.parametrize("scenario", [None, "demand_surge"])

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from carespiral.errors import CarespiralError, UnknownNameError
 from carespiral.pysd_runner import load
 from carespiral.pysd_runner.batch import (
     Reduction,
@@ -15,8 +17,6 @@ from carespiral.pysd_runner.batch import (
     UnsupportedConstructError,
     compile_model,
 )
-
-from carespiral.errors import CarespiralError, UnknownNameError
 
 REPO = Path(__file__).resolve().parents[2]
 SPIRAL = REPO / "models" / "workforce_spiral.mdl"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from carespiral.pysd_runner import load
-from carespiral.pysd_runner.batch.adapter import run_batch
 from typer.testing import CliRunner
 
 from carespiral.cli import app
+from carespiral.pysd_runner import load
+from carespiral.pysd_runner.batch.adapter import run_batch
 
 runner = CliRunner()
 

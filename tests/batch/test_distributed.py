@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from carespiral.pysd_runner.batch import compile_model
 
 distributed = pytest.importorskip("distributed")

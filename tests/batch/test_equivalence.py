@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from carespiral.pysd_runner import load
 from carespiral.pysd_runner.batch import compile_model
 

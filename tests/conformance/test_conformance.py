@@ -75,5 +75,5 @@ def test_matches_vensim(row: dict[str, str]) -> None:
 @pytest.mark.parametrize("name", sorted(EXCLUDED))
 def test_excluded_models_are_refused_with_a_reason(name: str) -> None:
     mdl = next((MODELS / name).glob("*.mdl"))
-    with pytest.raises(CarespiralError, match="(FINAL TIME|SAVEPER|INITIAL TIME|TIME STEP)"):
+    with pytest.raises(CarespiralError, match=r"(FINAL TIME|SAVEPER|INITIAL TIME|TIME STEP)"):
         compile_model(mdl).run()
