@@ -119,3 +119,11 @@ def test_posterior_draws_feed_the_design(workforce, tmp_path):
     x, info = build_design(spec.bind(workforce), workforce)
     assert set(x["Normal Leaving Rate"]) <= {0.01, 0.011, 0.012}
     assert "log_prob" not in x.columns and info["posterior_draws"] == 3
+
+
+def test_dask_workers_give_the_same_result(small_spec, tmp_path):
+    spec = read_spec(small_spec)
+    local = run_experiments(spec)
+    distributed = run_experiments(spec, out=tmp_path / "dask", scheduler="local")
+    pd.testing.assert_frame_equal(_frame(local), _frame(distributed))
+    assert len(list((tmp_path / "dask" / "chunks").glob("*.parquet"))) == 3
