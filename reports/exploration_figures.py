@@ -35,7 +35,9 @@ __all__ = [
 REGIME_COLOURS = {"collapse": HIGHLIGHT, "sustainable": PALETTE[0], "bistable": PALETTE[1]}
 MAX_LINES = 400  # runs drawn in parallel coordinates
 MAX_MARKERS = 5000  # points drawn in scatter plots
-BINS = 24  # cells per axis of the regime map
+BINS = 24  # most cells per axis of the regime map
+MIN_BINS = 6
+RUNS_PER_CELL = 5  # aim: enough runs in a cell for its share to mean something
 
 
 def _regime_colour(regime: str, i: int = 0) -> str:
@@ -60,8 +62,9 @@ def regime_map_figure(
             raise CarespiralError(f"regime map: {name!r} is not an input of the experiments")
     xs, ys = design[x].to_numpy(dtype=float), design[y].to_numpy(dtype=float)
     collapsed = (outcomes["regime"] == "collapse").to_numpy(dtype=float)
-    xe = np.linspace(*_bounds(design, factors, x), BINS + 1)
-    ye = np.linspace(*_bounds(design, factors, y), BINS + 1)
+    bins = int(np.clip(np.sqrt(len(design) / RUNS_PER_CELL), MIN_BINS, BINS))
+    xe = np.linspace(*_bounds(design, factors, x), bins + 1)
+    ye = np.linspace(*_bounds(design, factors, y), bins + 1)
     runs, _, _ = np.histogram2d(xs, ys, bins=[xe, ye])
     hits, _, _ = np.histogram2d(xs, ys, bins=[xe, ye], weights=collapsed)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -76,7 +79,8 @@ def regime_map_figure(
     apply_layout(fig, title=f"Regime map: collapse share by {x} and {y}", height=480)
     fig.update_xaxes(title_text=x)
     fig.update_yaxes(title_text=y)
-    return fig, f"All {len(design):,} runs binned in a {BINS}×{BINS} grid."
+    return fig, (f"All {len(design):,} runs binned in a {bins}×{bins} grid "
+                 f"(about {len(design) / bins**2:,.0f} runs a cell; empty cells are blank).")
 
 
 def parallel_figure(
@@ -142,8 +146,8 @@ def prim_tradeoff_figure(trajectory: pd.DataFrame, chosen: int) -> go.Figure:
             hovertemplate="chosen box<extra></extra>",
         ))
     apply_layout(fig, title="PRIM trade-off: coverage against density", height=420)
-    fig.update_xaxes(title_text="coverage (share of all collapses inside the box)", range=[0, 1.02])
-    fig.update_yaxes(title_text="density (share of runs in the box that collapse)", range=[0, 1.02])
+    fig.update_xaxes(title_text="coverage (share of all collapses in the box)", range=[0, 1.02])
+    fig.update_yaxes(title_text="density (share collapsing)", range=[0, 1.02])
     return fig
 
 

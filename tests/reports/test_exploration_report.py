@@ -173,3 +173,10 @@ def test_pareto_marks_the_baseline(exploration_results):
         "Policy trade-off: cost against collapse risk"]
     base = next(tr for tr in fig.data if tr.name == "no policy (baseline)")
     assert list(base.x) == [0.0] and list(base.y) == [80.0]
+
+
+def test_regime_map_uses_fewer_cells_for_few_runs(experiments_maker):
+    ex = experiments_maker(300)
+    fig, note = regime_map_figure(ex.design, ex.outcomes, "demand", "compliance", ex.factors)
+    assert np.asarray(fig.data[0].z).shape == (7, 7)  # sqrt(300 / 5) cells a side
+    assert "7×7 grid (about 6 runs a cell" in note
