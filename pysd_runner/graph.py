@@ -6,6 +6,11 @@ left out on purpose: they are not feedback, and including them would invent loop
 what the loop inventory of a model's documentation is checked against, so the docs fail the build
 when the model changes under them.
 
+Each edge also carries a polarity read from the equation's syntax: +1 if `b` rises with `a`, -1 if
+it falls, None if the syntax does not settle it (a non-monotone lookup, IF THEN ELSE, a variable
+entering with both signs). The reading assumes every variable is non-negative, as quantities in a
+stock-and-flow model are, so that a/b falls with b and a product rises with each factor.
+
     >>> g = dependency_graph("models/collapse_spiral.mdl")
     >>> g.is_cycle(["Burnout", "Effect of Burnout on Leaving", "Leaving", "Social Workers", ...])
 """
@@ -13,8 +18,9 @@ when the model changes under them.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,6 +28,8 @@ from typing import Literal
 from carespiral.errors import FileFormatError, UnknownNameError
 
 __all__ = ["Graph", "Node", "NodeKind", "dependency_graph"]
+
+Polarity = Literal["reinforcing", "balancing"]
 
 # lookup: a table function of its input (a standalone lookup or a WITH LOOKUP variable)
 NodeKind = Literal["stock", "flow", "auxiliary", "constant", "lookup", "stateful", "control"]
@@ -47,6 +55,7 @@ class Graph:
 
     nodes: dict[str, Node]
     edges: frozenset[tuple[str, str]]
+    link_signs: dict[tuple[str, str], int | None] = dataclasses.field(default_factory=dict)
 
     def resolve(self, name: str) -> str:
         """The Vensim name of `name` (Vensim or Python name, any case); UnknownNameError if none."""
@@ -81,6 +90,19 @@ class Graph:
         """True if each variable drives the next and the last drives the first, with no repeats."""
         names = [self.resolve(n) for n in loop]
         return bool(names) and len(set(names)) == len(names) and not self.missing_links(names)
+
+    def loop_polarity(self, loop: Sequence[str]) -> Polarity | None:
+        """Reinforcing or balancing from the product of the link signs; None if a sign is unknown."""
+        names = [self.resolve(n) for n in loop]
+        if not self.is_cycle(names):
+            raise ValueError(f"not a loop of the model: {self.missing_links(names)} are not links")
+        product = 1
+        for link in zip(names, names[1:] + names[:1], strict=True):
+            sign = self.link_signs.get(link)
+            if sign is None:
+                return None
+            product *= sign
+        return "reinforcing" if product > 0 else "balancing"
 
     def find_cycle(self, through: str) -> list[str] | None:
         """A shortest feedback loop through `through` (as a list of names), or None."""
@@ -131,6 +153,7 @@ def dependency_graph(mdl_path: str | Path) -> Graph:
     stock_flows: dict[str, set[str]] = {}
     inputs: dict[str, set[str]] = {}
     kinds: dict[str, NodeKind] = {}
+    asts: dict[str, list] = {el.name: [c.ast for c in el.components] for el in elements}
     for el in elements:
         refs: set[str] = set()
         kind: NodeKind = "auxiliary"
@@ -160,7 +183,8 @@ def dependency_graph(mdl_path: str | Path) -> Graph:
             kind = "flow"
         nodes[el.name] = Node(el.name, py_name[el.name], kind, str(el.units or ""))
     edges = frozenset((src, dst) for dst, srcs in inputs.items() for src in srcs)
-    return Graph(nodes=nodes, edges=edges)
+    signs = {(src, dst): _combine(_sign(a, py_name[src], ae) for a in asts[dst]) for src, dst in edges}
+    return Graph(nodes=nodes, edges=edges, link_signs=signs)
 
 
 _STATEFUL = frozenset({
@@ -189,6 +213,77 @@ def _references(ast: object, ae) -> set[str]:
         elif isinstance(node, list | tuple):
             stack.extend(node)
     return out
+
+
+def _combine(signs: Iterable[int | None]) -> int | None:
+    """One sign from several places a variable enters: 0 if none, None if they disagree."""
+    found = set(signs) - {0}
+    if not found:
+        return 0
+    if len(found) == 1:
+        return found.pop()
+    return None
+
+
+def _times(sign: int | None, factor: int) -> int | None:
+    return None if sign is None else sign * factor
+
+
+def _sign(node: object, x: str, ae) -> int | None:
+    """How `node` moves when variable `x` rises: +1, -1, 0 (not at all) or None (unknown)."""
+    if isinstance(node, ae.ReferenceStructure):
+        return 1 if node.reference == x else 0
+    if not dataclasses.is_dataclass(node) or isinstance(node, type):
+        return 0  # numbers and other literals
+    if x not in _references(node, ae):
+        return 0
+    if isinstance(node, ae.ArithmeticStructure):
+        ops, args = list(node.operators), list(node.arguments)
+        if ops == ["negative"]:
+            return _times(_sign(args[0], x, ae), -1)
+        if "^" in ops:
+            return _sign(args[0], x, ae) if _sign(args[1], x, ae) == 0 else None
+        # ops[i - 1] sits before args[i]; subtracted terms and divisors count against
+        return _combine(_times(_sign(a, x, ae), -1 if i and ops[i - 1] in "-/" else 1)
+                        for i, a in enumerate(args))
+    if isinstance(node, ae.CallStructure):
+        fn = node.function.reference if isinstance(node.function, ae.ReferenceStructure) else ""
+        args = list(node.arguments)
+        if fn in ("min", "max"):
+            return _combine(_sign(a, x, ae) for a in args)
+        if fn in ("zidz", "xidz"):
+            if _is_share(args[0], args[1], ae):  # rises with its own part, falls with the rest
+                own = _sign(args[0], x, ae)
+                return own if own != 0 else _times(_sign(args[1], x, ae), -1)
+            return _combine([_sign(args[0], x, ae), _times(_sign(args[1], x, ae), -1),
+                             *(_sign(a, x, ae) for a in args[2:])])
+        return None
+    if isinstance(node, ae.InlineLookupsStructure):
+        return _times(_sign(node.argument, x, ae), _monotone(node.lookups.y))
+    if isinstance(node, ae.IntegStructure):
+        return _sign(node.flow, x, ae)
+    if hasattr(node, "input") and type(node).__name__ in _STATEFUL:
+        others = [getattr(node, f.name) for f in dataclasses.fields(node)
+                  if f.name not in ("input", *_INITIAL_FIELDS)]
+        if any(_sign(o, x, ae) != 0 for o in others):
+            return None
+        return _sign(node.input, x, ae)
+    return None
+
+
+def _is_share(num: object, den: object, ae) -> bool:
+    """num / (num + others): a share of a total, which rises with num though num is in both."""
+    return (isinstance(den, ae.ArithmeticStructure) and set(den.operators) == {"+"}
+            and num in den.arguments)
+
+
+def _monotone(ys: Sequence[float]) -> int | None:
+    steps = [b - a for a, b in itertools.pairwise(ys)]
+    if all(d >= 0 for d in steps):
+        return 1
+    if all(d <= 0 for d in steps):
+        return -1
+    return None
 
 
 def _top_level_terms(flow: object, ae) -> set[str]:

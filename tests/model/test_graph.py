@@ -42,6 +42,23 @@ def test_cycles(g):
         g.resolve("Social Worker")
 
 
+def test_link_signs_and_loop_polarity(g):
+    signs = g.link_signs
+    assert signs[("Leaving", "Social Workers")] == -1  # outflow
+    assert signs[("Hiring", "Social Workers")] == +1  # inflow
+    assert signs[("Social Workers", "Caseload")] == -1  # divisor (inside ZIDZ)
+    assert signs[("Burnout", "Effect of Burnout on Leaving")] == +1  # rising lookup
+    assert signs[("Social Workers", "Hiring")] == -1  # subtracted inside MAX
+    assert signs[("Burnout", "Burnout")] == -1  # first-order adjustment
+    r1 = ["Social Workers", "Caseload", "Workload Pressure", "Burnout",
+          "Effect of Burnout on Leaving", "Leaving"]
+    assert g.loop_polarity(r1) == "reinforcing"
+    b1 = ["Social Workers", "Hiring"]
+    assert g.loop_polarity(b1) == "balancing"
+    with pytest.raises(ValueError, match="not a loop"):
+        g.loop_polarity(["Social Workers", "Burnout"])
+
+
 def test_missing_file_is_a_user_error(tmp_path):
     with pytest.raises(FileFormatError, match="no such model file"):
         dependency_graph(tmp_path / "none.mdl")

@@ -50,6 +50,11 @@ def test_each_documented_loop_is_a_cycle_of_the_model(graph, inventory):
         assert graph.is_cycle(names[:-1]), loop["id"]
 
 
+def test_each_documented_polarity_follows_from_the_equations(graph, inventory):
+    for loop in inventory:
+        assert graph.loop_polarity(loop["names"][:-1]) == loop["polarity"], loop["id"]
+
+
 def test_a_broken_loop_is_detected(graph, inventory):
     r1 = next(loop for loop in inventory if loop["id"] == "R1")["names"][:-1]
     broken = [n for n in r1 if n != "Burnout Change"]  # skip a link: no longer a chain of edges
