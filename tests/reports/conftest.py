@@ -326,6 +326,7 @@ FOLD_P = 2 / (3 * np.sqrt(3))
 @pytest.fixture
 def exploration_results():
     import xarray as xr
+
     from carespiral.exploration.discovery import discover
     from carespiral.exploration.policy import PolicyResult
     from carespiral.exploration.sensitivity import Sensitivity

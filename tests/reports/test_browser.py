@@ -7,6 +7,7 @@ Locally the tests skip when Chromium is missing; with CI=true they fail instead.
 from __future__ import annotations
 
 import pytest
+
 from carespiral.reports import (
     Page,
     calibration_report,

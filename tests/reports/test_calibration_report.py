@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from carespiral.reports import calibration_report
-from carespiral.reports.calibration_report import MAX_DRAWS, calibration_page
 
 from carespiral.errors import CarespiralError
+from carespiral.reports import calibration_report
+from carespiral.reports.calibration_report import MAX_DRAWS, calibration_page
 
 
 def figures(page):

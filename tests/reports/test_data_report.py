@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from carespiral.reports import data_report
-from carespiral.reports.data_report import data_page, level_of
 
 from carespiral.errors import CarespiralError, UnknownNameError
+from carespiral.reports import data_report
+from carespiral.reports.data_report import data_page, level_of
 
 
 def figures(page):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from carespiral.errors import CarespiralError
 from carespiral.reports import exploration_report
 from carespiral.reports.exploration_figures import (
     BINS,
@@ -12,8 +14,6 @@ from carespiral.reports.exploration_figures import (
     regime_map_figure,
 )
 from carespiral.reports.exploration_report import exploration_page
-
-from carespiral.errors import CarespiralError
 
 
 def figures(page):

@@ -7,11 +7,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
+from carespiral.errors import CarespiralError
 from carespiral.reports import model_report
 from carespiral.reports.model_report import model_page, parameter_table
 from carespiral.reports.structure import Loop, Structure, layout, structure_from
-
-from carespiral.errors import CarespiralError
 
 LOOPS = {
     "R1": ["Social Workers", "Caseload", "Burnout Change", "Burnout", "Leaving"],
@@ -163,9 +163,8 @@ def test_report_of_a_bundled_model_from_its_dependency_graph(tmp_path):
 
 
 def test_loops_are_read_from_a_loop_inventory_block(tmp_path):
-    from carespiral.reports.structure import loops_from_doc
-
     from carespiral.errors import FileFormatError
+    from carespiral.reports.structure import loops_from_doc
 
     doc = tmp_path / "model.md"
     doc.write_text(

@@ -8,10 +8,10 @@ import re
 import plotly.graph_objects as go
 import plotly.offline
 import pytest
-from carespiral.reports import Page
-from carespiral.reports.page import PLOTLYJS_FILE, atomic_write, format_value
 
 from carespiral.errors import CarespiralError
+from carespiral.reports import Page
+from carespiral.reports.page import PLOTLYJS_FILE, atomic_write, format_value
 
 PLOTLY_BANNER = re.compile(r"plotly\.js v\d")
 

@@ -6,6 +6,10 @@ import json
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
+
+from carespiral.cli import app
+from carespiral.errors import CarespiralError, FileFormatError
 from carespiral.reports import (
     render_results,
     save_data_results,
@@ -13,10 +17,6 @@ from carespiral.reports import (
     save_run_results,
 )
 from carespiral.reports.results import MANIFEST, load_manifest, read_frame
-from typer.testing import CliRunner
-
-from carespiral.cli import app
-from carespiral.errors import CarespiralError, FileFormatError
 
 LOOPS = {"R1": ["Social Workers", "Caseload", "Burnout Change", "Burnout", "Leaving"]}
 

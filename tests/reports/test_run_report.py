@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from carespiral.reports import run_report
-from carespiral.reports.run_report import run_page
 
 from carespiral.errors import CarespiralError, UnknownNameError
+from carespiral.reports import run_report
+from carespiral.reports.run_report import run_page
 
 UNITS = {"Caseload": "cases/FTE", "Social Workers": "FTE"}
 
