@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from carespiral.pysd_runner.catalog import get_entry
-from carespiral.pysd_runner.graph import dependency_graph
 
 from carespiral.errors import FileFormatError, UnknownNameError
+from carespiral.pysd_runner.catalog import get_entry
+from carespiral.pysd_runner.graph import dependency_graph
 
 
 @pytest.fixture(scope="module")

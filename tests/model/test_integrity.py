@@ -9,9 +9,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from carespiral.pysd_runner.catalog import get_entry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from carespiral.pysd_runner.catalog import get_entry
 
 DT = 0.25
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from carespiral.pysd_runner.catalog import get_entry
 from carespiral.pysd_runner.graph import dependency_graph
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from carespiral.pysd_runner.catalog import get_entry
-from carespiral.pysd_runner.units import check_units
 from typer.testing import CliRunner
 
 from carespiral.cli import app
+from carespiral.pysd_runner.catalog import get_entry
+from carespiral.pysd_runner.units import check_units
 
 PLANTED = """{UTF-8}
 Staff= INTEG (
