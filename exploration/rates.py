@@ -18,10 +18,11 @@ __all__ = ["RateFunction"]
 
 
 class RateFunction:
-    """d(stocks)/dt of `model` at given stock values and parameter values (time-independent).
+    """d(state)/dt of `model` at given state and parameter values (time-independent).
 
-    Only models whose dynamic state is scalar stocks (INTEG) qualify: delays and smooths carry
-    hidden internal stocks that continuation would have to see as well.
+    The state is every stock (INTEG) plus the hidden stocks of smooths and delays (SMOOTH, DELAY:
+    one entry per internal stage, named e.g. "Perceived Pressure (smooth)"), flattened in PySD's
+    order; `stocks` names each entry.
     """
 
     def __init__(self, model, params: Mapping[str, float] | None = None) -> None:
@@ -29,22 +30,31 @@ class RateFunction:
         pm = model._pysd
         pm.reload()
         self._pm = pm
-        elements = list(pm._dynamicstateful_elements)
+        pm.initialize()
+        self._elements = list(pm._dynamicstateful_elements)
         py_to_name = {v.py_name: v.name for v in model.variables}
-        names = []
-        for e in elements:
-            py = e.py_name.removeprefix("_integ_")
-            if not e.py_name.startswith("_integ_") or py not in py_to_name:
+        names: list[str] = []
+        self._shapes: list[tuple[int, ...]] = []
+        for e in self._elements:
+            kind, _, py = e.py_name.lstrip("_").partition("_")
+            real = py_to_name.get(py, py)
+            shape = np.shape(e.state)
+            size = int(np.prod(shape)) if shape else 1
+            if not np.issubdtype(np.asarray(e.state).dtype, np.number):
                 raise CarespiralError(
-                    f"model {model.name!r} has a {type(e).__name__} element ({e.py_name}); the rate "
-                    "function supports models whose only state is stocks (INTEG); use the "
-                    "hysteresis sweep (`sweep`) instead"
+                    f"model {model.name!r}: state {e.py_name} is not numeric; the rate function "
+                    "cannot use it (use the hysteresis sweep instead)"
                 )
-            names.append(py_to_name[py])
+            self._shapes.append(shape)
+            if kind == "integ":
+                names.append(real)
+            elif size == 1:
+                names.append(f"{real} ({kind})")
+            else:
+                names += [f"{real} ({kind} {i + 1})" for i in range(size)]
         self.stocks: list[str] = names
         self._py = {p.name: p.py_name for p in model.parameters}
         self._current: dict[str, float] = {}
-        pm.initialize()
         if params:
             self.set_params(params)
 
@@ -60,15 +70,33 @@ class RateFunction:
             self._pm.set_components(changes)
 
     def initial_state(self) -> np.ndarray:
-        """The stocks' initial values under the current parameters."""
+        """The state's initial values under the current parameters."""
         self._pm.initialize()
-        return np.array([float(s) for s in self._pm.state], dtype=float)
+        return np.concatenate([np.ravel(np.asarray(e.state, dtype=float)) for e in self._elements])
+
+    def settle(self, months: float) -> np.ndarray:
+        """Simulate `months` from the model's initial state under the current parameters and
+        return the final state (a starting guess for an equilibrium)."""
+        import warnings
+
+        pm = self._pm
+        values = {self._py[k]: v for k, v in self._current.items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # record one variable only (the one the first state belongs to): we want the end state
+            var = self._elements[0].py_name.lstrip("_").partition("_")[2]
+            pm.run(params=values or None, final_time=float(months), return_columns=[var])
+        return np.concatenate([np.ravel(np.asarray(e.state, dtype=float)) for e in self._elements])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        pm = self._pm
-        pm.state = np.asarray(x, dtype=float)
-        pm.clean_caches()
-        return np.array([float(d) for d in pm.ddt()], dtype=float)
+        x = np.asarray(x, dtype=float)
+        k = 0
+        for e, shape in zip(self._elements, self._shapes, strict=True):
+            size = int(np.prod(shape)) if shape else 1
+            e.update(x[k] if not shape else x[k:k + size].reshape(shape))
+            k += size
+        self._pm.clean_caches()
+        return np.concatenate([np.ravel(np.asarray(e.ddt(), dtype=float)) for e in self._elements])
 
     def jacobian(self, x: np.ndarray, rel: float = 1e-6) -> np.ndarray:
         """Central-difference Jacobian d f / d x.

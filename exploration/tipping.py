@@ -95,9 +95,7 @@ def _first_equilibrium(model, rf: RateFunction, name, p0, base, x0, settle) -> n
     from scipy.optimize import root
 
     if x0 is None:
-        run = model.run(params={**base, name: p0}, stop=settle, outputs=rf.stocks)
-        guess = run[rf.stocks].iloc[-1].to_numpy(dtype=float)
-        rf.reset()  # the run reloaded the PySD model
+        guess = rf.settle(settle)
     else:
         guess = np.asarray(x0, dtype=float)
     sol = root(rf, guess, method="hybr")

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from carespiral.exploration import continuation, default_criteria, shock_map, sweep
 
 from carespiral.errors import CarespiralError
+from carespiral.exploration import continuation, default_criteria, shock_map, sweep
 
 
-def test_cubic_folds_where_the_algebra_puts_them(fold_model):
+@pytest.mark.parametrize("mdl", ["fold_teaching.mdl", "fold_teaching_smooth.mdl"])
+def test_cubic_folds_where_the_algebra_puts_them(mdl):
     # Equilibria: Drive + L - L^3/3 = 0 (Perceived Level = L). d/dL = 1 - L^2 = 0 at L = +-1,
-    # so the folds are at Drive = +2/3 (L = -1) and Drive = -2/3 (L = +1).
-    b = continuation(fold_model, "Drive", -1.0, 1.0)
+    # so the folds are at Drive = +2/3 (L = -1) and Drive = -2/3 (L = +1). The second file writes
+    # the perception lag as a SMOOTH, whose hidden stock the continuation must include.
+    from carespiral.pysd_runner import load
+
+    b = continuation(load(Path(__file__).parent / mdl), "Drive", -1.0, 1.0)
+    assert len(b.stocks) == 2
     folds = b.folds[b.folds["kind"] == "fold"].sort_values("param")
     assert len(folds) == 2
     assert folds["param"].to_numpy() == pytest.approx([-2 / 3, 2 / 3], abs=1e-4)
