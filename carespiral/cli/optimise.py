@@ -25,7 +25,8 @@ def optimise(
         task = bar.add_task(f"NSGA-II on {s.model}", total=s.optimise.generations)
         res = run_optimise(s, progress=lambda g, n: bar.update(task, completed=min(g, n), total=n))
     res.save(out)
-    console.print(res.front.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    # plain echo, not rich: a wide table must not be re-wrapped to the terminal width
+    typer.echo(res.front.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     only = res.short_run_only
     console.print("Levers that only look good in the short run: " + (", ".join(only) or "none"))
     if html:

@@ -87,14 +87,14 @@ def tipping(
             found = shock_map(m, name, values, name2, np.linspace(lo2, hi2, points2), criteria,
                               shock=height, duration=shock_months, hold=hold, params=fixed)
         found.save(out / "regime_map")
-        console.print(found.thresholds().to_string(index=False))
+        typer.echo(found.thresholds().to_string(index=False))
     else:
         with progress_bar() as bar:
             task = bar.add_task("up/down sweep", total=1)
             found = sweep(m, name, values, criteria, hold=hold, params=fixed,
                           progress=lambda k, n: bar.update(task, completed=k, total=n))
         found.save(out / "sweep")
-        console.print(found.thresholds().to_string(index=False))
+        typer.echo(found.thresholds().to_string(index=False))
     if html and (bif is not None or found is not None):
         from carespiral.reports.exploration import tipping_report
 
