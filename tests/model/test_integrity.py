@@ -110,3 +110,16 @@ def test_halving_the_time_step_changes_outputs_little(model, scenario):
     error = ((coarse[OUTPUTS] - fine[OUTPUTS]).abs().max() / fine[OUTPUTS].abs().max())
     assert (error < TOLERANCE).all(), error[error >= TOLERANCE].to_dict()
     assert isinstance(error, pd.Series)
+
+
+def test_one_model_serves_england_and_one_authority(model, baseline):
+    """Behavioural constants are per child or per case, so an authority of 60,000 children
+    behaves as England scaled down: stocks and flows in proportion, rates identical."""
+    authority = model.run(scenario="baseline", params={"Child Population": 60_000})
+    ratio = 60_000 / 12_000_000
+    for column in ("Referrals", "Awaiting Assessment", "Children in Need", "Social Workers",
+                   "Agency Workers", "Leaving"):
+        assert np.allclose(authority[column], ratio * baseline[column], rtol=1e-6), column
+    for column in ("Re Referral Rate", "Vacancy Rate", "Turnover Rate", "Agency Rate", "Caseload",
+                   "Workload Pressure"):
+        assert np.allclose(authority[column], baseline[column], rtol=1e-6), column
