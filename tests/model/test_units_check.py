@@ -118,3 +118,15 @@ def test_cli_check_exit_codes(planted):
     unknown = runner.invoke(app, ["check", "collapse_spiro"])
     assert unknown.exit_code == 2
     assert "collapse_spiral" in unknown.output
+
+
+def test_a_unit_mistake_planted_in_the_main_model_is_found(tmp_path):
+    """The check really reads the main model: one wrong unit there yields findings naming it."""
+    text = get_entry("collapse_spiral").path.read_text(encoding="utf-8")
+    wrong = text.replace("Open Cases+CP Plans\n", "Open Cases+CP Plans Ended\n", 1)
+    assert wrong != text
+    path = tmp_path / "collapse_spiral.mdl"
+    path.write_text(wrong, encoding="utf-8")
+    findings = check_units(path)
+    mixed = [f for f in findings if f.variable == "Children in Need"]
+    assert mixed and (mixed[0].left, mixed[0].right) == ("children", "children/month")
