@@ -102,19 +102,21 @@ def data_page(
     sec = page.section(
         "Series over time",
         "Rates are drawn as published. Counts differ in scale between an authority and England, so "
-        "they are drawn as an index (the first year the area has a value = 100); hover shows "
-        "the published value.",
+        "they are drawn per 10,000 children where the child population is known, otherwise as "
+        "an index (the area's first year = 100); hover shows the published value.",
     )
     national = tab[tab["_level"] == "national"]
     regional = tab[tab["area_code"] == region_code] if region_code else tab.iloc[0:0]
     for s in chosen:
-        fig, indexed = _series_figure(s, tab, codes, regional, national)
+        fig, mode = _series_figure(s, tab, codes, regional, national)
         unit = _unit(tab, s)
         how = (
             f"Each line is one area over time; higher means more {s}. "
-            + ("Lines are indexed to the area's first year: 120 means 20% above that year's "
-               "level. "
-               if indexed else f"Values in {unit or 'published units'}. ")
+            + {"index": "Lines are indexed to the area's first year: 120 means 20% above "
+                        "that year's level. ",
+               "per10k": "Counts per 10,000 children, so areas of any size compare; hover "
+                         "gives the published count. ",
+               "level": f"Values in {unit or 'published units'}. "}[mode]
             + "England is black, the region blue, the area vermillion; hollow markers are "
             "values flagged with a note (hover to read it)."
         )
@@ -211,11 +213,26 @@ def describe(series: str) -> str:
     return d.description if d is not None else series.replace("_", " ").capitalize()
 
 
+def _population(tab: pd.DataFrame) -> dict[tuple[str, int], float]:
+    """Child population by (area code, calendar year), from a child_population series if any."""
+    pop = tab[(tab["series"] == "child_population") & tab["value"].notna()]
+    return {(str(c), int(d.year)): float(v)
+            for c, d, v in zip(pop["area_code"], pop["date"], pop["value"], strict=True)}
+
+
+def _per_10k(rows: pd.DataFrame, pop: dict[tuple[str, int], float]) -> np.ndarray:
+    """Values per 10,000 children (mid-year estimate of the same calendar year, within six
+    months of both the 31 March and the 30 September censuses); NaN without an estimate."""
+    denom = np.array([pop.get((str(c), int(d.year)), np.nan)
+                      for c, d in zip(rows["area_code"], rows["date"], strict=True)], dtype=float)
+    return rows["value"].to_numpy(dtype=float) / denom * 1e4
+
+
 def _series_figure(
     s: str, tab: pd.DataFrame, codes: list[str], regional: pd.DataFrame, national: pd.DataFrame
-) -> tuple[go.Figure, bool]:
+) -> tuple[go.Figure, str]:
+    """The figure of one series and how it is scaled: "level", "per10k" or "index"."""
     unit = _unit(tab, s)
-    indexed = _is_count(tab, s)
     fig = go.Figure()
     lines: list[tuple[str, pd.DataFrame, str, str]] = []
     for i, code in enumerate(codes):
@@ -230,16 +247,25 @@ def _series_figure(
     nat = national[national["series"] == s]
     if len(nat):
         lines.append(("England", nat, ENGLAND_COLOUR, "dot"))
+    lines = [(lab, r.sort_values("date").drop_duplicates("date"), c, d) for lab, r, c, d in lines]
+    mode = "level"
+    if _is_count(tab, s):
+        # counts scale with an area's size: per 10,000 children where the population is known
+        # for every line, else each line indexed to its value at the area's first date
+        pop = _population(tab)
+        scaled = [_per_10k(r, pop) for _, r, _, _ in lines]
+        ok = all(np.isfinite(v).any() for v in scaled) and np.isfinite(scaled[0]).sum() >= 2
+        mode = "per10k" if ok else "index"
     base_date = None
-    if indexed:  # every line is indexed to its value at the area's first date, so they compare
+    if mode == "index":
         first = pd.concat([r for _, r, _, _ in lines[: len(codes)]])
         first = first[first["value"].notna() & (first["value"] != 0)]
         base_date = first["date"].min() if len(first) else None
-    for label, rows, col, dash in lines:
-        rows = rows.sort_values("date")
-        rows = rows[~rows["date"].duplicated(keep="first")]
+    for k, (label, rows, col, dash) in enumerate(lines):
         y = rows["value"].to_numpy(dtype=float)
-        if indexed:
+        if mode == "per10k":
+            y = scaled[k]
+        elif mode == "index":
             ok = rows["value"].notna().to_numpy() & (y != 0)
             if base_date is not None:
                 ok &= (rows["date"] >= base_date).to_numpy()
@@ -255,15 +281,18 @@ def _series_figure(
             customdata=np.column_stack([rows["value"].to_numpy(dtype=float), notes.to_numpy()]),
             hovertemplate=(
                 f"<b>{label}</b><br>%{{x|%d %b %Y}}<br>{s}: %{{customdata[0]:,.4~g}} {unit}"
-                "<br>%{customdata[1]}<extra></extra>"
+                + (" (%{y:,.1f} per 10,000 children)" if mode == "per10k" else "")
+                + "<br>%{customdata[1]}<extra></extra>"
             ),
         ))
     apply_layout(fig, title=f"{describe(s)} <span style='color:#777'>({s})</span>", height=400)
     fig.update_xaxes(title_text="Date of the published figure")
     base = f"{base_date:%b %Y}" if base_date is not None else "first value"
-    fig.update_yaxes(title_text=(f"index ({base} = 100)" if indexed
-                                 else (unit or "value (unit not given)")))
-    return fig, indexed
+    ytitle = {"index": f"index ({base} = 100)",
+              "per10k": f"{unit or 'count'} per 10,000 children",
+              "level": unit or "value (unit not given)"}[mode]
+    fig.update_yaxes(title_text=ytitle)
+    return fig, mode
 
 
 def _ranking_section(
@@ -283,10 +312,20 @@ def _ranking_section(
         if when not in set(las["date"]):
             dates = ", ".join(f"{d:%Y-%m-%d}" for d in sorted(las["date"].unique()))
             raise CarespiralError(f"no local values of {s} dated {when:%Y-%m-%d}; dates: {dates}")
-    at = las[las["date"] == when]
-    ranked = at[at["value"].notna()].sort_values("value", ascending=True)
-    n_missing = int(at["value"].isna().sum())
+    at = las[las["date"] == when].copy()
     unit = _unit(tab, s)
+    count = _is_count(tab, s)
+    per10k = False
+    n_no_pop = 0
+    n_missing = int(at["value"].isna().sum())
+    if count:  # rank counts per 10,000 children when (nearly) every population is known
+        scaled = _per_10k(at, _population(tab))
+        valued = at["value"].notna().to_numpy()
+        if valued.any() and np.isfinite(scaled[valued]).mean() >= 0.9:
+            n_no_pop = int((valued & ~np.isfinite(scaled)).sum())
+            at["value"] = scaled
+            unit, per10k = f"{unit or 'count'} per 10,000 children", True
+    ranked = at[at["value"].notna()].sort_values("value", ascending=True)
     in_region = set()
     if region_code and "region_code" in tab.columns:
         in_region = set(tab.loc[tab["region_code"] == region_code, "area_code"])
@@ -297,9 +336,12 @@ def _ranking_section(
         name=s, hovertemplate=f"<b>%{{y}}</b><br>{s}: %{{x:,.4~g}} {unit}<extra></extra>",
     ))
     nat = tab[(tab["_level"] == "national") & (tab["series"] == s) & (tab["date"] == when)]
-    count = _is_count(tab, s)
-    if len(nat) and pd.notna(nat["value"].iloc[0]) and not count:  # a total would dwarf the bars
-        v = float(nat["value"].iloc[0])
+    england = float(nat["value"].iloc[0]) if len(nat) and pd.notna(nat["value"].iloc[0]) else None
+    if england is not None and per10k:
+        england = float(_per_10k(nat.iloc[:1], _population(tab))[0])
+    raw_count = count and not per10k  # an England total would dwarf the bars
+    if england is not None and np.isfinite(england) and not raw_count:
+        v = england
         fig.add_shape(type="line", x0=v, x1=v, y0=0, y1=1, xref="x", yref="paper",
                       line={"color": ENGLAND_COLOUR, "dash": "dot", "width": 1.5})
         fig.add_annotation(x=v, y=1, xref="x", yref="paper", text=f"England {v:,.4g}",
@@ -313,15 +355,23 @@ def _ranking_section(
     sec.figure(fig, how_to_read=(
         f"One bar per authority, longest = highest {s}. {area_name} is vermillion"
         + (", the other authorities of its region blue" if in_region else "")
-        + ("." if count else "; the dotted line is England.")))
-    if count:
+        + ("." if raw_count else "; the dotted line is England.")))
+    if raw_count:
         sec.note(f"{s} is a count, so the ranking mostly reflects the size of each authority.")
+    elif per10k:
+        sec.note(f"{s} is a count, ranked per 10,000 children (mid-year population estimate of "
+                 "the same year) so authorities of any size compare.")
     order = ranked.iloc[::-1].reset_index(drop=True)  # highest first
     pos = [i for i, c in enumerate(order["area_code"]) if c in codes]
     if pos:
         sec.text(f"{area_name} ranks {pos[0] + 1} of {len(order)} authorities (1 = highest {s}).")
     else:
         sec.text(f"{area_name} has no value of {s} on this date.")
+    if n_no_pop:
+        sec.note(f"{n_no_pop} {'authority has' if n_no_pop == 1 else 'authorities have'} no "
+                 "child population estimate for that year (e.g. a new area code) and "
+                 f"{'is' if n_no_pop == 1 else 'are'} not ranked.")
     if n_missing:
         verb = "authority has" if n_missing == 1 else "authorities have"
-        sec.note(f"{n_missing} {verb} no value (suppressed or missing) and {'is' if n_missing == 1 else 'are'} not ranked.")
+        sec.note(f"{n_missing} {verb} no value (suppressed or missing) and "
+                 f"{'is' if n_missing == 1 else 'are'} not ranked.")

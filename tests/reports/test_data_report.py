@@ -112,3 +112,41 @@ def test_without_region_codes_only_england_is_compared(sample_table, tmp_path):
                                             ("Local authority", "la"), ("la", "la")])
 def test_level_names(raw, level):
     assert level_of(raw) == level
+
+
+def _with_population(table: pd.DataFrame) -> pd.DataFrame:
+    """Add a child_population series: 50,000 children in every authority, 10x in a region."""
+    rows = []
+    for (code, name, level, region), _ in table.groupby(
+            ["area_code", "area_name", "level", "region_code"], dropna=False):
+        size = {"la": 50_000.0, "regional": 500_000.0, "national": 12_000_000.0}[level]
+        for y in range(2009, 2024):
+            rows.append({"area_code": code, "area_name": name, "level": level,
+                         "region_code": region, "series": "child_population", "variant": "",
+                         "date": pd.Timestamp(f"{y}-06-30"), "value": size + 1000 * (y - 2013),
+                         "unit": "count", "kind": "stock", "source": "synthetic", "note": ""})
+    return pd.concat([table, pd.DataFrame(rows)], ignore_index=True)
+
+
+def test_counts_are_drawn_per_10000_children_when_the_population_is_known(sample_table):
+    table = _with_population(sample_table)
+    fig = figures(data_page(table, area="Haringey", series=["referrals"]))[0]
+    haringey = table[(table.area_name == "Haringey") & (table.series == "referrals")]
+    haringey = haringey.sort_values("date")
+    pop = 50_000.0 + 1000 * (haringey["date"].dt.year - 2013)
+    np.testing.assert_allclose(fig.data[0].y, haringey["value"] / pop * 1e4)
+    assert fig.layout.yaxis.title.text == "count per 10,000 children"
+
+
+def test_a_count_ranking_is_per_10000_children_with_england(sample_table):
+    table = _with_population(sample_table)
+    page = data_page(table, area="Haringey", rank_series="referrals")
+    fig = figures(page)[-1]
+    at = table[(table.level == "la") & (table.series == "referrals")
+               & (table.date == "2023-03-31")]
+    want = at.assign(v=at["value"] / 60_000 * 1e4).sort_values("v")
+    np.testing.assert_allclose(fig.data[0].x, want["v"])
+    england = table[(table.level == "national") & (table.series == "referrals")
+                    & (table.date == "2023-03-31")]["value"].iloc[0]
+    assert fig.layout.shapes[0].x0 == pytest.approx(england / 12_010_000 * 1e4)
+    assert "ranked per 10,000 children" in page.render()
