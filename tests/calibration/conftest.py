@@ -59,3 +59,8 @@ def make_problem(workforce, truth_paths):
         return Problem(workforce, params, series, scenario="demand_surge"), holdout
 
     return make
+
+
+@pytest.fixture(scope="session")
+def truth() -> dict[str, float]:
+    return dict(TRUTH)
