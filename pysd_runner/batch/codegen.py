@@ -166,8 +166,9 @@ def generate(prog: Program, params: Iterable[str], inputs: Iterable[str],
         "    time = t0",
     ]
     for lk in prog.lookups.values():
-        lines.append(f"    {lk.id}_x = np.array({list(lk.x)!r})")
-        lines.append(f"    {lk.id}_y = np.array({list(lk.y)!r})")
+        lines.append(f"    {lk.id}__x = np.array({list(lk.x)!r})")
+        lines.append(f"    {lk.id}__y = np.array({list(lk.y)!r})")
+        lines.append(f"    {lk.id}__t = rt.Table({list(lk.x)!r}, {list(lk.y)!r})")
     lines.append("    # initial values, in dependency order")
     for nid in init_order:
         lines.append(f"    {nid} = {init_code(nid)[0]}")

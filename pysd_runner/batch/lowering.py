@@ -332,7 +332,9 @@ class _Lowerer:
         return table
 
     def lookup_call(self, lk: Lookup, arg: str) -> str:
-        return f"rt.lookup_{lk.kind}({arg}, {lk.id}_x, {lk.id}_y)"
+        if lk.kind == "interpolate":
+            return f"{lk.id}__t({arg})"  # an rt.Table built before the run
+        return f"rt.lookup_{lk.kind}({arg}, {lk.id}__x, {lk.id}__y)"
 
     # ---- stateful built-ins (hidden states, built as PySD builds them) -----------------------
 

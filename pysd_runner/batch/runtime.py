@@ -10,6 +10,7 @@ import numpy as np
 
 __all__ = [
     "FixedPipe",
+    "Table",
     "delay_n_order",
     "lookup_extrapolate",
     "lookup_hold_backward",
@@ -65,6 +66,33 @@ def modulo(x, m):
 def lookup_interpolate(x, xs: np.ndarray, ys: np.ndarray):
     # Vensim holds the end values outside the table; np.interp does the same.
     return np.interp(x, xs, ys)
+
+
+class Table:
+    """A lookup table prepared for fast vectorised interpolation.
+
+    np.interp binary-searches each element; when runs spread over the table its branches
+    mispredict. For small tables counting the knots at or below x is faster and branch-free, and
+    the formula is np.interp's own (slope_j * (x - x_j) + y_j, exact at knots, end values held),
+    so the results are the same bits as np.interp for every finite x.
+    """
+
+    def __init__(self, xs: list[float], ys: list[float]) -> None:
+        self.xs = np.asarray(xs, dtype=float)
+        self.ys = np.asarray(ys, dtype=float)
+        self.fast = 2 <= len(self.xs) <= 24 and bool(np.all(np.diff(self.xs) > 0))
+        if self.fast:
+            self.col = self.xs[:, None]
+            inner = (self.ys[1:] - self.ys[:-1]) / (self.xs[1:] - self.xs[:-1])
+            self.slope = np.concatenate([[0.0], inner, [0.0]])
+            self.xe = np.concatenate([[self.xs[0]], self.xs])
+            self.ye = np.concatenate([[self.ys[0]], self.ys])
+
+    def __call__(self, x):
+        if not self.fast or np.ndim(x) == 0:
+            return np.interp(x, self.xs, self.ys)
+        i = np.count_nonzero(x >= self.col, axis=0)
+        return self.slope.take(i) * (x - self.xe.take(i)) + self.ye.take(i)
 
 
 def lookup_extrapolate(x, xs: np.ndarray, ys: np.ndarray):
