@@ -13,7 +13,7 @@ from carespiral.errors import CarespiralError
 
 from .page import Page, PlotlyJs
 from .structure import Structure, layout, structure_from
-from .style import GREY, apply_layout, colour
+from .style import GREY, HIGHLIGHT, apply_layout, colour
 
 __all__ = ["model_page", "model_report", "parameter_table"]
 
@@ -88,7 +88,8 @@ def model_page(
         how_to_read=(
             "Blue squares are stocks (accumulations), orange bow-ties the flows that fill or drain "
             "them (thick blue lines), green dots auxiliary variables; grey arrows point from cause "
-            "to effect; pink triangles are nonlinear effects (lookups). Choose a loop in the menu to trace it in colour; hover a variable for its "
+            "to effect (vermillion where more of the cause means less of the effect); pink "
+            "triangles are nonlinear effects (lookups). Choose a loop in the menu to trace it in colour; hover a variable for its "
             "units and links."
         ),
     )
@@ -164,9 +165,14 @@ def _stock_table(st: Structure) -> pd.DataFrame:
     for name, kind in st.nodes.items():
         if kind != "stock":
             continue
-        into = [a for a, b in st.pipes() if b == name]
-        rows.append({"stock": name, "unit": st.units.get(name, ""), "flows": ", ".join(into)})
-    return pd.DataFrame(rows, columns=["stock", "unit", "flows"])
+        flows = [a for a, b in st.pipes() if b == name]
+        by = {d: [f for f in flows if st.flow_direction(f, name) == d] for d in ("in", "out", "")}
+        row = {"stock": name, "unit": st.units.get(name, ""), "inflows": ", ".join(by["in"]),
+               "outflows": ", ".join(by["out"])}
+        if by[""]:
+            row["flows of unknown direction"] = ", ".join(by[""])
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("")
 
 
 def _loop_table(st: Structure) -> pd.DataFrame:
@@ -177,6 +183,7 @@ def _loop_table(st: Structure) -> pd.DataFrame:
             {
                 "loop": lp.name,
                 "kind": lp.kind,
+                "polarity from the equations": st.polarity(lp) or "unknown",
                 "what it does": lp.title,
                 "path": " → ".join([*lp.variables, lp.variables[0]]),
                 "closed in the graph": "yes" if not missing else
@@ -210,8 +217,10 @@ def structure_figure(st: Structure, *, show_constants: bool = False) -> go.Figur
     arrows = [
         {"x": pos[b][0], "y": pos[b][1], "ax": pos[a][0], "ay": pos[a][1], "xref": "x",
          "yref": "y", "axref": "x", "ayref": "y", "showarrow": True, "arrowhead": 2,
-         "arrowsize": 1, "arrowwidth": 1, "arrowcolor": "#8a8a8a", "standoff": 9,
-         "startstandoff": 6, "opacity": 0.8, "text": ""}
+         "arrowsize": 1, "arrowwidth": 1,
+         # negative links (more cause, less effect) in vermillion; positive or unknown grey
+         "arrowcolor": HIGHLIGHT if st.signs.get((a, b)) == -1 else "#8a8a8a",
+         "standoff": 9, "startstandoff": 6, "opacity": 0.8, "text": ""}
         for a, b in st.edges
         if a in kept and b in kept and a != b and (a, b) not in pipe_set
     ]

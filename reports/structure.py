@@ -74,6 +74,7 @@ class Structure:
     edges: list[tuple[str, str]]
     units: dict[str, str] = field(default_factory=dict)
     loops: list[Loop] = field(default_factory=list)
+    signs: dict[tuple[str, str], int | None] = field(default_factory=dict)  # +1, -1, None
 
     def pipes(self) -> list[tuple[str, str]]:
         """Edges between a flow and a stock: the material pipes of the stock-flow diagram."""
@@ -83,6 +84,21 @@ class Structure:
             for a, b in self.edges
             if {kinds.get(a), kinds.get(b)} == {"flow", "stock"} and kinds.get(b) == "stock"
         ]
+
+    def flow_direction(self, flow: str, stock: str) -> str:
+        """"in", "out" or "" (unknown) for a pipe, from the sign of the flow in the stock."""
+        return {1: "in", -1: "out"}.get(self.signs.get((flow, stock)) or 0, "")
+
+    def polarity(self, loop: Loop) -> str:
+        """"reinforcing" or "balancing" from the product of the link signs; "" if unknown."""
+        seq = list(loop.variables)
+        product = 1
+        for step in zip(seq, seq[1:] + seq[:1], strict=True):
+            sign = self.signs.get(step)
+            if sign not in (1, -1):
+                return ""
+            product *= sign
+        return "reinforcing" if product > 0 else "balancing"
 
     def missing_links(self, loop: Loop) -> list[tuple[str, str]]:
         """The steps of `loop` that are not edges of the graph (empty: it is a real cycle)."""
@@ -96,6 +112,7 @@ class Structure:
             "nodes": [{"name": n, "kind": k, "units": self.units.get(n, "")} for n, k in
                       self.nodes.items()],
             "edges": [list(e) for e in self.edges],
+            "signs": [[a, b, sg] for (a, b), sg in self.signs.items()],
             "loops": [
                 {"name": lp.name, "title": lp.title, "polarity": lp.polarity,
                  "variables": list(lp.variables)}
@@ -137,7 +154,8 @@ def structure_from(graph: Any, loops: Any = None) -> Structure:
     source/target (or src/dst). Control variables (TIME STEP, ...) are left out.
     """
     if isinstance(graph, Structure):
-        out = Structure(dict(graph.nodes), list(graph.edges), dict(graph.units), list(graph.loops))
+        out = Structure(dict(graph.nodes), list(graph.edges), dict(graph.units), list(graph.loops),
+                        dict(graph.signs))
         if loops is not None:
             out.loops = loops_from(loops)
         return out
@@ -190,8 +208,17 @@ def structure_from(graph: Any, loops: Any = None) -> Structure:
             a, b = str(_get(e, "source", "src", "cause")), str(_get(e, "target", "dst", "effect"))
         if a in nodes and b in nodes and (a, b) not in edges:
             edges.append((a, b))
+    signs: dict[tuple[str, str], int | None] = {}
+    raw_signs = _get(graph, "link_signs", "signs")
+    if isinstance(raw_signs, Mapping):
+        items = [(k[0], k[1], v) for k, v in raw_signs.items()]
+    else:
+        items = [tuple(x) for x in raw_signs or ()]
+    for a, b, sign in items:
+        if (str(a), str(b)) in edges:
+            signs[(str(a), str(b))] = int(sign) if sign in (1, -1, 0) else None
     lps = loops if loops is not None else _get(graph, "loops")
-    return Structure(nodes, edges, units, loops_from(lps) if lps else [])
+    return Structure(nodes, edges, units, loops_from(lps) if lps else [], signs)
 
 
 def loops_from(loops: Any) -> list[Loop]:

@@ -181,3 +181,44 @@ def test_loops_are_read_from_a_loop_inventory_block(tmp_path):
     doc.write_text("no block here\n")
     with pytest.raises(FileFormatError, match="no ```loop-inventory block"):
         loops_from_doc(doc)
+
+
+SIGNS = {("Hiring", "Social Workers"): 1, ("Leaving", "Social Workers"): -1,
+         ("Social Workers", "Caseload"): -1, ("Open Cases", "Caseload"): 1,
+         ("Caseload", "Burnout Change"): 1, ("Burnout Change", "Burnout"): 1,
+         ("Burnout", "Leaving"): 1, ("Social Workers", "Vacancies"): -1,
+         ("Vacancies", "Hiring"): 1, ("Case Intake", "Open Cases"): 1}
+
+
+def test_link_signs_give_flow_directions_and_loop_polarity(sample_graph, sample_parameters,
+                                                          tmp_path):
+    sample_graph["link_signs"] = SIGNS
+    st = structure_from(sample_graph, LOOPS)
+    assert st.flow_direction("Leaving", "Social Workers") == "out"
+    assert st.flow_direction("Hiring", "Social Workers") == "in"
+    # R1: SW -(-)-> Caseload -> Burnout Change -> Burnout -> Leaving -(-)-> SW: two negatives
+    assert st.polarity(st.loops[0]) == "reinforcing"
+    # B1: SW -(-)-> Vacancies -> Hiring -> SW: one negative
+    assert st.polarity(st.loops[1]) == "balancing"
+    assert st.polarity(Loop("X", ("Social Workers", "Leaving"))) == ""  # SW -> Leaving unsigned
+    page = model_page(sample_graph, sample_parameters, title="m", loops=LOOPS)
+    html = page.render()
+    assert "<td>Social Workers</td><td>FTE</td><td>Hiring</td><td>Leaving</td>" in html
+    fig = next(b.fig for s in page.sections for b in s.blocks if hasattr(b, "fig"))
+    colours = {(a.ax, a.x): a.arrowcolor for a in fig.layout.annotations}
+    assert "#D55E00" in colours.values() and "#8a8a8a" in colours.values()
+    st.save(tmp_path / "s.json")
+    assert Structure.load(tmp_path / "s.json").signs == st.signs
+
+
+def test_real_model_loop_polarity_from_its_equations():
+    from carespiral.pysd_runner import load
+    from carespiral.pysd_runner.graph import dependency_graph
+
+    graph = dependency_graph(load("workforce_spiral").mdl_path)
+    st = structure_from(graph, {
+        "R1": ["Social Workers", "Caseload", "Workload Pressure", "Burnout",
+               "Effect of Burnout on Leaving", "Leaving"],
+        "B1": ["Social Workers", "Hiring"]})
+    assert [st.polarity(lp) for lp in st.loops] == ["reinforcing", "balancing"]
+    assert st.flow_direction("Leaving", "Social Workers") == "out"
