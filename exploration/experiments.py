@@ -249,7 +249,7 @@ def run_experiments(
         "criteria": [criterion_to_dict(c) for c in spec.criteria],
         "outcomes": [asdict(o) for o in spec.outcomes],
         "scenario": spec.scenario,
-        "stop": spec.stop,
+        "stop": spec.stop if spec.stop is not None else model.control("final_time"),
         "source": spec.source,
         "seconds": time.perf_counter() - t0,
     }
