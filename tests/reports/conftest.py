@@ -78,14 +78,15 @@ class PageCheck:
     overflow: int = 0  # pixels the page is wider than the laptop viewport (0 = fits)
 
 
-def check_page(driver, path: Path, shot_dir: Path, timeout: float = 90.0) -> PageCheck:
+def check_page(driver, path: Path, shot_dir: Path, timeout: float = 90.0,
+               width: int = LAPTOP[0]) -> PageCheck:
     """Open a report from disk, wait for its figures, collect errors and requests, screenshot it."""
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get_log("browser")  # drop entries from earlier pages
     driver.get_log("performance")
-    driver.set_window_size(*LAPTOP)
+    driver.set_window_size(width, LAPTOP[1])
     url = path.resolve().as_uri()
     driver.get(url)
 
@@ -120,9 +121,9 @@ def check_page(driver, path: Path, shot_dir: Path, timeout: float = 90.0) -> Pag
     )
     # screenshot the whole page, not just the first screen
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(LAPTOP[0], min(max(int(height) + 40, LAPTOP[1]), 12000))
+    driver.set_window_size(width, min(max(int(height) + 40, LAPTOP[1]), 12000))
     shot_dir.mkdir(parents=True, exist_ok=True)
-    shot = shot_dir / (path.stem + ".png")
+    shot = shot_dir / (path.stem + ("" if width == LAPTOP[0] else f"_{width}px") + ".png")
     driver.save_screenshot(str(shot))
     return PageCheck(url, status, figures, errors, requests, shot, int(overflow))
 
@@ -163,10 +164,10 @@ def browser():
 
 @pytest.fixture
 def open_report(browser, shot_dir):
-    """open_report(path) -> PageCheck for a report file."""
+    """open_report(path, width=1280) -> PageCheck for a report file."""
 
-    def _open(path: Path) -> PageCheck:
-        return check_page(browser, path, shot_dir)
+    def _open(path: Path, width: int = LAPTOP[0]) -> PageCheck:
+        return check_page(browser, path, shot_dir, width=width)
 
     return _open
 

@@ -49,6 +49,17 @@ def test_run_report_in_browser(open_report, tmp_path, sample_runs):
     assert_rendered(open_report(path), 2)
 
 
+@pytest.mark.parametrize("width", [1024, 800])
+def test_reports_fit_narrower_screens(open_report, tmp_path, sample_runs, sample_table, width):
+    run = run_report(sample_runs, tmp_path / "run_narrow.html", title="Two scenarios",
+                     units=UNITS, shocks=[(43, "Baby P public")])
+    data = data_report(sample_table, tmp_path / "data_narrow.html", area="Haringey")
+    for path, n in ((run, 2), (data, 3)):
+        check = open_report(path, width=width)
+        assert_rendered(check, n)
+        assert all(f["width"] <= width for f in check.figures)
+
+
 def test_model_report_in_browser(open_report, tmp_path, sample_graph, sample_parameters):
     path = model_report(sample_graph, sample_parameters, tmp_path / "model_report.html",
                         title="Sample model", loops=LOOPS)
