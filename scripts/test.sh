@@ -19,6 +19,6 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
-.venv/bin/python -m pip install -q -e '.[test,simlin]'
+.venv/bin/python -m pip install -q -e '.[test]'
 
 exec .venv/bin/python -m pytest "$@"

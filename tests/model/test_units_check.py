@@ -83,15 +83,9 @@ def planted(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("name", ["collapse_spiral", "workforce_spiral"])
+@pytest.mark.parametrize("name", ["collapse_spiral", "workforce_spiral", "failure_demand"])
 def test_bundled_models_have_no_unit_findings(name):
     assert check_units(get_entry(name).path) == []
-
-
-@pytest.mark.xfail(strict=True, reason="failure_demand.mdl declares 'Hours/(Case*Month)' but its "
-                   "stock is in 'Cases': Simlin reads Case and Cases as different units (reported)")
-def test_failure_demand_has_no_unit_findings():
-    assert check_units(get_entry("failure_demand").path) == []
 
 
 def test_planted_inconsistencies_are_found_with_both_units(planted):
