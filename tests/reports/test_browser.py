@@ -60,10 +60,21 @@ def test_reports_fit_narrower_screens(open_report, tmp_path, sample_runs, sample
         assert all(f["width"] <= width for f in check.figures)
 
 
-def test_model_report_in_browser(open_report, tmp_path, sample_graph, sample_parameters):
+def test_model_report_in_browser(open_report, browser, tmp_path, sample_graph,
+                                 sample_parameters):
     path = model_report(sample_graph, sample_parameters, tmp_path / "model_report.html",
                         title="Sample model", loops=LOOPS)
     assert_rendered(open_report(path), 1)
+    # apply the menu's "R1" entry the way plotly.js does on a click: its trace becomes visible
+    visible = browser.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "var el = document.querySelector('div.cs-plot');"
+        "var b = el.layout.updatemenus[0].buttons.find(function (x) { return x.label === 'R1'; });"
+        "Plotly.restyle(el, b.args[0]).then(function () {"
+        "  done(el.data.filter(function (t) { return t.visible === true && t.name === 'R1'; })"
+        "      .length); });")
+    assert visible == 1
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
 def test_model_report_of_the_main_model_in_browser(open_report, tmp_path):
