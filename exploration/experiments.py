@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from carespiral.errors import CarespiralError
 from carespiral.exploration.backend import run_batch
 from carespiral.exploration.criteria import COLLAPSE, classify, criterion_to_dict, outputs_needed
 from carespiral.exploration.result import Result, write_frame
 from carespiral.exploration.spec import ExploreSpec
-
-from carespiral.errors import CarespiralError
 
 __all__ = ["ExperimentResult", "build_design", "evaluate", "run_experiments"]
 

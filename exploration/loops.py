@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from carespiral.exploration.result import Result
 
 from carespiral.errors import CarespiralError
+from carespiral.exploration.result import Result
 
 __all__ = ["LoopDominance", "loop_dominance"]
 

@@ -23,13 +23,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from carespiral.errors import CarespiralError
 from carespiral.exploration.backend import run_batch
 from carespiral.exploration.criteria import COLLAPSE, classify
 from carespiral.exploration.experiments import build_design, needed_outputs
 from carespiral.exploration.result import Result
 from carespiral.exploration.spec import ExploreSpec
-
-from carespiral.errors import CarespiralError
 
 __all__ = ["PolicyResult", "optimise"]
 
@@ -120,10 +120,11 @@ def optimise(
     progress: Callable[[int, int], None] | None = None,
 ) -> PolicyResult:
     """Search lever settings for the Pareto front of cost, collapse risk and robust caseload."""
-    from carespiral.pysd_runner import load
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.core.problem import Problem
     from pymoo.optimize import minimize
+
+    from carespiral.pysd_runner import load
 
     t0 = time.perf_counter()
     model = load(spec.model)

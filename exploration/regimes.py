@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from carespiral.errors import CarespiralError
 from carespiral.exploration.backend import run_batch
 from carespiral.exploration.criteria import COLLAPSE, SUSTAINABLE, Criterion, outputs_needed
 from carespiral.exploration.result import Result
-
-from carespiral.errors import CarespiralError
 
 __all__ = ["RegimeMap", "regime_at_end", "shock_map"]
 
@@ -101,7 +101,13 @@ def shock_map(
     p1 = model.parameter(name)
     for v in v1:
         p1.check(float(v))
-        p1.check(float(v + shock))  # the shocked value must be one the model accepts
+        try:
+            p1.check(float(v + shock))  # the shocked value must be one the model accepts
+        except CarespiralError as exc:
+            raise CarespiralError(
+                f"the shock takes {name} from {v:g} to {v + shock:g}: {exc}; use a smaller shock "
+                "or a lower range"
+            ) from None
     grid = pd.DataFrame([(a, b) for b in v2 for a in v1], columns=[name, name2])
     for k, v in (params or {}).items():
         grid[model.parameter(k).name] = float(v)

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from carespiral.exploration.backend import run_batch
-from carespiral.exploration.result import Result
 
 from carespiral.errors import CarespiralError
+from carespiral.exploration.backend import run_batch
+from carespiral.exploration.result import Result
 
 __all__ = ["Resilience", "resilience"]
 

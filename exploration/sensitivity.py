@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from carespiral.exploration.experiments import ExperimentResult
-from carespiral.exploration.result import Result
 
 from carespiral.errors import CarespiralError
+from carespiral.exploration.experiments import ExperimentResult
+from carespiral.exploration.result import Result
 
 __all__ = ["Sensitivity", "morris", "sobol", "sobol_indices"]
 

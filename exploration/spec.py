@@ -43,9 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from carespiral.exploration.criteria import Criterion, default_criteria, read_criteria
-
 from carespiral.errors import CarespiralError, FileFormatError
+from carespiral.exploration.criteria import Criterion, default_criteria, read_criteria
 
 __all__ = ["ExploreSpec", "Lever", "OptimiseSettings", "Outcome", "Uncertainty", "read_spec"]
 

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from carespiral.errors import CarespiralError
 from carespiral.exploration.criteria import COLLAPSE, SUSTAINABLE, Criterion, outputs_needed
 from carespiral.exploration.rates import RateFunction
 from carespiral.exploration.result import Result
-
-from carespiral.errors import CarespiralError
 
 __all__ = ["Bifurcation", "Sweep", "continuation", "sweep"]
 
@@ -94,10 +94,7 @@ def continuation(
 def _first_equilibrium(model, rf: RateFunction, name, p0, base, x0, settle) -> np.ndarray:
     from scipy.optimize import root
 
-    if x0 is None:
-        guess = rf.settle(settle)
-    else:
-        guess = np.asarray(x0, dtype=float)
+    guess = rf.settle(settle) if x0 is None else np.asarray(x0, dtype=float)
     sol = root(rf, guess, method="hybr")
     scale = np.maximum(np.abs(sol.x), 1.0)
     if not sol.success or np.max(np.abs(rf(sol.x)) / scale) > 1e-8:
@@ -187,7 +184,20 @@ class _Tracer:
                 h = min(h * 1.5, max_step)
             if not lo - 1e-9 <= y[-1] <= hi + 1e-9 or np.max(np.abs(y[:-1])) > 1e6:
                 break
+            if _stuck(rows):
+                break
         return rows
+
+
+def _stuck(rows, window: int = 30, turns: int = 6, span: float = 1e-3) -> bool:
+    """True when the branch keeps turning back and forth within a tiny span of p: the corrector
+    is bouncing on a kink (a MIN/MAX corner), not following a branch."""
+    if len(rows) < window:
+        return False
+    p = np.array([r[0][-1] for r in rows[-window:]])
+    dp = np.diff(p)
+    flips = int(np.sum(dp[1:] * dp[:-1] < 0))
+    return flips >= turns and np.ptp(p) < span
 
 
 # Forward/central differences leave ~1e-7 noise on eigenvalues of size ~1/month.
@@ -229,7 +239,16 @@ def _folds(branch: pd.DataFrame, stocks: list[str], name: str) -> pd.DataFrame:
             for st in stocks:
                 row[st] = float(branch[st].iloc[i - 1:i + 1].mean())
             rows.append(row)
-    return pd.DataFrame(rows, columns=["kind", "param", "direction", *stocks])
+    df = pd.DataFrame(rows, columns=["kind", "param", "direction", *stocks])
+    # The same turn found again within a hair of p (a zigzag on a kink) is reported once.
+    tol = 1e-4 * max(float(np.ptp(p)), 1e-12)
+    keep = []
+    for i, r in df.iterrows():
+        dup = any(df.loc[j, "kind"] == r["kind"] and df.loc[j, "direction"] == r["direction"]
+                  and abs(df.loc[j, "param"] - r["param"]) < tol for j in keep)
+        if not dup:
+            keep.append(i)
+    return df.loc[keep].reset_index(drop=True)
 
 
 # ---- hysteresis sweeps ----------------------------------------------------------------------
