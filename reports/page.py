@@ -302,13 +302,17 @@ def _figure_html(block: _Figure, div_id: str) -> str:
     spec = '{"figure": ' + pio.to_json(block.fig, validate=False) + ', "config": '
     spec += json.dumps(config) + "}"
     spec = spec.replace("</", "<\\/")  # a JSON escape, so text cannot close the script element
+    # the div gets the figure's height: plotly's responsive mode resizes a figure to its div on
+    # every window resize, and a div sized only by its content would collapse
+    height = int(block.fig.layout.height or 450)
     caption = (
         f'<span class="cs-how">How to read this:</span> {html.escape(block.how_to_read)}'
     )
     if block.caption:
         caption += f"<br>{html.escape(block.caption)}"
     return (
-        f'<figure class="cs-figure"><div class="cs-plot" id="{div_id}"></div>'
+        f'<figure class="cs-figure"><div class="cs-plot" id="{div_id}" '
+        f'style="height: {height}px"></div>'
         f"<figcaption>{caption}</figcaption>"
         f'<script type="application/json" id="{div_id}-spec">{spec}</script></figure>'
     )

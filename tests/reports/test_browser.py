@@ -172,3 +172,26 @@ def test_check_catches_a_network_request(open_report, tmp_path):
     path.write_text(html)
     check = open_report(path)
     assert check.requests == ["http://127.0.0.1:9/pixel.png"]
+
+
+def test_figures_keep_their_height_when_the_window_is_resized(open_report, browser, tmp_path,
+                                                              sample_runs, sample_graph,
+                                                              sample_parameters):
+    # plotly's responsive mode refits each figure to its div on resize; a div that only had
+    # its content's height collapsed and the figure spilled over the text below it
+    run = run_report(sample_runs, tmp_path / "run_resize.html", title="t", units=UNITS)
+    model = model_report(sample_graph, sample_parameters, tmp_path / "model_resize.html",
+                         title="m", loops=LOOPS)
+    for path in (run, model):
+        assert_rendered(open_report(path), 2 if path == run else 1)
+        browser.set_window_size(900, 900)
+        browser.execute_async_script(  # let the resize handlers run
+            "var done = arguments[arguments.length - 1]; setTimeout(done, 400);")
+        sizes = browser.execute_script(
+            "return Array.from(document.querySelectorAll('div.cs-plot')).map(function (el) {"
+            "  return [el.getBoundingClientRect().height, el._fullLayout.height,"
+            "          el.querySelector('svg.main-svg').getBoundingClientRect().width,"
+            "          el.getBoundingClientRect().width]; });")
+        for div_h, fig_h, svg_w, div_w in sizes:
+            assert div_h == fig_h, (path.name, sizes)
+            assert svg_w <= div_w + 1, (path.name, sizes)
