@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from carespiral.calibration.backtest import naive_forecasts, summarise_backtest
 from carespiral.calibration.fit_stats import fit_table
 from carespiral.calibration.methods import get_method
@@ -35,7 +36,6 @@ from carespiral.calibration.uncertainty import (
     profile,
     profile_summary,
 )
-
 from carespiral.errors import CarespiralError
 
 __all__ = ["DEFAULT_BUDGETS", "build_problem", "calibrate", "fit_problem"]
@@ -264,6 +264,7 @@ def _manifest(problem: Problem, method: str, seed: int, budget: int, labels: dic
     mdl = Path(getattr(problem.model, "mdl_path", ""))
     data_bytes = fitted[["series", "year", "time", "observed"]].to_csv(index=False).encode()
     return {
+        "command": " ".join(sys.argv),
         **labels,
         "method": method, "seed": seed, "budget": budget,
         "model_file": mdl.name,

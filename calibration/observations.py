@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+
 from carespiral.calibration.spec import CalibrationSpec, SeriesSpec
 
 __all__ = ["DEFAULT_START", "SeriesObs", "model_time", "observations_for", "predict"]
@@ -40,6 +41,8 @@ class SeriesObs:
     years: np.ndarray = field(default_factory=lambda: np.array([], dtype=int))
     dates: np.ndarray = field(default_factory=lambda: np.array([], dtype="datetime64[ns]"))
     unit: str = ""
+    rows: pd.DataFrame | None = None  # the published rows, when the data issue's operator
+    needs: tuple[str, ...] = ()  # applies (`observe_batch`); and the variables it reads
 
     def __len__(self) -> int:
         return len(self.values)
@@ -49,6 +52,7 @@ class SeriesObs:
         mask = np.asarray(mask, dtype=bool)
         return replace(
             self, times=self.times[mask], values=self.values[mask],
+            rows=None if self.rows is None else self.rows[mask],
             years=self.years[mask] if len(self.years) else self.years,
             dates=self.dates[mask] if len(self.dates) else self.dates,
         )
@@ -67,6 +71,20 @@ def model_time(dates, start: dt.date | None = None) -> np.ndarray:
     whole = (d.year - s.year) * 12 + (d.month - s.month)
     frac = (d.day - s.day) / d.days_in_month
     return np.asarray(whole + frac, dtype=float)
+
+
+def observe_runs(obs: SeriesObs, ds, model) -> np.ndarray:
+    """Model values (runs x observations) of `obs` from a `run_batch` Dataset.
+
+    Series read from the published table go through the data issue's operators
+    (`observe_batch`, e.g. agency rate = agency / (agency + FTE) from the two stocks), so the
+    calibration compares exactly what `observe` defines; synthetic series use `predict`.
+    """
+    if obs.rows is not None and obs.needs:
+        from carespiral.calibration.observe import observe_batch
+
+        return observe_batch(ds[list(obs.needs)], obs.rows, model).to_numpy().T
+    return predict(obs, ds["time"].to_numpy(), ds[obs.variable].to_numpy())
 
 
 def predict(obs: SeriesObs, time: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -196,4 +214,22 @@ def _one_series(spec: CalibrationSpec, s: SeriesSpec, model, data, units, area_l
         values=values, how=how, scale=scale, error=s.error, weight=s.weight,
         dispersion=s.dispersion, years=rows["year"].to_numpy(dtype=int),
         dates=pd.to_datetime(rows["date"]).to_numpy(), unit=unit,
+        **_operator_inputs(s.name, model, rows),
     )
+
+
+def _operator_inputs(series: str, model, rows: pd.DataFrame) -> dict:
+    """The published rows and model variables for `observe_batch`, when it covers the series."""
+    try:
+        from carespiral.calibration.observe import OPERATORS
+    except ImportError:  # pragma: no cover
+        return {}
+    op = OPERATORS.get(series)
+    if op is None or not {"period_start", "period_end", "date"} <= set(rows.columns):
+        return {}
+    roles = model.outputs
+    if op.components and all(c in roles for c in op.components):
+        needs = tuple(roles[c] for c in op.components)
+    else:
+        needs = (roles[series],)
+    return {"rows": rows.reset_index(drop=True), "needs": needs}

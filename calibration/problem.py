@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
 from carespiral.calibration.errors_model import (
     deviance_residuals,
     estimate_scale,
     loglik,
     sample_noise,
 )
-from carespiral.calibration.observations import SeriesObs, predict
+from carespiral.calibration.observations import SeriesObs, observe_runs
 from carespiral.calibration.priors import Prior
 
 __all__ = ["FitParameter", "Problem"]
@@ -94,11 +95,12 @@ class Problem:
 
     # ---- simulation ----------------------------------------------------------------------------
 
-    @property
-    def _variables(self) -> list[str]:
-        return list(dict.fromkeys(s.variable for s in self.series))
+    def _variables(self, series: Sequence[SeriesObs] | None = None) -> list[str]:
+        series = self.series if series is None else series
+        return list(dict.fromkeys(v for s in series for v in (s.needs or (s.variable,))))
 
-    def trajectories(self, theta: np.ndarray, stop: float | None = None):
+    def trajectories(self, theta: np.ndarray, stop: float | None = None,
+                     series: Sequence[SeriesObs] | None = None, extra: Sequence[str] = ()):
         """Run every row of `theta`; an xarray Dataset (run x time) of the observed variables."""
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         frame = pd.DataFrame(theta, columns=self.names)
@@ -107,7 +109,7 @@ class Problem:
         needs_step = any(s.how != "point" for s in self.series)
         model = self.model
         step = self.time_step or model.control("time_step")
-        kw = dict(outputs=self._variables, saveper=step if needs_step else None,
+        kw = dict(outputs=list(dict.fromkeys([*self._variables(series), *extra])), saveper=step if needs_step else None,
                   scenario=self.scenario, stop=stop or self.stop, time_step=self.time_step)
         ds = None
         if self.backend == "auto":
@@ -130,10 +132,9 @@ class Problem:
         if len(theta) == 0:
             return out
         try:
-            ds = self.trajectories(theta, stop=stop)
-            time = ds["time"].to_numpy()
+            ds = self.trajectories(theta, stop=stop, series=series)
             for j, s in enumerate(series):
-                out[j] = predict(s, time, ds[s.variable].to_numpy())
+                out[j] = observe_runs(s, ds, self.model)
         except Exception:
             if len(theta) == 1:
                 return out  # a run that fails scores -inf rather than stopping the fit

@@ -41,6 +41,8 @@ _TABLES = {  # attribute -> file name
     "backtest_summary": "backtest_summary.csv",
 }
 
+_TEXT_COLUMNS = {"parameter", "series", "unit", "prior", "identifiability"}
+
 
 @dataclass
 class CalibrationResult:
@@ -207,7 +209,10 @@ def load_result(directory: str | Path) -> CalibrationResult:
                 raise FileFormatError(p, "missing from the result directory")
             tables[attr] = None
             continue
-        tables[attr] = pd.read_csv(p, index_col=0 if attr == "correlation" else None)
+        df = pd.read_csv(p, index_col=0 if attr == "correlation" else None)
+        for col in _TEXT_COLUMNS & set(df.columns):  # CSV reads empty text as NaN
+            df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
+        tables[attr] = df
     if tables["fitted"] is not None and "date" in tables["fitted"]:
         tables["fitted"]["date"] = pd.to_datetime(tables["fitted"]["date"])
     if tables["backtest"] is not None and "date" in tables["backtest"]:

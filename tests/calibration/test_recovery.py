@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from carespiral.calibration.engine import fit_problem
 from carespiral.calibration.methods import METHODS, get_method
 from carespiral.errors import UnknownNameError
-
 
 TRUTH = {"Normal Leaving Rate": 0.0125, "Reference Caseload": 17.0}  # as in conftest
 
@@ -87,15 +87,16 @@ def test_short_chain_says_it_has_not_converged(make_problem):
     assert not r.converged and "NOT CONVERGED" in r.message
 
 
+@pytest.mark.slow  # eight fits, about 30 s
 def test_laplace_intervals_cover_close_to_nominal_over_seeds(make_problem):
-    # 12 seeds x 2 parameters = 24 intervals at 95%: expect about 23. P(<= 19 | 0.95) < 1%.
+    # 8 seeds x 2 parameters = 16 intervals at 95%: expect about 15. P(<= 12 | 0.95) < 1%.
     hits = []
-    for seed in range(100, 112):
+    for seed in range(100, 108):
         problem, _ = make_problem(seed=seed)
-        r = fit_problem(problem, "least_squares", seed=seed, budget=150, profiles=False,
-                        n_draws=10)
+        r = fit_problem(problem, "least_squares", seed=seed, budget=100, profiles=False,
+                        n_draws=10, method_options={"n_starts": 1})
         hits += list(_covers(r).values())
-    assert sum(hits) >= 20, f"coverage {sum(hits)}/24"
+    assert sum(hits) >= 13, f"coverage {sum(hits)}/16"
 
 
 def test_backtest_beats_naive_forecasts_when_the_model_is_right(make_problem):
