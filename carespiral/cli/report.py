@@ -38,7 +38,7 @@ def report(
                                  progress=step)
         bar.update(task, completed=n)
     for path in written:
-        console.print(f"Wrote {path}")
+        console.print(f"Wrote {path}", soft_wrap=True)  # never break a path
 
 
 def register(app: typer.Typer) -> None:
