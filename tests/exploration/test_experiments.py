@@ -11,11 +11,11 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+
+from carespiral.errors import CarespiralError
 from carespiral.exploration import load_result, read_spec, run_experiments
 from carespiral.exploration.experiments import build_design
 from carespiral.exploration.spec import spec_from_dict
-
-from carespiral.errors import CarespiralError
 
 
 def _frame(res):
@@ -75,9 +75,11 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path):
         if chunks.is_dir() and len(list(chunks.glob("*.parquet"))) >= 2:
             break
         time.sleep(0.01)
-    assert proc.poll() is None, f"exited early: {proc.stderr.read().decode()[-2000:]}"
+    if proc.poll() is not None:
+        err = proc.communicate()[1].decode()[-2000:]
+        pytest.fail(f"the exploration exited before it could be killed: {err}")
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.communicate()  # reap it and close its pipe
     n_kept = len(list(chunks.glob("*.parquet")))
     assert 2 <= n_kept < 40
     assert not (out / "result.json").exists()
