@@ -7,7 +7,8 @@ objectives to minimise: monthly `cost` of the levers relative to the model's def
 ensemble of the mean caseload over the last 12 months, or its mean). pymoo's NSGA-II evolves a
 population; every generation is one batch of population x ensemble runs. The front's policies also
 get their maximum regret: how much worse their caseload is, in the worst draw, than the best policy
-on the front in that draw.
+on the front (or the baseline) in that draw, and, for models with a `scandal_shock` driver, their
+recovery time after a scandal like November 2008's (see `resilience.py`).
 
 Levers that only look good in the short run: moving a lever from its default to an end of its
 range, across the ensemble, lowers the mean caseload over the first `short_run` months but raises
@@ -169,6 +170,15 @@ def optimise(
     best = np.minimum(r["long"].min(axis=0), rb["long"][0])
     front["max_regret"] = (r["long"] - best).max(axis=1)
     front["short_run_caseload"] = r["short"].mean(axis=1)
+    if "scandal_shock" in model.drivers:
+        # Resilience of each front policy (uncertainties at their defaults): months to get back
+        # within 5% of the undisturbed backlog after a scandal like November 2008's (height 1,
+        # six months), NaN if it never does.
+        from carespiral.exploration.resilience import resilience
+
+        rec = resilience(model, front[ev.levers], height=1.0, start=24.0, duration=6.0,
+                         stop=spec.stop)
+        front["recovery_months"] = rec.table["recovery_months"].to_numpy()
     front = front.sort_values(["collapse_risk", "cost"], ignore_index=True)
     fb = ev.objectives(base_X, rb)[0]
     baseline = {**dict(zip(ev.levers, base_X[0].tolist(), strict=True)), "cost": float(fb[0]),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from carespiral.errors import CarespiralError
 from carespiral.exploration import load_result, optimise
 from carespiral.exploration.policy import verdict
 from carespiral.exploration.spec import spec_from_dict
-
-from carespiral.errors import CarespiralError
 
 SPEC = {
     "model": "workforce_spiral", "stop": 120, "seed": 2,
@@ -51,3 +51,18 @@ def test_policy_search_needs_levers():
     spec = spec_from_dict({**SPEC, "levers": {}})
     with pytest.raises(CarespiralError, match="levers"):
         optimise(spec)
+
+
+def test_front_policies_get_recovery_times_on_the_national_model():
+    spec = spec_from_dict({
+        "model": "collapse_spiral", "stop": 120, "seed": 4,
+        "uncertainties": {"Underlying Need": [0.028, 0.034]},
+        "levers": {"redesign": {"range": [0, 1], "cost": 5}},
+        "optimise": {"population": 4, "generations": 1, "ensemble": 4},
+    })
+    res = optimise(spec)
+    assert "recovery_months" in res.front.columns
+    # with need at or below its default no draw collapses, and every policy recovers from a
+    # November-2008-sized scandal within the run
+    assert (res.front["collapse_risk"] == 0).all()
+    assert res.front["recovery_months"].between(1, 96).all()
