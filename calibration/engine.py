@@ -62,6 +62,8 @@ def fit_problem(
     name = fit.__module__.rsplit(".", 1)[-1].replace("emcee_sampler", "emcee")
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
+    # the log-posterior at the priors' modes: what the fit is measured against
+    start_lp = float(problem.logpost(np.array([[p.prior.mode() for p in problem.parameters]]))[0])
     budget = budget or DEFAULT_BUDGETS[name]
     out: MethodOutput = fit(problem, rng, budget=budget, progress=progress,
                             **(method_options or {}))
@@ -134,7 +136,7 @@ def fit_problem(
         backtest = pd.concat(rows, ignore_index=True)
         bsum = summarise_backtest(backtest, fitted)
 
-    diag = {**out.diagnostics, "runs": problem.n_runs,
+    diag = {**out.diagnostics, "runs": problem.n_runs, "start_logpost": start_lp,
             "seconds": round(time.perf_counter() - t0, 2), "best_logpost": out.best_logpost,
             "laplace_positive_definite": lap.positive_definite}
     manifest = _manifest(problem, name, seed, budget, labels, fitted)
@@ -267,7 +269,7 @@ def _manifest(problem: Problem, method: str, seed: int, budget: int, labels: dic
         "command": " ".join(sys.argv),
         **labels,
         "method": method, "seed": seed, "budget": budget,
-        "model_file": mdl.name,
+        "model_file": mdl.name, "model_path": str(mdl.resolve()) if mdl.is_file() else "",
         "model_sha256": hashlib.sha256(mdl.read_bytes()).hexdigest() if mdl.is_file() else "",
         "data_sha256": hashlib.sha256(data_bytes).hexdigest(),
         "parameters": problem.names, "fixed": dict(problem.fixed),

@@ -210,6 +210,12 @@ class Problem:
                                                                        strict=True)]
 
 
+def run_batch(model, frame: pd.DataFrame, **kw):
+    """`run_batch` on the vectorised backend when it compiles the model, else on PySD."""
+    ds = _batch_backend(model, frame, kw)
+    return model.run_batch(frame, **kw) if ds is None else ds
+
+
 def _batch_backend(model, frame: pd.DataFrame, kw: dict):
     """Run on the vectorised backend; None when it is missing or refuses the model."""
     try:

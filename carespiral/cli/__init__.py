@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "optimise",
     "ensemble",
     "check",
+    "calibrate",
+    "export",
 )
 
 

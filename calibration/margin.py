@@ -1,0 +1,54 @@
+"""How far a calibrated system sits from its collapse threshold.
+
+For a lever or driver role (`compliance_burden`, `underlying_need`), run the calibrated model
+with that constant raised by factors of its calibrated value and find the smallest factor at which
+the run collapses by the end of the model's horizon, by the exploration's default collapse
+criteria (caseload, vacancies, workforce drain, queue; `carespiral.exploration.criteria`). The
+search is a grid then a refinement, each one model batch. The margin is that factor minus one:
+0.25 means a quarter more compliance burden (or need) tips the fitted system into collapse.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from carespiral.calibration.problem import run_batch
+
+__all__ = ["collapse_margin"]
+
+
+def collapse_margin(model, values: dict[str, float], role: str, scenario=None,
+                    points: int = 24, refine: int = 12) -> dict[str, float]:
+    """Collapse threshold of `role` for a model with constants `values` set.
+
+    Returns {"value": calibrated value, "threshold": value at collapse (NaN if none within the
+    model's bounds), "margin": threshold / value - 1}.
+    """
+    from carespiral.exploration.criteria import classify, default_criteria, outputs_needed
+
+    name = model.resolve(role)
+    p = model.parameter(name)
+    base = float(values.get(name, p.default))
+    criteria = [c.bind(model) for c in default_criteria(model)]
+    outs = outputs_needed(criteria)
+    hi = p.upper if np.isfinite(p.upper) else 5 * base
+    if base <= 0 or hi <= base:
+        return {"value": base, "threshold": float("nan"), "margin": float("nan")}
+
+    def collapsed(levels: np.ndarray) -> np.ndarray:
+        frame = pd.DataFrame({k: v for k, v in values.items() if k != name}, index=range(len(levels)))
+        frame[name] = levels
+        ds = run_batch(model, frame, outputs=outs, scenario=scenario)
+        return (classify(ds, criteria, frame)["regime"] == "collapse").to_numpy()
+
+    grid = np.linspace(base, hi, points)
+    hit = collapsed(grid)
+    if hit[0]:
+        return {"value": base, "threshold": base, "margin": 0.0}
+    if not hit.any():
+        return {"value": base, "threshold": float("nan"), "margin": float("nan")}
+    k = int(np.argmax(hit))
+    fine = np.linspace(grid[k - 1], grid[k], refine + 2)[1:]
+    thr = float(fine[int(np.argmax(collapsed(fine)))])
+    return {"value": base, "threshold": thr, "margin": thr / base - 1.0}

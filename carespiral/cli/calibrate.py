@@ -1,0 +1,107 @@
+"""`carespiral calibrate SPEC`: fit a model to published data and write a result directory."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import typer
+
+from carespiral.cli._common import console
+from carespiral.errors import CarespiralError
+
+
+def calibrate(
+    spec: str = typer.Argument(..., help="A bundled spec (national, local) or a spec .toml file."),
+    area: str = typer.Option(None, "--area", help="Area code or name (overrides the spec's); "
+                             "`all` fits every local authority."),
+    method: str = typer.Option(None, "--method", help="least_squares, differential_evolution "
+                               "or emcee (default: the spec's)."),
+    fit_until: int = typer.Option(None, "--fit-until", help="Fit up to this year and forecast "
+                                  "the rest of the period (backtest)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (the run is reproducible)."),
+    budget: int = typer.Option(None, "--budget", help="Model runs the method may spend."),
+    out: Path = typer.Option(None, "--out", help="Result directory (default calibration-SPEC[-AREA])."),
+    html: bool = typer.Option(False, "--html", help="Also write the HTML report (report.html)."),
+    profiles: bool = typer.Option(True, "--profiles/--no-profiles",
+                                  help="Profile likelihood per parameter (point methods)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address for "
+                                  "--area all (default: a local cluster)."),
+) -> None:
+    """Calibrate a model to published data, with intervals, fit statistics and a backtest."""
+    from carespiral.calibration.spec import read_spec
+
+    s = read_spec(spec)
+    target = out or Path(_default_out(s.name, area or s.area, fit_until))
+    if target.exists() and not any((target / f).is_file() for f in ("manifest.json", "areas.csv")):
+        raise CarespiralError(f"--out {target}: exists and is not a calibration result; "
+                              "choose another directory")
+    command = _command(spec, area=area, method=method, fit_until=fit_until, seed=seed,
+                       budget=budget, out=str(target), profiles=profiles)
+    if area is not None and area.strip().lower() == "all":
+        _all_areas(s, method, fit_until, seed, budget, target, scheduler, command)
+        return
+    result = _one(s, area, method, fit_until, seed, budget, profiles, command)
+    result.save(target)
+    console.print(result.report())
+    console.print(f"Wrote {target}/")
+    if html:
+        from carespiral.reports import calibration_report
+
+        page = calibration_report(result, target / "report.html")
+        console.print(f"Wrote {page}")
+
+
+def _one(spec, area, method, fit_until, seed, budget, profiles, command):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from carespiral.calibration.engine import DEFAULT_BUDGETS, calibrate
+    from carespiral.calibration.methods import get_method
+
+    name = get_method(method or spec.method).__module__.rsplit(".", 1)[-1]
+    name = "emcee" if name == "emcee_sampler" else name
+    total = budget or DEFAULT_BUDGETS[name]
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed:,.0f} runs  best log-posterior {task.fields[best]}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(f"calibrating ({name})", total=total, best="-")
+
+        def progress(runs: int, best: float) -> None:
+            bar.update(task, completed=min(runs, total), best=f"{best:,.2f}")
+
+        return calibrate(spec, area=area, method=method, fit_until=fit_until, seed=seed,
+                         budget=budget, profiles=profiles, progress=progress, command=command)
+
+
+def _all_areas(spec, method, fit_until, seed, budget, target, scheduler, command) -> None:
+    from carespiral.calibration.areas_all import calibrate_all
+
+    table = calibrate_all(spec, method=method, fit_until=fit_until, seed=seed, budget=budget,
+                          out=target, scheduler=scheduler, command=command, console=console)
+    ok = int((table["status"] == "ok").sum())
+    console.print(f"Fitted {ok} of {len(table)} areas; wrote {target}/areas.csv")
+
+
+def _command(spec: str, profiles: bool, **options) -> str:
+    """The command line that reproduces this run (recorded in the manifest)."""
+    parts = ["carespiral", "calibrate", shlex.quote(spec)]
+    for key, value in options.items():
+        if value is not None:
+            parts += [f"--{key.replace('_', '-')}", shlex.quote(str(value))]
+    if not profiles:
+        parts.append("--no-profiles")
+    return " ".join(parts)
+
+
+def _default_out(spec: str, area: str | None, fit_until: int | None) -> str:
+    parts = ["calibration", spec]
+    if area:
+        parts.append(re.sub(r"[^A-Za-z0-9]+", "_", area).strip("_").lower())
+    if fit_until:
+        parts.append(f"until{fit_until}")
+    return "-".join(parts)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("calibrate")(calibrate)
