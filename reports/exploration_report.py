@@ -179,7 +179,8 @@ def _tipping(page: Page, b: Any, sw: Any, rm: Any = None) -> None:
                      "table gives every stock at each fold.")
         if len(b.folds):
             sec.table(b.folds, caption="Folds and changes of stability along the branch.")
-    if sw is not None and len(sw.table) and getattr(sw, "param2", ""):
+    two_params = sw is not None and bool(getattr(sw, "param2", None))
+    if sw is not None and len(sw.table) and two_params:
         sec.figure(ef.regime_grid_figure(sw.regimes(), sw.param, sw.param2,
                                          "Hysteresis sweeps: regime by two parameters"),
                    how_to_read=(

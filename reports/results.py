@@ -447,9 +447,9 @@ def implicit_manifest(result_dir: str | Path) -> dict[str, Any] | None:
         return None
     if _is_calibration_dir(result_dir):
         meta = json.loads((result_dir / MANIFEST).read_text(encoding="utf-8"))
-        item = {"kind": "calibration", "name": "report", "html": "report.html", "result": ".",
-                "title": f"Calibration of {meta.get('model')} to {meta.get('area')}"}
-        return {"format": FORMAT, "version": VERSION, "implicit": True, "items": [item]}
+        cal = {"kind": "calibration", "name": "report", "html": "report.html", "result": ".",
+               "title": f"Calibration of {meta.get('model')} to {meta.get('area')}"}
+        return {"format": FORMAT, "version": VERSION, "implicit": True, "items": [cal]}
     if (result_dir / MANIFEST).exists():
         return None
     found = ["."] if (result_dir / "result.json").is_file() else []
@@ -463,8 +463,8 @@ def implicit_manifest(result_dir: str | Path) -> dict[str, Any] | None:
         model = None
     title = (f"Exploration of {model}" if model else "Exploration") + (
         f" ({result_dir.resolve().name})")
-    item = {"kind": "exploration", "name": "report", "html": "report.html", "results": found,
-            "title": title}
+    item: dict[str, Any] = {"kind": "exploration", "name": "report", "html": "report.html",
+                            "results": found, "title": title}
     return {"format": FORMAT, "version": VERSION, "implicit": True, "items": [item]}
 
 

@@ -324,8 +324,8 @@ def layout(structure: Structure, names: Sequence[str], seed: int = 7) -> dict[st
     dist[~np.isfinite(dist)] = finite.max() + 1  # separate components sit a step apart
     # classical scaling for a start
     j = np.eye(n) - 1.0 / n
-    b = -0.5 * j @ (dist**2) @ j
-    vals, vecs = np.linalg.eigh(b)
+    gram = -0.5 * j @ (dist**2) @ j
+    vals, vecs = np.linalg.eigh(gram)
     order = np.argsort(vals)[::-1][:2]
     pos = vecs[:, order] * np.sqrt(np.maximum(vals[order], 1e-9))
     rng = np.random.default_rng(seed)
@@ -333,9 +333,9 @@ def layout(structure: Structure, names: Sequence[str], seed: int = 7) -> dict[st
     # SMACOF with weights 1/d^2
     with np.errstate(divide="ignore"):
         w = np.where(dist > 0, 1.0 / dist**2, 0.0)
-    v = -w
-    np.fill_diagonal(v, w.sum(1))
-    v_pinv = np.linalg.pinv(v)
+    lap = -w
+    np.fill_diagonal(lap, w.sum(1))
+    lap_pinv = np.linalg.pinv(lap)
     for _ in range(200):
         diff = pos[:, None, :] - pos[None, :, :]
         cur = np.sqrt((diff**2).sum(-1))
@@ -343,7 +343,7 @@ def layout(structure: Structure, names: Sequence[str], seed: int = 7) -> dict[st
             ratio = np.where(cur > 1e-12, w * dist / cur, 0.0)
         bmat = -ratio
         np.fill_diagonal(bmat, ratio.sum(1))
-        new = v_pinv @ bmat @ pos
+        new = lap_pinv @ bmat @ pos
         if np.abs(new - pos).max() < 1e-5:
             pos = new
             break
