@@ -110,7 +110,7 @@ class _Evaluator:
         risk = r["collapse"].mean(axis=1)
         if self.spec.optimise.robustness == "mean":
             load = r["long"].mean(axis=1)
-        else:  # p90; regret is reported for the front afterwards
+        else:  # p90
             load = np.percentile(r["long"], 90, axis=1)
         return np.column_stack([cost, risk, load])
 
