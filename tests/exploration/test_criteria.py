@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from carespiral.exploration import Growing, Threshold, classify, default_criteria, read_spec
-from carespiral.exploration.criteria import first_sustained, read_criteria
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from carespiral.errors import CarespiralError
+from carespiral.exploration import Growing, Threshold, classify, default_criteria, read_spec
+from carespiral.exploration.criteria import first_sustained, read_criteria
 
 
 def _ds(**series):
@@ -98,3 +100,22 @@ def test_spec_names_are_checked_against_the_model(tmp_path, workforce):
     p.write_text('model = "workforce_spiral"\n[uncertainties]\n"Referral Rate" = [200, 3000]\n')
     with pytest.raises(CarespiralError, match="outside its bounds"):
         read_spec(p).bind(workforce)
+
+
+def _first_sustained_by_brute_force(cond_row, times, months):
+    # the first saved time t whose window [t - months, t] lies inside the run and holds throughout
+    for t in times:
+        window = (times >= t - months - 1e-9) & (times <= t)
+        if t - times[window][0] >= months - 1e-9 and cond_row[window].all():
+            return t
+    return np.nan
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=40), st.integers(min_value=0, max_value=12))
+def test_first_sustained_matches_brute_force(bits, months):
+    cond = np.array([bits])
+    times = np.arange(float(len(bits)))
+    got = first_sustained(cond, times, float(months))[0]
+    want = _first_sustained_by_brute_force(cond[0], times, float(months))
+    assert (np.isnan(got) and np.isnan(want)) or got == want
