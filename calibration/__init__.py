@@ -1,1 +1,41 @@
-"""Fitting models to published data: data loading, observation operators, calibration methods."""
+"""Fitting models to published data: data loading, observation operators, calibration methods.
+
+    >>> from carespiral.calibration import calibrate, load_result
+    >>> result = calibrate("national", method="least_squares", fit_until=2019)  # doctest: +SKIP
+    >>> result.to_frame()                                                       # doctest: +SKIP
+
+Names are imported on first use, so `carespiral.calibration.data` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "METHODS",
+    "CalibrationResult",
+    "CalibrationSpec",
+    "calibrate",
+    "export_mdl",
+    "fit_problem",
+    "load_result",
+    "read_spec",
+]
+
+_WHERE = {
+    "METHODS": "methods",
+    "CalibrationResult": "result",
+    "CalibrationSpec": "spec",
+    "calibrate": "engine",
+    "export_mdl": "export",
+    "fit_problem": "engine",
+    "load_result": "result",
+    "read_spec": "spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"carespiral.calibration.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'carespiral.calibration' has no attribute {name!r}")
