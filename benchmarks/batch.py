@@ -198,6 +198,15 @@ def main() -> None:
     print(f"workforce_spiral N={n:,}: hand-written numpy {n / t_hand:.0f} runs/s, batch "
           f"{n / t_batch:.0f} runs/s: batch takes {t_batch / t_hand:.2f} x the hand-written "
           f"loop's time (same results: {same})")
+    # the small teaching model, for comparison with the figures in the issue
+    small = MODELS / "workforce_spiral.mdl"
+    p_small = pysd_runs_per_second(small, 5 if args.quick else 20)
+    s_small = simlin_runs_per_second(small, 50 if args.quick else 200)
+    line = (f"workforce_spiral: PySD {p_small:.1f} runs/s; batch N={n:,} = "
+            f"{n / t_batch / p_small:.0f} x PySD")
+    if s_small:
+        line += f"; Simlin {s_small:.0f} runs/s; batch = {n / t_batch / s_small:.1f} x Simlin"
+    print(line)
 
     mem = peak_memory_million(MODELS / "workforce_spiral.mdl", million)
     print(f"workforce_spiral {mem['runs']:,}-run reduced ensemble (final,max,min of every "
