@@ -65,6 +65,8 @@ class ExperimentResult(Result):
             col = self.outcomes[o["name"]]
             out[o["name"]] = {"p10": float(col.quantile(0.1)), "median": float(col.median()),
                               "p90": float(col.quantile(0.9))}
+        if "blowup_time" in self.outcomes:
+            out["runs_blown_up"] = int(self.outcomes["blowup_time"].notna().sum())
         if "seconds" in self.settings:
             out["seconds"] = self.settings["seconds"]
         return out
@@ -185,6 +187,9 @@ def reduce_runs(ds, spec: ExploreSpec, design: pd.DataFrame) -> pd.DataFrame:
     for o in spec.outcomes:
         values = np.asarray(ds[o.variable].transpose("run", "time").to_numpy(), dtype=float)
         out[o.name] = o.compute(values, t)
+    if "blowup_time" in ds:
+        # the batch backend flags runs whose numbers left the finite range; keep the flag
+        out["blowup_time"] = np.asarray(ds["blowup_time"].to_numpy(), dtype=float)
     out.index = design.index
     return out
 
