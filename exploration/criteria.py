@@ -89,7 +89,7 @@ class Threshold:
     def condition(self, ds: xr.Dataset, params: pd.DataFrame | None = None) -> np.ndarray:
         """Boolean (run x time): the condition holds at this instant."""
         x = _values(ds, self.variable)
-        ref = self.value
+        ref: float | np.ndarray = self.value
         if self.relative_to == INITIAL:
             ref = self.value * x[:, :1]
         elif self.relative_to:

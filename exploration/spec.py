@@ -190,9 +190,9 @@ def read_spec(path: str | Path) -> ExploreSpec:
     """Read and check an exploration spec (see the module docstring for the format)."""
     path = Path(path)
     if not path.is_file():
-        from carespiral import models as _models
+        from importlib.resources import files
 
-        bundled = Path(_models.__file__).parent / "specs"
+        bundled = Path(str(files("carespiral.models") / "specs"))
         alt = bundled / (path.name if path.suffix == ".toml" else f"{path.name}.toml")
         if not alt.is_file():
             known = sorted(p.stem for p in bundled.glob("*.toml")) if bundled.is_dir() else []

@@ -242,12 +242,12 @@ def _folds(branch: pd.DataFrame, stocks: list[str], name: str) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["kind", "param", "direction", *stocks])
     # The same turn found again within a hair of p (a zigzag on a kink) is reported once.
     tol = 1e-4 * max(float(np.ptp(p)), 1e-12)
-    keep = []
+    keep: list[int] = []
     for i, r in df.iterrows():
         dup = any(df.loc[j, "kind"] == r["kind"] and df.loc[j, "direction"] == r["direction"]
                   and abs(df.loc[j, "param"] - r["param"]) < tol for j in keep)
         if not dup:
-            keep.append(i)
+            keep.append(int(i))
     return df.loc[keep].reset_index(drop=True)
 
 
@@ -334,7 +334,7 @@ def sweep(
     if not criteria:
         raise CarespiralError("a sweep needs collapse criteria to tell the regimes apart")
     name2 = model.parameter(param2).name if param2 else ""
-    seconds = [None] if not name2 else list(np.asarray(values2, dtype=float))
+    levels2: list[float] = [np.nan] if not name2 else [float(v) for v in np.asarray(values2, dtype=float)]
     base = {model.parameter(k).name: float(v) for k, v in (params or {}).items()}
     dt = model.control("time_step")
     legs = np.concatenate([vals, vals[::-1]])
@@ -346,7 +346,7 @@ def sweep(
     series = pd.Series(np.repeat(legs, 2), index=times)
     watch = list(dict.fromkeys(outputs_needed(criteria) + [model.resolve(o) for o in outputs]))
     rows = []
-    for k, v2 in enumerate(seconds):
+    for k, v2 in enumerate(levels2):
         run_params = dict(base)
         if name2:
             model.parameter(name2).check(float(v2))
@@ -376,5 +376,5 @@ def sweep(
             row.update({w: float(df[w].iloc[end]) for w in watch})
             rows.append(row)
         if progress:
-            progress(k + 1, len(seconds))
+            progress(k + 1, len(levels2))
     return Sweep(pd.DataFrame(rows), model.name, name, float(hold), name2)
