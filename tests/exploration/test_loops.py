@@ -6,7 +6,10 @@ import pytest
 
 pytest.importorskip("simlin")
 
-from carespiral.exploration.loops import loop_dominance
+import numpy as np
+
+from carespiral.errors import CarespiralError
+from carespiral.exploration.loops import _with_constants, loop_dominance
 
 
 def test_attrition_spiral_takes_over_beyond_capacity(workforce):
@@ -22,3 +25,21 @@ def test_attrition_spiral_takes_over_beyond_capacity(workforce):
     assert "leaving" in spiral["variables"].iloc[0] and "social_workers" in spiral["variables"].iloc[0]
     assert 6 <= spiral["time"].iloc[0] <= 60
     assert not below.dominant().isin(reinforcing).any()
+
+
+def test_large_model_uses_discovery_with_the_overrides():
+    from carespiral.pysd_runner import load
+
+    m = load("collapse_spiral")
+    tipped = loop_dominance(m, {"Compliance Burden": 1.3})  # past the fold at about 1.21
+    assert len(tipped.loops) > 10 and np.isfinite(tipped.scores.to_numpy()).all()
+    sw = tipped.switches(min_months=6)
+    late = sw[(sw["time"] > 24) & sw["to"].str.startswith("r")]
+    assert len(late) >= 1  # a reinforcing loop takes over once the system has tipped
+
+
+def test_constants_are_written_into_the_copy(workforce):
+    text = _with_constants(workforce.mdl_path, {"Referral Rate": 360.0})
+    assert "Referral Rate=\n\t360.0\n" in text and text.count("360.0") == 1
+    with pytest.raises(CarespiralError, match="plain numeric constant"):
+        _with_constants(workforce.mdl_path, {"Caseload": 3.0})  # an equation, not a number
