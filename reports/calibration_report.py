@@ -28,6 +28,7 @@ __all__ = ["calibration_page", "calibration_report"]
 MAX_PAIR_PARAMETERS = 5  # a pair grid beyond this is unreadable at laptop width
 MAX_DRAWS = 1500  # points per pair panel
 CHI2_95 = 1.92  # half the 95% chi-square(1) quantile: a profile interval's log-posterior drop
+PROFILE_CUT = 8.0  # profile panels show drops up to this (about four times the 95% line)
 
 
 def calibration_report(result: Any, path: str | Path, *, title: str | None = None,
@@ -171,7 +172,7 @@ def _profiles(sec: Any, prof: pd.DataFrame) -> None:
     cols = min(3, len(names))
     rows = int(np.ceil(len(names) / cols))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=names,
-                        vertical_spacing=min(0.3, 0.6 / rows))
+                        vertical_spacing=min(0.12, 0.3 / rows))
     for i, name in enumerate(names):
         g = prof[prof["parameter"] == name].sort_values("value")
         fig.add_trace(go.Scatter(
@@ -181,14 +182,31 @@ def _profiles(sec: Any, prof: pd.DataFrame) -> None:
         ), row=i // cols + 1, col=i % cols + 1)
         fig.add_hline(y=CHI2_95, line={"color": GREY, "dash": "dot", "width": 1},
                       row=i // cols + 1, col=i % cols + 1)
+        # zoom each panel onto the values whose drop is on the panel (plus one point each side)
+        x, d = g["value"].to_numpy(dtype=float), g["delta"].to_numpy(dtype=float)
+        near = np.flatnonzero(d <= PROFILE_CUT)
+        if len(near) and len(x) > 1:
+            # where the curve leaves the panel: interpolate between the last point on it and
+            # the first beyond it, so a coarse grid does not stretch the axis to the bounds
+            a, b = near.min(), near.max()
+            lo_x = x[a] if a == 0 else np.interp(PROFILE_CUT, [d[a], d[a - 1]], [x[a], x[a - 1]])
+            hi_x = x[b] if b == len(x) - 1 else np.interp(
+                PROFILE_CUT, [d[b], d[b + 1]], [x[b], x[b + 1]])
+            pad = 0.05 * (hi_x - lo_x)
+            lo_x, hi_x = lo_x - pad, hi_x + pad
+            if hi_x > lo_x:
+                fig.update_xaxes(range=[lo_x, hi_x], row=i // cols + 1, col=i % cols + 1)
     apply_layout(fig, title="Profiles: drop in log-posterior as each parameter moves",
                  height=280 * rows + 120)
-    fig.update_yaxes(title_text="drop", autorange="reversed")
+    # the 95% line is what matters: show drops up to a few times it, cut the far tails
+    top = float(min(max(prof["delta"].max(), 2 * CHI2_95), PROFILE_CUT))
+    fig.update_yaxes(title_text="drop", range=[top * 1.05, -0.05 * top])
     fig.update_annotations(font={"size": 11})
     sec.figure(fig, how_to_read=(
         "Each panel moves one parameter with the others re-fitted; the curve shows how much worse "
-        "the fit gets. The dotted line (1.92) bounds the 95% profile interval: a curve that never "
-        "reaches it means the data do not identify that parameter."))
+        "the fit gets (drops beyond 8 run off the panel). The dotted line (1.92) bounds the 95% "
+        "profile interval: a curve that never reaches it means the data do not identify that "
+        "parameter."))
 
 
 def _pairs_section(page: Page, draws: pd.DataFrame, params: pd.DataFrame) -> None:

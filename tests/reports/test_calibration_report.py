@@ -95,3 +95,13 @@ def test_calibration_report_round_trips_through_the_result_directory(calibration
     back = load_result(tmp_path / "calib")
     path = calibration_report(back, tmp_path / "calibration.html")
     assert path.read_text().count('class="cs-plot"') == 7
+
+
+def test_profile_panels_show_the_95_percent_region(calibration_result):
+    fig = figures(calibration_page(calibration_result))[
+        "Profiles: drop in log-posterior as each parameter moves"]
+    # the quadratic profiles reach 4.5 at +-3 sd: the panels show up to that, reversed
+    lo, hi = fig.layout.yaxis.range
+    assert lo == pytest.approx(4.5 * 1.05) and hi < 0
+    shapes = [s for s in fig.layout.shapes if s.y0 == s.y1]
+    assert len(shapes) == 6 and all(s.y0 == 1.92 for s in shapes)
