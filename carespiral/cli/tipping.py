@@ -45,6 +45,7 @@ def tipping(
     shock_months: float = typer.Option(36.0, "--shock-months", min=1.0, help="Regime map: length of the pulse."),
     set_: list[str] = typer.Option(None, "--set", help="NAME=VALUE fixed override (repeatable)."),
     spec: Path = typer.Option(None, "--spec", help="Take collapse criteria from this exploration spec."),
+    loops: float = typer.Option(None, "--loops", help="Also: which feedback loops dominate a run with --param at this value."),
     out: Path = typer.Option(None, "--out", help="Results folder (default: tipping-MODEL-PARAM)."),
     html: bool = typer.Option(False, "--html", help="Also write OUT/report.html."),
 ) -> None:
@@ -95,6 +96,15 @@ def tipping(
                           progress=lambda k, n: bar.update(task, completed=k, total=n))
         found.save(out / "sweep")
         typer.echo(found.thresholds().to_string(index=False))
+    if loops is not None:
+        from carespiral.exploration import loop_dominance
+
+        with console.status("loop dominance (Loops That Matter)"):
+            ld = loop_dominance(m, {**fixed, name: loops})
+        ld.save(out / "loops")
+        console.print(f"Dominant loops with {name} = {loops:g} (spells of 6 months or more):")
+        for r in ld.switches(min_months=6).itertuples(index=False):
+            typer.echo(f"  month {r.time:g}: {r.to or '(none)'}  {r.variables[:90]}")
     if html and (bif is not None or found is not None):
         from carespiral.reports.exploration import tipping_report
 

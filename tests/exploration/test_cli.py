@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from carespiral.exploration import load_result
 from typer.testing import CliRunner
 
 from carespiral.cli import app
+from carespiral.exploration import load_result
 
 FOLD_MDL = Path(__file__).parent / "fold_teaching.mdl"
 
@@ -63,6 +63,14 @@ def test_tipping_regime_map(tmp_path):
     table = load_result(out / "regime_map").table
     assert set(table["regime"]) >= {"sustainable", "collapse"}
     assert "Regime map" in (out / "report.html").read_text()
+
+
+def test_tipping_names_the_dominant_loops(tmp_path):
+    r = runner.invoke(app, ["tipping", "workforce_spiral", "--param", "Referral Rate", "--range",
+                            "150:450", "--points", "3", "--loops", "360", "--out", str(tmp_path / "l")])
+    assert r.exit_code == 0, r.output
+    assert "month 25: u2  burnout -> effect_of_burnout_on_leaving -> leaving" in r.output
+    assert load_result(tmp_path / "l" / "loops").kind == "loop_dominance"
 
 
 def test_tipping_bad_range(tmp_path):
