@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from carespiral.exploration import prim_box
-from carespiral.exploration.discovery import cart_leaves
 
 from carespiral.errors import CarespiralError
+from carespiral.exploration import prim_box
+from carespiral.exploration.discovery import cart_leaves
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from carespiral.exploration import Bifurcation, ExperimentResult, continuation, load_result
 
 from carespiral.errors import CarespiralError
+from carespiral.exploration import Bifurcation, ExperimentResult, continuation, load_result
 
 
 def test_bifurcation_round_trip(fold_model, tmp_path):

@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from SALib.test_functions import Ishigami
+
+from carespiral.errors import CarespiralError
 from carespiral.exploration import morris, sobol
 from carespiral.exploration.experiments import ExperimentResult, build_design
 from carespiral.exploration.sensitivity import sobol_indices
 from carespiral.exploration.spec import spec_from_dict
-from SALib.test_functions import Ishigami
-
-from carespiral.errors import CarespiralError
 
 PI = math.pi
 # Analytic indices for A = 7, B = 0.1 (Ishigami and Homma 1990; Saltelli et al. 2008).
