@@ -167,6 +167,12 @@ class ExploreSpec:
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise CarespiralError(f"{where}: {sorted(dup)} listed more than once")
+        if not self.criteria and not default_criteria(model):
+            raise CarespiralError(
+                f"{where}: no default collapse criteria apply to model {model.name!r} (it has "
+                "none of the roles caseload, vacancy_rate, social_workers_fte, "
+                "awaiting_assessment); give [[criteria]] tables"
+            )
         try:
             crit = tuple(c.bind(model) for c in (self.criteria or default_criteria(model)))
             outs = self.outcomes or default_outcomes(model)

@@ -119,3 +119,14 @@ def test_first_sustained_matches_brute_force(bits, months):
     got = first_sustained(cond, times, float(months))[0]
     want = _first_sustained_by_brute_force(cond[0], times, float(months))
     assert (np.isnan(got) and np.isnan(want)) or got == want
+
+
+def test_a_model_without_roles_needs_explicit_criteria(fold_model, tmp_path):
+    from carespiral.exploration.spec import spec_from_dict
+
+    spec = spec_from_dict({"model": "x", "uncertainties": {"Drive": [-1, 1]}}, tmp_path / "s.toml")
+    with pytest.raises(CarespiralError, match=r"give \[\[criteria\]\]"):
+        spec.bind(fold_model)
+    ok = spec_from_dict({"model": "x", "uncertainties": {"Drive": [-1, 1]},
+                         "criteria": [{"type": "above", "variable": "Level", "value": 1.5}]})
+    assert ok.bind(fold_model).criteria[0].variable == "Level"
