@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
 from carespiral.cli._common import console
+from carespiral.errors import CarespiralError
 
 
 def describe(
     model: str = typer.Argument(..., help="A bundled model name or a path to a .mdl file."),
+    html: Path = typer.Option(
+        None, "--html", help="Also write the model report: structure picture, loops, parameters."
+    ),
 ) -> None:
     """Show a model's stocks, flows, parameters (units, default, bounds) and catalogue roles."""
     from carespiral.pysd_runner import load
 
+    if html is not None and html.suffix.lower() not in (".html", ".htm"):
+        raise CarespiralError(f"--html {html}: expected an .html file name")
     m = load(model)
+    if html is not None:
+        _write_model_report(m, html)
     console.print(f"[bold]{m.title}[/bold]  ({m.mdl_path.name})")
     if m.description:
         console.print(m.description)
@@ -40,6 +50,26 @@ def describe(
                 console.print(f"  {role} -> {var}")
     if m.scenarios:
         console.print("\n[bold]Scenarios[/bold]: " + ", ".join(m.scenarios))
+
+
+def _write_model_report(m, html: Path) -> None:
+    from carespiral.pysd_runner.graph import dependency_graph
+    from carespiral.reports import model_report
+    from carespiral.reports.structure import loops_from_doc
+
+    doc = model_doc(m.name)
+    loops = loops_from_doc(doc) if doc is not None else None
+    model_report(dependency_graph(m.mdl_path), m.parameters, html, title=m.title,
+                 description=m.description, loops=loops)
+    console.print(f"Wrote {html}")
+
+
+def model_doc(name: str) -> Path | None:
+    """The shipped documentation of a bundled model (with its loop inventory), if there is one."""
+    from importlib import resources
+
+    path = Path(str(resources.files("carespiral.model_docs"))) / f"{name}.md"
+    return path if path.is_file() else None
 
 
 def register(app: typer.Typer) -> None:

@@ -177,3 +177,20 @@ def test_written_files_are_readable_by_others(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+def test_describe_html_writes_the_model_report_with_the_loop_inventory(tmp_path):
+    page = tmp_path / "model.html"
+    res = invoke("describe", "collapse_spiral", "--html", str(page))
+    assert res.exit_code == 0, res.output
+    text = page.read_text(encoding="utf-8")
+    # the loop inventory ships with the package, so the named loops reach the page
+    assert "attrition spiral" in text and "Feedback loops" in text
+
+
+def test_model_docs_ship_with_the_package():
+    from carespiral.cli.describe import model_doc
+
+    doc = model_doc("collapse_spiral")
+    assert doc is not None and "```loop-inventory" in doc.read_text(encoding="utf-8")
+    assert model_doc("workforce_spiral") is None
