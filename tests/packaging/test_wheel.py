@@ -28,11 +28,12 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_contains_models_catalogue_and_scenarios(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for model in ("workforce_spiral", "failure_demand"):
+    for model in ("workforce_spiral", "failure_demand", "collapse_spiral"):
         assert f"carespiral/models/{model}.mdl" in names
     assert "carespiral/models/catalog.toml" in names
     assert "carespiral/models/scenarios/workforce_spiral/demand_surge.toml" in names
     assert "carespiral/py.typed" in names
+    assert "carespiral/model_docs/collapse_spiral.md" in names  # loop inventory for reports
     assert not any(n.startswith("tests/") for n in names)
 
 
