@@ -7,5 +7,6 @@ PYTHON="${PYTHON:-python3}"
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
 .venv/bin/python -m pip install -q .
 mkdir -p out
-.venv/bin/carespiral run workforce_spiral --scenario demand_surge --html out/workforce_spiral.html --out out/workforce_spiral.csv
-echo "Open out/workforce_spiral.html in a browser."
+.venv/bin/carespiral run collapse_spiral --scenario baseline --scenario no_shocks \
+  --html out/collapse_spiral.html --out out/collapse_spiral.csv
+echo "Open out/collapse_spiral.html in a browser."
