@@ -44,7 +44,7 @@ def calibrate(
         return
     result = _one(s, area, method, fit_until, seed, budget, profiles, command)
     result.save(target)
-    console.print(result.report())
+    console.print(result.report(), markup=False, highlight=False, soft_wrap=True)
     console.print(f"Wrote {target}/")
     if html:
         from carespiral.reports import calibration_report
