@@ -22,7 +22,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from carespiral.errors import CarespiralError
+from carespiral.errors import CarespiralError, FileFormatError
 
 __all__ = ["Aux", "Lookup", "Program", "State", "UnsupportedConstructError", "lower_file"]
 
@@ -486,6 +486,18 @@ def lower_file(path: str | Path) -> Program:
     path = Path(path)
     if not path.is_file():
         raise CarespiralError(f"model file {path} does not exist")
+    try:
+        am = _parse(path)
+    except CarespiralError:
+        raise
+    except Exception as exc:  # PySD's parsers raise many kinds; the file is the problem
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FileFormatError(path, f"PySD's translator cannot read it: {first}",
+                              hint="check the equation's syntax") from None
+    return _lower_model(am, path)
+
+
+def _parse(path: Path) -> object:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if path.suffix.lower() == ".mdl":
@@ -502,7 +514,7 @@ def lower_file(path: str | Path) -> Program:
             am = xf.get_abstract_model()
         else:
             raise CarespiralError(f"{path}: not a Vensim .mdl or XMILE file")
-    return _lower_model(am, path)
+    return am
 
 
 def _lower_model(am: object, path: Path) -> Program:

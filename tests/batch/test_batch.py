@@ -188,3 +188,16 @@ def test_smooth_inside_a_feedback_loop_follows_euler(helpers) -> None:
         warnings.simplefilter("ignore")
         pysd_first = load(helpers.models / "loop_smooth.mdl").run()["Perceived"].to_numpy()[1]
     assert abs(pysd_first - 0.75) < 1e-12  # PySD's known deviation, kept visible here
+
+
+def test_a_file_pysd_cannot_parse_is_a_file_format_error(helpers, tmp_path) -> None:
+    from carespiral.errors import FileFormatError
+
+    bad = tmp_path / "broken.mdl"
+    text = (helpers.models / "blowup.mdl").read_text(encoding="utf-8")
+    bad.write_text(text.replace("Growth Rate*X*X-Drain", "Growth Rate*X*X-Drain)("),
+                   encoding="utf-8")
+    with pytest.raises(FileFormatError, match=r"broken\.mdl"):
+        compile_model(bad)
+    with pytest.raises(CarespiralError, match="does not exist"):
+        compile_model(tmp_path / "missing.mdl")
