@@ -201,3 +201,16 @@ def test_a_file_pysd_cannot_parse_is_a_file_format_error(helpers, tmp_path) -> N
         compile_model(bad)
     with pytest.raises(CarespiralError, match="does not exist"):
         compile_model(tmp_path / "missing.mdl")
+
+
+def test_data_variables_are_time_inputs(helpers) -> None:
+    data = compile_model(helpers.models / "datavar.mdl")  # Drain := GET DIRECT DATA(...)
+    with pytest.raises(CarespiralError, match="'Drain' has no values"):
+        data.run()
+    series = pd.Series([0.0, 0.1, 0.05], index=[0.0, 10.0, 20.0])
+    params = pd.DataFrame({"Growth Rate": [0.01, 0.02]})
+    got = data.run(params, inputs={"Drain": series})
+    # the same model with Drain a constant, overridden by the same time input
+    same = compile_model(helpers.models / "blowup.mdl").run(params, inputs={"Drain": series})
+    np.testing.assert_array_equal(got["X"].to_numpy(), same["X"].to_numpy())
+    assert got["X"].to_numpy()[0, -1] != got["X"].to_numpy()[1, -1]
