@@ -94,6 +94,9 @@ def ensemble(
                                "trajectories: final,max,min,mean,above:VAR:X,below:VAR:X,"
                                "annual_sum,annual_mean,annual_end."),
     saveper: float = typer.Option(None, "--saveper", help="Interval between saved values."),
+    period_offset: float = typer.Option(0.0, "--period-offset", help="Start the annual "
+                                        "summaries this long after the initial time (6: years "
+                                        "to the September workforce census)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Run on Dask: 'local' for a "
                                   "local cluster or an address such as tcp://host:8786."),
     chunk_size: int = typer.Option(None, "--chunk-size", help="Runs per chunk."),
@@ -131,7 +134,7 @@ def ensemble(
         task = bar.add_task(f"{m.name}: {len(params)} runs", total=len(params))
         ds = run_batch(m, params, outputs=split_list(outputs), saveper=saveper,
                        scenario=scenario, reduce=reduce, scheduler=scheduler,
-                       chunk_size=chunk_size,
+                       chunk_size=chunk_size, period_offset=period_offset,
                        progress=lambda done, total: bar.update(task, completed=done))
     table = to_table(ds, params)
     blowups = int(ds.attrs.get("blowups", 0))

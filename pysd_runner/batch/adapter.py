@@ -33,6 +33,7 @@ def run_batch(
     reduce: str | Sequence[str | Reduction] | None = None,
     inputs: Mapping[str, Any] | None = None,
     period: float = 12.0,
+    period_offset: float = 0.0,
     chunk_size: int | None = None,
     scheduler: Any = None,
     progress: Callable[[int, int], None] | None = None,
@@ -100,6 +101,7 @@ def run_batch(
                for r in parse_reduce(reduce)]
     ds = bm.run(frame, outputs=names, saveper=saveper, start=start, stop=stop,
                 time_step=time_step, reduce=red, inputs=times, period=period,
+                period_offset=period_offset,
                 chunk_size=chunk_size, scheduler=scheduler, progress=progress, n=len(params))
     if getattr(model, "start_date", None) is not None and "time" in ds.coords:
         from carespiral.pysd_runner.calendar import months_to_dates

@@ -172,6 +172,7 @@ class BatchModel:
         reduce: str | Sequence[str | Reduction] | None = None,
         inputs: Mapping[str, TimeInput | pd.Series | pd.DataFrame] | None = None,
         period: float = 12.0,
+        period_offset: float = 0.0,
         chunk_size: int | None = None,
         scheduler: Any = None,
         progress: Callable[[int, int], None] | None = None,
@@ -184,7 +185,8 @@ class BatchModel:
             Series indexed by time for all runs, or a DataFrame indexed by time with one column
             per run). outputs: variables to keep (default: all). reduce: per-run summaries
             instead of trajectories (see `Reduction`); `period` is the length of the annual
-            aggregates in model time units. chunk_size: runs per chunk (memory bound).
+            aggregates in model time units, and they start `period_offset` after the initial
+            time. chunk_size: runs per chunk (memory bound).
             scheduler: None (in this process) or a Dask scheduler: "local" for a local cluster,
             an address "tcp://...", or a `distributed.Client`; see `run_distributed`.
 
@@ -197,11 +199,12 @@ class BatchModel:
 
             return run_distributed(self, params, outputs=outputs, saveper=saveper, start=start,
                                    stop=stop, time_step=time_step, reduce=reduce,
-                                   inputs=inputs, period=period, chunk_size=chunk_size,
+                                   inputs=inputs, period=period,
+                                   period_offset=period_offset, chunk_size=chunk_size,
                                    scheduler=scheduler, progress=progress, n=n)
         job = self.prepare(params, outputs=outputs, saveper=saveper, start=start, stop=stop,
                            time_step=time_step, reduce=reduce, inputs=inputs, period=period,
-                           n=n)
+                           period_offset=period_offset, n=n)
         size = chunk_size or DEFAULT_CHUNK
         store: dict[str, np.ndarray] = {}
         for lo in range(0, job.n, size):
@@ -216,7 +219,7 @@ class BatchModel:
                 stop: float | None = None, time_step: float | None = None,
                 reduce: str | Sequence[str | Reduction] | None = None,
                 inputs: Mapping[str, Any] | None = None, period: float = 12.0,
-                n: int | None = None) -> Job:
+                period_offset: float = 0.0, n: int | None = None) -> Job:
         """Check names and values and fix the time grid, once for a whole ensemble."""
         prog = self.program
         if params is None:
@@ -307,7 +310,7 @@ class BatchModel:
         gen, func = self._gen[gkey]
         index = params.index if params.index.is_unique else pd.RangeIndex(nruns)
         return Job(self, P, T, {**ctl_over}, out_names, reductions, t0, dt, nsteps,
-                   save_every, period, nruns, index, gen, func)
+                   save_every, period, period_offset, nruns, index, gen, func)
 
     def run_rows(self, job: Job, lo: int, hi: int) -> dict[str, np.ndarray]:
         """Integrate runs lo..hi of a prepared job; returns plain arrays (for chunking)."""
@@ -326,7 +329,7 @@ class BatchModel:
         rec: TrajectoryRecorder | ReduceRecorder
         if job.reductions:
             rec = ReduceRecorder(n, job.outputs, job.reductions, job.save_every, job.nsteps,
-                                 job.t0, job.dt, job.period)
+                                 job.t0, job.dt, job.period, job.period_offset)
         else:
             rec = TrajectoryRecorder(n, job.outputs, n_saved, job.save_every)
         with np.errstate(all="ignore"):
@@ -351,6 +354,7 @@ class Job:
     nsteps: int
     save_every: int
     period: float
+    period_offset: float
     n: int
     index: pd.Index
     gen: Generated
@@ -376,8 +380,10 @@ class Job:
         data_vars: dict[str, Any] = {}
         if self.reductions:
             spp = round(self.period / self.dt)
-            nper = self.nsteps // spp if spp else 0
-            coords["period_end"] = np.round(self.t0 + self.period * np.arange(1, nper + 1), 10)
+            k0 = round(self.period_offset / self.dt)
+            nper = max(0, (self.nsteps - k0) // spp) if spp else 0
+            coords["period_end"] = np.round(
+                self.t0 + self.period_offset + self.period * np.arange(1, nper + 1), 10)
             for k, v in merged.items():
                 if v.ndim == 2:
                     data_vars[k] = (("run", "period_end"), v)

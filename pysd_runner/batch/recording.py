@@ -103,7 +103,8 @@ class ReduceRecorder:
     """Per-run summaries, updated as the run goes; nothing per time is kept."""
 
     def __init__(self, n: int, names: Sequence[str], reductions: Sequence[Reduction],
-                 save_every: int, nsteps: int, t0: float, dt: float, period: float) -> None:
+                 save_every: int, nsteps: int, t0: float, dt: float, period: float,
+                 period_offset: float = 0.0) -> None:
         self.n, self.save_every, self.nsteps, self.dt = n, save_every, nsteps, dt
         self.names = list(names)
         idx = {name: i for i, name in enumerate(names)}
@@ -122,7 +123,14 @@ class ReduceRecorder:
                 abs(steps_per_period - self.spp) > 1e-9 or self.spp < 1):
             raise CarespiralError(f"the annual period ({period:g}) is not a whole number of "
                                   f"time steps ({dt:g})")
-        self.n_periods = nsteps // self.spp if self.spp else 0
+        # periods start `period_offset` after the initial time (e.g. 6 months: years to the
+        # September workforce census); only whole periods within the run are summarised
+        self.k0 = round(period_offset / dt)
+        if any(s.startswith("annual") for s, *_ in self.jobs) and (
+                abs(self.k0 * dt - period_offset) > 1e-9 or not 0 <= period_offset < period):
+            raise CarespiralError(f"the period offset ({period_offset:g}) must be a whole number "
+                                  f"of time steps ({dt:g}) in [0, {period:g})")
+        self.n_periods = max(0, (nsteps - self.k0) // self.spp) if self.spp else 0
         self.t0, self.period = t0, period
         self.acc: dict[str, np.ndarray] = {}
         self.count = 0
@@ -147,10 +155,13 @@ class ReduceRecorder:
                 if k < self.nsteps:
                     a += ((v > red.threshold) if stat == "above" else (v < red.threshold)) * self.dt
             elif stat.startswith("annual"):
-                p = k // self.spp
+                kk = k - self.k0
+                if kk < 0:
+                    continue
+                p = kk // self.spp
                 if stat == "annual_end":
-                    if k % self.spp == 0 and 0 < k // self.spp <= self.n_periods:
-                        a[:, k // self.spp - 1] = v
+                    if kk % self.spp == 0 and 0 < p <= self.n_periods:
+                        a[:, p - 1] = v
                 elif p < self.n_periods:
                     col = a[:, p]
                     col += v * self.dt if stat == "annual_sum" else v / self.spp

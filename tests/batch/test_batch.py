@@ -82,6 +82,25 @@ def test_summaries_equal_what_the_trajectories_give(helpers) -> None:
     assert len(set(np.round(red["Caseload:final"].to_numpy(), 6))) == 3
 
 
+def test_annual_summaries_with_an_offset_follow_the_census_year() -> None:
+    """Periods of 12 months starting at month 6 (30 September, the workforce census)."""
+    bm = compile_model(SPIRAL)
+    params = pd.DataFrame({"Referral Rate": [260.0, 380.0]})
+    dt = 0.25
+    traj = bm.run(params, outputs=["Leaving", "Social Workers"], saveper=dt)
+    red = bm.run(params, outputs=["Leaving", "Social Workers"], period_offset=6.0,
+                 reduce="annual_sum:Leaving,annual_end:Social Workers")
+    ends = red["period_end"].to_numpy()
+    assert ends[0] == 18.0 and ends[-1] == 234.0 and len(ends) == 19
+    leaving = traj["Leaving"].to_numpy()[:, 24:24 + 19 * 48].reshape(2, 19, 48)
+    np.testing.assert_allclose(red["Leaving:annual_sum"], (leaving * dt).sum(axis=2),
+                               rtol=1e-12)
+    sw = traj["Social Workers"].to_numpy()
+    np.testing.assert_array_equal(red["Social Workers:annual_end"], sw[:, 72::48][:, :19])
+    with pytest.raises(CarespiralError, match="period offset"):
+        bm.run(params, period_offset=12.0, reduce="annual_sum")
+
+
 def test_blow_ups_are_flagged_per_run_and_spare_the_others(helpers) -> None:
     bm = compile_model(helpers.models / "blowup.mdl")
     params = pd.DataFrame({"Growth Rate": [0.01, 5.0, 0.0, 0.01],
