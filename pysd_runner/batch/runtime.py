@@ -84,16 +84,18 @@ class Table:
         if self.fast:
             self.col = self.xs[:, None]
             inner = (self.ys[1:] - self.ys[:-1]) / (self.xs[1:] - self.xs[:-1])
-            self.slope = np.concatenate([[0.0], inner, [0.0]])
-            self.xe = np.concatenate([[self.xs[0]], self.xs])
-            self.ye = np.concatenate([[self.ys[0]], self.ys])
+            slope = np.concatenate([[0.0], inner, [0.0]])
+            xe = np.concatenate([[self.xs[0]], self.xs])
+            ye = np.concatenate([[self.ys[0]], self.ys])
+            self.rows = np.stack([slope, xe, ye])  # one gather fetches all three
 
     def __call__(self, x):
         if not self.fast or np.ndim(x) == 0:
             return np.interp(x, self.xs, self.ys)
         # knots at or below x, summed in uint8 (tables have at most 24 points): 0..len(xs)
         i = np.add.reduce(x >= self.col, axis=0, dtype=np.uint8)
-        return self.slope.take(i) * (x - self.xe.take(i)) + self.ye.take(i)
+        slope, xj, yj = self.rows.take(i, axis=1)
+        return slope * (x - xj) + yj
 
 
 def lookup_extrapolate(x, xs: np.ndarray, ys: np.ndarray):
