@@ -163,7 +163,9 @@ def generate(prog: Program, params: Iterable[str], inputs: Iterable[str],
     lines = [
         "def simulate(P, T, n, t0, dt, nsteps, save_every, rec, check):",
         "    time_step = dt",
-        "    time = t0",
+        # numpy floats, not Python floats: a division by zero gives inf or NaN (flagged as a
+        # blow-up) instead of raising, as for every array value
+        "    time = np.float64(t0)",
     ]
     for lk in prog.lookups.values():
         lines.append(f"    {lk.id}__x = np.array({list(lk.x)!r})")
@@ -174,6 +176,8 @@ def generate(prog: Program, params: Iterable[str], inputs: Iterable[str],
         lines.append(f"    {nid} = {init_code(nid)[0]}")
     for nid in redo_order:
         lines.append(f"    {nid} = {step_code(nid)[0]}")
+    for sid in moving:
+        lines.append(f"    {sid} = rt.as_numpy({sid})")
     for st in states.values():
         if st.setup:
             lines.append(f"    {st.setup}")

@@ -65,7 +65,7 @@ class TimeInput:
 
     def __call__(self, time: float) -> Any:
         if self.values.ndim == 1:
-            return float(np.interp(time, self.times, self.values))
+            return np.interp(time, self.times, self.values)  # np.float64
         t = self.times
         if time <= t[0]:
             return self.values[0]
@@ -333,7 +333,13 @@ class BatchModel:
         else:
             rec = TrajectoryRecorder(n, job.outputs, n_saved, job.save_every)
         with np.errstate(all="ignore"):
-            job.func(P, T, n, job.t0, job.dt, job.nsteps, job.save_every, rec, check)
+            try:
+                job.func(P, T, n, job.t0, job.dt, job.nsteps, job.save_every, rec, check)
+            except ZeroDivisionError:
+                # only constants are plain Python numbers: a constant equation divides by zero
+                raise CarespiralError(
+                    f"{self.path.name}: an equation of constants divides by zero while the "
+                    "model is initialised; check the constants' values") from None
         data = rec.results() if isinstance(rec, ReduceRecorder) else rec.data
         return {**data, "blowup_time": check.time, "blowup_variable": check.variable,
                 "blowup_kind": check.kind}

@@ -11,6 +11,7 @@ import numpy as np
 __all__ = [
     "FixedPipe",
     "Table",
+    "as_numpy",
     "delay_n_order",
     "lookup_extrapolate",
     "lookup_hold_backward",
@@ -26,6 +27,11 @@ __all__ = [
 ]
 
 SMALL_VENSIM = 1e-6  # what Vensim treats as zero (ZIDZ, XIDZ, ramp and pulse edges)
+
+
+def as_numpy(x):
+    """A state's value as numpy data (np.float64 for a number shared by all runs)."""
+    return x if isinstance(x, np.ndarray) else np.float64(x)
 
 
 def step(time: float, time_step: float, value, tstep):

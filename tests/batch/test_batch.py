@@ -233,3 +233,13 @@ def test_data_variables_are_time_inputs(helpers) -> None:
     same = compile_model(helpers.models / "blowup.mdl").run(params, inputs={"Drain": series})
     np.testing.assert_array_equal(got["X"].to_numpy(), same["X"].to_numpy())
     assert got["X"].to_numpy()[0, -1] != got["X"].to_numpy()[1, -1]
+
+
+def test_division_by_zero_gives_inf_and_a_flag_not_an_error(helpers) -> None:
+    ds = compile_model(helpers.models / "division.mdl").run()
+    np.testing.assert_array_equal(ds["Ratio"].to_numpy()[0],
+                                  [-0.5, -1.0, 5.0, 1.0, 0.5, 1 / 3, 0.25])  # XIDZ at time 2
+    assert ds["Inverse"].to_numpy()[0, 3] == np.inf
+    assert ds["Level"].to_numpy()[0, 1] == 1.0
+    assert ds["blowup_time"].to_numpy()[0] == 2.0
+    assert ds["blowup_variable"].to_numpy()[0] == "Level"
