@@ -281,17 +281,38 @@ class Model:
 
     def run_batch(
         self,
-        params: pd.DataFrame,
+        params: pd.DataFrame | None = None,
         outputs: Sequence[str] | None = None,
         saveper: float | None = None,
         scenario: str | Path | Scenario | None = None,
         start: float | None = None,
         stop: float | None = None,
         time_step: float | None = None,
+        reduce: str | Sequence[Any] | None = None,
+        backend: str = "batch",
+        **options: Any,
     ):
-        """Run one simulation per row of `params` and return an `xarray.Dataset` (run x time)."""
+        """Run one simulation per row of `params` and return an `xarray.Dataset` (run x time).
+
+        `backend="batch"` (default) integrates all rows at once with the vectorised backend
+        (`carespiral.pysd_runner.batch`; options: `reduce`, `chunk_size`, `scheduler`,
+        `progress`, `inputs`, ...). `backend="pysd"` runs PySD once per row: the reference.
+        """
+        if backend == "batch":
+            from carespiral.pysd_runner.batch.adapter import run_batch
+
+            return run_batch(self, params, outputs=outputs, saveper=saveper, scenario=scenario,
+                             start=start, stop=stop, time_step=time_step, reduce=reduce, **options)
+        if backend != "pysd":
+            raise CarespiralError(f"unknown backend {backend!r}: expected 'batch' or 'pysd'")
+        if reduce is not None or options:
+            raise CarespiralError("the pysd backend returns trajectories only (no reduce/options)")
+        return self._run_batch_pysd(params, outputs, saveper, scenario, start, stop, time_step)
+
+    def _run_batch_pysd(self, params, outputs, saveper, scenario, start, stop, time_step):
         import xarray as xr
 
+        params = pd.DataFrame(index=pd.RangeIndex(1, name="run")) if params is None else params
         names = list(outputs) if outputs else self.stocks + list(self.outputs.values())
         names = list(dict.fromkeys(self.resolve(n) for n in names))
         frames = []

@@ -69,3 +69,13 @@ def test_run_batch_equals_single_runs(wf):
     for i, row in params.iterrows():
         single = wf.run(params=row.to_dict(), outputs=["Open Cases"])
         np.testing.assert_allclose(ds["Open Cases"].isel(run=i).values, single["Open Cases"].values)
+
+
+def test_run_batch_backends_agree_and_unknown_backend_is_refused(wf):
+    params = pd.DataFrame({"Referral Rate": [250.0, 345.0]})
+    fast = wf.run_batch(params, outputs=["Open Cases", "Burnout"])
+    reference = wf.run_batch(params, outputs=["Open Cases", "Burnout"], backend="pysd")
+    for name in ("Open Cases", "Burnout"):
+        np.testing.assert_allclose(fast[name].values, reference[name].values, rtol=1e-9, atol=1e-12)
+    with pytest.raises(CarespiralError, match="unknown backend"):
+        wf.run_batch(params, backend="numba")
