@@ -160,12 +160,14 @@ def observations_for(spec: CalibrationSpec, model, data: pd.DataFrame,
 
 def _one_series(spec: CalibrationSpec, s: SeriesSpec, model, data, units, area_label,
                 breaks) -> SeriesObs:
-    role_var = model.outputs.get(s.name)
+    role_var = model.resolve(spec.roles[s.name]) if s.name in spec.roles else \
+        model.outputs.get(s.name)
     if role_var is None:
         raise spec.error(
             f"series {s.name!r}: model {model.name!r} has no output with that role",
             "series", s.name,
-            hint="its outputs: " + (", ".join(sorted(model.outputs)) or "none"),
+            hint="its outputs: " + (", ".join(sorted(model.outputs)) or "none")
+                 + "; map one in a [roles] table",
         )
     first, last = s.period or spec.period
     rows = data[(data["series"] == s.name) & data["value"].notna()]
@@ -214,7 +216,7 @@ def _one_series(spec: CalibrationSpec, s: SeriesSpec, model, data, units, area_l
         values=values, how=how, scale=scale, error=s.error, weight=s.weight,
         dispersion=s.dispersion, years=rows["year"].to_numpy(dtype=int),
         dates=pd.to_datetime(rows["date"]).to_numpy(), unit=unit,
-        **_operator_inputs(s.name, model, rows),
+        **({} if s.name in spec.roles else _operator_inputs(s.name, model, rows)),
     )
 
 

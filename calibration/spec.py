@@ -15,6 +15,9 @@ A spec is a TOML file (bundled ones live in `models/specs/`, e.g. `national`, `l
     [scale]                           # optional: constants set from the area's data
     "Child Population" = "child_population"
 
+    [roles]                           # optional: series -> model variable, for models outside
+    caseload = "Average Caseload"     # the catalogue (bundled models map their roles there)
+
     [parameters."Normal Leaving Rate"]
     lower = 0.005
     upper = 0.03
@@ -57,7 +60,7 @@ __all__ = [
 ERROR_MODELS = ("normal", "lognormal", "negbin")
 BREAK_POLICIES = ("refuse", "before", "after", "span")
 _TOP_KEYS = {"title", "description", "model", "area", "period", "scenario", "method", "fixed",
-             "scale", "parameters", "series", "options"}
+             "scale", "roles", "parameters", "series", "options"}
 _PARAM_KEYS = {"lower", "upper", "prior", "initial", *(a for v in PRIOR_ARGS.values() for a in v)}
 _SERIES_KEYS = {"error", "weight", "breaks", "period", "dispersion"}
 
@@ -103,6 +106,7 @@ class CalibrationSpec:
     method: str = "differential_evolution"
     fixed: dict[str, float] = field(default_factory=dict)
     scale: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     text: str = ""
@@ -136,6 +140,11 @@ class CalibrationSpec:
                 raise self.error(
                     f"bounds [{p.lower:g}, {p.upper:g}] of {p.name!r} exceed the model's "
                     f"{mp.bounds_text()}", "parameters", p.name)
+        for series, var in self.roles.items():
+            try:
+                model.resolve(var)
+            except UnknownNameError as exc:
+                raise self.error(f"[roles] {series}: {exc}", "roles", series) from None
         for table in ("fixed", "scale"):
             for name in getattr(self, table):
                 try:
@@ -220,6 +229,11 @@ def parse_spec(text: str, path: Path | None = None, name: str = "spec") -> Calib
         if not isinstance(v, str):
             raise fail(f"[scale] {k!r} must name a data series, got {v!r}", "scale", k)
         scale[k] = v
+    roles = {}
+    for k, v in doc.get("roles", {}).items():
+        if not isinstance(v, str):
+            raise fail(f"[roles] {k!r} must name a model variable, got {v!r}", "roles", k)
+        roles[k] = v
     area = doc.get("area")
     if area is not None and not isinstance(area, str):
         raise fail("`area` must be a string (a code or a name)", "area")
@@ -228,7 +242,7 @@ def parse_spec(text: str, path: Path | None = None, name: str = "spec") -> Calib
         series=tuple(series), area=area or None, title=str(doc.get("title", name)),
         description=" ".join(str(doc.get("description", "")).split()),
         scenario=doc.get("scenario"), method=str(doc.get("method", "differential_evolution")),
-        fixed=fixed, scale=scale, options=dict(doc.get("options", {})), path=path, text=text,
+        fixed=fixed, scale=scale, roles=roles, options=dict(doc.get("options", {})), path=path, text=text,
     )
 
 
