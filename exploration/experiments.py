@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from carespiral.errors import CarespiralError
-from carespiral.exploration.backend import run_batch
 from carespiral.exploration.criteria import COLLAPSE, classify, criterion_to_dict, outputs_needed
 from carespiral.exploration.result import Result, write_frame
 from carespiral.exploration.spec import ExploreSpec
@@ -174,7 +173,7 @@ def needed_outputs(spec: ExploreSpec) -> list[str]:
 
 def evaluate(model, spec: ExploreSpec, design: pd.DataFrame) -> pd.DataFrame:
     """Run the rows of `design` and reduce each run to its outcomes (one row per run)."""
-    ds = run_batch(model, design, outputs=needed_outputs(spec), saveper=spec.saveper,
+    ds = model.run_batch(design, outputs=needed_outputs(spec), saveper=spec.saveper,
                    scenario=spec.scenario, start=spec.start, stop=spec.stop,
                    time_step=spec.time_step)
     return reduce_runs(ds, spec, design)

@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from carespiral.errors import CarespiralError
-from carespiral.exploration.backend import run_batch
 from carespiral.exploration.criteria import COLLAPSE, classify
 from carespiral.exploration.experiments import build_design, needed_outputs
 from carespiral.exploration.result import Result
@@ -92,7 +91,7 @@ class _Evaluator:
             batch[name] = np.repeat(X[:, j], n_ens)
         batch.index = pd.RangeIndex(len(batch), name="run")
         s = self.spec
-        ds = run_batch(self.model, batch, outputs=self.outputs, saveper=s.saveper,
+        ds = self.model.run_batch(batch, outputs=self.outputs, saveper=s.saveper,
                        scenario=s.scenario, start=s.start, stop=s.stop, time_step=s.time_step)
         self.calls += len(batch)
         regime = classify(ds, s.criteria, batch)["regime"].to_numpy() == COLLAPSE

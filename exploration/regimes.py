@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from carespiral.errors import CarespiralError
-from carespiral.exploration.backend import run_batch
 from carespiral.exploration.criteria import COLLAPSE, SUSTAINABLE, Criterion, outputs_needed
 from carespiral.exploration.result import Result
 
@@ -117,8 +116,8 @@ def shock_map(
     pulse = Scenario(name="shock", title=f"{name} shock",
                      inputs=(Input(name=name, type="pulse", height=float(shock), start=start,
                                    duration=duration),))
-    quiet = run_batch(model, grid, outputs=outputs, stop=stop)
-    shocked = run_batch(model, grid, outputs=outputs, stop=stop, scenario=pulse)
+    quiet = model.run_batch(grid, outputs=outputs, stop=stop)
+    shocked = model.run_batch(grid, outputs=outputs, stop=stop, scenario=pulse)
     base = regime_at_end(quiet, criteria, grid, hold / 2)
     after = regime_at_end(shocked, criteria, grid, hold / 2)
     regime = np.where(base == COLLAPSE, COLLAPSE, np.where(after == COLLAPSE, "bistable", SUSTAINABLE))

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from carespiral.errors import CarespiralError
-from carespiral.exploration.backend import run_batch
 from carespiral.exploration.result import Result
 
 __all__ = ["Resilience", "resilience"]
@@ -69,8 +68,8 @@ def resilience(
     design.index = pd.RangeIndex(len(design), name="run")
     pulse = Scenario(name="shock", inputs=(Input(name=name, type="pulse", height=float(height),
                                                  start=start, duration=duration),))
-    quiet = run_batch(model, design, outputs=[watched], stop=stop)
-    hit = run_batch(model, design, outputs=[watched], stop=stop, scenario=pulse)
+    quiet = model.run_batch(design, outputs=[watched], stop=stop)
+    hit = model.run_batch(design, outputs=[watched], stop=stop, scenario=pulse)
     t = quiet["time"].to_numpy()
     a = quiet[watched].transpose("run", "time").to_numpy()
     b = hit[watched].transpose("run", "time").to_numpy()
