@@ -111,13 +111,13 @@ class Problem:
         step = self.time_step or model.control("time_step")
         kw = dict(outputs=list(dict.fromkeys([*self._variables(series), *extra])), saveper=step if needs_step else None,
                   scenario=self.scenario, stop=stop or self.stop, time_step=self.time_step)
-        ds = None
-        if self.backend == "auto":
+        if self.backend == "pysd":
+            ds = model.run_batch(frame, backend="pysd", **kw)
+        else:
             ds = _batch_backend(model, frame, kw)
-            if ds is None:
-                self.backend = "pysd"  # the model uses a construct the batch backend refuses
-        if ds is None:
-            ds = model.run_batch(frame, **kw)
+            if ds is None:  # the model uses a construct the batch backend refuses
+                self.backend = "pysd"
+                ds = model.run_batch(frame, backend="pysd", **kw)
         self.n_runs += len(frame)
         if self.on_batch is not None:
             self.on_batch(len(frame))
@@ -211,19 +211,16 @@ class Problem:
 
 
 def run_batch(model, frame: pd.DataFrame, **kw):
-    """`run_batch` on the vectorised backend when it compiles the model, else on PySD."""
+    """`Model.run_batch` on the vectorised backend when it compiles the model, else on PySD."""
     ds = _batch_backend(model, frame, kw)
-    return model.run_batch(frame, **kw) if ds is None else ds
+    return model.run_batch(frame, backend="pysd", **kw) if ds is None else ds
 
 
 def _batch_backend(model, frame: pd.DataFrame, kw: dict):
-    """Run on the vectorised backend; None when it is missing or refuses the model."""
+    """Run on the vectorised backend; None when it refuses the model."""
+    from carespiral.pysd_runner.batch import UnsupportedConstructError
+
     try:
-        from carespiral.pysd_runner.batch import UnsupportedConstructError
-        from carespiral.pysd_runner.batch.adapter import run_batch
-    except ImportError:
-        return None
-    try:
-        return run_batch(model, frame, **kw)
+        return model.run_batch(frame, backend="batch", **kw)
     except UnsupportedConstructError:
         return None
