@@ -117,7 +117,7 @@ class CalibrationResult:
         lines = [
             f"Calibration of {self.model} to {self.area} ({self.spec}), method {self.method}, "
             f"seed {self.seed}",
-            ("Converged. " if self.converged else "WARNING: NOT CONVERGED. ") + self.message,
+            ("Converged. " if self.converged else "WARNING: NOT CONVERGED: ") + self.message,
             "",
             "Parameters (95% intervals):",
         ]

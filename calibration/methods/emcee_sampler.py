@@ -71,7 +71,7 @@ def fit(problem, rng: np.random.Generator, budget: int = 20000, progress: Progre
             "burn_in": float(burn), "ess": float(ess), "tau_max": tau_max}
     for name, t in zip(problem.names, tau, strict=True):
         diag[f"tau[{name}]"] = float(t)
-    msg = ("converged: " if not problems else "NOT CONVERGED: " + "; ".join(problems) + ". ") + \
+    msg = ("" if not problems else "; ".join(problems) + ". ") + \
         f"{walkers} walkers x {steps} steps, burn-in {burn}, ESS {ess:.0f}"
     return MethodOutput("emcee", best_theta, float(flat_lp[i]), draws=chain, draws_logpost=lps,
                         converged=not problems, message=msg, diagnostics=diag)
