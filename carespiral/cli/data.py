@@ -101,17 +101,23 @@ def plot(
     series: str = typer.Argument(..., help="Series name."),
     area: str | None = typer.Option(None, "--area", help="Area (default England)."),
     html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML page."),
-    per_10k: bool | None = typer.Option(None, "--per-10k/--absolute",
-                                        help="Counts per 10,000 children (default when "
-                                             "comparing an authority with its region)."),
 ) -> None:
-    """Plot a series over time; for an authority, with its region and England."""
-    from carespiral.calibration.data_plot import data_figure, write_figure
+    """The data report: a series over time for an area with its region and England, and a
+    ranking of authorities."""
+    from carespiral.calibration import data
+    from carespiral.errors import CarespiralError
+    from carespiral.reports import data_report
 
-    fig = data_figure(series, area=area, per_10k=per_10k)
     if html is None:
         html = Path(f"{series}-{(area or 'england').lower().replace(' ', '_')}.html")
-    write_figure(fig, html)
+    if html.suffix.lower() not in (".html", ".htm"):
+        raise CarespiralError(f"--html {html}: expected an .html file name")
+    rows = data.load(series=series, area=area or "England")  # clear errors for bad names
+    if rows.empty:
+        raise CarespiralError(f"no {series} figures for {area or 'England'}")
+    name = str(rows["series"].iloc[0])
+    data_report(data.load(), html, area=str(rows["area_code"].iloc[0]), series=[name],
+                rank_series=name)
     console.print(f"wrote {html}")
 
 
