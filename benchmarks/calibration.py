@@ -34,7 +34,7 @@ def main() -> None:
     from carespiral.calibration.spec import read_spec
 
     spec = read_spec("national")
-    budget = 600 if args.quick else 3000
+    budget = 600 if args.quick else 6000
     t = time.perf_counter()
     r = calibrate(spec, method="differential_evolution", budget=budget, seed=1, profiles=False)
     de_wall = time.perf_counter() - t

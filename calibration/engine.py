@@ -43,7 +43,7 @@ __all__ = ["DEFAULT_BUDGETS", "build_problem", "calibrate", "fit_problem"]
 # Model runs each method may spend by default (the CLI's --budget overrides).
 # emcee: about 900 steps of 64 walkers, enough for 50 autocorrelation times of the national
 # posterior (tau about 9 steps).
-DEFAULT_BUDGETS = {"least_squares": 400, "differential_evolution": 3000, "emcee": 60000}
+DEFAULT_BUDGETS = {"least_squares": 400, "differential_evolution": 6000, "emcee": 60000}
 
 
 def fit_problem(

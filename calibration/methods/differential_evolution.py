@@ -2,7 +2,8 @@
 
 `vectorized=True` hands every generation to the objective at once, so each generation is one
 `run_batch` call. The search runs in the unit cube and maximises the log-posterior; the best
-member is then polished by Levenberg-Marquardt (one batch per iteration).
+member is then polished by Levenberg-Marquardt (one batch per iteration). Convergence is
+scipy's criterion (spread of the population's objective within `tol` = 1% of its mean).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ __all__ = ["fit"]
 
 
 def fit(problem, rng: np.random.Generator, budget: int = 2000, progress: Progress | None = None,
-        popsize: int | None = None, tol: float = 1e-6, polish: bool = True) -> MethodOutput:
+        popsize: int | None = None, tol: float = 0.01, polish: bool = True) -> MethodOutput:
     k = problem.k
     popsize = popsize or max(5, min(15, budget // (20 * k)))
     pop = popsize * k
