@@ -81,8 +81,9 @@ def _norm(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _compile_cached(path: str, mtime: float) -> Program:
-    return lower_file(path)
+def _compile_cached(path: str, mtime: float) -> BatchModel:
+    # one BatchModel per file version, so its generated code is reused between calls
+    return BatchModel(lower_file(path))
 
 
 def compile_model(path: str | Path) -> BatchModel:
@@ -94,7 +95,7 @@ def compile_model(path: str | Path) -> BatchModel:
     p = Path(path).resolve()
     if not p.is_file():
         raise CarespiralError(f"model file {path} does not exist")
-    return BatchModel(_compile_cached(str(p), p.stat().st_mtime))
+    return _compile_cached(str(p), p.stat().st_mtime)
 
 
 class BatchModel:
