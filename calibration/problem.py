@@ -141,6 +141,8 @@ class Problem:
             for i in range(len(theta)):  # find the failing run(s), keep the rest
                 for j, v in enumerate(self.simulate(theta[i:i + 1], series, stop)):
                     out[j][i] = v[0]
+            if all(np.isnan(o).all() for o in out):
+                raise  # every run fails: a problem with the set-up, not with parameter values
         return out
 
     # ---- scoring -------------------------------------------------------------------------------
