@@ -100,8 +100,10 @@ class Table:
             return np.interp(x, self.xs, self.ys)
         # knots at or below x, summed in uint8 (tables have at most 24 points): 0..len(xs)
         i = np.add.reduce(x >= self.col, axis=0, dtype=np.uint8)
-        slope, xj, yj = self.rows.take(i, axis=1)
-        return slope * (x - xj) + yj
+        slope, xj, yj = self.rows.take(i, axis=1)  # a fresh array: computed in place
+        np.subtract(x, xj, out=xj)
+        np.multiply(slope, xj, out=xj)
+        return np.add(xj, yj, out=xj)  # slope * (x - x_j) + y_j, as np.interp
 
 
 def lookup_extrapolate(x, xs: np.ndarray, ys: np.ndarray):
