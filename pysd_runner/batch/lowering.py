@@ -56,7 +56,7 @@ _FUNCS: dict[str, tuple[tuple[int, ...], str]] = {
     "zidz": ((2,), "rt.zidz({0}, {1})"),
     "if_then_else": ((3,), "np.where({0}, {1}, {2})"),
     "step": ((2,), "rt.step(time, time_step, {0}, {1})"),
-    "pulse": ((2,), "rt.pulse(time, {0}, {1})"),
+    "pulse": ((2,), "rt.pulse(time, time_step, {0}, {1})"),
     "pulse_train": ((4,), "rt.pulse_train(time, {0}, {1}, {2}, {3})"),
     "ramp": ((2, 3), "rt.ramp(time, {0}, {1}, {2})"),
     "Xramp": ((2,), "rt.ramp(time, {0}, {1}, None)"),

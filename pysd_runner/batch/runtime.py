@@ -44,7 +44,9 @@ def ramp(time: float, slope, start, finish):
     return (time + SMALL_VENSIM > start) * slope * (final - start)
 
 
-def pulse(time: float, start, width):
+def pulse(time: float, time_step: float, start, width):
+    # Vensim: a width of 0 means one TIME STEP (PySD would never fire such a pulse)
+    width = np.where(width == 0, time_step, width)
     return np.where((start - SMALL_VENSIM <= time) & (time < start + width), 1.0, 0.0)
 
 

@@ -52,7 +52,9 @@ def test_guarded_division_and_pulses() -> None:
         np.testing.assert_array_equal(rt.modulo(np.array([7.0, 7.5]), np.array([3.0, 0.0])),
                                       [1.0, 0.0])
         starts = np.array([1.0, 2.0])
-        assert list(rt.pulse(1.0, starts, 1.0)) == [1.0, 0.0]
+        assert list(rt.pulse(1.0, 0.25, starts, 1.0)) == [1.0, 0.0]
+        # Vensim: PULSE with width 0 lasts one TIME STEP
+        assert [float(rt.pulse(t, 0.25, 1.0, 0.0)) for t in (0.75, 1.0, 1.25)] == [0, 1, 0]
         assert list(rt.pulse_train(4.0, starts, 3.0, 1.0, 10.0)) == [1.0, 0.0]
         assert list(rt.step(2.0, 0.25, np.array([5.0, 5.0]), np.array([2.0, 2.2]))) == [5.0, 0.0]
         assert list(rt.ramp(5.0, 2.0, starts, 4.0)) == [6.0, 4.0]
