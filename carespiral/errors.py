@@ -38,7 +38,7 @@ class UnknownNameError(CarespiralError, KeyError):
         if self.matches:
             msg += "; did you mean " + " or ".join(repr(m) for m in self.matches) + "?"
         if hint:
-            msg += f" {hint}"
+            msg += (" " if hint.startswith("(") or self.matches else "; ") + hint
         super().__init__(msg)
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
