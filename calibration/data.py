@@ -30,12 +30,12 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+
 from carespiral.calibration.areas import AREA_CHANGES, find_areas
 from carespiral.calibration.published import ENGLAND, RECODED_CODES, Published, read_published
 from carespiral.calibration.series import BREAKS
 from carespiral.calibration.tidy import COLUMNS, LEVELS, MARKERS, validate
 from carespiral.calibration.user_data import load_csv
-
 from carespiral.errors import CarespiralError, UnknownNameError
 
 __all__ = [

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
-from carespiral.calibration.areas import find_areas
-from carespiral.calibration.data import ENGLAND, areas, load
 
 from carespiral._atomic import atomic_path
+from carespiral.calibration.areas import find_areas
+from carespiral.calibration.data import ENGLAND, areas, load
 from carespiral.errors import CarespiralError
 
 __all__ = ["data_figure", "write_figure"]

@@ -7,9 +7,9 @@ import functools
 from pathlib import Path
 
 import pandas as pd
+
 from carespiral.calibration.areas import find_areas
 from carespiral.calibration.tidy import read_rows
-
 from carespiral.errors import CarespiralError, FileFormatError
 
 __all__ = ["neighbours"]

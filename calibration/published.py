@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from carespiral.calibration.series import SERIES, SeriesDef
 from carespiral.calibration.tidy import COLUMNS, parse_values, read_rows, validate
-
 from carespiral.errors import FileFormatError
 
 __all__ = ["CURATED_NAMES", "OPEN_FILES", "RECODED_CODES", "Published", "read_published"]
