@@ -29,6 +29,7 @@ STOCK_FLOWS = {
     "Agency Workers": (["Agency Change"], []),
     "Total Experience": (["Experience of Starters", "Experience Gained"], ["Experience Lost"]),
     "Burnout": (["Burnout Change"], []),
+    "Perceived Pressure": (["Perceived Pressure Change"], []),
     "Inspection Pressure": (["Inspection Pressure Change"], []),
     "Risk Aversion": (["Risk Aversion Rise"], ["Risk Aversion Decay"]),
     "Redesign Progress": (["Redesign Progress Change"], []),
