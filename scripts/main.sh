@@ -7,6 +7,6 @@ PYTHON="${PYTHON:-python3}"
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
 .venv/bin/python -m pip install -q .
 mkdir -p out
-.venv/bin/carespiral run collapse_spiral --scenario baseline --scenario no_shocks \
-  --html out/collapse_spiral.html --out out/collapse_spiral.csv
-echo "Open out/collapse_spiral.html in a browser."
+# The main job: calibrate the collapse-spiral model to England's published statistics.
+.venv/bin/carespiral calibrate national --out out/calibration-national --html
+echo "Open out/calibration-national/report.html in a browser."
