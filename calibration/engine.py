@@ -41,8 +41,9 @@ from carespiral.errors import CarespiralError
 __all__ = ["DEFAULT_BUDGETS", "build_problem", "calibrate", "fit_problem"]
 
 # Model runs each method may spend by default (the CLI's --budget overrides).
-# emcee: about 900 steps of 64 walkers, enough for 50 autocorrelation times of the national
-# posterior (tau about 9 steps).
+# emcee: about 900 steps of 64 walkers (about 10 minutes for the national fit here). The national
+# posterior's autocorrelation time is about 30 steps, so this reports NOT CONVERGED (about 15
+# of the 50 autocorrelation times emcee asks for); a converged chain needs --budget 200000.
 DEFAULT_BUDGETS = {"least_squares": 400, "differential_evolution": 6000, "emcee": 60000}
 
 
