@@ -35,6 +35,14 @@ class Laplace:
     def interval(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return theta - _Z95 * self.sd, theta + _Z95 * self.sd
 
+    def widened(self, sd: np.ndarray) -> Laplace:
+        """The same correlations with each sd raised to at least `sd` (never narrowed)."""
+        sd = np.asarray(sd, dtype=float)
+        if not self.positive_definite or not np.all(np.isfinite(sd)):
+            return self
+        factor = np.maximum(1.0, sd / self.sd)
+        return Laplace(self.covariance * np.outer(factor, factor), self.sd * factor, True)
+
     def sample(self, theta: np.ndarray, lower: np.ndarray, upper: np.ndarray, n: int,
                rng: np.random.Generator) -> np.ndarray:
         """Draws from the normal approximation, kept inside the bounds (rejection, then clip)."""

@@ -44,8 +44,14 @@ def test_least_squares_recovers_with_laplace_and_profile_intervals(make_problem)
         assert p.loc[n, "identifiability"] == "identified"
         assert p.loc[n, "profile_lower"] <= v <= p.loc[n, "profile_upper"]
         # Laplace and profile intervals agree for this nearly Gaussian posterior
-        assert p.loc[n, "profile_lower"] == pytest.approx(p.loc[n, "lower"],
-                                                         abs=0.15 * (p.loc[n, "upper"] - p.loc[n, "lower"]))
+        width = p.loc[n, "laplace_upper"] - p.loc[n, "laplace_lower"]
+        assert p.loc[n, "profile_lower"] == pytest.approx(p.loc[n, "laplace_lower"],
+                                                         abs=0.15 * width)
+        assert p.loc[n, "profile_upper"] == pytest.approx(p.loc[n, "laplace_upper"],
+                                                         abs=0.15 * width)
+        # the reported interval is the profile interval
+        assert (p.loc[n, "lower"], p.loc[n, "upper"]) == (p.loc[n, "profile_lower"],
+                                                          p.loc[n, "profile_upper"])
     # the fit statistics see a good fit with unsystematic errors
     fit = r.fit.set_index("series")
     assert (fit["r2"] > 0.9).all() and (fit["u_c"] > 0.6).all()
@@ -88,16 +94,21 @@ def test_short_chain_says_it_has_not_converged(make_problem):
     assert "NOT CONVERGED" in r.report()
 
 
-@pytest.mark.slow  # eight fits, about 30 s
-def test_laplace_intervals_cover_close_to_nominal_over_seeds(make_problem):
+@pytest.mark.slow  # eight fits with profiles, about 30 s
+def test_intervals_cover_close_to_nominal_over_seeds(make_problem):
     # 8 seeds x 2 parameters = 16 intervals at 95%: expect about 15. P(<= 12 | 0.95) < 1%.
-    hits = []
+    # Both the reported (profile) intervals and the Laplace ones are checked.
+    hits, laplace_hits = [], []
     for seed in range(100, 108):
         problem, _ = make_problem(seed=seed)
-        r = fit_problem(problem, "least_squares", seed=seed, budget=100, profiles=False,
-                        n_draws=10, method_options={"n_starts": 1})
+        r = fit_problem(problem, "least_squares", seed=seed, budget=100, n_draws=10,
+                        method_options={"n_starts": 1})
         hits += list(_covers(r).values())
+        p = r.to_frame()
+        laplace_hits += [bool(p.loc[n, "laplace_lower"] <= v <= p.loc[n, "laplace_upper"])
+                         for n, v in TRUTH.items()]
     assert sum(hits) >= 13, f"coverage {sum(hits)}/16"
+    assert sum(laplace_hits) >= 13, f"Laplace coverage {sum(laplace_hits)}/16"
 
 
 def test_backtest_beats_naive_forecasts_when_the_model_is_right(make_problem):

@@ -74,12 +74,15 @@ def test_user_model_and_data_fit_and_export(tmp_path):
     model = load(tmp_path / "my_model.mdl")
     truth = {"Normal Leaving Rate": 0.014, "Reference Caseload": 18.0}
     data = _published(model, truth, np.random.default_rng(21))
-    result = calibrate(spec, method="least_squares", budget=150, profiles=False, data=data,
-                       seed=2)
+    result = calibrate(spec, method="least_squares", budget=150, data=data, seed=2)
     p = result.to_frame()
-    for name, value in truth.items():  # interval coverage is checked over seeds elsewhere
+    for name, value in truth.items():
         assert p.loc[name, "estimate"] == pytest.approx(value, rel=0.05), result.report()
-        assert p.loc[name, "lower"] < p.loc[name, "estimate"] < p.loc[name, "upper"]
+        # with these data (seed 21) the Laplace interval misses the truth: the lookup tables
+        # and MIN/MAX of the model make the likelihood kinked and the finite-difference
+        # Hessian over-confident; the reported (profile) interval contains it
+        assert p.loc[name, "lower"] <= value <= p.loc[name, "upper"], result.report()
+        assert not p.loc[name, "laplace_lower"] <= value <= p.loc[name, "laplace_upper"]
     assert result.area == "Testshire (E06999999)" and result.model == "my_model.mdl"
     # the user's model file is exported with the fitted constants in place
     result.save(tmp_path / "res")
