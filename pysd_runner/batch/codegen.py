@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from carespiral.errors import CarespiralError
 from carespiral.pysd_runner.batch.lowering import Program
 
-__all__ = ["Generated", "generate"]
+__all__ = ["Generated", "Plan", "generate", "plan"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Generated:
     source: str
     outputs: tuple[str, ...]  # node ids recorded, in order
     checked: tuple[str, ...]  # state ids checked for blow-ups, in order
+    engine: str = "numpy"  # which engine's code this is: numpy or numba
 
 
 def _toposort(nodes: Iterable[str], deps: Mapping[str, set[str]], what: str,
@@ -58,13 +59,25 @@ def _toposort(nodes: Iterable[str], deps: Mapping[str, set[str]], what: str,
     return order
 
 
-def generate(prog: Program, params: Iterable[str], inputs: Iterable[str],
-             outputs: Iterable[str], every_step: bool) -> Generated:
-    """Source of `simulate(P, T, n, t0, dt, nsteps, save_every, rec, check)` for this set-up.
+@dataclass(frozen=True)
+class Plan:
+    """What a generated function computes, and when: shared by the numpy and numba emitters."""
 
-    `params` and `inputs` are node ids given by the caller (constants per run and time-varying
-    inputs); they replace those variables' equations. `outputs` are node ids to record.
-    """
+    prog: Program
+    params: frozenset[str]
+    inputs: frozenset[str]
+    outputs: tuple[str, ...]
+    every_step: bool
+    init_lines: tuple[str, ...]  # initialisation statements (numpy), up to the loop
+    moving: frozenset[str]  # states that change over time
+    core: tuple[tuple[str, str], ...]  # (id, code) computed every step, in order
+    extra: tuple[tuple[str, str], ...]  # (id, code) computed only when recording
+    checked: tuple[str, ...]  # state ids checked for blow-ups, in order
+
+
+def plan(prog: Program, params: Iterable[str], inputs: Iterable[str],
+         outputs: Iterable[str], every_step: bool) -> Plan:
+    """Order the equations of one run configuration (see `generate`)."""
     params, inputs, outputs = set(params), set(inputs), list(outputs)
     label = {nid: v for v, nid in prog.names.items()}
     for sid, st in prog.states.items():
@@ -156,42 +169,57 @@ def generate(prog: Program, params: Iterable[str], inputs: Iterable[str],
     # the loop: the same operations on the same operands, so the same numbers, fewer per step.
     varying = dynamic | moving | {"time"}
     hoist = _Hoister(varying)
-    core_code = {nid: hoist.rewrite(step_code(nid)[0]) for nid in core_order}
-    extra_code = {nid: hoist.rewrite(step_code(nid)[0]) for nid in extra_order}
+    core = tuple((nid, hoist.rewrite(step_code(nid)[0])) for nid in core_order)
+    extra_code = tuple((nid, hoist.rewrite(step_code(nid)[0])) for nid in extra_order)
 
     checked = tuple(sid for sid, st in states.items() if st.ddt or st.update)
     lines = [
-        "def simulate(P, T, n, t0, dt, nsteps, save_every, rec, check):",
-        "    time_step = dt",
+        "time_step = dt",
         # numpy floats, not Python floats: a division by zero gives inf or NaN (flagged as a
         # blow-up) instead of raising, as for every array value
-        "    time = np.float64(t0)",
+        "time = np.float64(t0)",
     ]
     for lk in prog.lookups.values():
-        lines.append(f"    {lk.id}__x = np.array({list(lk.x)!r})")
-        lines.append(f"    {lk.id}__y = np.array({list(lk.y)!r})")
-        lines.append(f"    {lk.id}__t = rt.Table({list(lk.x)!r}, {list(lk.y)!r})")
-    lines.append("    # initial values, in dependency order")
+        lines.append(f"{lk.id}__x = np.array({list(lk.x)!r})")
+        lines.append(f"{lk.id}__y = np.array({list(lk.y)!r})")
+        lines.append(f"{lk.id}__t = rt.Table({list(lk.x)!r}, {list(lk.y)!r})")
+    lines.append("# initial values, in dependency order")
     for nid in init_order:
-        lines.append(f"    {nid} = {init_code(nid)[0]}")
+        lines.append(f"{nid} = {init_code(nid)[0]}")
     for nid in redo_order:
-        lines.append(f"    {nid} = {step_code(nid)[0]}")
-    for sid in moving:
-        lines.append(f"    {sid} = rt.as_numpy({sid})")
+        lines.append(f"{nid} = {step_code(nid)[0]}")
+    for sid in states:  # in a fixed order: the source is a cache key
+        if sid in moving:
+            lines.append(f"{sid} = rt.as_numpy({sid})")
     for st in states.values():
         if st.setup:
-            lines.append(f"    {st.setup}")
+            lines.append(f"{st.setup}")
     for name, code in hoist.hoisted:
-        lines.append(f"    {name} = {code}")
-    out_tuple = "(" + "".join(f"{o}, " for o in outputs) + ")"
-    chk_tuple = "(" + "".join(f"{c}, " for c in checked) + ")"
+        lines.append(f"{name} = {code}")
+    return Plan(prog, frozenset(params), frozenset(inputs), tuple(outputs), every_step,
+                tuple(lines), frozenset(moving), core, extra_code, checked)
+
+
+def generate(prog: Program, params: Iterable[str], inputs: Iterable[str],
+             outputs: Iterable[str], every_step: bool) -> Generated:
+    """Source of `simulate(P, T, n, t0, dt, nsteps, save_every, rec, check)` for this set-up.
+
+    `params` and `inputs` are node ids given by the caller (constants per run and time-varying
+    inputs); they replace those variables' equations. `outputs` are node ids to record.
+    """
+    pl = plan(prog, params, inputs, outputs, every_step)
+    states = prog.states
+    lines = ["def simulate(P, T, n, t0, dt, nsteps, save_every, rec, check):"]
+    lines += [f"    {line}" for line in pl.init_lines]
+    out_tuple = "(" + "".join(f"{o}, " for o in pl.outputs) + ")"
+    chk_tuple = "(" + "".join(f"{c}, " for c in pl.checked) + ")"
     cond = "True" if every_step else "k % save_every == 0"
     lines.append("    for k in range(nsteps + 1):")
-    for nid in core_order:
-        lines.append(f"        {nid} = {core_code[nid]}")
+    for nid, code in pl.core:
+        lines.append(f"        {nid} = {code}")
     lines.append(f"        if {cond}:")
-    for nid in extra_order:
-        lines.append(f"            {nid} = {extra_code[nid]}")
+    for nid, code in pl.extra:
+        lines.append(f"            {nid} = {code}")
     lines.append(f"            rec(k, time, {out_tuple})")
     lines.append("        if k % save_every == 0 or k == nsteps:")
     lines.append(f"            check(k, time, {chk_tuple})")
@@ -204,7 +232,7 @@ def generate(prog: Program, params: Iterable[str], inputs: Iterable[str],
         if st.update:
             lines.append(f"        {st.update}")
     lines.append("        time = time + dt")
-    return Generated("\n".join(lines) + "\n", tuple(outputs), checked)
+    return Generated("\n".join(lines) + "\n", pl.outputs, pl.checked)
 
 
 class _Hoister(ast.NodeTransformer):

@@ -15,9 +15,10 @@ import pandas as pd
 import xarray as xr
 
 from carespiral.errors import CarespiralError, UnknownNameError
-from carespiral.pysd_runner.batch import runtime
+from carespiral.pysd_runner.batch import numba_engine, runtime
 from carespiral.pysd_runner.batch.codegen import Generated, control_source, generate
 from carespiral.pysd_runner.batch.lowering import Program, lower_file
+from carespiral.pysd_runner.batch.numba_engine import NumbaUnavailableError
 from carespiral.pysd_runner.batch.recording import (
     BlowUpCheck,
     ReduceRecorder,
@@ -29,6 +30,19 @@ from carespiral.pysd_runner.batch.recording import (
 __all__ = ["BatchModel", "BatchParameter", "TimeInput", "compile_model"]
 
 DEFAULT_CHUNK = 10_000  # runs integrated together: bounds memory; arrays stay in cache
+ENGINES = ("auto", "numpy", "numba")
+# "auto" uses numba from this many runs: below it, compiling (or loading the cached kernel)
+# can cost more than the numpy engine's whole run
+AUTO_NUMBA_RUNS = 1_000
+
+
+def _choose_engine(engine: str | None, nruns: int) -> str:
+    engine = "auto" if engine is None else str(engine).lower()
+    if engine not in ENGINES:
+        raise UnknownNameError("engine", engine, ENGINES)
+    if engine == "auto":
+        return "auto" if nruns >= AUTO_NUMBA_RUNS and numba_engine.available() else "numpy"
+    return engine
 
 
 @dataclass(frozen=True)
@@ -178,6 +192,7 @@ class BatchModel:
         scheduler: Any = None,
         progress: Callable[[int, int], None] | None = None,
         n: int | None = None,
+        engine: str | None = None,
     ) -> xr.Dataset:
         """Run every row of `params` (one run per row) and return an `xarray.Dataset`.
 
@@ -188,6 +203,10 @@ class BatchModel:
             instead of trajectories (see `Reduction`); `period` is the length of the annual
             aggregates in model time units, and they start `period_offset` after the initial
             time. chunk_size: runs per chunk (memory bound).
+            engine: "numpy" (vectorised over runs), "numba" (a compiled loop over runs and
+            steps; needs numba) or None/"auto": numba when it is installed, the model is one it
+            compiles and the batch has at least `AUTO_NUMBA_RUNS` runs, else numpy. Both give
+            the same numbers.
             scheduler: None (in this process) or a Dask scheduler: "local" for a local cluster,
             an address "tcp://...", or a `distributed.Client`; see `run_distributed`.
 
@@ -202,10 +221,11 @@ class BatchModel:
                                    stop=stop, time_step=time_step, reduce=reduce,
                                    inputs=inputs, period=period,
                                    period_offset=period_offset, chunk_size=chunk_size,
-                                   scheduler=scheduler, progress=progress, n=n)
+                                   scheduler=scheduler, progress=progress, n=n,
+                                   engine=engine)
         job = self.prepare(params, outputs=outputs, saveper=saveper, start=start, stop=stop,
                            time_step=time_step, reduce=reduce, inputs=inputs, period=period,
-                           period_offset=period_offset, n=n)
+                           period_offset=period_offset, n=n, engine=engine)
         size = chunk_size or DEFAULT_CHUNK
         store: dict[str, np.ndarray] = {}
         for lo in range(0, job.n, size):
@@ -220,7 +240,8 @@ class BatchModel:
                 stop: float | None = None, time_step: float | None = None,
                 reduce: str | Sequence[str | Reduction] | None = None,
                 inputs: Mapping[str, Any] | None = None, period: float = 12.0,
-                period_offset: float = 0.0, n: int | None = None) -> Job:
+                period_offset: float = 0.0, n: int | None = None,
+                engine: str | None = None) -> Job:
         """Check names and values and fix the time grid, once for a whole ensemble."""
         prog = self.program
         if params is None:
@@ -302,16 +323,38 @@ class BatchModel:
         every = any(r.stat in ("above", "below") or r.stat.startswith("annual")
                     for r in reductions)
         out_ids = [prog.names[o] for o in out_names]
-        gkey = (frozenset(P), frozenset(T), tuple(out_ids), every)
-        if gkey not in self._gen:
-            gen = generate(prog, P, T, out_ids, every)
-            ns = {"np": np, "rt": runtime, "NAN": math.nan, "INF": math.inf}
-            exec(compile(gen.source, f"<batch {prog.path.name}>", "exec"), ns)
-            self._gen[gkey] = (gen, ns["simulate"])
-        gen, func = self._gen[gkey]
+        gen, func = self._compiled(P, T, out_ids, every, _choose_engine(engine, nruns))
         index = params.index if params.index.is_unique else pd.RangeIndex(nruns)
         return Job(self, P, T, {**ctl_over}, out_names, reductions, t0, dt, nsteps,
                    save_every, period, period_offset, nruns, index, gen, func)
+
+    def _compiled(self, P: Mapping[str, Any], T: Mapping[str, Any], out_ids: list[str],
+                  every: bool, engine: str) -> tuple[Generated, Callable]:
+        """Generated code and its function for one run configuration (cached)."""
+        gkey = (frozenset(P), frozenset(T), tuple(out_ids), every, engine)
+        if engine == "auto":
+            # numba when it compiles this configuration; what it refuses runs on numpy
+            if gkey not in self._gen:
+                try:
+                    self._gen[gkey] = self._compiled(P, T, out_ids, every, "numba")
+                except NumbaUnavailableError:
+                    self._gen[gkey] = self._compiled(P, T, out_ids, every, "numpy")
+            return self._gen[gkey]
+        if gkey not in self._gen:
+            prog = self.program
+            if engine == "numba":
+                if not numba_engine.available():
+                    raise NumbaUnavailableError(
+                        "engine='numba' needs the numba package: pip install numba "
+                        "(or use engine='numpy')")
+                gen = numba_engine.generate_numba(prog, P, T, out_ids, every)
+                self._gen[gkey] = (gen, numba_engine.load(gen))
+            else:
+                gen = generate(prog, P, T, out_ids, every)
+                ns = {"np": np, "rt": runtime, "NAN": math.nan, "INF": math.inf}
+                exec(compile(gen.source, f"<batch {prog.path.name}>", "exec"), ns)
+                self._gen[gkey] = (gen, ns["simulate"])
+        return self._gen[gkey]
 
     def run_rows(self, job: Job, lo: int, hi: int) -> dict[str, np.ndarray]:
         """Integrate runs lo..hi of a prepared job; returns plain arrays (for chunking)."""
@@ -404,4 +447,5 @@ class Job:
         ds.attrs["model"] = str(self.model.path.name)
         ds.attrs["time_step"] = self.dt
         ds.attrs["blowups"] = int(np.isfinite(merged["blowup_time"]).sum())
+        ds.attrs["engine"] = self.gen.engine
         return ds

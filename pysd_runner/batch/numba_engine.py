@@ -1,0 +1,316 @@
+"""The numba engine: the same lowered equations compiled as a loop over runs and time steps.
+
+The numpy engine (`codegen.generate`) does one numpy operation per equation per step over all
+runs, so its cost is the number of operations times the array length, plus numpy's per-call
+overhead. Here the equations of one step become scalar statements in a function compiled by
+numba: each run is integrated with its variables in registers, runs one after another.
+
+What stays the same as the numpy engine, so that both give the same numbers:
+- initialisation is the numpy engine's own code (the `Plan`'s initial statements);
+- each per-step equation is the numpy expression rewritten term by term into scalar functions
+  (`scalar_runtime`) that do the same floating-point operations in the same order;
+- recording and blow-up checks are the same Python objects: the compiled kernel advances every
+  run to the next saved step, then hands back arrays over runs to `rec` and `check`.
+
+The generated module is written to the cache directory (named by a hash of its source) so that
+numba caches the compiled machine code between processes (`cache=True`).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+
+from carespiral.errors import CarespiralError
+from carespiral.pysd_runner.batch.codegen import Generated, Plan, plan
+from carespiral.pysd_runner.batch.lowering import Program
+
+__all__ = ["NumbaUnavailableError", "available", "generate_numba", "load"]
+
+_HELPERS = ("s_minimum", "s_maximum", "s_where", "s_logical_and", "s_logical_or",
+            "s_logical_not", "s_step", "s_ramp", "s_ramp_open", "s_pulse", "s_pulse_train",
+            "s_xidz", "s_zidz", "s_quantum", "s_modulo", "s_table", "s_interp",
+            "s_lookup_extrapolate", "s_lookup_hold_backward")
+
+
+class NumbaUnavailableError(CarespiralError):
+    """engine="numba" was asked for but numba is not installed (or cannot compile the model)."""
+
+
+def available() -> bool:
+    """Whether numba can be imported."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _Scalarise(ast.NodeTransformer):
+    """Rewrite one vectorised expression into scalar code for the kernel."""
+
+    def __init__(self, prog: Program, inputs: dict[str, int], label: str) -> None:
+        from carespiral.pysd_runner.batch.scalar_runtime import SCALAR
+
+        self.scalar = SCALAR
+        self.prog = prog
+        self.inputs = inputs
+        self.label = label
+        self.names: set[str] = set()  # every variable the expression reads
+
+    def refuse(self, what: str) -> NumbaUnavailableError:
+        return NumbaUnavailableError(
+            f"{self.prog.path.name}: the numba engine cannot compile {what} (in {self.label}); "
+            "use engine='numpy'")
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        f = node.func
+        # a time input: T['id'](time) -> its value at this step, computed before the kernel
+        if isinstance(f, ast.Subscript) and isinstance(f.value, ast.Name) and f.value.id == "T":
+            nid = f.slice.value  # type: ignore[attr-defined]
+            return ast.parse(f"TI[{self.inputs[nid]}, k - k_from, i]", mode="eval").body
+        args = [self.visit(a) for a in node.args]
+        if isinstance(f, ast.Name) and f.id.endswith("__t"):  # a lookup table
+            lk = f.id[:-3]
+            from carespiral.pysd_runner.batch.runtime import Table
+
+            t = Table(list(self.prog.lookups[lk].x), list(self.prog.lookups[lk].y))
+            if t.fast:
+                extra = [f"{lk}__x", f"{lk}__sl", f"{lk}__xe", f"{lk}__ye"]
+                fn = "s_table"
+            else:
+                extra, fn = [f"{lk}__x", f"{lk}__y"], "s_interp"
+            return ast.Call(ast.Name(fn, ast.Load()),
+                            [*args, *(ast.Name(e, ast.Load()) for e in extra)], [])
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+            full = f"{f.value.id}.{f.attr}"
+            if full == "rt.ramp" and isinstance(node.args[-1], ast.Constant) \
+                    and node.args[-1].value is None:
+                return ast.Call(ast.Name("s_ramp_open", ast.Load()), args[:-1], [])
+            if full not in self.scalar:
+                raise self.refuse(full)
+            target = self.scalar[full]
+            func = (ast.parse(target, mode="eval").body if "." in target
+                    else ast.Name(target, ast.Load()))
+            return ast.Call(func, args, [])
+        raise self.refuse(ast.unparse(f))
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        full = ast.unparse(node)
+        if full not in self.scalar:
+            raise self.refuse(full)
+        return ast.parse(self.scalar[full], mode="eval").body
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        self.names.add(node.id)
+        return node
+
+    def expr(self, code: str) -> str:
+        return ast.unparse(self.visit(ast.parse(code, mode="eval")))
+
+
+def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
+                   outputs: Iterable[str], every_step: bool) -> Generated:
+    """Source of a module whose `simulate(P, T, n, t0, dt, nsteps, save_every, rec, check)`
+    computes what `codegen.generate`'s does, with the time loop compiled by numba."""
+    pl: Plan = plan(prog, params, inputs, outputs, every_step)
+    states = prog.states
+    # DELAY FIXED: each pipe's ring buffer (depth x runs) and length per run are handed to the
+    # kernel; the pipe's push count is the step number, as in runtime.FixedPipe
+    pipes: dict[str, str] = {}  # state id -> pipe name
+    for sid in pl.moving:
+        st = states[sid]
+        m = re.fullmatch(rf"{sid} = (\w+)\.push\((\w+)\)", st.update or "")
+        if st.setup or m:
+            if not (m and st.setup and st.setup.startswith(f"{m[1]} = rt.FixedPipe(")):
+                raise NumbaUnavailableError(
+                    f"{prog.path.name}: the numba engine cannot compile the state of "
+                    f"{st.owner!r}; use engine='numpy'")
+            pipes[sid] = m[1]
+    in_ids = sorted(pl.inputs)
+    in_index = {nid: j for j, nid in enumerate(in_ids)}
+    moving = [sid for sid in states if sid in pl.moving]  # the numpy engine's state order
+    local = {nid for nid, _ in pl.core} | {nid for nid, _ in pl.extra} | set(moving)
+    local |= {"time", "time_step", "dt", "NAN", "INF", "np"}
+
+    reads: set[str] = set()
+
+    def scalar(code: str, label: str) -> str:
+        sc = _Scalarise(prog, in_index, label)
+        out = sc.expr(code)
+        reads.update(sc.names)
+        return out
+
+    label = {nid: v for v, nid in prog.names.items()}
+    core = [(nid, scalar(code, label.get(nid, nid))) for nid, code in pl.core]
+    extra = [(nid, scalar(code, label.get(nid, nid))) for nid, code in pl.extra]
+    updates: list[str] = []
+    for sid in moving:
+        st = states[sid]
+        if st.ddt:
+            reads.add(st.ddt)
+            updates.append(f"{sid} = {sid} + {st.ddt} * dt")
+    for sid in moving:
+        st = states[sid]
+        if sid in pipes:
+            pipe, value = pipes[sid], st.update.split(".push(", 1)[1][:-1]  # type: ignore[union-attr]
+            reads.add(value)
+            updates.append(f"{pipe}_B[k % {pipe}_L[i], i] = {value}")
+            updates.append(f"{sid} = {pipe}_B[(k + 1) % {pipe}_L[i], i]")
+        elif st.update:
+            lhs, rhs = st.update.split("=", 1)
+            updates.append(f"{lhs.strip()} = {scalar(rhs.strip(), st.owner)}")
+    reads.update(o for o in pl.outputs)
+    lookups = {f"{lk}__{s}" for lk in prog.lookups for s in ("x", "y", "sl", "xe", "ye")}
+    consts = sorted(r for r in reads if r not in local and r not in lookups
+                    and r not in _HELPERS and r not in ("TI", "k", "k_from", "i"))
+    pipe_args = "".join(f", {p}_B, {p}_L" for p in pipes.values())
+    nonneg = [states[sid].lower_limit == 0.0 for sid in pl.checked]
+
+    L: list[str] = [
+        "# generated by carespiral.pysd_runner.batch.numba_engine; do not edit",
+        "import math",
+        "import numba as nb",
+        "import numpy as np",
+        "from carespiral.pysd_runner.batch import runtime as rt",
+        "from carespiral.pysd_runner.batch.scalar_runtime import (" + ", ".join(_HELPERS) + ")",
+        "NAN = math.nan",
+        "INF = math.inf",
+    ]
+    from carespiral.pysd_runner.batch.runtime import Table
+
+    for lk in prog.lookups.values():
+        t = Table(list(lk.x), list(lk.y))
+        L.append(f"{lk.id}__x = np.array({list(lk.x)!r})")
+        L.append(f"{lk.id}__y = np.array({list(lk.y)!r})")
+        if t.fast:
+            slope, xe, ye = (list(map(float, r)) for r in t.rows)
+            L.append(f"{lk.id}__sl = np.array({slope!r})")
+            L.append(f"{lk.id}__xe = np.array({xe!r})")
+            L.append(f"{lk.id}__ye = np.array({ye!r})")
+    L += [
+        "",
+        "",
+        '@nb.njit(cache=True, error_model="numpy", nogil=True)',
+        "def kernel(S, C, TI, k_from, k_to, nsteps, time0, dt, time_step, do_rec, do_check, "
+        f"OUT, CHK{pipe_args}):",
+        "    nbad = 0",
+        "    for i in range(S.shape[0]):",
+    ]
+    for j, sid in enumerate(moving):
+        L.append(f"        {sid} = S[i, {j}]")
+    for j, c in enumerate(consts):
+        L.append(f"        {c} = C[i, {j}]")
+    L += ["        time = time0", "        for k in range(k_from, k_to + 1):"]
+    for nid, code in core:
+        L.append(f"            {nid} = {code}")
+    L.append("            if k == k_to:")
+    L.append("                if do_rec:")
+    for nid, code in extra:
+        L.append(f"                    {nid} = {code}")
+    for j, o in enumerate(pl.outputs):
+        L.append(f"                    OUT[{j}, i] = {o}")
+    L.append("                    pass")
+    L.append("                if do_check:")
+    L.append("                    bad = False")
+    for j, (sid, nn) in enumerate(zip(pl.checked, nonneg, strict=True)):
+        L.append(f"                    CHK[{j}, i] = {sid}")
+        cond = f"not math.isfinite({sid})" + (f" or {sid} < 0" if nn else "")
+        L.append(f"                    if {cond}:")
+        L.append("                        bad = True")
+    L.append("                    nbad += bad")
+    L.append("            if k == nsteps:")
+    L.append("                break")
+    for u in updates:
+        L.append(f"            {u}")
+    L.append("            time = time + dt")
+    for j, sid in enumerate(moving):
+        L.append(f"        S[i, {j}] = {sid}")
+    L.append("    return nbad")
+
+    # the driver: numpy initialisation, then the kernel from one recorded step to the next
+    L += ["", "", "def simulate(P, T, n, t0, dt, nsteps, save_every, rec, check):"]
+    L += [f"    {line}" for line in pl.init_lines]
+    L.append(f"    S = np.empty((n, {len(moving)}))")
+    for j, sid in enumerate(moving):
+        L.append(f"    S[:, {j}] = {sid}")
+    L.append(f"    C = np.empty((n, {len(consts)}))")
+    for j, c in enumerate(consts):
+        L.append(f"    C[:, {j}] = {c}")
+    for pipe in pipes.values():
+        L.append(f"    {pipe}_B = {pipe}.buf")
+        L.append(f"    {pipe}_L = np.ascontiguousarray(np.broadcast_to({pipe}.length, (n,)), "
+                 "dtype=np.int64)")
+    L += [
+        f"    OUT = np.empty(({len(pl.outputs)}, n))",
+        f"    CHK = np.empty(({len(pl.checked)}, n))",
+        f"    every = {every_step!r}",
+        "    span = 1 if every else save_every",
+        f"    TI = np.empty(({len(in_ids)}, span, n))",
+        "    k = 0",
+        "    while True:",
+        "        k_to = min(nsteps, (k // span) * span + span - 1 if every else "
+        "-(-k // save_every) * save_every)",
+        "        times = [time]",
+        "        for _ in range(k_to - k):",
+        "            times.append(times[-1] + dt)",
+    ]
+    for j, nid in enumerate(in_ids):
+        L.append("        for s, tt in enumerate(times):")
+        L.append(f"            TI[{j}, s, :] = T[{nid!r}](tt)")
+    L += [
+        "        do_rec = every or k_to % save_every == 0",
+        "        do_check = k_to % save_every == 0 or k_to == nsteps",
+        "        nbad = kernel(S, C, TI, k, k_to, nsteps, float(time), float(dt), "
+        f"float(time_step), do_rec, do_check, OUT, CHK{pipe_args})",
+        "        time = times[-1]",
+        "        if do_rec:",
+        f"            rec(k_to, time, ({''.join(f'OUT[{j}], ' for j in range(len(pl.outputs)))}))",
+        "        if do_check and nbad:",
+        f"            check(k_to, time, ({''.join(f'CHK[{j}], ' for j in range(len(pl.checked)))}))",
+        "        if k_to == nsteps:",
+        "            break",
+        "        time = time + dt",
+        "        k = k_to + 1",
+    ]
+    return Generated("\n".join(L) + "\n", pl.outputs, pl.checked, engine="numba")
+
+
+def _module_dir() -> str:
+    from carespiral.pysd_runner.translate import cache_dir
+
+    return str(cache_dir() / "numba")
+
+
+def load(gen: Generated) -> Callable:
+    """The `simulate` function of generated numba source, written to the cache directory once
+    (by a hash of its source) so numba can keep the compiled code between processes."""
+    digest = hashlib.sha256(gen.source.encode()).hexdigest()[:24]
+    name = f"carespiral_numba_{digest}"
+    if name in sys.modules:
+        return sys.modules[name].simulate
+    folder = _module_dir()
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{name}.py")
+    if not os.path.exists(path):
+        # written atomically and never rewritten: numba's cache is keyed on the file's stamp
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(gen.source)
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module.simulate
