@@ -1,4 +1,7 @@
-"""Benchmark of the vectorised batch backend against PySD, a hand-written numpy loop and Simlin.
+"""Benchmark of the batch backend's engines against PySD, a hand-written numpy loop and Simlin.
+
+Both engines of the batch backend are timed: numpy (vectorised over runs) and numba (a
+compiled loop over runs and steps; if numba is installed).
 
     python benchmarks/batch.py            # full run (a few minutes on a quiet machine)
     python benchmarks/batch.py --quick    # smaller N, for a smoke test
@@ -12,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -128,7 +133,8 @@ ds = bm.run(params, reduce="final,max,min")
 el = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"runs": {n}, "seconds": el, "peak_mb": peak / 1024,
-                  "before_run_mb": base / 1024, "summaries": len(ds.data_vars)}}))
+                  "before_run_mb": base / 1024, "summaries": len(ds.data_vars),
+                  "engine": ds.attrs["engine"]}}))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
@@ -136,6 +142,8 @@ print(json.dumps({{"runs": {n}, "seconds": el, "peak_mb": peak / 1024,
 
 
 def main() -> None:
+    # compile from an empty cache, so the first-call figures include numba's compilation
+    os.environ.setdefault("CARESPIRAL_CACHE_DIR", tempfile.mkdtemp(prefix="carespiral-bench-"))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small N (smoke test)")
     ap.add_argument("--model", default="collapse_spiral", help="bundled model to time")
@@ -161,13 +169,24 @@ def main() -> None:
     pysd_before = pysd_runs_per_second(mdl, 2 if args.quick else 5)
     simlin_before = simlin_runs_per_second(mdl, 10 if args.quick else 50)
 
-    rates = {}
+    # Both engines of the batch backend: numpy (vectorised over runs) and, if installed, numba
+    # (a compiled loop over runs and steps). Compilation is timed apart, from an empty cache.
+    from carespiral.pysd_runner.batch import numba_engine
+
+    engines = ["numpy", "numba"] if numba_engine.available() else ["numpy"]
+    compile_s = {}
+    for eng in engines:
+        small = draws(bm, 10)
+        compile_s[eng] = _timed(lambda e=eng, q=small: bm.run(q, outputs=outs,
+                                                               reduce="final,max", engine=e))
+    rates: dict[tuple[str, int], float] = {}
     for n in sizes:
         params = draws(bm, n)
-        bm.run(params.iloc[: min(n, 10)], outputs=outs, reduce="final,max")  # compile first
-        seconds = _timed(lambda p=params: bm.run(p, outputs=outs, reduce="final,max"),
-                         repeat=3 if n <= 100 else 1)
-        rates[n] = n / seconds
+        for eng in engines:
+            seconds = _timed(lambda p=params, e=eng: bm.run(p, outputs=outs, reduce="final,max",
+                                                            engine=e),
+                             repeat=3 if n <= 100 else 1)
+            rates[eng, n] = n / seconds
     pysd_after = pysd_runs_per_second(mdl, 2 if args.quick else 5)
     simlin_after = simlin_runs_per_second(mdl, 10 if args.quick else 50)
     pysd_rate = (pysd_before + pysd_after) / 2
@@ -177,41 +196,50 @@ def main() -> None:
         simlin_rate = (simlin_before + simlin_after) / 2
         print(f"Simlin (pysimlin, one run at a time): {simlin_rate:.0f} runs/s (before "
               f"{simlin_before:.0f}, after {simlin_after:.0f})")
-    for n, rate in rates.items():
-        line = f"batch N={n:>7,}: {rate:>9.0f} runs/s = {rate / pysd_rate:>7.0f} x PySD"
+    for eng in engines:
+        print(f"engine {eng}: first call (code generation, compilation from an empty cache, "
+              f"10 runs) {compile_s[eng]:.2f} CPU s")
+    for (eng, n), rate in rates.items():
+        line = (f"batch {eng:>5} N={n:>7,}: {rate:>9.0f} runs/s = {rate / pysd_rate:>7.0f} x "
+                "PySD")
         if simlin_rate:
             line += f", {rate / simlin_rate:5.1f} x Simlin"
         print(line)
 
-    # the practical limit: the same equations written by hand as one numpy loop
+    # the practical limit of the numpy approach: the same equations written by hand as one
+    # numpy loop
     spiral = compile_model(MODELS / "workforce_spiral.mdl")
     n = 1_000 if args.quick else 10_000
     rr = np.random.default_rng(3).uniform(150, 400, n)
     frame = pd.DataFrame({"Referral Rate": rr})
-    spiral.run(frame.iloc[:10], reduce="final", outputs=["Social Workers"])
     t_hand = _timed(lambda: hand_written_spiral(n, rr), repeat=3)
-    t_batch = _timed(lambda: spiral.run(frame, reduce="final", outputs=["Social Workers"]),
-                     repeat=3)
-    same = np.allclose(hand_written_spiral(n, rr),
-                       spiral.run(frame, reduce="final", outputs=["Social Workers"])
-                       ["Social Workers:final"].to_numpy(), rtol=1e-9)
-    print(f"workforce_spiral N={n:,}: hand-written numpy {n / t_hand:.0f} runs/s, batch "
-          f"{n / t_batch:.0f} runs/s: batch takes {t_batch / t_hand:.2f} x the hand-written "
-          f"loop's time (same results: {same})")
+    hand = hand_written_spiral(n, rr)
+    t_batch = {}
+    for eng in engines:
+        def go(e=eng):
+            return spiral.run(frame, reduce="final", outputs=["Social Workers"], engine=e)
+        go()  # compile first
+        t_batch[eng] = _timed(go, repeat=3)
+        same = np.allclose(hand, go()["Social Workers:final"].to_numpy(), rtol=1e-9)
+        print(f"workforce_spiral N={n:,}: hand-written numpy {n / t_hand:.0f} runs/s, batch "
+              f"{eng} {n / t_batch[eng]:.0f} runs/s: it takes {t_batch[eng] / t_hand:.2f} x the "
+              f"hand-written loop's time (same results: {same})")
     # the small teaching model, for comparison with the figures in the issue
     small = MODELS / "workforce_spiral.mdl"
     p_small = pysd_runs_per_second(small, 5 if args.quick else 20)
     s_small = simlin_runs_per_second(small, 50 if args.quick else 200)
-    line = (f"workforce_spiral: PySD {p_small:.1f} runs/s; batch N={n:,} = "
-            f"{n / t_batch / p_small:.0f} x PySD")
-    if s_small:
-        line += f"; Simlin {s_small:.0f} runs/s; batch = {n / t_batch / s_small:.1f} x Simlin"
-    print(line)
+    for eng in engines:
+        line = (f"workforce_spiral: PySD {p_small:.1f} runs/s; batch {eng} N={n:,} = "
+                f"{n / t_batch[eng] / p_small:.0f} x PySD")
+        if s_small:
+            line += (f"; Simlin {s_small:.0f} runs/s; batch = "
+                     f"{n / t_batch[eng] / s_small:.1f} x Simlin")
+        print(line)
 
     mem = peak_memory_million(MODELS / "workforce_spiral.mdl", million)
     print(f"workforce_spiral {mem['runs']:,}-run reduced ensemble (final,max,min of every "
           f"variable): {mem['seconds']:.0f} s wall, peak memory {mem['peak_mb']:.0f} MB "
-          f"({mem['before_run_mb']:.0f} MB before the run)")
+          f"({mem['before_run_mb']:.0f} MB before the run; default engine: {mem['engine']})")
 
 
 if __name__ == "__main__":

@@ -15,9 +15,8 @@ import pandas as pd
 import pytest
 
 from carespiral.errors import CarespiralError, UnknownNameError
-from carespiral.pysd_runner.batch import TimeInput, compile_model
+from carespiral.pysd_runner.batch import TimeInput, compile_model, numba_engine
 from carespiral.pysd_runner.batch import model as batch_model
-from carespiral.pysd_runner.batch import numba_engine
 
 pytest.importorskip("numba")
 
