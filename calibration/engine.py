@@ -231,8 +231,12 @@ def calibrate(
     data: pd.DataFrame | None = None,
     progress: Progress | None = None,
     command: str | None = None,
+    method_options: dict | None = None,
 ) -> CalibrationResult:
-    """Calibrate a spec (bundled name, path or object) to one area's published data."""
+    """Calibrate a spec (bundled name, path or object) to one area's published data.
+
+    method_options override the spec's `[options.METHOD]` (e.g. {"walkers": 1024} for emcee).
+    """
     if not isinstance(spec, CalibrationSpec):
         spec = read_spec(spec)
     problem, holdout, label = build_problem(spec, area, fit_until, data)
@@ -242,7 +246,8 @@ def calibrate(
               "fit_until": "" if fit_until is None else str(fit_until)}
     return fit_problem(problem, method or spec.method, seed=seed, budget=budget,
                        profiles=profiles, holdout=holdout, progress=progress, labels=labels,
-                       method_options=spec.options.get(method or spec.method))
+                       method_options={**spec.options.get(method or spec.method, {}),
+                                       **(method_options or {})})
 
 
 def _area_data(area: str, data: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:

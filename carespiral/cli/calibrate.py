@@ -28,6 +28,8 @@ def calibrate(
                                   help="Profile likelihood per parameter (point methods)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address for "
                                   "--area all (default: a local cluster)."),
+    walkers: int = typer.Option(None, "--walkers", help="emcee walkers (more walkers, more "
+                                "runs per batch: 1,024 uses the compiled batch engine)."),
 ) -> None:
     """Calibrate a model to published data, with intervals, fit statistics and a backtest."""
     from carespiral.calibration.spec import read_spec
@@ -38,11 +40,19 @@ def calibrate(
         raise CarespiralError(f"--out {target}: exists and is not a calibration result; "
                               "choose another directory")
     command = _command(spec, area=area, method=method, fit_until=fit_until, seed=seed,
-                       budget=budget, out=str(target), profiles=profiles)
+                       budget=budget, walkers=walkers, out=str(target), profiles=profiles)
     if area is not None and area.strip().lower() == "all":
         _all_areas(s, method, fit_until, seed, budget, target, scheduler, command)
         return
-    result = _one(s, area, method, fit_until, seed, budget, profiles, command)
+    if walkers is not None:
+        from carespiral.calibration.methods import METHODS, get_method
+
+        if get_method(method or s.method) is not METHODS["emcee"]:
+            raise CarespiralError("--walkers applies to --method emcee only")
+        if walkers < 2:
+            raise CarespiralError(f"--walkers {walkers}: need at least 2")
+    options = {"walkers": walkers} if walkers else None
+    result = _one(s, area, method, fit_until, seed, budget, profiles, command, options)
     result.save(target)
     console.print(result.report(), markup=False, highlight=False, soft_wrap=True)
     console.print(f"Wrote {target}/")
@@ -53,7 +63,7 @@ def calibrate(
         console.print(f"Wrote {page}")
 
 
-def _one(spec, area, method, fit_until, seed, budget, profiles, command):
+def _one(spec, area, method, fit_until, seed, budget, profiles, command, options=None):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from carespiral.calibration.engine import DEFAULT_BUDGETS, calibrate
@@ -71,7 +81,8 @@ def _one(spec, area, method, fit_until, seed, budget, profiles, command):
             bar.update(task, completed=min(runs, total), best=f"{best:,.2f}")
 
         return calibrate(spec, area=area, method=method, fit_until=fit_until, seed=seed,
-                         budget=budget, profiles=profiles, progress=progress, command=command)
+                         budget=budget, profiles=profiles, progress=progress, command=command,
+                         method_options=options)
 
 
 def _all_areas(spec, method, fit_until, seed, budget, target, scheduler, command) -> None:

@@ -72,6 +72,7 @@ def test_export_writes_a_runnable_model_with_the_fitted_constants(national, tmp_
     (["calibrate", "local"], "no area"),
     (["calibrate", "national", "--fit-until", "2030"], "--fit-until 2030"),
     (["calibrate", "local", "--area", "Atlantis"], "unknown area"),
+    (["calibrate", "national", "--walkers", "64"], "--walkers applies to --method emcee"),
 ])
 def test_user_errors_exit_2_with_a_message(args, words, tmp_path):
     res = runner.invoke(app, [*args, "--out", str(tmp_path / "x")])
