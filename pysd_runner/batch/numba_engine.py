@@ -171,6 +171,9 @@ def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
     consts = sorted(r for r in reads if r not in local and r not in lookups
                     and r not in _HELPERS and r not in ("TI", "k", "k_from", "i"))
     pipe_args = "".join(f", {p}_B, {p}_L" for p in pipes.values())
+    # the kernel's argument types, so it is compiled (or loaded from the cache) on loading
+    signature = ("(f8[:, ::1], f8[:, ::1], f8[:, :, ::1], i8, i8, i8, f8, f8, f8, b1, b1, "
+                 "f8[:, ::1], f8[:, ::1]" + ", f8[:, ::1], i8[::1]" * len(pipes) + ")")
     nonneg = [states[sid].lower_limit == 0.0 for sid in pl.checked]
 
     L: list[str] = [
@@ -182,6 +185,7 @@ def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
         "from carespiral.pysd_runner.batch.scalar_runtime import (" + ", ".join(_HELPERS) + ")",
         "NAN = math.nan",
         "INF = math.inf",
+        f"SIGNATURE = {signature!r}",
     ]
     from carespiral.pysd_runner.batch.runtime import Table
 
@@ -308,8 +312,16 @@ def load(gen: Generated) -> Callable:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    from numba.core.errors import NumbaError
+
     try:
         spec.loader.exec_module(module)
+        module.kernel.compile(module.SIGNATURE)
+    except NumbaError as exc:
+        del sys.modules[name]
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NumbaUnavailableError(f"numba cannot compile this model ({first}); use "
+                                    "engine='numpy'") from None
     except BaseException:
         del sys.modules[name]
         raise

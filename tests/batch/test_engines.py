@@ -153,3 +153,15 @@ def test_generated_source_is_stable() -> None:
     one = numba_engine.generate_numba(prog, params, set(), outs, False).source
     two = numba_engine.generate_numba(prog, set(params), set(), list(outs), False).source
     assert one == two and "@nb.njit(cache=True" in one
+
+
+def test_auto_falls_back_to_numpy_when_numba_refuses(monkeypatch, helpers) -> None:
+    def refuse(*args, **kwargs):
+        raise numba_engine.NumbaUnavailableError("numba cannot compile this model (test)")
+
+    bm = compile_model(helpers.models / "division.mdl")
+    monkeypatch.setattr(numba_engine, "generate_numba", refuse)
+    ds = bm.run(n=batch_model.AUTO_NUMBA_RUNS)
+    assert ds.attrs["engine"] == "numpy"
+    with pytest.raises(CarespiralError, match="cannot compile this model"):
+        bm.run(n=2, engine="numba")
