@@ -165,3 +165,14 @@ def test_auto_falls_back_to_numpy_when_numba_refuses(monkeypatch, helpers) -> No
     assert ds.attrs["engine"] == "numpy"
     with pytest.raises(CarespiralError, match="cannot compile this model"):
         bm.run(n=2, engine="numba")
+
+
+def test_model_run_batch_takes_the_engine_with_a_scenario() -> None:
+    from carespiral.pysd_runner import load
+
+    m = load("workforce_spiral")
+    params = pd.DataFrame({"establishment": [150.0, 170.0, 190.0]})
+    a = m.run_batch(params, scenario="demand_surge", engine="numpy")
+    b = m.run_batch(params, scenario="demand_surge", engine="numba")
+    assert b.attrs["engine"] == "numba" and "date" in b.coords
+    assert_same(a, b, "workforce_spiral demand_surge")
