@@ -5,7 +5,9 @@
     >>> ds = bm.run(params_frame, reduce="final,max")        # doctest: +SKIP
 
 The model is compiled from PySD's abstract model into one numpy function (see `codegen`), so each
-equation is one vector operation per time step over all runs.
+equation is one vector operation per time step over all runs; or, with numba installed
+(`engine="numba"`, or the default for 1,000 runs or more), into a compiled loop over runs and
+steps doing the same operations (see `numba_engine`).
 """
 
 from carespiral.pysd_runner.batch.lowering import UnsupportedConstructError
