@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from carespiral.errors import CarespiralError, UnknownNameError
 from carespiral.pysd_runner.calendar import months_to_dates
 from carespiral.pysd_runner.catalog import CatalogEntry, catalog, get_entry
 from carespiral.pysd_runner.parameters import CONTROL_NAMES, Parameter, Variable
 from carespiral.pysd_runner.scenario import Scenario, read_scenario
 from carespiral.pysd_runner.translate import translate
-
-from carespiral.errors import CarespiralError, UnknownNameError
 
 __all__ = ["LoadInfo", "Model", "load"]
 

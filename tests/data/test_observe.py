@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from carespiral.calibration import data
-from carespiral.calibration.observe import OPERATORS, date_to_model_time, observable, observe
-from carespiral.calibration.series import ROLE_SERIES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from carespiral.calibration import data
+from carespiral.calibration.observe import OPERATORS, date_to_model_time, observable, observe
+from carespiral.calibration.series import ROLE_SERIES
 from carespiral.errors import CarespiralError, UnknownNameError
 
 ROLES = {"referrals": "Referrals", "children_in_need": "Open Cases",
@@ -183,6 +183,7 @@ def test_main_model_meets_england_data_by_role_with_matching_units():
 
 def test_batch_equals_single_runs():
     import xarray as xr
+
     from carespiral.calibration.observe import observe_batch
 
     runs = [synthetic_run(step=0.5) * k for k in (0.5, 1.0, 2.0)]

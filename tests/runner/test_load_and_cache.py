@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from carespiral.pysd_runner import catalog, load
 
 from carespiral.errors import FileFormatError, UnknownNameError
+from carespiral.pysd_runner import catalog, load
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from carespiral.pysd_runner import load
 
 from carespiral.errors import CarespiralError, ValueOutOfBoundsError
+from carespiral.pysd_runner import load
 
 
 @pytest.fixture(scope="module")

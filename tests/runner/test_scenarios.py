@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from carespiral.pysd_runner import load, read_scenario
 
 from carespiral.errors import FileFormatError, UnknownNameError
+from carespiral.pysd_runner import load, read_scenario
 
 
 @pytest.fixture(scope="module")
