@@ -100,6 +100,8 @@ def ensemble(
     scheduler: str = typer.Option(None, "--scheduler", help="Run on Dask: 'local' for a "
                                   "local cluster or an address such as tcp://host:8786."),
     chunk_size: int = typer.Option(None, "--chunk-size", help="Runs per chunk."),
+    engine: str = typer.Option("auto", "--engine", help="numpy, numba, or auto (numba from "
+                               "1,000 runs when installed)."),
     out: Path = typer.Option(None, "--out", help="Write results to FILE.parquet or FILE.csv."),
 ) -> None:
     """Run many parameter sets at once and write one table (runs x summaries or x time)."""
@@ -110,6 +112,8 @@ def ensemble(
 
     if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
         raise CarespiralError(f"--out {out}: expected a .csv or .parquet file name")
+    if engine not in ("auto", "numpy", "numba"):
+        raise CarespiralError(f"--engine {engine}: expected numpy, numba or auto")
     if (samples is None) == (lhs is None):
         raise CarespiralError("give either --samples FILE or --lhs N with --vary NAME=LO:HI")
     m = load(model)
@@ -134,7 +138,7 @@ def ensemble(
         task = bar.add_task(f"{m.name}: {len(params)} runs", total=len(params))
         ds = run_batch(m, params, outputs=split_list(outputs), saveper=saveper,
                        scenario=scenario, reduce=reduce, scheduler=scheduler,
-                       chunk_size=chunk_size, period_offset=period_offset,
+                       chunk_size=chunk_size, period_offset=period_offset, engine=engine,
                        progress=lambda done, total: bar.update(task, completed=done))
     table = to_table(ds, params)
     blowups = int(ds.attrs.get("blowups", 0))

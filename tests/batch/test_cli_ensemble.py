@@ -53,3 +53,18 @@ def test_lhs_trajectories_and_user_errors(tmp_path) -> None:
         assert res.exit_code == 2, (args, res.output)
         assert message in res.output, (args, res.output)
         assert not bad.exists()
+
+
+def test_engine_option_gives_the_same_table_and_refuses_unknown_engines(tmp_path) -> None:
+    tables = {}
+    for engine in ("numpy", "numba"):
+        out = tmp_path / f"{engine}.parquet"
+        res = runner.invoke(app, ["ensemble", "workforce_spiral", "--lhs", "20", "--vary",
+                                  "Referral Rate=200:400", "--reduce", "final,max",
+                                  "--engine", engine, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        tables[engine] = pd.read_parquet(out)
+    pd.testing.assert_frame_equal(tables["numpy"], tables["numba"], rtol=1e-12)
+    res = runner.invoke(app, ["ensemble", "workforce_spiral", "--lhs", "5", "--vary",
+                              "Referral Rate=200:400", "--engine", "cuda"])
+    assert res.exit_code == 2 and "expected numpy, numba or auto" in res.output
