@@ -58,13 +58,17 @@ def test_installed_wheel_loads_and_runs_a_bundled_model(wheel, tmp_path):
 
 
 def test_pyproject_lists_every_package_folder():
+    """Every folder with code or shipped data is listed, so nothing is silently left out."""
     conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(conf["packages"])
     mapping = conf["package-dir"]
+    shipped = {".py", ".mdl", ".toml", ".csv", ".ods", ".md"}
     found = set()
     for package, folder in mapping.items():
-        for init in (ROOT / folder).rglob("__init__.py"):
-            rel = init.parent.relative_to(ROOT / folder)
+        for path in (ROOT / folder).rglob("*"):
+            if path.is_dir() or path.suffix not in shipped or "__pycache__" in path.parts:
+                continue
+            rel = path.parent.relative_to(ROOT / folder)
             found.add(".".join([package, *rel.parts]) if rel.parts else package)
-    missing = {p for p in found if not any(p == x for x in listed)}
-    assert not missing, f"add to [tool.setuptools] packages: {sorted(missing)}"
+    missing = sorted(found - listed)
+    assert not missing, f"add to [tool.setuptools] packages (and package-data): {missing}"
