@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from carespiral.calibration.observe import OPERATORS, observe_batch
 from carespiral.calibration.spec import CalibrationSpec, SeriesSpec
 
 __all__ = ["DEFAULT_START", "SeriesObs", "model_time", "observations_for", "predict"]
@@ -81,8 +82,6 @@ def observe_runs(obs: SeriesObs, ds, model) -> np.ndarray:
     calibration compares exactly what `observe` defines; synthetic series use `predict`.
     """
     if obs.rows is not None and obs.needs:
-        from carespiral.calibration.observe import observe_batch
-
         return observe_batch(ds[list(obs.needs)], obs.rows, model).to_numpy().T
     return predict(obs, ds["time"].to_numpy(), ds[obs.variable].to_numpy())
 
@@ -121,10 +120,6 @@ def _rule(series: str, unit: str, kind: str, model_units: str) -> tuple[str, flo
     otherwise from the series' published kind and span; and the unit factor (fraction to %)."""
     from carespiral.calibration.series import SERIES
 
-    try:
-        from carespiral.calibration.observe import OPERATORS
-    except ImportError:  # pragma: no cover - the operators ship with the data loader
-        OPERATORS = {}
     percent_model = "%" in model_units or "percent" in model_units.lower()
     if series in OPERATORS:
         op = OPERATORS[series]
@@ -222,10 +217,6 @@ def _one_series(spec: CalibrationSpec, s: SeriesSpec, model, data, units, area_l
 
 def _operator_inputs(series: str, model, rows: pd.DataFrame) -> dict:
     """The published rows and model variables for `observe_batch`, when it covers the series."""
-    try:
-        from carespiral.calibration.observe import OPERATORS
-    except ImportError:  # pragma: no cover
-        return {}
     op = OPERATORS.get(series)
     if op is None or not {"period_start", "period_end", "date"} <= set(rows.columns):
         return {}
