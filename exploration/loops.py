@@ -1,4 +1,4 @@
-"""Loop dominance with Loops That Matter (optional: needs `pysimlin`, `pip install carespiral[simlin]`).
+"""Loop dominance with Loops That Matter, computed by the Simlin engine (`pysimlin`).
 
 Simlin compiles the same `.mdl` file, finds every feedback loop and scores each loop's share of the
 behaviour at every time (relative loop scores, between -1 and 1; negative for balancing loops). The
@@ -88,14 +88,10 @@ def loop_dominance(model, params: Mapping[str, float] | None = None,
     runs on the model as written: the overrides are then written into a temporary copy of the
     `.mdl` file, constant by constant.
     """
-    try:
-        import simlin
-    except ImportError:
-        raise CarespiralError(
-            "loop dominance needs the optional pysimlin package: pip install 'carespiral[simlin]'"
-        ) from None
     import tempfile
     import warnings
+
+    import simlin  # pysimlin, a core dependency; imported here because it is heavy
 
     values = {model.parameter(k).name: float(v) for k, v in (params or {}).items()}
     overrides = {_ident(k): v for k, v in values.items()}

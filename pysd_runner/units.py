@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from carespiral.errors import CarespiralError, FileFormatError
+from carespiral.errors import FileFormatError
 
 __all__ = ["UnitFinding", "check_units"]
 
@@ -37,13 +37,9 @@ def check_units(mdl_path: str | Path) -> list[UnitFinding]:
     path = Path(mdl_path)
     if not path.is_file():
         raise FileFormatError(path, "no such model file", hint="give a path to a Vensim .mdl file")
-    try:
-        import simlin
-        from simlin.errors import ErrorKind
-    except ImportError:  # pragma: no cover - pysimlin is an optional extra
-        raise CarespiralError(
-            "the units check needs the Simlin engine: pip install 'carespiral[simlin]'"
-        ) from None
+    import simlin  # pysimlin, a core dependency; imported here because it is heavy
+    from simlin.errors import ErrorKind
+
     try:
         model = simlin.load(path)
         errors = model.project.get_errors()
