@@ -50,15 +50,22 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    # an eager option callback runs while the options are parsed, before click would stop
+    # with "Missing command"
+    if value:
         from carespiral import __version__
 
-        typer.echo(__version__)
+        typer.echo(f"carespiral {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.",
+                                 is_eager=True, callback=_print_version),
+) -> None:
+    """Stock-and-flow models of English children's social care: run, calibrate, explore."""
 
 
 for _name in COMMAND_MODULES:
