@@ -16,9 +16,16 @@ __all__ = [
     "LEVER_ROLES",
     "OUTPUT_ROLES",
     "CatalogEntry",
+    "Naming",
     "catalog",
+    "code_names",
     "get_entry",
+    "label",
     "models_dir",
+    "naming",
+    "plain_unit",
+    "published_unit",
+    "unit",
 ]
 
 OUTPUT_ROLES: tuple[str, ...] = (
@@ -134,3 +141,155 @@ def _read_catalog(path: Path) -> dict[str, CatalogEntry]:
             drivers=roles["drivers"],
         )
     return entries
+
+
+# ---- human names and units ----------------------------------------------------------------
+# The [labels] tables of catalog.toml: every canonical role's label, unit in words and published
+# form; [models.NAME.labels] override them for one model. Reports call `naming` so that no title,
+# axis or table shows a code name or "Dmnl".
+
+
+@dataclass(frozen=True)
+class Naming:
+    """How a role or variable is shown: its label, its unit in words, how DfE publishes it."""
+
+    label: str
+    unit: str
+    published: str = ""
+    role: str = ""
+
+
+@lru_cache(maxsize=1)
+def _label_tables() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, dict[str, str]]]]:
+    path = models_dir() / "catalog.toml"
+    doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    roles = {k: dict(v) for k, v in doc.get("labels", {}).items()}
+    per_model = {name: {k: dict(v) for k, v in table.get("labels", {}).items()}
+                 for name, table in doc.get("models", {}).items()}
+    return roles, per_model
+
+
+def naming(name: str, model: str | None = None, units: str | None = None) -> Naming:
+    """The label and unit in words of a role, Vensim name or Python name.
+
+    `model` (a bundled model's name) picks that model's meaning of a role; without it a variable
+    is looked up in every bundled model (the main model first). `units` is the variable's unit as
+    the .mdl declares it, used for variables that no role covers. Unknown names keep their name
+    and get `plain_unit(units)`.
+    """
+    roles, per_model = _label_tables()
+    entries = catalog()
+    order = [model] if model in entries else []
+    order += [m for m in ("collapse_spiral", *entries) if m in entries and m not in order]
+    role = name if name in roles else ""
+    owner = model if model in entries else None
+    if not role:
+        for m in order:
+            found = _role_of(entries[m], name)
+            if found:
+                role, owner = found, m
+                break
+    if role:
+        base = dict(roles.get(role, {}))
+        if owner:
+            mine = {**per_model.get(owner, {}).get(role, {}),
+                    **per_model.get(owner, {}).get(entries[owner].roles.get(role, ""), {})}
+            if mine:  # a model's own meaning: the published form applies only if it says so
+                base = {"published": "", **{k: v for k, v in base.items() if k != "published"},
+                        **mine}
+        return Naming(base.get("label", _title(role)), base.get("unit") or plain_unit(units, name),
+                      base.get("published", ""), role)
+    for m in order:
+        over = per_model.get(m, {}).get(name)
+        if over:
+            return Naming(over.get("label", name), over.get("unit") or plain_unit(units, name),
+                          over.get("published", ""))
+    return Naming(_title(name), plain_unit(units, name))
+
+
+def label(name: str, model: str | None = None) -> str:
+    """The human label of a role or variable (see `naming`)."""
+    return naming(name, model).label
+
+
+def unit(name: str, model: str | None = None, units: str | None = None) -> str:
+    """The unit in words, with its period, of a role or variable (see `naming`)."""
+    return naming(name, model, units).unit
+
+
+def published_unit(name: str, model: str | None = None) -> str:
+    """How the DfE publishes the series of a role ("children in need on 31 March"), or ""."""
+    return naming(name, model).published
+
+
+def code_names() -> set[str]:
+    """Names that must not appear in a report's visible text: canonical roles (snake_case)."""
+    return {r for r in (*OUTPUT_ROLES, *LEVER_ROLES, *DRIVER_ROLES, *_label_tables()[0])
+            if "_" in r}
+
+
+def _role_of(entry: CatalogEntry, name: str) -> str:
+    key = _py(name)
+    for role, var in entry.roles.items():
+        if var == name or _py(var) == key:
+            return role
+    return ""
+
+
+def _py(name: str) -> str:
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
+def _title(name: str) -> str:
+    """A snake_case name as words ("re_referral_rate" -> "Re referral rate"); others unchanged."""
+    if "_" in name and " " not in name:
+        words = name.replace("_", " ").strip()
+        return words[:1].upper() + words[1:]
+    return name
+
+
+_WORDS = {"children": "children", "cases": "cases", "fte": "FTE", "hours": "hours",
+          "month": "months", "year": "years", "percent": "%", "people": "people"}
+_SINGULAR = {"children": "child", "cases": "case", "months": "month", "years": "year",
+             "hours": "hour"}
+_PERIODS = {"month": "a month", "year": "a year"}
+
+
+def plain_unit(units: str | None, name: str = "") -> str:
+    """A Vensim unit in words: "Children/Month" -> "children a month", "Dmnl" -> what the
+    variable's name says it is (a share, a multiplier, a ratio to its reference), never "Dmnl".
+    """
+    u = (units or "").split("[")[0].strip()
+    low = name.lower()
+    if u.lower() in ("", "dmnl", "1", "dimensionless", "fraction"):
+        if not u:
+            return "unit not given"
+        if any(w in low for w in ("fraction", "share", "rate")):
+            return "share (0 to 1)"
+        if low.startswith("effect of") or "multiplier" in low:
+            return "multiplier (1 = no effect)"
+        if low.startswith(("relative", "reference")) or "pressure" in low:
+            return "ratio to the reference level (1 = reference)"
+        if "sensitivity" in low:
+            return "sensitivity (no unit)"
+        return "index (no unit)"
+    if u.lower() == "percent":
+        return "%"
+    num, _, den = u.partition("/")
+    nums = [t.strip().lower() for t in num.replace("(", "").replace(")", "").split("*")]
+    dens = [t.strip().lower() for t in den.replace("(", "").replace(")", "").split("*") if t]
+    if "month" in nums and "month" in dens:  # FTE*Month/Month: an experience co-flow
+        nums.remove("month")
+        dens.remove("month")
+        nums.append("month")
+        return "FTE-months a month" if "fte" in nums else plain_unit("*".join(nums), name)
+    words = [_WORDS.get(t, t) for t in nums if t != "1"]
+    head = "-".join(w.rstrip("s") if len(words) > 1 and i < len(words) - 1 else w
+                    for i, w in enumerate(words))
+    period = next((_PERIODS[t] for t in dens if t in _PERIODS), "")
+    per = [_SINGULAR.get(_WORDS.get(t, t), _WORDS.get(t, t)) for t in dens if t not in _PERIODS]
+    per_text = "".join(f" per {w}" for w in per)
+    if not head:  # 1/Month: a fraction of something each month
+        kind = "share" if any(w in low for w in ("rate", "fraction")) else "fraction"
+        return f"{kind} {period}".strip() if period else f"per {' per '.join(per)}"
+    return f"{head}{per_text} {period}".strip()
