@@ -22,6 +22,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from carespiral.errors import CarespiralError, FileFormatError
 
 __all__ = ["Aux", "Lookup", "Program", "State", "UnsupportedConstructError", "lower_file"]
@@ -192,6 +194,8 @@ class _Lowerer:
         self.kind_of: dict[str, str] = {}  # clean name -> element kind
         self.var = ""  # Vensim name of the element being lowered (for errors)
         self.nhidden = 0
+        self.finishers: list = []  # built once every element is lowered
+        self.control: dict[str, str] = {}
 
     def refuse(self, construct: str, hint: str = "") -> UnsupportedConstructError:
         return UnsupportedConstructError(construct, self.var, self.path, hint)
@@ -257,15 +261,20 @@ class _Lowerer:
             return self.delay(ast.input, ast.delay_time, ast.initial, int(ast.order), deps,
                               lower_order=False)
         if isinstance(ast, ae.DelayNStructure):
-            return self.delay(ast.input, ast.delay_time, ast.initial,
-                              self.const_int(ast.order, "DELAY N order"), deps, lower_order=True)
+            if _is_number(ast.order):
+                return self.delay(ast.input, ast.delay_time, ast.initial,
+                                  self.const_int(ast.order, "DELAY N order"), deps,
+                                  lower_order=True)
+            return self.variable_order("delay", ast, ast.delay_time, deps)
         if isinstance(ast, ae.DelayFixedStructure):
             return self.delay_fixed(ast, deps)
         if isinstance(ast, ae.SmoothStructure):
             return self.smooth(ast.input, ast.smooth_time, ast.initial, int(ast.order), deps)
         if isinstance(ast, ae.SmoothNStructure):
-            return self.smooth(ast.input, ast.smooth_time, ast.initial,
-                               self.const_int(ast.order, "SMOOTH N order"), deps)
+            if _is_number(ast.order):
+                return self.smooth(ast.input, ast.smooth_time, ast.initial,
+                                   self.const_int(ast.order, "SMOOTH N order"), deps)
+            return self.variable_order("smooth", ast, ast.smooth_time, deps)
         if isinstance(ast, ae.TrendStructure):
             return self.trend(ast, deps)
         if isinstance(ast, ae.ForecastStructure):
@@ -359,8 +368,44 @@ class _Lowerer:
         deps.add(nid)
         return nid
 
+    def variable_order(self, kind: str, ast: object, time_ast: object, deps: set[str]) -> str:
+        """DELAY N / SMOOTH N whose order is an expression: Vensim fixes the order at the initial
+        time. The stages are built for the order's value with the model's defaults (known once
+        every element is lowered); each run uses its own initial order, up to that many."""
+        o_id = self.initial(ast.order, set())  # type: ignore[attr-defined]
+        out = self.hidden(f"{kind}n_out")
+        var = self.var
+        self.aux[out] = Aux(out, "NAN", set())  # replaced when the stages are built
+
+        def build() -> None:
+            self.var = var
+            cap = self.static_order(o_id, f"{kind.upper()} N order")
+            inner: set[str] = set()
+            code = f"rt.initial_order({cap}, {o_id}, time_step, {{t}}, {kind == 'delay'})"
+            if kind == "delay":
+                last = self.delay(ast.input, time_ast, ast.initial, cap, inner,  # type: ignore[attr-defined]
+                                  lower_order=True, order_code=(code, o_id))
+            else:
+                last = self.smooth(ast.input, time_ast, ast.initial, cap, inner,  # type: ignore[attr-defined]
+                                   order_code=(code, o_id))
+            self.aux[out] = Aux(out, last, {last})
+
+        self.finishers.append(build)
+        deps.add(out)
+        return out
+
+    def static_order(self, nid: str, what: str) -> int:
+        """The value of an order's INITIAL state with the model's defaults (a whole number >= 1)."""
+        try:
+            v = float(np.max(_static_value(self, nid)))
+        except Exception:
+            raise self.refuse(f"a {what} that cannot be computed before the run") from None
+        if not (math.isfinite(v) and v >= 1):
+            raise self.refuse(f"a {what} of {v:g}", "the order must be at least 1")
+        return int(v)
+
     def delay(self, inp: object, dtime: object, init: object, order: int, deps: set[str],
-              lower_order: bool) -> str:
+              lower_order: bool, order_code: tuple[str, str] | None = None) -> str:
         # PySD's Delay: stage i holds order * (Vensim's stock i); outflow_i = s_i / delay time.
         i_id = self.sub_aux("delay_in", inp, set())
         t_id = self.sub_aux("delay_time", dtime, set())
@@ -376,8 +421,12 @@ class _Lowerer:
             # stages below the first active one are masked (their derivative is zero).
             m_id = f"{base}_order"
             self.used.add(m_id)
-            self.states[m_id] = State(m_id, f"rt.delay_n_order({order}, time_step, {t_id})",
-                                      {t_id})
+            if order_code is None:
+                self.states[m_id] = State(m_id, f"rt.delay_n_order({order}, time_step, {t_id})",
+                                          {t_id})
+            else:  # the order is an expression, fixed at the initial time (at most `order`)
+                self.states[m_id] = State(m_id, order_code[0].format(t=t_id),
+                                          {t_id, order_code[1]})
         for i in range(order):
             self.aux[outs[i]] = Aux(outs[i], f"({stages[i]} / {t_id})", {stages[i], t_id})
             dd = f"{base}_d{i}"
@@ -418,20 +467,34 @@ class _Lowerer:
         return sid
 
     def smooth(self, inp: object, stime: object, init: object, order: int,
-               deps: set[str]) -> str:
+               deps: set[str], order_code: tuple[str, str] | None = None) -> str:
         i_id = self.sub_aux("smooth_in", inp, set())
         t_id = self.sub_aux("smooth_time", stime, set())
         v_id = self.sub_aux("smooth_init", init, set())
         base = self.hidden("smooth")
         stages = [f"{base}_s{i}" for i in range(order)]
+        m_id = None
+        if order_code is not None:
+            # an order fixed at the initial time, per run, at most `order`: the stages before
+            # the first active one are masked (derivative zero), as for DELAY N
+            m_id = f"{base}_order"
+            self.used.add(m_id)
+            self.states[m_id] = State(m_id, order_code[0].format(t=t_id),
+                                      {t_id, order_code[1]})
         for i in range(order):
             self.used.add(stages[i])
             target = i_id if i == 0 else stages[i - 1]
             dd = f"{base}_d{i}"
             self.used.add(dd)
-            # PySD: (targets - state) * order / smooth_time
-            self.aux[dd] = Aux(dd, f"((({target} - {stages[i]}) * {float(order)!r}) / {t_id})",
-                               {target, stages[i], t_id})
+            if m_id is None:
+                # PySD: (targets - state) * order / smooth_time
+                self.aux[dd] = Aux(dd, f"((({target} - {stages[i]}) * {float(order)!r}) / "
+                                   f"{t_id})", {target, stages[i], t_id})
+            else:
+                tgt = i_id if i == 0 else f"np.where({order} - {m_id} == {i}, {i_id}, {target})"
+                self.aux[dd] = Aux(
+                    dd, f"np.where({order} - {m_id} <= {i}, ((({tgt} - {stages[i]}) * {m_id}) / "
+                    f"{t_id}), 0.0)", {i_id, target, stages[i], t_id, m_id})
             self.states[stages[i]] = State(stages[i], f"({v_id} + 0.0)", {v_id}, ddt=dd)
         deps.add(stages[-1])
         return stages[-1]
@@ -571,6 +634,9 @@ def _lower_model(am: object, path: Path) -> Program:
         if vname not in names:
             raise CarespiralError(f"{path}: the model does not define {vname}")
         control[key] = names[vname]
+    low.control = control
+    for build in low.finishers:
+        build()
     # the reference `time_step` inside equations reads the TIME STEP node
     return Program(path, low.aux, low.states, low.lookups, names, py_names, units, limits,
                    control)
@@ -624,3 +690,38 @@ def _lower_element(low: _Lowerer, el: object, nid: str, clean: str,
     is_const = (isinstance(ast, (int, float)) or type(ast).__module__ == "numpy") and \
         not isinstance(comp, amod.AbstractUnchangeableConstant)
     low.aux[nid] = Aux(nid, code, d, vensim=el.name, is_constant=is_const)
+
+
+def _static_value(low: _Lowerer, nid: str) -> object:
+    """A node's initial value with the model's defaults, computed at lowering (numpy)."""
+    from carespiral.pysd_runner.batch import runtime as rt
+
+    ns: dict[str, object] = {"np": np, "rt": rt, "NAN": math.nan, "INF": math.inf}
+    for lk in low.lookups.values():
+        ns[f"{lk.id}__x"], ns[f"{lk.id}__y"] = np.array(lk.x), np.array(lk.y)
+        ns[f"{lk.id}__t"] = rt.Table(list(lk.x), list(lk.y))
+
+    def value(node: str, seen: tuple[str, ...] = ()) -> object:
+        if node in ns:
+            return ns[node]
+        if node in seen:
+            raise CarespiralError("circular")
+        if node in ("time", "time_step"):
+            key = "initial_time" if node == "time" else "time_step"
+            ns[node] = value(low.control[key], (*seen, node))
+            return ns[node]
+        if node in low.states:
+            code, deps = low.states[node].init_code, low.states[node].init_deps
+        else:
+            a = low.aux[node]
+            code, deps = ((a.init_code, a.init_deps or set()) if a.init_code is not None
+                          else (a.code, a.deps))
+        for d in deps:
+            value(d, (*seen, node))
+        if "time_step" in code:
+            value("time_step", (*seen, node))
+        with np.errstate(all="ignore"):
+            ns[node] = eval(code, ns)
+        return ns[node]
+
+    return value(nid)

@@ -13,6 +13,7 @@ __all__ = [
     "Table",
     "as_numpy",
     "delay_n_order",
+    "initial_order",
     "lookup_extrapolate",
     "lookup_hold_backward",
     "lookup_interpolate",
@@ -55,16 +56,24 @@ def pulse_train(time: float, start, repeat, width, end):
     return np.where(on & (np.mod(time - start + SMALL_VENSIM, repeat) < width), 1.0, 0.0)
 
 
+# The division helpers choose before dividing: where the denominator counts as zero, it is
+# replaced by 1 so that a / b is never computed with it (a constant zero would otherwise raise
+# ZeroDivisionError on Python floats); elsewhere the quotient is the same a / b.
+
+
 def xidz(a, b, x):
-    return np.where(np.abs(b) < SMALL_VENSIM, x, a / b)
+    small = np.abs(b) < SMALL_VENSIM
+    return np.where(small, x, np.divide(a, np.where(small, 1.0, b)))
 
 
 def zidz(a, b):
-    return np.where(np.abs(b) < SMALL_VENSIM, 0.0, a / b)
+    small = np.abs(b) < SMALL_VENSIM
+    return np.where(small, 0.0, np.divide(a, np.where(small, 1.0, b)))
 
 
 def quantum(a, b):
-    return np.where(b < SMALL_VENSIM, a, b * np.trunc(a / b))
+    small = b < SMALL_VENSIM
+    return np.where(small, a, b * np.trunc(np.divide(a, np.where(small, 1.0, b))))
 
 
 def modulo(x, m):
@@ -129,6 +138,31 @@ def delay_n_order(order: int, time_step: float, delay_time):
         if not too_long.any():
             break
         m = np.where(too_long, m - 1, m)
+    return m if m.ndim else int(m)
+
+
+def initial_order(cap: int, order, time_step: float, delay_time, lower: bool):
+    """A DELAY N / SMOOTH N order given by an expression, fixed at the initial time: truncated
+    to a whole number (as PySD does), at most `cap` (the stages built), and for DELAY N lowered
+    while order * TIME STEP exceeds the delay time."""
+    from carespiral.errors import CarespiralError
+
+    m = np.trunc(np.asarray(order, dtype=float))
+    if np.any(~(m >= 1)) or np.any(m > cap):
+        bad = float(m.flat[int(np.argmax(~(m >= 1) | (m > cap)))])
+        raise CarespiralError(
+            f"a DELAY N or SMOOTH N order of {bad:g} at the initial time: the batch backend "
+            f"built {cap} stages (the order with the model's defaults); orders from 1 to {cap} "
+            "can be run, so raise the default order to allow larger ones")
+    m = m.astype(np.int64)
+    if lower:
+        d = np.asarray(delay_time, dtype=float)
+        m = np.broadcast_to(m, np.broadcast_shapes(m.shape, d.shape)).copy()
+        while True:
+            too_long = (m * time_step > d) & (m > 1)
+            if not too_long.any():
+                break
+            m = np.where(too_long, m - 1, m)
     return m if m.ndim else int(m)
 
 
