@@ -2,7 +2,8 @@
 
 Each candidate policy (a setting of every lever in the spec) is run against the same ensemble of
 uncertainty draws (Latin hypercube over the ranges, or posterior draws), and scored on three
-objectives to minimise: monthly `cost` of the levers relative to the model's defaults, `collapse_risk`
+objectives to minimise: `cost` of the levers in £ million a year over the model's defaults (from
+published unit costs, `costs.py`; never negative), `collapse_risk`
 (share of the ensemble that collapses) and a robust caseload (the 90th percentile across the
 ensemble of the mean caseload over the last 12 months, or its mean). pymoo's NSGA-II evolves a
 population; every generation is one batch of population x ensemble runs. The front's policies also
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from carespiral.errors import CarespiralError
+from carespiral.exploration.costs import CostModel
 from carespiral.exploration.criteria import COLLAPSE, classify
 from carespiral.exploration.experiments import build_design, needed_outputs
 from carespiral.exploration.result import Result
@@ -75,12 +77,15 @@ class _Evaluator:
         self.model, self.spec, self.ensemble = model, spec, ensemble
         self.levers = [lv.name for lv in spec.levers]
         self.defaults = np.array([model.parameter(n).default for n in self.levers])
-        self.costs = np.array([lv.cost for lv in spec.levers])
+        self.cost_model = CostModel().with_overrides(spec.costs, spec.source or "spec")
+        self.lever_costs = self.cost_model.lever_costs(model, spec.levers)
         caseload = model.outputs.get("caseload")
         if caseload is None:
             raise CarespiralError(f"model {model.name!r} has no `caseload` output role to optimise")
         self.caseload = caseload
-        self.outputs = list(dict.fromkeys([*needed_outputs(spec), caseload]))
+        self.agency = model.outputs.get("agency_fte")  # agency spending, shown beside the cost
+        self.outputs = list(dict.fromkeys([*needed_outputs(spec), caseload,
+                                           *([self.agency] if self.agency else [])]))
         self.calls = 0
 
     def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
@@ -100,12 +105,16 @@ class _Evaluator:
         short = t <= t[0] + s.optimise.short_run + 1e-9
         long = t >= t[-1] - 12 - 1e-9
         shape = (n_pol, n_ens)
-        return {"collapse": regime.reshape(shape),
-                "short": c[:, short].mean(axis=1).reshape(shape),
-                "long": c[:, long].mean(axis=1).reshape(shape)}
+        out = {"collapse": regime.reshape(shape),
+               "short": c[:, short].mean(axis=1).reshape(shape),
+               "long": c[:, long].mean(axis=1).reshape(shape)}
+        if self.agency:
+            a = np.asarray(ds[self.agency].transpose("run", "time").to_numpy(), dtype=float)
+            out["agency"] = a[:, long].mean(axis=1).reshape(shape)
+        return out
 
     def objectives(self, X: np.ndarray, r: dict[str, np.ndarray]) -> np.ndarray:
-        cost = (X - self.defaults) @ self.costs
+        cost = CostModel.policy_cost(X, self.defaults, self.lever_costs)
         risk = r["collapse"].mean(axis=1)
         if self.spec.optimise.robustness == "mean":
             load = r["long"].mean(axis=1)
@@ -169,6 +178,8 @@ def optimise(
     best = np.minimum(r["long"].min(axis=0), rb["long"][0])
     front["max_regret"] = (r["long"] - best).max(axis=1)
     front["short_run_caseload"] = r["short"].mean(axis=1)
+    if "agency" in r:  # £ million a year paid over permanent staff for agency cover, long run
+        front["agency_premium"] = r["agency"].mean(axis=1) * ev.cost_model.agency_premium / 1e6
     if "scandal_shock" in model.drivers:
         # Resilience of each front policy (uncertainties at their defaults): months to get back
         # within 5% of the undisturbed backlog after a scandal like November 2008's (height 1,
@@ -182,10 +193,19 @@ def optimise(
     fb = ev.objectives(base_X, rb)[0]
     baseline = {**dict(zip(ev.levers, base_X[0].tolist(), strict=True)), "cost": float(fb[0]),
                 "collapse_risk": float(fb[1]), "caseload": float(fb[2])}
+    if "agency" in rb:
+        baseline["agency_premium"] = float(rb["agency"].mean() * ev.cost_model.agency_premium / 1e6)
     short = _short_run_check(ev, rb, lo, hi)
     settings = {"population": opt.population, "generations": opt.generations,
                 "ensemble": opt.ensemble, "robustness": opt.robustness, "short_run": opt.short_run,
-                "runs": ev.calls, "seconds": time.perf_counter() - t0, "source": spec.source}
+                "runs": ev.calls, "seconds": time.perf_counter() - t0, "source": spec.source,
+                "cost_unit": "£ million a year",
+                "lever_costs": [{"lever": lc.name, "above": lc.above, "below": lc.below,
+                                 "basis": lc.basis, "costed": lc.costed}
+                                for lc in ev.lever_costs],
+                "unit_costs": ev.cost_model.sources(),
+                "employment_cost": ev.cost_model.employment_cost,
+                "agency_premium_per_fte": ev.cost_model.agency_premium}
     evaluated = pd.concat(archive, ignore_index=True) if archive else pd.DataFrame()
     return PolicyResult(front, evaluated, short, baseline, model.name, settings)
 

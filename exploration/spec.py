@@ -13,7 +13,12 @@
     # posterior = "calibration/out"  # optional: draws from a calibration result folder
 
     [levers]
-    establishment = { range = [120, 220], cost = 0.06 }   # cost: per unit a month (any currency)
+    establishment = { range = [120, 220] }   # costed in £ by exploration/costs.py; override with
+                                             # cost / cost_below = £ a year per unit above / below
+                                             # the default
+
+    [costs]                        # optional: override unit costs of data/unit_costs.csv
+    salary = 45000
 
     [[criteria]]                   # optional: defaults in `criteria.py`
     type = "above"                 # above | below | growing
@@ -64,12 +69,14 @@ class Uncertainty:
 
 @dataclass(frozen=True)
 class Lever:
-    """A policy setting between `lower` and `upper`; `cost` per unit per month (0 if free)."""
+    """A policy setting between `lower` and `upper`; `cost`/`cost_below`: £ a year per unit above /
+    below the model's default, overriding the cost model (`exploration.costs`) when given."""
 
     name: str
     lower: float
     upper: float
-    cost: float = 0.0
+    cost: float | None = None
+    cost_below: float | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,7 @@ class ExploreSpec:
     outcomes: tuple[Outcome, ...] = ()
     optimise: OptimiseSettings = field(default_factory=OptimiseSettings)
     source: str = ""
+    costs: Mapping[str, float] = field(default_factory=dict)  # unit-cost overrides ([costs])
 
     @property
     def factors(self) -> tuple[Uncertainty | Lever, ...]:
@@ -223,7 +231,7 @@ def spec_from_dict(data: Mapping[str, Any], path: str | Path = "spec") -> Explor
 
     known = {"model", "title", "description", "runs", "design", "seed", "chunk", "start", "stop",
              "time_step", "saveper", "scenario", "uncertainties", "levers", "criteria", "outcomes",
-             "optimise"}
+             "optimise", "costs"}
     unknown = set(data) - known
     if unknown:
         raise err(f"unknown keys {sorted(unknown)}; expected some of {sorted(known)}")
@@ -252,11 +260,16 @@ def spec_from_dict(data: Mapping[str, Any], path: str | Path = "spec") -> Explor
     for name, v in dict(data.get("levers", {})).items():
         ctx = f"{where}: [levers] {name!r}"
         if isinstance(v, dict):
-            extra = set(v) - {"range", "cost"}
+            extra = set(v) - {"range", "cost", "cost_below"}
             if extra or "range" not in v:
-                raise CarespiralError(f"{ctx}: expected {{ range = [low, high], cost = number }}")
+                raise CarespiralError(f"{ctx}: expected {{ range = [low, high], cost = £ a year "
+                                      "per unit above the default, cost_below = ... below }")
             lo, hi = _range(v["range"], ctx)
-            levers.append(Lever(name, lo, hi, _num(v.get("cost", 0.0), ctx + " cost")))
+            rates = {k: _num(v[k], f"{ctx} {k}") for k in ("cost", "cost_below") if k in v}
+            if any(r < 0 for r in rates.values()):
+                raise CarespiralError(f"{ctx}: costs are spending in £ a year and cannot be "
+                                      "negative; a cut that costs money is cost_below")
+            levers.append(Lever(name, lo, hi, rates.get("cost"), rates.get("cost_below")))
         else:
             levers.append(Lever(name, *_range(v, ctx)))
     if not uncertainties and not levers and posterior is None:
@@ -287,6 +300,9 @@ def spec_from_dict(data: Mapping[str, Any], path: str | Path = "spec") -> Explor
         ensemble=int(opt.get("ensemble", 32)), robustness=robustness,
         short_run=_num(opt.get("short_run", 24.0), f"{where}: [optimise] short_run"),
     )
+    costs = dict(data.get("costs", {}))
+    for k, v in costs.items():
+        costs[k] = _num(v, f"{where}: [costs] {k}")
     return ExploreSpec(
         model=str(data["model"]),
         title=str(data.get("title", "")),
@@ -307,6 +323,7 @@ def spec_from_dict(data: Mapping[str, Any], path: str | Path = "spec") -> Explor
         outcomes=tuple(outcomes),
         optimise=settings,
         source=where,
+        costs=costs,
     )
 
 
