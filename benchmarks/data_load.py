@@ -23,7 +23,7 @@ def _median(f, n: int) -> float:
 
 
 def main() -> None:
-    from carespiral.calibration import data
+    from carespiral import data
 
     full = _median(data.read_published, 5)
     data.load()  # fill the cache

@@ -1,10 +1,11 @@
-"""Fitting models to published data: data loading, observation operators, calibration methods.
+"""Fitting models to the published table (`carespiral.data`): specs, the objective, methods,
+intervals, fit statistics, backtests and the result.
 
     >>> from carespiral.calibration import calibrate, load_result
     >>> result = calibrate("national", method="least_squares", fit_until=2019)  # doctest: +SKIP
     >>> result.to_frame()                                                       # doctest: +SKIP
 
-Names are imported on first use, so `carespiral.calibration.data` stays light.
+Names are imported on first use, so importing the package costs nothing.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ MARGIN_ROLES = ("compliance_burden", "underlying_need")
 
 def current_authorities(last_year: int) -> pd.DataFrame:
     """Local authorities with published data up to `last_year` (codes in use then)."""
-    from carespiral.calibration import data as published
+    from carespiral import data as published
 
     a = published.areas()
     a = a[(a["level"] == "la") & (a["last_year"] >= last_year)]

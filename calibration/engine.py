@@ -252,7 +252,7 @@ def calibrate(
 
 def _area_data(area: str, data: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
     """The area's rows of the published table (one area code) and a label `Name (code)`."""
-    from carespiral.calibration import data as published
+    from carespiral import data as published
 
     table = published.load() if data is None else data
     codes = published.find_areas(area, published.areas(table))

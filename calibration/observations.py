@@ -118,7 +118,7 @@ def predict(obs: SeriesObs, time: np.ndarray, values: np.ndarray) -> np.ndarray:
 def _rule(series: str, unit: str, kind: str, model_units: str) -> tuple[str, float]:
     """How to observe a series: the data issue's operator for canonical roles (`observe`),
     otherwise from the series' published kind and span; and the unit factor (fraction to %)."""
-    from carespiral.calibration.series import SERIES
+    from carespiral.data.series import SERIES
 
     percent_model = "%" in model_units or "percent" in model_units.lower()
     if series in OPERATORS:
@@ -143,7 +143,7 @@ def observations_for(spec: CalibrationSpec, model, data: pd.DataFrame,
     FileFormatError (with the line) for a series the model lacks, a series absent for the
     area, or a break spanned without a policy.
     """
-    from carespiral.calibration.series import BREAKS
+    from carespiral.data.series import BREAKS
 
     area_label = area_label or spec.area or "the area"
     units = {v.name: v.units for v in model.variables}

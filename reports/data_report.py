@@ -2,7 +2,7 @@
 
 It consumes the project's tidy long data table (one row per area, series and period; columns
 area_code, area_name, level, series, date, value, unit, and optionally period, source, confidence,
-note, region_code, region_name) as returned by `carespiral.calibration.data`.
+note, region_code, region_name) as returned by `carespiral.data.load`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from carespiral.data.series import SERIES
 from carespiral.errors import CarespiralError, UnknownNameError
 
 from .page import Page, PlotlyJs
@@ -205,10 +206,6 @@ def _is_count(tab: pd.DataFrame, series: str) -> bool:
 
 def describe(series: str) -> str:
     """A readable title for a series: its published description when the project knows it."""
-    try:
-        from carespiral.calibration.series import SERIES
-    except ImportError:  # the report layer does not need the data layer to work
-        SERIES = {}
     d = SERIES.get(series)
     return d.description if d is not None else series.replace("_", " ").capitalize()
 

@@ -24,7 +24,7 @@ def list_series(
                                   help="List problems found in the published files."),
 ) -> None:
     """List series and their coverage (or areas, boundary changes, data problems)."""
-    from carespiral.calibration import data
+    from carespiral import data
 
     if problems:
         for p in data.problems():
@@ -65,8 +65,8 @@ def show(
                                   help="Include second sources and other vintages."),
 ) -> None:
     """Show one series for an area (all its codes, never spliced across a boundary change)."""
+    from carespiral import data
     from carespiral._atomic import atomic_path
-    from carespiral.calibration import data
     from carespiral.errors import CarespiralError
 
     rows = data.load(series=series, area=area, include_variants=variants)
@@ -104,7 +104,7 @@ def plot(
 ) -> None:
     """The data report: a series over time for an area with its region and England, and a
     ranking of authorities."""
-    from carespiral.calibration import data
+    from carespiral import data
     from carespiral.errors import CarespiralError
     from carespiral.reports import data_report
 

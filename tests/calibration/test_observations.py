@@ -18,7 +18,7 @@ def test_model_time_follows_the_calendar():
 
 
 def test_national_problem_observes_like_observe_batch():
-    from carespiral.calibration import data as published
+    from carespiral import data as published
     from carespiral.calibration.observe import observe_batch
 
     spec = read_spec("national")

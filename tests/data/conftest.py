@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from carespiral.calibration import data
+from carespiral import data
 
 
 @pytest.fixture(scope="session")

@@ -80,19 +80,18 @@ def test_plot_writes_self_contained_html(tmp_path):
     assert bad.exit_code == 2 and not (tmp_path / "plot.png").exists()
 
 
-def test_figure_per_10k_uses_the_ons_estimate():
-    from carespiral.calibration.data import load
-    from carespiral.calibration.data_plot import data_figure
+def test_the_data_report_draws_shipped_counts_per_10000_children():
+    """The one per-10,000 rule (the data report's) on the shipped table: ONS estimate of the
+    same calendar year as the figure."""
+    from carespiral.data import load
+    from carespiral.reports.data_report import data_page
 
-    fig = data_figure("referrals", area="haringey")
-    names = [t.name for t in fig.data]
-    assert names == ["Haringey", "Inner London", "England"]
+    page = data_page(load(), area="haringey", series=["referrals"], rank_series="referrals")
+    fig = next(b.fig for s in page.sections for b in s.blocks if hasattr(b, "fig"))
+    assert [t.name for t in fig.data] == ["Haringey", "Inner London", "England"]
     har = fig.data[0]
     pop = load(series="child_population", area="haringey").set_index("year")["value"]
     refs = load(series="referrals", area="haringey").set_index("year")["value"]
     i = list(pd.to_datetime(har.x)).index(pd.Timestamp("2023-03-31"))
     assert har.y[i] == pytest.approx(refs[2023] / pop[2023] * 1e4)
-    absolute = data_figure("referrals", area="haringey", per_10k=False)
-    assert 3456 in list(absolute.data[0].y)
-    national = data_figure("referrals")  # England alone, absolute, back to 2005
-    assert len(national.data) == 1 and min(pd.to_datetime(national.data[0].x)).year == 2005
+    assert 3456 in [float(v) for v in har.customdata[:, 0]]  # hover keeps the published count

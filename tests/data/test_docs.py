@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from carespiral.calibration import data
-from carespiral.calibration.series import ROLE_SERIES
+from carespiral import data
+from carespiral.data.series import ROLE_SERIES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "data.md"
 

@@ -26,7 +26,7 @@ def test_wheel_ships_data_and_cli_reads_it(tmp_path):
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
                     str(target), str(wheel)], check=True, capture_output=True)
-    code = ("import sys; from carespiral.cli import main; import carespiral.calibration.data as d;"
+    code = ("import sys; from carespiral.cli import main; import carespiral.data.loader as d;"
             "print(d.__file__);"
             "sys.argv = ['carespiral', 'data', 'show', 'referrals', '--area', 'haringey'];"
             "main()")

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carespiral.calibration import data, published
-from carespiral.calibration.series import ROLE_SERIES, SERIES
+from carespiral import data
+from carespiral.data import published
+from carespiral.data.series import ROLE_SERIES, SERIES
 from carespiral.errors import UnknownNameError
 
 C1 = "dfe/c1_children_in_need_referrals_and_rereferrals_2013_to_2023.csv"
@@ -193,7 +194,7 @@ def test_problems_found_in_the_published_files():
 
 
 def test_area_lookup_by_partial_name_and_ambiguity():
-    from carespiral.calibration.areas import find_areas
+    from carespiral.data.areas import find_areas
 
     known = data.areas()
     assert find_areas("herefordshire", known) == ["E06000019"]  # "Herefordshire, County of"
@@ -205,7 +206,7 @@ def test_area_lookup_by_partial_name_and_ambiguity():
 
 
 def test_statistical_neighbours_from_the_dfe_groupings():
-    from carespiral.calibration.neighbours import neighbours
+    from carespiral.data.neighbours import neighbours
     from carespiral.errors import CarespiralError
 
     # file line for 309 Haringey: SN1 320 (Waltham Forest, Close), SN2 204 (Hackney, Close)

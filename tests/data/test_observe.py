@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carespiral.calibration import data
+from carespiral import data
 from carespiral.calibration.observe import OPERATORS, date_to_model_time, observable, observe
-from carespiral.calibration.series import ROLE_SERIES
+from carespiral.data.series import ROLE_SERIES
 from carespiral.errors import CarespiralError, UnknownNameError
 
 ROLES = {"referrals": "Referrals", "children_in_need": "Open Cases",

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carespiral.calibration import data
+from carespiral import data
 from carespiral.errors import FileFormatError
 
 C1 = "c1_children_in_need_referrals_and_rereferrals_2013_to_2023.csv"

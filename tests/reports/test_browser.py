@@ -95,7 +95,7 @@ def test_data_report_in_browser(open_report, tmp_path, sample_table):
 
 
 def test_data_report_of_the_published_data_in_browser(open_report, tmp_path):
-    from carespiral.calibration.data import load
+    from carespiral.data import load
 
     path = data_report(load(), tmp_path / "data_report_haringey.html", area="Haringey")
     check = open_report(path)

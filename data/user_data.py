@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from carespiral.calibration.series import SERIES, SeriesDef
-from carespiral.calibration.tidy import COLUMNS, MARKERS, parse_values, read_rows, validate
+from carespiral.data.series import SERIES, SeriesDef
+from carespiral.data.tidy import COLUMNS, MARKERS, parse_values, read_rows, validate
 from carespiral.errors import FileFormatError
 
 __all__ = ["load_csv"]

@@ -10,14 +10,13 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from carespiral.calibration.series import SERIES, SeriesDef
-from carespiral.calibration.tidy import COLUMNS, parse_values, read_rows, validate
+from carespiral.data.series import SERIES, SeriesDef
+from carespiral.data.tidy import COLUMNS, parse_values, read_rows, validate
 from carespiral.errors import FileFormatError
 
 __all__ = ["CURATED_NAMES", "OPEN_FILES", "RECODED_CODES", "Published", "read_published"]
@@ -132,7 +131,8 @@ _CURATED_KEEP_RAW = {("haringey.csv", "sw_vacancy_rate")}
 
 
 def data_dir() -> Path:
-    return Path(str(resources.files("carespiral.data")))
+    """The folder of the shipped files (beside this module, installed or not)."""
+    return Path(__file__).resolve().parent
 
 
 

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from carespiral.calibration.areas import find_areas
-from carespiral.calibration.tidy import read_rows
+from carespiral.data.areas import find_areas
+from carespiral.data.loader import areas
+from carespiral.data.published import data_dir
+from carespiral.data.tidy import read_rows
 from carespiral.errors import CarespiralError, FileFormatError
 
 __all__ = ["neighbours"]
@@ -44,9 +46,6 @@ def neighbours(area: str, table: pd.DataFrame | None = None) -> pd.DataFrame:
     closeness (DfE's words: Extremely Close ... Not Close). Authorities are those of April 2021
     (so Cumbria, not Cumberland; Dorset after 2019).
     """
-    from carespiral.calibration.data import areas
-    from carespiral.calibration.published import data_dir
-
     known = areas(table)
     las = known[known["area_code"].isin(find_areas(area, known)) & (known["level"] == "la")]
     if las.empty:
