@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,21 +11,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from carespiral.errors import CarespiralError
+from carespiral.pysd_runner.catalog import plain_unit
 
 from .page import Page, PlotlyJs
-from .structure import Structure, layout, structure_from
+from .structure import LABEL_FONT, LABEL_SIZE, Box, Structure, layout, structure_from
 from .style import GREY, HIGHLIGHT, apply_layout, colour
 
-__all__ = ["model_page", "model_report", "parameter_table"]
+__all__ = ["model_page", "model_report", "model_verdict", "parameter_table", "structure_figure"]
 
-# marker per node kind: symbol, size, colour
-_LOOK = {
-    "stock": ("square", 30, "#0072B2"),
-    "flow": ("bowtie", 20, "#E69F00"),
-    "aux": ("circle", 12, "#009E73"),
-    "lookup": ("triangle-up", 10, "#CC79A7"),
-    "constant": ("diamond", 8, GREY),
-}
 _KIND_LABEL = {
     "stock": "stock",
     "flow": "flow",
@@ -75,6 +69,7 @@ def model_page(
         raise CarespiralError("the model structure has no variables to draw")
     params = parameter_table(parameters)
     page = Page(title, description)
+    page.section("Verdict", model_verdict(st))
     counts = pd.Series(list(st.nodes.values())).value_counts()
     summary = ", ".join(
         f"{counts.get(k, 0)} {_plural(_KIND_LABEL[k], counts.get(k, 0))}"
@@ -86,11 +81,12 @@ def model_page(
     sec.figure(
         structure_figure(st, show_constants=show_constants),
         how_to_read=(
-            "Blue squares are stocks (accumulations), orange bow-ties the flows that fill or drain "
-            "them (thick blue lines), green dots auxiliary variables; grey arrows point from cause "
-            "to effect (vermillion where more of the cause means less of the effect); pink "
-            "triangles are nonlinear effects (lookups). Choose a loop in the menu to trace it in colour; hover a variable for its "
-            "units and links."
+            "Blue boxes are stocks (things that accumulate, such as children waiting or social "
+            "workers in post); orange boxes are the flows that fill or drain them, joined to them "
+            "by thick blue bands; green boxes are other variables; pink boxes are nonlinear "
+            "effects. Grey arrows point from cause to effect, vermillion ones where more of the "
+            "cause means less of the effect. Choose a loop in the menu to trace it in colour; "
+            "hover a box for its units and links. Variables that are linked sit close together."
         ),
     )
     if not show_constants:
@@ -116,6 +112,32 @@ def model_page(
     else:
         psec.note("The model declares no constants.")
     return page
+
+
+def model_verdict(st: Structure) -> str:
+    """Two to five plain sentences on what the structure shows and what it cannot show."""
+    n_stock = sum(k == "stock" for k in st.nodes.values())
+    closed = [lp for lp in st.loops if not st.missing_links(lp)]
+    broken = [lp.name for lp in st.loops if st.missing_links(lp)]
+    said = [lp for lp in closed if lp.polarity or re.match(r"^[RB]\d", lp.name)]
+    agree = [lp for lp in said if st.polarity(lp) == lp.kind]
+    out = [f"This model follows {n_stock} stock{'s' if n_stock != 1 else ''} (things that "
+           f"accumulate) linked by {len(st.edges)} cause-and-effect links."]
+    if st.loops:
+        verb = "is" if len(broken) == 1 else "are"
+        gap = (f"; {', '.join(broken)} {verb} not, so the documented story and the equations "
+               "disagree there") if broken else ""
+        out.append(f"{len(closed)} of its {len(st.loops)} named feedback loops are real cycles "
+                   f"in its equations{gap}.")
+        if said and st.signs:
+            out.append(f"The equations give {len(agree)} of the {len(said)} loops whose kind is "
+                       "named (reinforcing or balancing) that same kind.")
+    else:
+        out.append("No feedback loops were named, so the page cannot check the causal story.")
+    out.append("The picture shows which variables affect which, not how strongly: which loop "
+               "dominates, and when, depends on the parameters and is found by running the model "
+               "(the tipping and exploration reports).")
+    return " ".join(out)
 
 
 def _plural(word: str, n: int) -> str:
@@ -154,6 +176,9 @@ def parameter_table(parameters: Any) -> pd.DataFrame:
                 }
             )
         frame = pd.DataFrame(rows, columns=PARAMETER_COLUMNS)
+    # units in words ("children a month", never "Dmnl")
+    frame["unit"] = [plain_unit(u if isinstance(u, str) else "", str(n))
+                     for u, n in zip(frame["unit"], frame["parameter"], strict=True)]
     # unbounded sides read better as blanks than as "inf"
     for c in ("lower", "upper"):
         frame[c] = pd.to_numeric(frame[c], errors="coerce").replace([math.inf, -math.inf], math.nan)
@@ -167,7 +192,7 @@ def _stock_table(st: Structure) -> pd.DataFrame:
             continue
         flows = [a for a, b in st.pipes() if b == name]
         by = {d: [f for f in flows if st.flow_direction(f, name) == d] for d in ("in", "out", "")}
-        row = {"stock": name, "unit": st.units.get(name, ""), "inflows": ", ".join(by["in"]),
+        row = {"stock": name, "unit": plain_unit(st.units.get(name), name), "inflows": ", ".join(by["in"]),
                "outflows": ", ".join(by["out"])}
         if by[""]:
             row["flows of unknown direction"] = ", ".join(by[""])
@@ -193,78 +218,119 @@ def _loop_table(st: Structure) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# fill and border per node kind: stocks strong, flows warm, auxiliaries plain
+_BOX = {
+    "stock": ("#d6e9f8", "#0072B2", 2.2),
+    "flow": ("#fdebc8", "#E69F00", 1.6),
+    "aux": ("#ffffff", "#009E73", 1.2),
+    "lookup": ("#f7e1ee", "#CC79A7", 1.2),
+    "constant": ("#f2f2f2", GREY, 1.0),
+}
+PLOT_WIDTH = 1100  # px of plot area on a 1280-px window (page 1180 less padding and margins)
+
+
+def _edge_end(box: Box, toward: tuple[float, float], pad: float = 2.0) -> tuple[float, float]:
+    """Where the segment from `box`'s centre towards a point leaves the box (plus a pad)."""
+    dx, dy = toward[0] - box.x, toward[1] - box.y
+    if dx == 0 and dy == 0:
+        return box.x, box.y
+    tx = (box.width / 2 + pad) / abs(dx) if dx else math.inf
+    ty = (box.height / 2 + pad) / abs(dy) if dy else math.inf
+    t = min(tx, ty, 1.0)
+    return box.x + dx * t, box.y + dy * t
+
+
 def structure_figure(st: Structure, *, show_constants: bool = False) -> go.Figure:
-    """The stock-flow picture: nodes by kind, causal arrows, pipes, loops selectable."""
+    """The stock-flow picture laid out by Graphviz: boxes by kind, causal arrows, pipes, loops.
+
+    Coordinates are Graphviz points drawn one to one with pixels at the usual plot width, so the
+    labels Graphviz measured fit in their boxes and, as the boxes do not overlap, no label covers
+    another. A menu highlights one loop at a time.
+    """
     # constants have no inputs, so hiding them never breaks a chain of causes; lookups do have
     # one (the WITH LOOKUP input) and stay
     keep = [n for n, k in st.nodes.items() if show_constants or k != "constant"]
-    pos = layout(st, keep)
+    boxes = layout(st, keep)
+    xs = [b.x - b.width / 2 for b in boxes.values()] + [b.x + b.width / 2 for b in boxes.values()]
+    ys = [b.y - b.height / 2 for b in boxes.values()] + [b.y + b.height / 2 for b in boxes.values()]
+    x0, x1, y0, y1 = min(xs) - 6, max(xs) + 6, min(ys) - 6, max(ys) + 6
+    scale = min(1.0, PLOT_WIDTH / (x1 - x0))  # px per point
     fig = go.Figure()
     kept = set(keep)
     pipes = [p for p in st.pipes() if p[0] in kept and p[1] in kept]
     pipe_set = set(pipes)
-    # material pipes: thick lines between flows and their stocks
+    # material pipes: thick lines between flows and their stocks, under everything else
     px: list[float | None] = []
     py: list[float | None] = []
     for a, b in pipes:
-        px += [pos[a][0], pos[b][0], None]
-        py += [pos[a][1], pos[b][1], None]
-    fig.add_trace(go.Scatter(x=px, y=py, mode="lines", name="flow into/out of a stock",
-                             line={"color": "#0072B2", "width": 5}, opacity=0.35,
+        px += [boxes[a].x, boxes[b].x, None]
+        py += [boxes[a].y, boxes[b].y, None]
+    fig.add_trace(go.Scatter(x=px, y=py, mode="lines", name="flow into or out of a stock",
+                             line={"color": "#0072B2", "width": 7}, opacity=0.3,
                              hoverinfo="skip"))
-    # information links as arrows (annotations carry the arrowheads); set in one go, as adding
-    # them one by one re-validates the layout each time
-    arrows = [
-        {"x": pos[b][0], "y": pos[b][1], "ax": pos[a][0], "ay": pos[a][1], "xref": "x",
-         "yref": "y", "axref": "x", "ayref": "y", "showarrow": True, "arrowhead": 2,
-         "arrowsize": 1, "arrowwidth": 1,
-         # negative links (more cause, less effect) in vermillion; positive or unknown grey
-         "arrowcolor": HIGHLIGHT if st.signs.get((a, b)) == -1 else "#8a8a8a",
-         "standoff": 9, "startstandoff": 6, "opacity": 0.8, "text": ""}
-        for a, b in st.edges
-        if a in kept and b in kept and a != b and (a, b) not in pipe_set
-    ]
-    fig.update_layout(annotations=arrows)
+    # information links as arrows from box edge to box edge (annotations carry the arrowheads)
+    arrows = []
+    for a, b in st.edges:
+        if a not in kept or b not in kept or a == b or (a, b) in pipe_set:
+            continue
+        sx, sy = _edge_end(boxes[a], (boxes[b].x, boxes[b].y))
+        ex, ey = _edge_end(boxes[b], (boxes[a].x, boxes[a].y))
+        arrows.append({
+            "x": ex, "y": ey, "ax": sx, "ay": sy, "xref": "x", "yref": "y", "axref": "x",
+            "ayref": "y", "showarrow": True, "arrowhead": 2, "arrowsize": 1, "arrowwidth": 1,
+            # negative links (more cause, less effect) in vermillion; positive or unknown grey
+            "arrowcolor": HIGHLIGHT if st.signs.get((a, b)) == -1 else "#8a8a8a",
+            "opacity": 0.75, "text": ""})
+    shapes = []
+    for n in keep:
+        b = boxes[n]
+        fill, line, width = _BOX[st.nodes[n]]
+        shapes.append({"type": "rect", "xref": "x", "yref": "y", "layer": "below",
+                       "x0": b.x - b.width / 2, "x1": b.x + b.width / 2,
+                       "y0": b.y - b.height / 2, "y1": b.y + b.height / 2,
+                       "fillcolor": fill, "line": {"color": line, "width": width}})
+    fig.update_layout(annotations=arrows, shapes=shapes)
     inputs: dict[str, list[str]] = {n: [] for n in st.nodes}
     outputs: dict[str, list[str]] = {n: [] for n in st.nodes}
     for a, b in st.edges:
         inputs[b].append(a)
         outputs[a].append(b)
+    font = {"family": LABEL_FONT + ", Arial, sans-serif", "size": LABEL_SIZE * scale,
+            "color": "#1a1a1a"}
     for kind in ("stock", "flow", "aux", "lookup", "constant"):
         names = [n for n in keep if st.nodes[n] == kind]
         if not names:
             continue
-        symbol, size, col = _LOOK[kind]
         hover = [
-            f"<b>{n}</b><br>{_KIND_LABEL[kind]}, {st.units.get(n) or 'units not given'}"
+            f"<b>{n}</b><br>{_KIND_LABEL[kind]}, {plain_unit(st.units.get(n), n)}"
             f"<br>depends on: {', '.join(inputs[n]) or 'nothing'}"
             f"<br>drives: {', '.join(outputs[n]) or 'nothing'}"
             for n in names
         ]
-        fig.add_trace(
-            go.Scatter(
-                x=[pos[n][0] for n in names], y=[pos[n][1] for n in names],
-                mode="markers+text", name=_plural(_KIND_LABEL[kind], 2),
-                text=names if kind != "constant" else None, textposition="top center",
-                textfont={"size": 12 if kind == "stock" else (10 if len(keep) < 50 else 9)},
-                marker={"symbol": symbol, "size": size, "color": col,
-                        "line": {"color": "white", "width": 1}},
-                hovertext=hover, hoverinfo="text",
-            )
-        )
+        fill, line, _ = _BOX[kind]
+        fig.add_trace(go.Scatter(
+            x=[boxes[n].x for n in names], y=[boxes[n].y for n in names], mode="text",
+            name=_plural(_KIND_LABEL[kind], 2),
+            text=[boxes[n].label.replace("\n", "<br>") for n in names],
+            textposition="middle center", textfont=font, hovertext=hover, hoverinfo="text",
+        ))
+        # a legend key in the box style (the text trace itself has no marker to show)
+        fig.add_trace(go.Scatter(
+            x=[None], y=[None], mode="markers", name=_plural(_KIND_LABEL[kind], 2),
+            marker={"symbol": "square", "size": 14, "color": fill,
+                    "line": {"color": line, "width": 2}}, hoverinfo="skip", showlegend=True))
+        fig.data[-2].showlegend = False
     n_base = len(fig.data)
     for i, lp in enumerate(st.loops):
-        seq = [v for v in lp.variables if v in pos]
+        seq = [v for v in lp.variables if v in boxes]
         if len(seq) < 2:
             continue
         closed = [*seq, seq[0]]
-        fig.add_trace(
-            go.Scatter(
-                x=[pos[v][0] for v in closed], y=[pos[v][1] for v in closed], mode="lines",
-                name=f"{lp.name} {lp.title}".strip(), visible=False,
-                line={"color": colour(i + 3), "width": 6}, opacity=0.55, hoverinfo="name",
-            )
-        )
+        fig.add_trace(go.Scatter(
+            x=[boxes[v].x for v in closed], y=[boxes[v].y for v in closed], mode="lines",
+            name=f"{lp.name} {lp.title}".strip(), visible=False,
+            line={"color": colour(i + 3), "width": 7}, opacity=0.5, hoverinfo="name",
+        ))
     n_loops = len(fig.data) - n_base
     if n_loops:
         buttons = [{"label": "no loop", "method": "restyle",
@@ -276,12 +342,16 @@ def structure_figure(st: Structure, *, show_constants: bool = False) -> go.Figur
         buttons.append({"label": "all loops", "method": "restyle",
                         "args": [{"visible": [True] * (n_base + n_loops)}]})
         fig.update_layout(updatemenus=[{
-            "buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.02,
+            "buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.0,
             "yanchor": "bottom", "showactive": True, "bgcolor": "white",
         }])
-    apply_layout(fig, title="Stocks, flows and causal links",
-                 height=int(min(1100, 560 + 5 * len(keep))))  # room for labels in big models
-    fig.update_xaxes(visible=False, range=[-0.08, 1.08])
-    fig.update_yaxes(visible=False, range=[-0.08, 1.1])
-    fig.update_layout(hovermode="closest", plot_bgcolor="white", dragmode="pan")
+    top, bottom = 110, 20
+    height = int((y1 - y0) * scale) + top + bottom
+    apply_layout(fig, title="Stocks, flows and causal links", height=max(360, height))
+    fig.update_layout(margin={"l": 10, "r": 10, "t": top, "b": bottom}, hovermode="closest",
+                      plot_bgcolor="white", dragmode="pan",
+                      legend={"y": 1.0, "yanchor": "bottom"})
+    fig.update_xaxes(visible=False, range=[x0, x1], constrain="domain")
+    fig.update_yaxes(visible=False, range=[y0, y1], scaleanchor="x", scaleratio=1,
+                     constrain="domain")
     return fig

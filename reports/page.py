@@ -55,7 +55,7 @@ figure.cs-figure { margin: 1.2em 0; border: 1px solid var(--rule); border-radius
 .cs-plot { width: 100%; min-height: 200px; }
 figcaption { font-size: 0.92rem; color: var(--ink); padding: 4px 8px; }
 figcaption .cs-how { font-weight: 600; }
-.cs-table-wrap { overflow: auto; max-height: 32em; margin: 1em 0; border: 1px solid var(--rule); }
+.cs-table-wrap { overflow-x: auto; margin: 1em 0; border: 1px solid var(--rule); }
 table.cs-table { border-collapse: collapse; font-size: 0.88rem; width: 100%; }
 table.cs-table caption { text-align: left; font-weight: 600; padding: 6px 8px; caption-side: top; }
 table.cs-table th, table.cs-table td { padding: 4px 8px; border-bottom: 1px solid #eee; }

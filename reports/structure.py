@@ -2,24 +2,24 @@
 
 `structure_from` accepts the dependency graph from `carespiral.pysd_runner.graph` or any object
 (or dict, e.g. read back from JSON) with `nodes` and `edges`, so the report depends on a small
-shape and not on how the graph is built. `layout` places the nodes for drawing.
+shape and not on how the graph is built. `layout` places the nodes for drawing (Graphviz).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from carespiral.errors import CarespiralError, FileFormatError
 
 __all__ = [
     "NODE_KINDS",
+    "Box",
     "Loop",
     "Structure",
     "layout",
@@ -288,67 +288,64 @@ def loops_from_doc(path: str | Path) -> list[Loop]:
     return loops
 
 
-def layout(structure: Structure, names: Sequence[str], seed: int = 7) -> dict[str, tuple[float, float]]:
-    """Positions in [0, 1]^2 by stress majorization on link distances (deterministic).
+@dataclass(frozen=True)
+class Box:
+    """A laid-out variable: centre (x, y), width and height in points, and its wrapped label."""
 
-    Two variables are drawn as far apart as the number of links between them (ignoring
-    direction): classical scaling gives a starting picture and SMACOF iterations with weights
-    1/d^2 refine it, so near neighbours are placed accurately and the whole graph spreads
-    evenly, without the outliers a force-directed layout leaves on large graphs.
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+
+
+LABEL_FONT = "Helvetica"  # Graphviz measures labels in this font; the figure draws them in it
+LABEL_SIZE = 11.0  # points
+WRAP = 16  # characters a label line
+
+
+def wrap_label(name: str, width: int = WRAP) -> str:
+    """A variable's name broken into short lines (joined by newlines) so boxes stay compact."""
+    return "\n".join(textwrap.wrap(name, width)) or name
+
+
+def layout(structure: Structure, names: Sequence[str], seed: int = 7) -> dict[str, Box]:
+    """Boxes of `names` laid out by Graphviz (neato, stress majorization) without overlaps.
+
+    Each variable is a box that fits its wrapped label at `LABEL_SIZE` points; neato places them
+    so that linked variables sit close, and its `prism` overlap removal moves boxes apart until
+    no two overlap, so no label covers another however dense the model. The result is in
+    points, y upwards, with the drawing's lower-left corner at (0, 0). Deterministic (fixed seed).
     """
-    n = len(names)
-    if n == 0:
+    import graphviz
+
+    if not names:
         return {}
-    if n == 1:
-        return {names[0]: (0.5, 0.5)}
-    index = {nm: i for i, nm in enumerate(names)}
-    adj: list[set[int]] = [set() for _ in range(n)]
+    ids = {nm: f"n{i}" for i, nm in enumerate(names)}
+    g = graphviz.Digraph(engine="neato", graph_attr={
+        "overlap": "prism", "sep": "+7", "mode": "major", "start": str(seed), "splines": "false",
+        "outputorder": "edgesfirst"}, node_attr={
+        "shape": "box", "fontsize": f"{LABEL_SIZE:g}", "fontname": LABEL_FONT,
+        "margin": "0.06,0.03"})
+    for nm in names:
+        g.node(ids[nm], label=wrap_label(nm))
     for a, b in structure.edges:
-        if a in index and b in index and a != b:
-            adj[index[a]].add(index[b])
-            adj[index[b]].add(index[a])
-    dist = np.full((n, n), np.inf)
-    for src in range(n):  # breadth-first search from every node
-        dist[src, src] = 0
-        frontier, d = [src], 0
-        while frontier:
-            d += 1
-            nxt = []
-            for u in frontier:
-                for v in adj[u]:
-                    if dist[src, v] == np.inf:
-                        dist[src, v] = d
-                        nxt.append(v)
-            frontier = nxt
-    finite = dist[np.isfinite(dist)]
-    dist[~np.isfinite(dist)] = finite.max() + 1  # separate components sit a step apart
-    # classical scaling for a start
-    j = np.eye(n) - 1.0 / n
-    gram = -0.5 * j @ (dist**2) @ j
-    vals, vecs = np.linalg.eigh(gram)
-    order = np.argsort(vals)[::-1][:2]
-    pos = vecs[:, order] * np.sqrt(np.maximum(vals[order], 1e-9))
-    rng = np.random.default_rng(seed)
-    pos += rng.normal(0, 1e-3, pos.shape)  # break ties between symmetric nodes
-    # SMACOF with weights 1/d^2
-    with np.errstate(divide="ignore"):
-        w = np.where(dist > 0, 1.0 / dist**2, 0.0)
-    lap = -w
-    np.fill_diagonal(lap, w.sum(1))
-    lap_pinv = np.linalg.pinv(lap)
-    for _ in range(200):
-        diff = pos[:, None, :] - pos[None, :, :]
-        cur = np.sqrt((diff**2).sum(-1))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(cur > 1e-12, w * dist / cur, 0.0)
-        bmat = -ratio
-        np.fill_diagonal(bmat, ratio.sum(1))
-        new = lap_pinv @ bmat @ pos
-        if np.abs(new - pos).max() < 1e-5:
-            pos = new
-            break
-        pos = new
-    lo, hi = pos.min(0), pos.max(0)
-    span = np.where(hi - lo > 1e-9, hi - lo, 1.0)
-    pos = (pos - lo) / span
-    return {nm: (float(pos[i, 0]), float(pos[i, 1])) for nm, i in index.items()}
+        if a in ids and b in ids and a != b:
+            g.edge(ids[a], ids[b])
+    try:
+        raw = json.loads(g.pipe(format="json0", encoding="utf-8"))
+    except graphviz.ExecutableNotFound:
+        raise CarespiralError(
+            "the model picture is laid out by Graphviz, whose 'neato' program was not found; "
+            "install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install "
+            "graphviz) and run again"
+        ) from None
+    by_id = {v: k for k, v in ids.items()}
+    out: dict[str, Box] = {}
+    for obj in raw.get("objects", []):
+        nm = by_id.get(obj.get("name", ""))
+        if nm is None:
+            continue
+        x, y = (float(v) for v in obj["pos"].split(","))
+        out[nm] = Box(x, y, float(obj["width"]) * 72, float(obj["height"]) * 72, wrap_label(nm))
+    return out

@@ -66,27 +66,62 @@ def test_unknown_node_kind_is_refused(sample_graph):
         structure_from(sample_graph)
 
 
-def test_layout_is_deterministic_and_inside_the_unit_square(sample_graph):
+def _overlaps(boxes) -> list[tuple[str, str]]:
+    items = list(boxes.items())
+    bad = []
+    for i, (a, p) in enumerate(items):
+        for b, q in items[i + 1:]:
+            if (abs(p.x - q.x) < (p.width + q.width) / 2 - 0.5
+                    and abs(p.y - q.y) < (p.height + q.height) / 2 - 0.5):
+                bad.append((a, b))
+    return bad
+
+
+def test_layout_is_deterministic_and_no_two_boxes_overlap(sample_graph):
     st = structure_from(sample_graph)
     names = list(st.nodes)
     a, b = layout(st, names), layout(st, names)
     assert a == b
-    xy = np.array(list(a.values()))
-    assert xy.min() >= 0 and xy.max() <= 1
-    # no two variables drawn on top of each other
-    d = np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1)) + np.eye(len(xy))
-    assert d.min() > 0.02
+    assert set(a) == set(names)
+    assert _overlaps(a) == []
+    # every box is at least as wide as the longest line of its label needs (about 0.45 em a
+    # character at 11 pt is a lower bound for Helvetica)
+    for box in a.values():
+        longest = max(len(line) for line in box.label.split("\n"))
+        assert box.width >= 0.45 * 11 * longest
+        assert all(len(line) <= 16 or " " not in line for line in box.label.split("\n"))
+
+
+def test_the_main_model_is_laid_out_without_overlapping_boxes():
+    from carespiral.pysd_runner import load
+    from carespiral.pysd_runner.graph import dependency_graph
+
+    st = structure_from(dependency_graph(load("collapse_spiral").mdl_path))
+    keep = [n for n, k in st.nodes.items() if k != "constant"]
+    boxes = layout(st, keep)
+    assert len(boxes) == len(keep) > 80
+    assert _overlaps(boxes) == []
+    # linked variables sit closer than unlinked ones on average (a layout, not a scatter)
+    xy = {n: np.array([b.x, b.y]) for n, b in boxes.items()}
+    linked = [np.linalg.norm(xy[a] - xy[b]) for a, b in st.edges if a in xy and b in xy]
+    names = list(xy)
+    rng = np.random.default_rng(0)
+    pairs = rng.choice(len(names), size=(400, 2))
+    anyp = [np.linalg.norm(xy[names[i]] - xy[names[j]]) for i, j in pairs if i != j]
+    assert np.median(linked) < 0.6 * np.median(anyp)
 
 
 def test_structure_figure_hides_constants_unless_asked(sample_graph, sample_parameters):
     def drawn(page):
         fig = next(b.fig for s in page.sections for b in s.blocks if hasattr(b, "fig"))
-        return {t for tr in fig.data if tr.mode == "markers+text" for t in (tr.text or ())}
+        return {t.replace("<br>", " ") for tr in fig.data if tr.mode == "text"
+                for t in (tr.text or ())}
 
     hidden = drawn(model_page(sample_graph, sample_parameters, title="m"))
     shown = drawn(model_page(sample_graph, sample_parameters, title="m", show_constants=True))
     assert "Funded Establishment" not in hidden and "Social Workers" in hidden
-    assert "Effect of Burnout on Leaving" in shown  # lookups are labelled; constants hover only
+    assert "Effect of Burnout on Leaving" in hidden  # lookups are drawn; constants only if asked
+    assert "Funded Establishment" in shown
 
 
 def test_loop_menu_switches_each_loop_on_alone(sample_graph, sample_parameters):
