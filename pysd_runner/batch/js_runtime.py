@@ -1,0 +1,176 @@
+"""The JavaScript twins of `runtime` and `scalar_runtime`, used by code from `js_target`.
+
+`JS_RUNTIME` is the source of one JavaScript expression: an object of functions, each computing
+for one run the same IEEE double operations in the same order as its numpy counterpart (the
+numba engine's scalar functions are the model), so that a model compiled to JavaScript gives the
+numpy engine's numbers. Where JavaScript's own operators differ from numpy's they are not used:
+`np.where` and the logical functions test truth as numpy does (NaN counts as true), `np.minimum`
+and `np.maximum` propagate NaN, `np.mod` takes the divisor's sign, `np.round` rounds half to
+even, `np.power` keeps C's `pow(1, NaN) = 1`, and `np.interp` is followed line by line
+(including its retry when a slope is not finite).
+"""
+
+from __future__ import annotations
+
+__all__ = ["JS_RUNTIME", "RUNTIME_NAMES"]
+
+JS_RUNTIME = r"""
+(function () {
+  "use strict";
+  var SMALL = 1e-6;  // what Vensim treats as zero (ZIDZ, XIDZ, ramp and pulse edges)
+
+  function truth(c) { return c != 0; }  // numpy: non-zero (and NaN) is true; works for booleans
+  function min(a, b) { return (a < b || a !== a) ? a : b; }
+  function max(a, b) { return (a > b || a !== a) ? a : b; }
+  function where(c, a, b) { return (c != 0) ? a : b; }
+  function and(a, b) { return (a != 0) && (b != 0); }
+  function or(a, b) { return (a != 0) || (b != 0); }
+  function not(a) { return a == 0; }
+  function pow(a, b) {
+    // C's pow: 1^y = 1 and (-1)^(+-inf) = 1, where JavaScript gives NaN
+    if (a === 1) return 1;
+    if (a === -1 && (b === Infinity || b === -Infinity)) return 1;
+    return Math.pow(a, b);
+  }
+  function mod(a, b) {
+    // np.mod for floats (npy_divmod): the result has the divisor's sign
+    var m = a % b;  // fmod: exact
+    if (b === 0) return m;
+    if (m !== 0) {
+      if ((b < 0) !== (m < 0)) m += b;
+    } else {
+      m = (b < 0) ? -0 : 0;
+    }
+    return m;
+  }
+  function roundHalfEven(x) {
+    var r = Math.round(x);
+    if (Math.abs(x - Math.trunc(x)) === 0.5) r = 2 * Math.round(x / 2);
+    return r;
+  }
+  function step(time, timeStep, value, tstep) { return value * ((time + timeStep / 2) > tstep); }
+  function ramp(time, slope, start, finish) {
+    return (((time + SMALL) > start) * slope) * (min(finish, time) - start);
+  }
+  function rampOpen(time, slope, start) { return (((time + SMALL) > start) * slope) * (time - start); }
+  function pulse(time, timeStep, start, width) {
+    var w = (width == 0) ? timeStep : width;
+    return ((start - SMALL) <= time && time < (start + w)) ? 1.0 : 0.0;
+  }
+  function pulseTrain(time, start, repeat, width, end) {
+    var on = (start <= time) && (time < end);
+    return (on && (mod((time - start) + SMALL, repeat) < width)) ? 1.0 : 0.0;
+  }
+  function xidz(a, b, x) { return (Math.abs(b) < SMALL) ? x : a / b; }
+  function zidz(a, b) { return (Math.abs(b) < SMALL) ? 0.0 : a / b; }
+  function quantum(a, b) { return (b < SMALL) ? a : b * Math.trunc(a / b); }
+  function modulo(x, m) { return x - quantum(x, m); }
+
+  // numpy's interp for one x (compiled_base.c: arr_interp), ends held
+  function interp(x, xp, fp) {
+    var n = xp.length;
+    if (n === 1) return fp[0];  // numpy: left, right and the only value are all fp[0]
+    if (x !== x) return x;
+    if (x < xp[0]) return fp[0];
+    if (x > xp[n - 1]) return fp[n - 1];
+    var lo = 0, hi = n - 1;  // largest j with xp[j] <= x
+    while (hi - lo > 1) {
+      var mid = (lo + hi) >> 1;
+      if (xp[mid] <= x) lo = mid; else hi = mid;
+    }
+    var j = (xp[hi] <= x) ? hi : lo;
+    if (j === n - 1) return fp[j];
+    if (xp[j] === x) return fp[j];
+    var slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j]);
+    var r = slope * (x - xp[j]) + fp[j];
+    if (r !== r) {
+      r = slope * (x - xp[j + 1]) + fp[j + 1];
+      if (r !== r && fp[j] === fp[j + 1]) r = fp[j];
+    }
+    return r;
+  }
+  // runtime.Table's branch-free formula: i = knots at or below x; slope_i * (x - x_i) + y_i
+  function table(x, xs, sl, xe, ye) {
+    var i = 0;
+    for (var j = 0; j < xs.length; j++) i += (x >= xs[j]);
+    return sl[i] * (x - xe[i]) + ye[i];
+  }
+  function lookupExtrapolate(x, xs, ys) {
+    var out = interp(x, xs, ys), n = xs.length;
+    var lo = ys[0] + ((ys[1] - ys[0]) / (xs[1] - xs[0])) * (x - xs[0]);
+    var hi = ys[n - 1] + ((ys[n - 1] - ys[n - 2]) / (xs[n - 1] - xs[n - 2])) * (x - xs[n - 1]);
+    return (x < xs[0]) ? lo : ((x > xs[n - 1]) ? hi : out);
+  }
+  function lookupHoldBackward(x, xs, ys) {
+    var n = xs.length, i = n;
+    if (x === x) { i = 0; while (i < n && xs[i] <= x) i++; }
+    return ys[Math.min(Math.max(i - 1, 0), n - 1)];
+  }
+  function delayNOrder(order, timeStep, delayTime) {
+    var m = order;
+    while (m * timeStep > delayTime && m > 1) m -= 1;
+    return m;
+  }
+  function initialOrder(cap, order, timeStep, delayTime, lower) {
+    var m = Math.trunc(order);
+    if (!(m >= 1) || m > cap) {
+      throw new Error("a DELAY N or SMOOTH N order of " + m + " at the initial time: the " +
+                      "model was compiled for orders from 1 to " + cap);
+    }
+    if (lower) while (m * timeStep > delayTime && m > 1) m -= 1;
+    return m;
+  }
+  // DELAY FIXED: a ring buffer of round(max(delay / TIME STEP, 1)) values (runtime.FixedPipe)
+  function fixedPipe(initial, delayTime, timeStep) {
+    var len = roundHalfEven(max(delayTime / timeStep, 1.0) + SMALL);
+    var buf = new Float64Array(len);
+    buf.fill(initial);
+    return {buf: buf, len: len, k: 0};
+  }
+  function push(p, value) {
+    p.buf[p.k % p.len] = value;
+    p.k += 1;
+    return p.buf[p.k % p.len];
+  }
+  // a time input (model.TimeInput): np.interp for a series shared by runs ("interp"), or the
+  // per-run formula v_i + (v_{i+1} - v_i) * w of a times x runs input ("linear")
+  function input(T, id) {
+    var s = T[id];
+    if (!s || !s.t || !s.v || s.t.length !== s.v.length || s.t.length < 1) {
+      throw new Error("time input " + id + " needs equal-length arrays t and v");
+    }
+    return {t: s.t, v: s.v, linear: s.mode === "linear"};
+  }
+  function inputAt(inp, time) {
+    if (!inp.linear) return interp(time, inp.t, inp.v);
+    var t = inp.t, v = inp.v, n = t.length;
+    if (time <= t[0]) return v[0];
+    if (time >= t[n - 1]) return v[n - 1];
+    var lo = 0, hi = n - 1;  // largest i with t[i] <= time
+    while (hi - lo > 1) {
+      var mid = (lo + hi) >> 1;
+      if (t[mid] <= time) lo = mid; else hi = mid;
+    }
+    var w = (time - t[lo]) / (t[lo + 1] - t[lo]);
+    return v[lo] + (v[lo + 1] - v[lo]) * w;
+  }
+  function param(P, id) {
+    var v = P[id];
+    if (typeof v !== "number") throw new Error("parameter " + id + " has no numeric value");
+    return v;
+  }
+  return {truth: truth, min: min, max: max, where: where, and: and, or: or, not: not, pow: pow,
+          mod: mod, step: step, ramp: ramp, rampOpen: rampOpen, pulse: pulse,
+          pulseTrain: pulseTrain, xidz: xidz, zidz: zidz, quantum: quantum, modulo: modulo,
+          interp: interp, table: table, lookupExtrapolate: lookupExtrapolate,
+          lookupHoldBackward: lookupHoldBackward, delayNOrder: delayNOrder,
+          initialOrder: initialOrder, fixedPipe: fixedPipe, push: push, input: input,
+          inputAt: inputAt, param: param, roundHalfEven: roundHalfEven};
+})()
+"""
+
+# Every function the generated code may call (bound to `$name` locals in the model's factory).
+RUNTIME_NAMES = ("truth", "min", "max", "where", "and", "or", "not", "pow", "mod", "step",
+                 "ramp", "rampOpen", "pulse", "pulseTrain", "xidz", "zidz", "quantum",
+                 "modulo", "interp", "table", "lookupExtrapolate", "lookupHoldBackward",
+                 "delayNOrder", "initialOrder", "fixedPipe", "push", "input", "inputAt", "param")
