@@ -179,6 +179,8 @@ def naming(name: str, model: str | None = None, units: str | None = None) -> Nam
     """
     roles, per_model = _label_tables()
     entries = catalog()
+    if model is not None and model not in entries and name not in roles:
+        return Naming(_title(name), plain_unit(units, name))  # a model of the user's own
     order = [model] if model in entries else []
     order += [m for m in ("collapse_spiral", *entries) if m in entries and m not in order]
     role = name if name in roles else ""

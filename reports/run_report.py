@@ -15,11 +15,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from carespiral.errors import CarespiralError, UnknownNameError
+from carespiral.pysd_runner.catalog import Naming, naming
 
 from .page import Page, PlotlyJs
-from .style import GREY, apply_layout, axis_title, colour, dash
+from .style import GREY, apply_layout, colour, dash
 
-__all__ = ["Shock", "run_page", "run_report"]
+__all__ = ["Shock", "run_page", "run_report", "run_verdict", "verdict_of_runs"]
 
 Shock = tuple[float | int | str | _dt.date | pd.Timestamp, str]
 """A marked event: (model month or calendar date, label)."""
@@ -38,6 +39,7 @@ def run_report(
     subtitle: str = "",
     max_points: int = MAX_POINTS,
     plotlyjs: PlotlyJs = "inline",
+    model: str | None = None,
 ) -> Path:
     """Write a run report for one or more scenario runs to `path` (an .html file)."""
     page = run_page(
@@ -48,6 +50,7 @@ def run_report(
         shocks=shocks,
         subtitle=subtitle,
         max_points=max_points,
+        model=model,
     )
     return page.write(path, plotlyjs=plotlyjs)
 
@@ -61,8 +64,14 @@ def run_page(
     shocks: Sequence[Shock] = (),
     subtitle: str = "",
     max_points: int = MAX_POINTS,
+    model: str | None = None,
 ) -> Page:
-    """The run report as a `Page`, for callers that want to add sections before writing."""
+    """The run report as a `Page`, for callers that want to add sections before writing.
+
+    Titles, axes, tables and hovers use the catalogue's labels and units in words
+    (`carespiral.pysd_runner.catalog.naming`; `model` picks a bundled model's meaning of a name,
+    `units` gives the .mdl units of variables no role covers).
+    """
     units = dict(units or {})
     if not runs:
         raise CarespiralError("a run report needs at least one run")
@@ -86,7 +95,9 @@ def run_page(
     marks.sort(key=lambda m: m[0].value if isinstance(m[0], pd.Timestamp) else m[0])  # numbered in time order
 
     n_runs = len(runs)
+    names = {out: naming(out, model, units.get(out)) for out in outputs}
     page = Page(title, subtitle)
+    page.section("Verdict", run_verdict(runs, names, use_dates))
     what = (
         f"{len(outputs)} output{'s' if len(outputs) != 1 else ''} of "
         f"{n_runs} run{'s' if n_runs != 1 else ''}: " + ", ".join(runs)
@@ -96,6 +107,7 @@ def run_page(
     shock_key = ("Shocks: " + "; ".join(f"{k} = {label} ({_fmt_x(x)})"
                                         for k, (x, label) in enumerate(marks, 1))) if marks else ""
     for out in outputs:
+        nm = names[out]
         fig = go.Figure()
         for i, (name, frame) in enumerate(runs.items()):
             shown = _thin(frame, max_points)
@@ -103,7 +115,7 @@ def run_page(
                 thinned.add(name)
             months = np.asarray(shown.index, dtype=float)
             x = pd.to_datetime(shown["date"]) if use_dates else months
-            when = "%{x|%d %b %Y} (month %{customdata:.1f})" if use_dates else "month %{x:.1f}"
+            when = "%{x|%d %b %Y}" if use_dates else "month %{x:.1f}"
             fig.add_trace(
                 go.Scatter(
                     x=x,
@@ -114,8 +126,8 @@ def run_page(
                     mode="lines",
                     line={"color": colour(i), "dash": dash(i), "width": 2.2},
                     hovertemplate=(
-                        f"<b>{name}</b><br>{when}<br>{out}: %{{y:,.4~g}} "
-                        f"{units.get(out, '')}<extra></extra>"
+                        f"<b>{name}</b><br>{when}<br>{nm.label}: %{{y:,.4~g}} "
+                        f"{nm.unit}<extra></extra>"
                     ),
                 )
             )
@@ -132,14 +144,16 @@ def run_page(
                 bordercolor=GREY, borderwidth=1, borderpad=2,
                 hovertext=f"{label} ({_fmt_x(x)})",
             )
-        apply_layout(fig, title=out)
+        apply_layout(fig, title=nm.label)
         fig.update_layout(hovermode="closest")
         fig.update_xaxes(title_text="Date" if use_dates else "Model time (months from April 2005)")
-        fig.update_yaxes(title_text=axis_title(out, units.get(out)))
+        fig.update_yaxes(title_text=_wrap_axis(f"{nm.label} ({nm.unit})"))
         how = (
-            f"Each line is one run; the height is {out} in {units.get(out) or 'its model units'}. "
+            f"Each line is one run; the height is {nm.label.lower()} in {nm.unit}. "
             "Where lines part, the scenarios differ."
         )
+        if nm.published:
+            how += f" DfE publishes it as {nm.published}; the model's value is monthly."
         if marks:
             how += " Dotted vertical lines mark the numbered shocks (hover a number for its name)."
         sec.figure(fig, how_to_read=how, caption=shock_key)
@@ -151,12 +165,13 @@ def run_page(
     if skipped:
         sec.note("Shocks outside the runs' time span, not drawn: " + "; ".join(skipped))
 
-    table = _summary(runs, outputs, units)
+    table = _summary(runs, outputs, names)
     page.section("Summary", "Start, end and range of each output in each run (all saved points).")
     page.sections[-1].table(table)
     if marks:
         shock_rows = pd.DataFrame(
-            [{"shock": label, "at": _fmt_x(x)} for x, label in marks], columns=["shock", "at"]
+            [{"shock": label, "when": _fmt_x(x)} for x, label in marks],
+            columns=["shock", "when"]
         )
         page.section("Shocks marked").table(shock_rows)
     return page
@@ -246,7 +261,7 @@ def _fmt_x(x: float | pd.Timestamp) -> str:
 
 
 def _summary(
-    runs: Mapping[str, pd.DataFrame], outputs: Sequence[str], units: Mapping[str, str]
+    runs: Mapping[str, pd.DataFrame], outputs: Sequence[str], names: Mapping[str, Naming]
 ) -> pd.DataFrame:
     rows = []
     for out in outputs:
@@ -254,13 +269,87 @@ def _summary(
             col = frame[out].astype(float)
             rows.append(
                 {
-                    "output": out,
-                    "unit": units.get(out, ""),
+                    "output": names[out].label,
+                    "unit": names[out].unit,
                     "run": name,
                     "start": col.iloc[0],
                     "end": col.iloc[-1],
-                    "min": col.min(),
-                    "max": col.max(),
+                    "lowest": col.min(),
+                    "highest": col.max(),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _wrap_axis(text: str, width: int = 40) -> str:
+    """A long axis title on two lines, so it fits beside a 420-px figure."""
+    if len(text) <= width:
+        return text
+    cut = text.rfind(" ", 0, width)
+    return text[:cut] + "<br>" + text[cut + 1:] if cut > 0 else text
+
+
+def _num(v: float) -> str:
+    a = abs(v)
+    if a >= 100:
+        return f"{v:,.0f}"
+    return f"{v:,.3g}" if a >= 1 else f"{v:.2g}"
+
+
+def run_verdict(runs: Mapping[str, pd.DataFrame], names: Mapping[str, Naming],
+                use_dates: bool) -> str:
+    """Two to five plain sentences: the span, where the main output ends in each run, the
+    largest change, a caseload that falls only because work queues, and what a run is not."""
+    first = next(iter(runs.values()))
+    if use_dates:
+        d0, d1 = pd.to_datetime(first["date"].iloc[[0, -1]])
+        span = f"from {d0:%B %Y} to {d1:%B %Y}"
+    else:
+        span = f"from month {first.index[0]:g} to month {first.index[-1]:g}"
+    out = [f"{len(runs)} run{'s' if len(runs) != 1 else ''} of the model {span}: "
+           + ", ".join(runs) + "."]
+    by_role = {nm.role: col for col, nm in names.items() if nm.role}
+    main = by_role.get("caseload") or next(iter(names))
+    nm = names[main]
+    ends = {r: float(f[main].iloc[-1]) for r, f in runs.items()}
+    if len(runs) == 1:
+        r, f = next(iter(runs.items()))
+        out.append(f"{nm.label} goes from {_num(float(f[main].iloc[0]))} to {_num(ends[r])} "
+                   f"({nm.unit}).")
+    else:
+        hi, lo = max(ends, key=ends.get), min(ends, key=ends.get)
+        out.append(f"{nm.label} ends highest in {hi} ({_num(ends[hi])}) and lowest in {lo} "
+                   f"({_num(ends[lo])}), in {nm.unit}.")
+    best = None
+    for col, n in names.items():
+        for r, f in runs.items():
+            a, b = float(f[col].iloc[0]), float(f[col].iloc[-1])
+            if a > 0 and b > 0:
+                ratio = max(b / a, a / b)
+                if best is None or ratio > best[0]:
+                    best = (ratio, n.label, r, a, b)
+    if best and best[0] >= 1.5:
+        _, lab, r, a, b = best
+        way = "rises" if b > a else "falls"
+        out.append(f"The largest change is in {lab.lower()}, which {way} from {_num(a)} to "
+                   f"{_num(b)} in {r}.")
+    queue = by_role.get("awaiting_assessment")
+    if queue and "caseload" in by_role:
+        for r, f in runs.items():
+            c, q = f[by_role["caseload"]].astype(float), f[queue].astype(float)
+            if c.iloc[-1] < c.iloc[0] and q.iloc[0] > 0 and q.iloc[-1] > 1.5 * q.iloc[0]:
+                out.append(f"In {r} the caseload falls while children awaiting assessment grow "
+                           f"{q.iloc[-1] / q.iloc[0]:.1f}-fold: work is queuing unallocated, so "
+                           "the lower caseload is not relief.")
+                break
+    out.append("These are what-if runs under the model's assumptions, not forecasts; how well "
+               "the model matches published figures is in the calibration report.")
+    return " ".join(out[:5])
+
+
+def verdict_of_runs(runs: Mapping[str, pd.DataFrame], outputs: Sequence[str],
+                    model: str | None = None, units: Mapping[str, str] | None = None) -> str:
+    """The run report's verdict for the command line (same sentences as the page)."""
+    units = dict(units or {})
+    names = {o: naming(o, model, units.get(o)) for o in outputs}
+    return run_verdict(runs, names, all("date" in f.columns for f in runs.values()))

@@ -50,6 +50,13 @@ def describe(
                 console.print(f"  {role} -> {var}")
     if m.scenarios:
         console.print("\n[bold]Scenarios[/bold]: " + ", ".join(m.scenarios))
+    from carespiral.pysd_runner.graph import dependency_graph
+    from carespiral.reports.model_report import model_verdict
+    from carespiral.reports.structure import loops_from_doc, structure_from
+
+    doc = model_doc(m.name)
+    st = structure_from(dependency_graph(m.mdl_path), loops_from_doc(doc) if doc else None)
+    console.print("\n[bold]Verdict[/bold]: " + model_verdict(st))
 
 
 def _write_model_report(m, html: Path) -> None:

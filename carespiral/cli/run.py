@@ -58,7 +58,8 @@ def run(
 
         units = {v.name: v.units for v in m.variables}
         title = f"{m.title}: " + ", ".join(runs)
-        run_report(runs, html, title=title, units=units, outputs=names, shocks=shocks)
+        run_report(runs, html, title=title, units=units, outputs=names, shocks=shocks,
+                   model=m.name)
         console.print(f"Wrote {html}")
     if not out and not html:
         units = {v.name: v.units for v in m.variables}
@@ -70,6 +71,10 @@ def run(
                 table.add_row(n, units.get(n, ""), f"{s.iloc[0]:.4g}", f"{s.iloc[-1]:.4g}",
                               f"{s.min():.4g}", f"{s.max():.4g}")
             console.print(table)
+    from carespiral.reports.run_report import verdict_of_runs
+
+    units = {v.name: v.units for v in m.variables}
+    console.print("\n[bold]Verdict[/bold]: " + verdict_of_runs(runs, names, m.name, units))
 
 
 def register(app: typer.Typer) -> None:

@@ -21,18 +21,57 @@ def page_text(page) -> str:
     return page.render()
 
 
+LABELS = {"Caseload": ("Caseload", "children per case-holding social worker (FTE)"),
+          "Social Workers": ("Social workers in post", "FTE, at the date shown")}
+
+
 def test_each_output_gets_a_figure_with_one_line_per_run_holding_the_run_values(sample_runs):
-    page = run_page(sample_runs, title="t", units=UNITS, outputs=["Caseload", "Social Workers"])
+    page = run_page(sample_runs, title="t", units=UNITS, outputs=["Caseload", "Social Workers"],
+                    model="collapse_spiral")
     figs = figures(page)
-    assert [f.layout.title.text for f in figs] == ["Caseload", "Social Workers"]
+    # titles, axes and hovers use the catalogue's labels and units in words
+    assert [f.layout.title.text for f in figs] == ["Caseload", "Social workers in post"]
     for fig, out in zip(figs, ["Caseload", "Social Workers"], strict=True):
+        label, unit = LABELS[out]
         assert [tr.name for tr in fig.data] == list(sample_runs)
         for tr, frame in zip(fig.data, sample_runs.values(), strict=True):
             np.testing.assert_allclose(tr.y, frame[out].to_numpy())
             np.testing.assert_array_equal(tr.customdata, frame.index.to_numpy())  # model months
-            assert UNITS[out] in tr.hovertemplate and "%{x|%d %b %Y}" in tr.hovertemplate
-        assert fig.layout.yaxis.title.text == f"{out} ({UNITS[out]})"
+            assert unit in tr.hovertemplate and label in tr.hovertemplate
+            assert "%{x|%d %b %Y}" in tr.hovertemplate and "month" not in tr.hovertemplate
+        assert fig.layout.yaxis.title.text.replace("<br>", " ") == f"{label} ({unit})"
         assert fig.layout.xaxis.title.text == "Date"
+
+
+def test_a_model_of_ones_own_keeps_its_names_and_gets_units_in_words(sample_runs):
+    page = run_page(sample_runs, title="t", units={"Caseload": "Cases/FTE",
+                                                   "Social Workers": "FTE"},
+                    outputs=["Caseload"], model="my_model")
+    fig = figures(page)[0]
+    assert fig.layout.title.text == "Caseload"
+    assert fig.layout.yaxis.title.text == "Caseload (cases per FTE)"
+
+
+def test_the_verdict_comes_first_and_is_computed_from_the_runs(sample_runs):
+    page = run_page(sample_runs, title="t", outputs=["Caseload", "Social Workers"],
+                    model="collapse_spiral")
+    assert page.sections[0].heading == "Verdict"
+    text = page.sections[0].blocks[0].markup
+    ends = {k: v["Caseload"].iloc[-1] for k, v in sample_runs.items()}
+    assert "ends highest in demand surge" in text and f"({ends['demand surge']:,.3g})" in text
+    assert "from April 2005 to" in text and "not forecasts" in text
+    n = text.count(". ")
+    assert 1 <= n <= 5
+
+
+def test_a_falling_caseload_with_a_growing_queue_is_called_out(run_maker):
+    run = run_maker(16, 0.1)
+    run["Caseload"] = np.linspace(18.8, 11.9, len(run))
+    run["Awaiting Assessment"] = np.linspace(42_000, 374_000, len(run))
+    page = run_page({"collapse": run}, title="t", outputs=["Caseload", "Awaiting Assessment"],
+                    model="collapse_spiral")
+    text = page.sections[0].blocks[0].markup
+    assert "caseload falls while children awaiting assessment grow 8.9-fold" in text
 
 
 def test_runs_differ_by_colour_and_dash(sample_runs):
@@ -48,8 +87,9 @@ def test_summary_table_gives_start_end_min_max_of_every_run(sample_runs):
     surge = sample_runs["demand surge"]["Caseload"]
     row = table[table["run"] == "demand surge"].iloc[0]
     assert row["start"] == surge.iloc[0] and row["end"] == surge.iloc[-1]
-    assert row["min"] == surge.min() and row["max"] == surge.max()
-    assert row["unit"] == "cases/FTE"
+    assert row["lowest"] == surge.min() and row["highest"] == surge.max()
+    assert row["unit"] == "children per case-holding social worker (FTE)"
+    assert row["output"] == "Caseload"
 
 
 def test_shocks_in_months_and_dates_are_marked_at_the_right_date(sample_runs):
