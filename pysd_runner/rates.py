@@ -3,16 +3,20 @@
 Continuation needs the right-hand side of the model's differential equations, not a simulated
 trajectory. PySD builds exactly that (each stock's net flow); `RateFunction` sets the stocks and
 parameters, clears PySD's caches and asks for the derivatives. Stocks are ordered as
-`RateFunction.stocks` (Vensim names).
+`RateFunction.stocks` (Vensim names). Get one with `Model.rate_function(params)`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from carespiral.errors import CarespiralError
+
+if TYPE_CHECKING:
+    from carespiral.pysd_runner.model import Model
 
 __all__ = ["RateFunction"]
 
@@ -25,7 +29,7 @@ class RateFunction:
     order; `stocks` names each entry.
     """
 
-    def __init__(self, model, params: Mapping[str, float] | None = None) -> None:
+    def __init__(self, model: Model, params: Mapping[str, float] | None = None) -> None:
         self.model = model
         pm = model._pysd
         pm.reload()
