@@ -9,9 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from carespiral.pysd_runner.catalog import label
+
 from .exploration_report import exploration_page
 
-__all__ = ["exploration_report", "policy_report", "tipping_report"]
+__all__ = ["exploration_report", "parameter_default", "policy_report", "tipping_report"]
 
 
 def exploration_report(result: Any, discovery: Any = None, sensitivity: Any = None,
@@ -27,8 +29,9 @@ def tipping_report(bifurcation: Any = None, sweep: Any = None,
     """Bifurcation diagram and hysteresis sweep or regime map (`carespiral tipping --html`)."""
     first = bifurcation if bifurcation is not None else sweep
     page = exploration_page(title=f"Tipping points of {first.model}",
-                            subtitle=f"against {first.param}", bifurcation=bifurcation,
-                            sweep=sweep)
+                            subtitle=f"against {label(first.param, first.model)}",
+                            bifurcation=bifurcation, sweep=sweep,
+                            tipping_default=parameter_default(first.model, first.param))
     return page.write(path)
 
 
@@ -36,3 +39,14 @@ def policy_report(result: Any, path: str | Path = "report.html") -> Path:
     """Pareto front and the short-run check of a policy search (`carespiral optimise --html`)."""
     page = exploration_page(title=f"Robust policies for {result.model}", policy=result)
     return page.write(path)
+
+
+def parameter_default(model: str, param: str) -> float | None:
+    """The model's default value of a parameter (read from the model, not run), or None."""
+    from carespiral.errors import CarespiralError
+    from carespiral.pysd_runner import load
+
+    try:
+        return float(load(model).parameter(param).default)
+    except (CarespiralError, OSError):
+        return None

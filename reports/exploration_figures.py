@@ -209,36 +209,73 @@ def sensitivity_figure(indices: pd.DataFrame, method: str, outcome: str) -> go.F
     return fig
 
 
+def _label_rows(xs: Sequence[float], x_range: tuple[float, float], chars: Sequence[int],
+                width_px: float = 1000.0, char_px: float = 7.5) -> list[int]:
+    """A row for each label (in x order) so that labels in one row do not overlap."""
+    lo, hi = x_range
+    span = (hi - lo) or 1.0
+    ends: list[float] = []  # right edge of the last label in each row, px
+    rows = []
+    for x, n in zip(xs, chars, strict=True):
+        half = n * char_px / 2 + 6
+        centre = (x - lo) / span * width_px
+        for r, end in enumerate(ends):
+            if centre - half > end:
+                ends[r] = centre + half
+                rows.append(r)
+                break
+        else:
+            ends.append(centre + half)
+            rows.append(len(ends) - 1)
+    return rows
+
+
 def bifurcation_figure(branch: pd.DataFrame, folds: pd.DataFrame, param: str,
-                       stock: str) -> go.Figure:
-    """Equilibria of `stock` against `param`: stable solid, unstable dashed, folds marked."""
+                       stock: str, stock_label: str | None = None) -> tuple[go.Figure, int, int]:
+    """Equilibria of `stock` against `param`: every stretch of the branch drawn (stable solid,
+    unstable dashed), folds numbered F1, F2 ... with labels set in rows so none overlap.
+
+    Returns the figure and the numbers of stable and unstable stretches drawn.
+    """
     b = branch.reset_index(drop=True)
+    name = stock_label or stock
     fig = go.Figure()
-    # split the branch into runs of equal stability so each segment has one line style
+    # split the branch into runs of equal stability so each stretch has one line style
     seg = (b["stable"] != b["stable"].shift()).cumsum()
-    shown = set()
+    counts = {True: 0, False: 0}
     for _, part in b.groupby(seg, sort=False):
         stable = bool(part["stable"].iloc[0])
+        counts[stable] += 1
         end = part.index[-1]
-        if end + 1 < len(b):  # join segments so the branch is continuous
+        if end + 1 < len(b):  # join stretches so the branch is continuous
             part = pd.concat([part, b.iloc[[end + 1]]])
-        label = "stable equilibrium" if stable else "unstable equilibrium"
+        kind = "stable" if stable else "unstable"
+        label = f"{kind} branch {counts[stable]}"
         fig.add_trace(go.Scatter(
-            x=part["param"], y=part[stock], mode="lines", name=label, legendgroup=label,
-            showlegend=label not in shown,
+            x=part["param"], y=part[stock], mode="lines", name=label, legendgroup=kind,
             line={"color": PALETTE[0] if stable else HIGHLIGHT, "dash": "solid" if stable else "dash",
                   "width": 2.5},
-            hovertemplate=f"{param}: %{{x:.4~g}}<br>{stock}: %{{y:,.4~g}}<br>{label}<extra></extra>",
+            hovertemplate=f"{param}: %{{x:.4~g}}<br>{name}: %{{y:,.4~g}}<br>{label}<extra></extra>",
         ))
-        shown.add(label)
     f = folds[folds["kind"] == "fold"] if len(folds) else folds
     if len(f):
+        marks = [f"F{i}" for i in range(1, len(folds) + 1)]
+        tags = [m for m, k in zip(marks, folds["kind"], strict=True) if k == "fold"]
         fig.add_trace(go.Scatter(
-            x=f["param"], y=f[stock], mode="markers+text", name="fold (tipping point)",
-            text=[f"fold at {v:.4g}" for v in f["param"]], textposition="top center",
-            marker={"symbol": "x", "size": 12, "color": "#000000"},
-            hovertemplate=f"fold: {param} = %{{x:.4~g}}<extra></extra>",
+            x=f["param"], y=f[stock], mode="markers", name="fold (tipping point)",
+            marker={"symbol": "x", "size": 12, "color": "#000000"}, customdata=tags,
+            hovertemplate=f"%{{customdata}}: fold at {param} = %{{x:.4~g}}<extra></extra>",
         ))
+        order = np.argsort(f["param"].to_numpy(dtype=float))
+        xs = f["param"].to_numpy(dtype=float)[order]
+        texts = [f"{tags[i]}: {param} = {f['param'].iloc[i]:.4g}" for i in order]
+        x_all = b["param"].to_numpy(dtype=float)
+        rows = _label_rows(xs, (float(x_all.min()), float(x_all.max())), [len(t) for t in texts])
+        for (i, text, row) in zip(order, texts, rows, strict=True):
+            fig.add_annotation(
+                x=float(f["param"].iloc[i]), y=float(f[stock].iloc[i]), xref="x", yref="y",
+                text=text, showarrow=True, arrowhead=0, arrowwidth=1, arrowcolor="#555",
+                ax=0, ay=-28 - 22 * row, font={"size": 11}, bgcolor="rgba(255,255,255,0.85)")
     ch = folds[folds["kind"] == "stability"] if len(folds) else folds
     if len(ch):
         fig.add_trace(go.Scatter(
@@ -247,10 +284,11 @@ def bifurcation_figure(branch: pd.DataFrame, folds: pd.DataFrame, param: str,
             customdata=ch["direction"],
             hovertemplate=f"{param} = %{{x:.4~g}}: %{{customdata}} stability<extra></extra>",
         ))
-    apply_layout(fig, title=f"Bifurcation diagram: {stock} against {param}", height=460)
+    apply_layout(fig, title=f"Equilibria: {name} against {param}", height=480)
+    fig.update_layout(margin={"t": 130})
     fig.update_xaxes(title_text=param)
-    fig.update_yaxes(title_text=f"{stock} at equilibrium")
-    return fig
+    fig.update_yaxes(title_text=f"{name} at equilibrium")
+    return fig, counts[True], counts[False]
 
 
 def regime_grid_figure(table: pd.DataFrame, param: str, param2: str, title: str) -> go.Figure:
@@ -276,7 +314,8 @@ def regime_grid_figure(table: pd.DataFrame, param: str, param2: str, title: str)
     return fig
 
 
-def sweep_figure(table: pd.DataFrame, param: str, output: str) -> go.Figure:
+def sweep_figure(table: pd.DataFrame, param: str, output: str, label: str | None = None,
+                 unit: str = "") -> go.Figure:
     """An output at the end of each hold, going up then down in `param`: hysteresis shows as two
     different paths."""
     fig = go.Figure()
@@ -288,22 +327,23 @@ def sweep_figure(table: pd.DataFrame, param: str, output: str) -> go.Figure:
             marker={"symbol": [("x" if r == "collapse" else "circle") for r in leg["regime"]],
                     "size": 8},
             customdata=leg["regime"],
-            hovertemplate=(f"{param}: %{{x:.4~g}}<br>{output}: %{{y:,.4~g}}"
+            hovertemplate=(f"{param}: %{{x:.4~g}}<br>{label or output}: %{{y:,.4~g}} {unit}"
                            "<br>regime: %{customdata}<extra></extra>"),
         ))
-    apply_layout(fig, title=f"Hysteresis sweep: {output} against {param}", height=440)
+    apply_layout(fig, title=f"Hysteresis sweep: {label or output} against {param}", height=440)
     values = table[output].to_numpy(dtype=float)
     log = bool(np.all(values > 0) and values.max() / values.min() > 50)  # runaway legs dwarf
     fig.update_xaxes(title_text=param)
-    fig.update_yaxes(title_text=f"{output} at the end of each hold" + (" (log scale)" if log
-                                                                       else ""),
+    fig.update_yaxes(title_text=f"{label or output} at the end of each hold"
+                     + (f" ({unit})" if unit else "") + ("; log scale" if log else ""),
                      type="log" if log else "linear")
     return fig
 
 
 def pareto_figure(front: pd.DataFrame, evaluated: pd.DataFrame | None = None,
                   max_markers: int = MAX_MARKERS, seed: int = 1,
-                  baseline: dict[str, Any] | None = None) -> tuple[go.Figure, str]:
+                  baseline: dict[str, Any] | None = None,
+                  labels: dict[str, str] | None = None) -> tuple[go.Figure, str]:
     """Policies on the Pareto front: cost against collapse risk, coloured by robust caseload."""
     fig = go.Figure()
     note = ""
@@ -316,37 +356,45 @@ def pareto_figure(front: pd.DataFrame, evaluated: pd.DataFrame | None = None,
                                  name="evaluated policies", marker={"color": "#d0d0d0", "size": 5},
                                  hoverinfo="skip"))
     levers = [c for c in front.columns if c not in (
-        "cost", "collapse_risk", "caseload", "max_regret", "short_run_caseload")]
-    hover = ["<br>".join(f"{k}: {row[k]:.4g}" for k in levers) for _, row in front.iterrows()]
+        "cost", "collapse_risk", "caseload", "max_regret", "short_run_caseload",
+        "agency_premium", "recovery_months")]
+    labels = labels or {}
+    hover = ["<br>".join(f"{labels.get(k, k)}: {row[k]:.4g}" for k in levers)
+             for _, row in front.iterrows()]
     marker: dict[str, Any] = {"size": 11, "line": {"color": "white", "width": 1}}
     if "caseload" in front.columns:
         marker.update(color=front["caseload"], colorscale="Cividis",
-                      colorbar={"title": {"text": "robust caseload"}})
+                      colorbar={"title": {"text": "caseload in the<br>worse futures<br>"
+                                                  "(children per FTE)"}})
     else:
         marker.update(color=HIGHLIGHT)
     fig.add_trace(go.Scatter(
         x=front["cost"], y=front["collapse_risk"] * 100, mode="markers", name="Pareto front",
         marker=marker, hovertext=hover,
-        hovertemplate="cost %{x:,.4~g}<br>collapse risk %{y:.1f}%<br>%{hovertext}<extra></extra>",
+        hovertemplate=("cost £%{x:,.1f} million a year<br>collapse risk %{y:.0f}%<br>"
+                       "%{hovertext}<extra></extra>"),
     ))
     if baseline and {"cost", "collapse_risk"} <= set(baseline):
         fig.add_trace(go.Scatter(
             x=[baseline["cost"]], y=[float(baseline["collapse_risk"]) * 100], mode="markers",
-            name="no policy (baseline)", marker={"symbol": "x", "size": 14, "color": "#000000"},
-            hovertemplate="baseline: cost %{x:,.4~g}, risk %{y:.1f}%<extra></extra>",
+            name="doing nothing", marker={"symbol": "x", "size": 14, "color": "#000000"},
+            hovertemplate="doing nothing: cost £%{x:,.1f} million a year, risk %{y:.0f}%"
+                          "<extra></extra>",
         ))
     apply_layout(fig, title="Policy trade-off: cost against collapse risk", height=460)
-    fig.update_xaxes(title_text="cost (model units)")
+    fig.update_xaxes(title_text="cost (£ million a year above doing nothing)")
     fig.update_yaxes(title_text="collapse risk (% of uncertain futures)")
     return fig, note
 
 
 def fan_figure(ensemble: Any, output: str, unit: str = "",
-               quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> tuple[go.Figure, str]:
+               quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95),
+               label: str | None = None) -> tuple[go.Figure, str]:
     """Quantile bands of an output over time across an ensemble (xarray Dataset, run × time)."""
     if output not in ensemble:
         raise CarespiralError(f"fan chart: {output!r} is not in the ensemble; it has "
                               + ", ".join(map(str, ensemble.data_vars)))
+    name = label or output
     da = ensemble[output].transpose("run", "time")
     values = np.asarray(da.to_numpy(), dtype=float)
     t = np.asarray(ensemble["time"].to_numpy(), dtype=float)
@@ -366,9 +414,10 @@ def fan_figure(ensemble: Any, output: str, unit: str = "",
     mid = q[k // 2]
     fig.add_trace(go.Scatter(
         x=t, y=mid, mode="lines", name="median", line={"color": PALETTE[0], "width": 2.5},
-        hovertemplate=f"month %{{x:.1f}}<br>median {output}: %{{y:,.4~g}} {unit}<extra></extra>",
+        hovertemplate=f"month %{{x:.1f}}<br>median {name}: %{{y:,.4~g}} {unit}"
+                      "<extra></extra>",
     ))
-    apply_layout(fig, title=f"Fan chart: {output}", height=420)
+    apply_layout(fig, title=f"Fan chart: {name}", height=420)
     fig.update_xaxes(title_text="Model time (months from April 2005)")
-    fig.update_yaxes(title_text=f"{output} ({unit})" if unit else output)
+    fig.update_yaxes(title_text=f"{name} ({unit})" if unit else name)
     return fig, f"Quantiles over all {values.shape[0]:,} runs at each of {len(t)} times."

@@ -15,8 +15,10 @@ from typing import Any
 import pandas as pd
 
 from carespiral.errors import CarespiralError
+from carespiral.pysd_runner.catalog import naming
 
 from . import exploration_figures as ef
+from . import verdicts
 from .page import Page, PlotlyJs, format_value
 
 __all__ = ["exploration_page", "exploration_report"]
@@ -46,11 +48,14 @@ def exploration_page(
     units: Mapping[str, str] | None = None,
     map_inputs: tuple[str, str] | None = None,
     subtitle: str = "",
+    tipping_default: float | None = None,
 ) -> Page:
     """The exploration report as a `Page`; pass the results you have.
 
     `map_inputs` picks the two inputs of the regime map (default: the inputs PRIM restricts most,
     else the two with the largest total Sobol index for collapse, else the first two).
+    `tipping_default` is the model's default of the tipping parameter (for the margin).
+    Names are shown by their catalogue labels; a verdict opens the page.
     """
     if sweep is not None and getattr(sweep, "kind", "") == "regime_map":
         sweep, regime_map = None, sweep  # the tipping command passes either in one slot
@@ -59,6 +64,17 @@ def exploration_page(
         raise CarespiralError("an exploration report needs at least one exploration result")
     units = dict(units or {})
     page = Page(title, subtitle)
+    said = []
+    if experiments is not None:
+        said.append(verdicts.experiments_verdict(experiments, discovery, sensitivity))
+    if bifurcation is not None or sweep is not None or regime_map is not None:
+        said.append(verdicts.tipping_verdict(bifurcation, sweep, regime_map, tipping_default))
+    if policy is not None:
+        said.append(verdicts.policy_verdict(policy))
+    if said:
+        vsec = page.section("Verdict")
+        for text in said:
+            vsec.text(text)
     if experiments is not None:
         _experiments(page, experiments, discovery, sensitivity, map_inputs)
     if discovery is not None:
@@ -106,59 +122,105 @@ def _map_inputs(experiments: Any, discovery: Any, sensitivity: Any,
     return (ranked[0], ranked[1]) if len(ranked) >= 2 else None
 
 
+def _lab(name: Any, model: str | None) -> str:
+    return naming(str(name), model).label
+
+
+def _relabel(frame: pd.DataFrame, model: str | None, cols: Any = None) -> pd.DataFrame:
+    cols = frame.columns if cols is None else cols
+    return frame.rename(columns={c: _lab(c, model) for c in cols})
+
+
+def _experiments_table(res: Any) -> pd.DataFrame:
+    n = len(res.outcomes)
+    collapsed = res.outcomes["regime"] == "collapse"
+    rows = [("scenarios run", f"{n:,}"),
+            ("how they were sampled", {"lhs": "Latin hypercube (evenly spread)",
+                                       "sobol": "Sobol sequence", "saltelli": "Saltelli (for "
+                                       "sensitivity indices)", "morris": "Morris screening"}.get(
+                str(res.settings.get("design")), str(res.settings.get("design")))),
+            ("share that collapsed", f"{collapsed.mean():.1%}" if n else "–")]
+    crit = res.outcomes.loc[collapsed, "criterion"].value_counts()
+    for k, v in crit.items():
+        rows.append((f"collapses first flagged by: {k}", f"{int(v):,}"))
+    if collapsed.any():
+        t = res.outcomes.loc[collapsed, "collapse_time"]
+        rows.append(("half of the collapses had begun by",
+                     verdicts.model_date(res.model, float(t.median()))))
+    return pd.DataFrame(rows, columns=["what", "value"])
+
+
 def _experiments(page: Page, res: Any, discovery: Any, sensitivity: Any,
                  map_inputs: tuple[str, str] | None) -> None:
     sec = page.section(
         "Runs and regimes",
-        f"{len(res.design):,} runs of {res.model}; each is labelled collapse or sustainable by the "
-        "collapse criteria.",
+        f"{len(res.design):,} scenarios of the model; each is labelled collapse or sustainable "
+        "by the collapse criteria.",
     )
-    sec.table(_summary_table(res))
+    sec.table(_experiments_table(res))
+    model = res.model
+    design = _relabel(res.design, model)
+    factors = [{**f, "name": _lab(f.get("name", ""), model)} for f in res.factors or ()]
     pair = _map_inputs(res, discovery, sensitivity, map_inputs)
     if pair:
-        fig, note = ef.regime_map_figure(res.design, res.outcomes, *pair, factors=res.factors)
+        lx, ly = _lab(pair[0], model), _lab(pair[1], model)
+        fig, note = ef.regime_map_figure(design, res.outcomes, lx, ly, factors=factors)
         sec.figure(fig, how_to_read=(
-            f"Each cell is a range of {pair[0]} (across) and {pair[1]} (up); its colour is the "
-            "share of runs in it that collapsed, from dark (none) to yellow (all). A sharp edge "
-            "between dark and yellow is a tipping boundary."), caption=note)
-    fig, note = ef.parallel_figure(res.design, res.outcomes, res.factors)
+            f"Each cell is a range of {lx.lower()} (across) and {ly.lower()} (up); its colour is "
+            "the share of scenarios in it that collapsed, from dark (none) to yellow (all). A "
+            "sharp edge between dark and yellow is a tipping boundary."), caption=note)
+    fig, note = ef.parallel_figure(design, res.outcomes, factors)
     sec.figure(fig, how_to_read=(
-        "Each line is one run, crossing every input at its place in that input's range. Where "
-        "the collapse lines (vermillion) bunch at one end of an input, that input drives collapse."
-    ), caption=note)
+        "Each line is one scenario, crossing every input at its place in that input's range. "
+        "Where the collapse lines (vermillion) bunch at one end of an input, that input drives "
+        "collapse."), caption=note)
+
+
+_BOX_COLUMNS = {"factor": "input", "lower": "box from", "upper": "box to",
+                "restricted": "restricted", "qp_value": "chance it is a fluke (quasi-p)",
+                "range_lower": "whole range from", "range_upper": "whole range to"}
 
 
 def _discovery(page: Page, d: Any) -> None:
+    model = getattr(d, "model", None)
     sec = page.section(
         "Scenario discovery (PRIM)",
-        "PRIM peels the input space towards the runs that collapsed. Coverage is the share of all "
-        "collapses inside a box, density the share of the box's runs that collapse.",
+        "PRIM narrows the inputs step by step towards the scenarios that collapsed. Coverage is "
+        "the share of all collapses inside a box, density the share of the box's scenarios that "
+        "collapse.",
     )
     sec.figure(ef.prim_tradeoff_figure(d.trajectory, int(d.chosen)), how_to_read=(
         "Each point is a box; moving right keeps more of the collapses, moving up makes the box "
         "purer. The star is the chosen box; the colour counts the inputs it restricts."))
     if len(d.box):
-        sec.figure(ef.prim_box_figure(d.box), how_to_read=(
+        box = d.box.assign(factor=[_lab(f, model) for f in d.box["factor"]])
+        sec.figure(ef.prim_box_figure(box), how_to_read=(
             "For each input the grey bar is its whole range and the coloured bar the chosen "
             "box's range; vermillion inputs are restricted, so collapse concentrates there."))
-        sec.table(d.box, caption=f"The chosen box: coverage {d.coverage:.2f}, density "
-                  f"{d.density:.2f}, {d.cases} collapses among {d.runs} runs.")
+        sec.table(box.rename(columns=_BOX_COLUMNS),
+                  caption=f"The chosen box: coverage {d.coverage:.0%}, density {d.density:.0%}, "
+                  f"{d.cases:,} collapses among {d.runs:,} scenarios.")
     if len(d.leaves):
-        sec.table(d.leaves, caption="CART leaves: rules that separate collapse from not.")
+        sec.table(d.leaves.rename(columns={"collapse_share": "share that collapsed",
+                                           "runs": "scenarios"}),
+                  caption="A decision tree's leaves: rules that separate collapse from not.")
 
 
 def _sensitivity(page: Page, s: Any) -> None:
+    model = getattr(s, "model", None)
     sec = page.section(
         "Global sensitivity",
         f"{'Sobol indices' if s.method == 'sobol' else 'Morris screening'} from {s.runs:,} runs.",
     )
-    for outcome in pd.unique(s.indices["outcome"]):
-        how = ("The longer the bar, the more of the outcome's variance the input explains; "
+    indices = s.indices.assign(factor=[_lab(f, model) for f in s.indices["factor"]],
+                               outcome=[str(o).replace("_", " ") for o in s.indices["outcome"]])
+    for outcome in pd.unique(indices["outcome"]):
+        how = ("The longer the bar, the more of the outcome's variation the input explains; "
                "first order counts the input alone, total adds its interactions. Whiskers are "
                "95% confidence intervals." if s.method == "sobol" else
                "mu* ranks inputs by their mean absolute effect; a large sigma means the effect "
                "depends on the other inputs (interactions or nonlinearity).")
-        sec.figure(ef.sensitivity_figure(s.indices, s.method, str(outcome)), how_to_read=how)
+        sec.figure(ef.sensitivity_figure(indices, s.method, str(outcome)), how_to_read=how)
 
 
 def _tipping(page: Page, b: Any, sw: Any, rm: Any = None) -> None:
@@ -168,79 +230,143 @@ def _tipping(page: Page, b: Any, sw: Any, rm: Any = None) -> None:
         "crossing the fold tips it, and turning the setting back is not enough to return.",
     )
     if b is not None and len(b.branch):
+        p = _lab(b.param, b.model)
         for stock in list(b.stocks)[:MAX_STOCKS]:
-            sec.figure(ef.bifurcation_figure(b.branch, b.folds, b.param, stock), how_to_read=(
-                f"The line is where {stock} would settle for each value of {b.param}: solid "
-                "where it would return after a push (stable), dashed where it would run away "
-                "(unstable). An × marks a fold, a tipping point; a ring, where stability "
-                "changes."))
+            fig, n_stable, n_unstable = ef.bifurcation_figure(
+                b.branch, b.folds, p, stock, stock_label=_lab(stock, b.model))
+            sec.figure(fig, how_to_read=(
+                f"The lines are where {_lab(stock, b.model).lower()} would settle for each value "
+                f"of {p.lower()}: solid where it would return after a push (stable), dashed "
+                "where it would run away (unstable); each stretch is one branch. F1, F2 ... mark "
+                "folds, the tipping points; a ring marks a change of stability."),
+                caption=f"{n_stable} stable and {n_unstable} unstable stretch"
+                f"{'es' if n_unstable != 1 else ''} of equilibria were traced.")
         if len(b.stocks) > MAX_STOCKS:
             sec.note(f"The first {MAX_STOCKS} of {len(b.stocks)} stocks are drawn; the folds "
                      "table gives every stock at each fold.")
         if len(b.folds):
-            sec.table(b.folds, caption="Folds and changes of stability along the branch.")
+            folds = b.folds.rename(columns={"kind": "what", "param": p, "direction": "turn"})
+            folds.insert(0, "mark", [f"F{i}" if k == "fold" else "" for i, k in
+                                     enumerate(b.folds["kind"], 1)])
+            sec.table(_relabel(folds, b.model, b.stocks),
+                      caption="Folds and changes of stability along the branches.")
+    explanation = verdicts.sweep_explanation(b, sw)
     two_params = sw is not None and bool(getattr(sw, "param2", None))
     if sw is not None and len(sw.table) and two_params:
-        sec.figure(ef.regime_grid_figure(sw.regimes(), sw.param, sw.param2,
+        p1, p2 = _lab(sw.param, sw.model), _lab(sw.param2, sw.model)
+        sec.figure(ef.regime_grid_figure(sw.regimes(), p1, p2,
                                          "Hysteresis sweeps: regime by two parameters"),
                    how_to_read=(
-                       f"Each cell is one value of {sw.param} (across) and {sw.param2} (up), "
+                       f"Each cell is one value of {p1.lower()} (across) and {p2.lower()} (up), "
                        "swept up and then down; orange cells are bistable: sustainable when "
                        "approached from below, still collapsed when approached from above."))
     elif sw is not None and len(sw.table):
+        p1 = _lab(sw.param, sw.model)
         outputs = [c for c in sw.table.columns if c not in _KEYS
                    and pd.api.types.is_numeric_dtype(sw.table[c])]
         if outputs:
-            sec.figure(ef.sweep_figure(sw.table, sw.param, outputs[0]), how_to_read=(
-                f"{sw.param} was raised step by step and then lowered again, holding each value "
+            nm = naming(outputs[0], sw.model)
+            sec.figure(ef.sweep_figure(sw.table, p1, outputs[0], label=nm.label, unit=nm.unit),
+                       how_to_read=(
+                f"{p1} was raised step by step and then lowered again, holding each value "
                 f"for {sw.hold:g} months; × marks a collapsed end state. Where the two paths "
                 "differ the system remembers its past: hysteresis."))
         thresholds = sw.thresholds()
         if not sw.param2 and "param2" in thresholds.columns:
             thresholds = thresholds.drop(columns="param2")
-        sec.table(thresholds, caption="Where the sweep tips on the way up and where it is "
-                  "still collapsed on the way down.")
+        sec.table(thresholds.rename(columns={
+            "param2": _lab(sw.param2, sw.model) if sw.param2 else "second parameter",
+            "tips_up_at": "collapses on the way up at",
+            "collapsed_down_to": "still collapsed on the way down at",
+            "bistable_points": "values with two possible states"}),
+            caption=f"{p1}: where the sweep tips on the way up and where it is still collapsed "
+            "on the way down.")
+    if explanation:
+        sec.text(explanation)
     if rm is not None and len(rm.table):
         shock = rm.shock or {}
-        sec.figure(ef.regime_grid_figure(rm.table, rm.param, rm.param2,
+        p1, p2 = _lab(rm.param, rm.model), _lab(rm.param2, rm.model)
+        sec.figure(ef.regime_grid_figure(rm.table, p1, p2,
                                          "Regime map: undisturbed and shocked runs"),
                    how_to_read=(
                        "Each cell was run undisturbed and with a temporary shock"
-                       + (f" of {shock['height']:.4g} on {rm.param} for {shock['duration']:g} "
+                       + (f" of {shock['height']:.4g} on {p1.lower()} for {shock['duration']:g} "
                           "months" if {"height", "duration"} <= set(shock) else "")
                        + ". Blue: sustainable either way; orange: bistable, the shock tips it "
                        "for good; vermillion: collapses even undisturbed."))
-        sec.table(rm.thresholds(), caption="Per value of the second parameter: the bistable "
-                  "band and where collapse needs no shock.")
+        sec.table(rm.thresholds().rename(columns=lambda c: c.replace("_", " ")),
+                  caption="Per value of the second parameter: the bistable band and where "
+                  "collapse needs no shock.")
+
+
+def _policy_columns(p: Any) -> dict[str, str]:
+    n = (getattr(p, "settings", {}) or {}).get("short_run", 24)
+    cols = {"cost": "cost (£ million a year)", "collapse_risk": "collapse risk",
+            "caseload": "caseload in the worse futures (children per FTE)",
+            "max_regret": "largest regret (children per FTE)",
+            "short_run_caseload": f"caseload over the first {n:g} months",
+            "agency_premium": "agency premium (£ million a year)",
+            "recovery_months": "months to recover from a scandal"}
+    return cols
 
 
 def _policy(page: Page, p: Any) -> None:
+    model = p.model
     sec = page.section(
         "Policies",
         f"{len(p.evaluated):,} lever settings evaluated across uncertain futures; the Pareto "
-        "front holds those that no other setting beats on every objective at once.",
+        "front holds those that no other setting beats on cost, collapse risk and caseload at "
+        "once. Costs are in £ million a year above doing nothing.",
     )
-    fig, note = ef.pareto_figure(p.front, p.evaluated, baseline=getattr(p, "baseline", None))
+    levers = [c for c in p.front.columns if c not in _policy_columns(p)]
+    labels = {c: _lab(c, model) for c in levers}
+    fig, note = ef.pareto_figure(p.front, p.evaluated, baseline=getattr(p, "baseline", None),
+                                 labels=labels)
     sec.figure(fig, how_to_read=(
         "Each coloured dot is a policy on the front: further left is cheaper, lower is safer; "
-        "its colour is the caseload it keeps in the worse futures. Grey dots were dominated."),
-        caption=note)
-    sec.table(p.front, caption="The Pareto front (levers and objectives).")
+        "its colour is the caseload it keeps in the worse futures. Grey dots were beaten by a "
+        "front policy; the × is doing nothing."), caption=note)
+    front = p.front.copy()
+    front["collapse_risk"] = [f"{v:.0%}" for v in front["collapse_risk"]]
+    sec.table(front.rename(columns={**labels, **_policy_columns(p)}),
+              caption="The Pareto front: lever settings and what they achieve.")
     if len(p.short_run):
-        only = sorted(set(p.short_run.loc[p.short_run["verdict"] == "short-run only", "lever"]))
+        only = sorted({_lab(x, model) for x in p.short_run.loc[
+            p.short_run["verdict"] == "short-run only", "lever"]})
         sec.text("Levers that only look good in the short run: "
                  + (", ".join(only) if only else "none") + ".")
-        sec.table(p.short_run, caption="Each lever alone: 'short-run only' means it eases "
-                  "caseloads at first but raises them or the collapse risk later.",
-                  highlight=[i for i, v in enumerate(p.short_run["verdict"])
-                             if v == "short-run only"])
+        n = (getattr(p, "settings", {}) or {}).get("short_run", 24)
+        sr = p.short_run.assign(lever=[_lab(x, model) for x in p.short_run["lever"]])
+        sr["collapse_risk_change"] = [f"{v * 100:+.0f} points" for v in sr["collapse_risk_change"]]
+        sec.table(sr.rename(columns={
+            "setting": "moved to", "value": "value",
+            "short_run_caseload_change": f"caseload change, first {n:g} months",
+            "long_run_caseload_change": "caseload change, last 12 months",
+            "collapse_risk_change": "collapse risk change", "verdict": "verdict"}),
+            caption="Each lever alone: 'short-run only' means it eases caseloads at first but "
+            "raises them or the collapse risk later.",
+            highlight=[i for i, v in enumerate(p.short_run["verdict"]) if v == "short-run only"])
+    lc = (getattr(p, "settings", {}) or {}).get("lever_costs", [])
+    if lc:
+        sec.table(pd.DataFrame([{"lever": _lab(c["lever"], model),
+                                 "£ a year per unit more": c["above"],
+                                 "£ a year per unit less": c["below"], "how": c["basis"]}
+                                for c in lc]),
+                  caption="How each lever is costed (per unit of the lever away from its "
+                  "default; savings are not counted).")
+    uc = (getattr(p, "settings", {}) or {}).get("unit_costs", [])
+    if uc:
+        sec.table(pd.DataFrame(uc), caption="The unit costs behind them, with their sources. "
+                  "'judgement' marks a cost no published figure was found for.")
 
 
-def _fans(page: Page, ensemble: Any, outputs: Sequence[str], units: Mapping[str, str]) -> None:
+def _fans(page: Page, ensemble: Any, outputs: Sequence[str], units: Mapping[str, str],
+          model: str | None = None) -> None:
     sec = page.section("Fan charts", "How widely the runs spread over time.")
     names = list(outputs) or [str(v) for v in ensemble.data_vars][:4]
     for name in names:
-        fig, note = ef.fan_figure(ensemble, name, units.get(name, ""))
+        nm = naming(name, model, units.get(name))
+        fig, note = ef.fan_figure(ensemble, name, nm.unit, label=nm.label)
         sec.figure(fig, how_to_read=(
             "The line is the median run; the dark band holds the middle half of the runs and "
             "the light band 90% of them."), caption=note)

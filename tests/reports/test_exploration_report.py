@@ -24,7 +24,7 @@ def figures(page):
 def test_every_result_gets_its_section(exploration_results):
     page = exploration_page(title="x", **exploration_results)
     assert [s.heading for s in page.sections] == [
-        "Runs and regimes", "Scenario discovery (PRIM)", "Global sensitivity",
+        "Verdict", "Runs and regimes", "Scenario discovery (PRIM)", "Global sensitivity",
         "Tipping points and hysteresis", "Policies", "Fan charts"]
     assert len(figures(page)) == 9
 
@@ -76,14 +76,18 @@ def test_sensitivity_bars_are_the_indices(exploration_results):
 
 def test_bifurcation_marks_the_folds_and_styles_stability(exploration_results):
     fig = figures(exploration_page(title="x", bifurcation=exploration_results["bifurcation"]))[
-        "Bifurcation diagram: Backlog against demand"]
+        "Equilibria: Backlog against demand"]
     folds = next(tr for tr in fig.data if tr.name == "fold (tipping point)")
     assert sorted(folds.x) == pytest.approx([-2 / (3 * np.sqrt(3)), 2 / (3 * np.sqrt(3))])
+    # every branch is drawn and named: stable, unstable, stable, joined end to start
     dashes = {tr.name: tr.line.dash for tr in fig.data if tr.mode == "lines"}
-    assert dashes == {"stable equilibrium": "solid", "unstable equilibrium": "dash"}
-    # three segments: stable, unstable, stable, joined end to start
+    assert dashes == {"stable branch 1": "solid", "unstable branch 1": "dash",
+                      "stable branch 2": "solid"}
     segs = [tr for tr in fig.data if tr.mode == "lines"]
     assert len(segs) == 3 and segs[0].x[-1] == segs[1].x[0]
+    # folds are labelled F1, F2 by annotations set apart from each other
+    texts = [a.text for a in fig.layout.annotations]
+    assert sorted(t.split(":")[0] for t in texts) == ["F1", "F2"]
 
 
 def test_sweep_shows_both_legs_and_the_hysteresis_band(exploration_results):
@@ -91,7 +95,8 @@ def test_sweep_shows_both_legs_and_the_hysteresis_band(exploration_results):
     fig = figures(page)["Hysteresis sweep: Caseload against demand"]
     assert [tr.name for tr in fig.data] == ["demand going up", "demand going down"]
     html = page.render()
-    assert "<th>tips_up_at</th><th>collapsed_down_to</th>" in html
+    assert ("<th>collapses on the way up at</th><th>still collapsed on the way down at</th>"
+            in html)
     assert '<td class="num">0.7</td><td class="num">0.4</td>' in html
 
 
@@ -101,7 +106,8 @@ def test_pareto_front_in_percent_with_lever_hover(exploration_results):
         "Policy trade-off: cost against collapse risk"]
     front = next(tr for tr in fig.data if tr.name == "Pareto front")
     np.testing.assert_allclose(front.y, policy.front["collapse_risk"] * 100)
-    assert "establishment:" in front.hovertext[0]
+    assert "Funded social worker posts:" in front.hovertext[0]
+    assert fig.layout.xaxis.title.text == "cost (£ million a year above doing nothing)"
     assert "short-run only" in exploration_page(title="x", policy=policy).render()
 
 
@@ -145,7 +151,7 @@ def test_regime_map_cells_carry_their_regime(regime_map_result):
         i = list(hm.y).index(row.param2)
         j = list(hm.x).index(row.param)
         assert hm.z[i][j] == codes[row.regime] and hm.customdata[i][j] == row.regime
-    assert "bistable_from" in page.render()
+    assert "bistable from" in page.render()
 
 
 def test_cli_adapters_keep_their_signatures(exploration_results, regime_map_result, tmp_path):
@@ -164,14 +170,14 @@ def test_cli_adapters_keep_their_signatures(exploration_results, regime_map_resu
     assert p1.read_text().count('class="cs-plot"') == 5
     assert "Regime map: undisturbed and shocked runs" in p2.read_text()
     html = p3.read_text()
-    assert "Levers that only look good in the short run: agency_cap." in html
-    assert '<tr class="cs-highlight"><td>agency_cap</td>' in html
+    assert "Levers that only look good in the short run: Agency cap." in html
+    assert '<tr class="cs-highlight"><td>Agency cap</td>' in html
 
 
 def test_pareto_marks_the_baseline(exploration_results):
     fig = figures(exploration_page(title="x", policy=exploration_results["policy"]))[
         "Policy trade-off: cost against collapse risk"]
-    base = next(tr for tr in fig.data if tr.name == "no policy (baseline)")
+    base = next(tr for tr in fig.data if tr.name == "doing nothing")
     assert list(base.x) == [0.0] and list(base.y) == [80.0]
 
 
@@ -180,3 +186,39 @@ def test_regime_map_uses_fewer_cells_for_few_runs(experiments_maker):
     fig, note = regime_map_figure(ex.design, ex.outcomes, "demand", "compliance", ex.factors)
     assert np.asarray(fig.data[0].z).shape == (7, 7)  # sqrt(300 / 5) cells a side
     assert "7×7 grid (about 6 runs a cell" in note
+
+
+def test_the_tipping_page_explains_why_the_sweep_tips_after_the_fold(exploration_results):
+    # fold at 2/(3 sqrt 3) = 0.385; the sweep steps by 0.1 and first collapses at 0.7: the first
+    # value past the fold is 0.4, and the 3 steps 0.4, 0.5, 0.6 held 60 months did not tip
+    page = exploration_page(title="x", bifurcation=exploration_results["bifurcation"],
+                            sweep=exploration_results["sweep"])
+    text = " ".join(b.markup for s in page.sections for b in s.blocks if hasattr(b, "markup"))
+    assert "fold at demand = 0.3849, but the sweep first collapsed at 0.7" in text
+    assert "every 0.1, and the first value past the fold is 0.4" in text
+    assert "the 3 steps between 0.4 and 0.7 were each held 60 months" in text
+    verdict = page.sections[0].blocks[0].markup
+    assert page.sections[0].heading == "Verdict"
+    assert "two stable states" in verdict and "collapsed at 0.7" in verdict
+
+
+def test_policy_costs_are_pounds_and_the_verdict_names_the_cheapest_safe_policy(
+        exploration_results):
+    p = exploration_results["policy"]
+    page = exploration_page(title="x", policy=p)
+    verdict = page.sections[0].blocks[0].markup
+    safe = p.front[p.front["collapse_risk"] == p.front["collapse_risk"].min()]
+    cheapest = safe["cost"].min()
+    assert f"costs £{cheapest:,.1f} million a year" in verdict
+    assert "Doing nothing has a collapse risk of 80%" in verdict
+    html = page.render()
+    assert "<th>cost (£ million a year)</th>" in html
+
+
+def test_the_exploration_verdict_gives_the_share_and_the_box(exploration_results):
+    ex, d = exploration_results["experiments"], exploration_results["discovery"]
+    page = exploration_page(title="x", experiments=ex, discovery=d)
+    verdict = page.sections[0].blocks[0].markup
+    share = (ex.outcomes["regime"] == "collapse").mean()
+    assert f"Of 4,000 sampled scenarios, {share:.0%} collapsed" in verdict
+    assert "Collapse concentrates where" in verdict and "not probabilities" in verdict
