@@ -79,7 +79,11 @@ def fold_gap(bifurcation: Any, sweep: Any) -> dict[str, float] | None:
     if bifurcation is None or sweep is None or getattr(sweep, "param2", ""):
         return None
     folds = bifurcation.folds
-    up = folds[(folds["kind"] == "fold") & (folds["direction"] == "upper")] if len(folds) else folds
+    if not len(folds):
+        return None
+    up = folds[(folds["kind"] == "fold") & (folds["direction"] == "upper")]
+    if not len(up):  # no fold: the sustainable state may lose its stability instead
+        up = folds[(folds["kind"] == "stability") & (folds["direction"] == "loses")]
     if not len(up):
         return None
     th = sweep.thresholds().iloc[0]
@@ -104,8 +108,9 @@ def sweep_explanation(bifurcation: Any, sweep: Any) -> str:
     if g is None:
         return ""
     p = _label(sweep.param, sweep.model)
-    text = (f"The equilibria fold at {p.lower()} = {_g(g['fold'])}, but the sweep first "
-            f"collapsed at {_g(g['tips'])}.")
+    text = (f"The sustainable state ends at {p.lower()} = {_g(g['fold'])} (where the "
+            f"equilibria fold or lose their stability), but the sweep first collapsed at "
+            f"{_g(g['tips'])}.")
     if g["tips"] < g["fold"] - 1e-12:
         return text + (" It tipped before the fold: the collapse criteria fire while the system "
                        "is still on its way along the sustainable branch, before that branch "
@@ -142,6 +147,14 @@ def tipping_verdict(bifurcation: Any, sweep: Any, regime_map: Any = None,
     elif len(upper):
         out.append(f"The sustainable state ends at a fold at {p.lower()} = "
                    f"{_g(float(upper.min()))}; beyond it the system can only collapse.")
+    elif bifurcation is not None and len(folds) and (
+            (folds["kind"] == "stability") & (folds["direction"] == "loses")).any():
+        at = float(folds.loc[(folds["kind"] == "stability") & (folds["direction"] == "loses"),
+                             "param"].min())
+        upper = pd.Series([at])
+        out.append(f"The sustainable state stops being stable at {p.lower()} = {_g(at)}: "
+                   "beyond it a small push grows instead of dying away, and the system runs "
+                   "away from it.")
     elif bifurcation is not None:
         out.append(f"The equilibria show no fold over the range of {p.lower()} studied, so no "
                    "tipping point was found there.")
@@ -149,7 +162,7 @@ def tipping_verdict(bifurcation: Any, sweep: Any, regime_map: Any = None,
         fold = float(upper.min())
         margin = (fold - default) / default if default else float("nan")
         where = "below" if default < fold else "at or beyond"
-        out.append(f"The model's default ({_g(default)}) is {where} the fold"
+        out.append(f"The model's default ({_g(default)}) is {where} that tipping point"
                    + (f", a margin of {margin:.0%}." if default < fold else "."))
     if sweep is not None and not getattr(sweep, "param2", ""):
         th = sweep.thresholds().iloc[0]

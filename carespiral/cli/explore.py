@@ -61,6 +61,9 @@ def explore(
 
         page = exploration_report(result, found, sens, out / "report.html")
         console.print(f"Wrote {page}")
+    from carespiral.reports.verdicts import experiments_verdict
+
+    console.print("[bold]Verdict[/bold]: " + experiments_verdict(result, found, sens))
     console.print(f"Results in {out}")
 
 

@@ -33,6 +33,9 @@ def optimise(
         from carespiral.reports.exploration import policy_report
 
         console.print(f"Wrote {policy_report(res, out / 'report.html')}")
+    from carespiral.reports.verdicts import policy_verdict
+
+    console.print("[bold]Verdict[/bold]: " + policy_verdict(res))
     console.print(f"Results in {out}")
 
 

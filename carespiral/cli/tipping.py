@@ -109,6 +109,14 @@ def tipping(
         from carespiral.reports.exploration import tipping_report
 
         console.print(f"Wrote {tipping_report(bif, found, out / 'report.html')}")
+    if bif is not None or found is not None:
+        from carespiral.reports.exploration import parameter_default
+        from carespiral.reports.verdicts import sweep_explanation, tipping_verdict
+
+        rmap = found if getattr(found, "kind", "") == "regime_map" else None
+        sw = None if rmap is not None else found
+        console.print("[bold]Verdict[/bold]: " + tipping_verdict(
+            bif, sw, rmap, parameter_default(m.name, name)) + " " + sweep_explanation(bif, sw))
     console.print(f"Results in {out}")
 
 
