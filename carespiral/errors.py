@@ -14,7 +14,9 @@ from pathlib import Path
 __all__ = [
     "CarespiralError",
     "FileFormatError",
+    "RunTooLargeError",
     "UnknownNameError",
+    "UnsafeModelError",
     "ValueOutOfBoundsError",
     "closest",
 ]
@@ -72,6 +74,15 @@ class FileFormatError(CarespiralError, ValueError):
         if hint:
             msg += f" ({hint})"
         super().__init__(msg)
+
+
+class UnsafeModelError(FileFormatError):
+    """A model whose translation contains code PySD's translator does not write: refused
+    before anything of it runs."""
+
+
+class RunTooLargeError(CarespiralError, ValueError):
+    """A run or batch whose estimated steps or memory exceed a limit (both figures named)."""
 
 
 def closest(name: str, known: Iterable[str], n: int = 3) -> list[str]:

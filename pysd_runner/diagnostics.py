@@ -1,0 +1,174 @@
+"""Model mistakes found before or while running, reported by variable instead of a traceback.
+
+- Simultaneous equations: auxiliaries that depend on each other in a loop with no stock (or
+  smooth, delay, INITIAL) to break it. Vensim refuses such a model; PySD would recurse until
+  Python's stack runs out. `check_simultaneous` finds the loop in the abstract model.
+- Errors while PySD runs the translated module (a constant equation dividing by zero, a loop
+  the check above could not see, an external data file PySD cannot read): `explain` names the
+  variable whose equation raised it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from carespiral.errors import CarespiralError, FileFormatError
+
+__all__ = ["check_simultaneous", "explain", "simultaneous_loop"]
+
+# structures whose value at a time does not depend on their inputs at that time
+_BREAKERS = frozenset({
+    "IntegStructure", "DelayStructure", "DelayNStructure", "DelayFixedStructure",
+    "SmoothStructure", "SmoothNStructure", "InitialStructure"})
+_INITIAL_FIELDS = frozenset({"initial"})
+
+
+def check_simultaneous(am: Any, path: Path) -> None:
+    """Raise FileFormatError naming the variables of a loop of equations without a stock."""
+    loop = simultaneous_loop(am)
+    if loop:
+        chain = " -> ".join([*loop, loop[0]])
+        raise FileFormatError(
+            path, f"simultaneous equations: {chain} depend on each other with no stock "
+            "between them, so none can be computed first",
+            hint="break the loop with a stock (INTEG) or a SMOOTH/DELAY, as Vensim requires")
+
+
+def simultaneous_loop(am: Any) -> list[str] | None:
+    """The Vensim names of one loop of same-time dependencies in the main section, or None."""
+    from pysd.builders.python.namespace import NamespaceManager
+
+    main = next((s for s in am.sections if s.type == "main"), None)
+    if main is None:
+        return None
+    macros = {s.name for s in am.sections if s.type == "macro"}
+    ns = NamespaceManager()
+    by_ref: dict[str, str] = {}
+    for el in main.elements:
+        ns.add_to_namespace(el.name)
+        by_ref[ns.namespace[el.name]] = el.name
+        by_ref.setdefault(el.name.lower().replace(" ", "_"), el.name)
+    edges: dict[str, set[str]] = {}
+    for el in main.elements:
+        refs: set[str] = set()
+        for comp in el.components:
+            refs |= _current_references(comp.ast, macros)
+        edges[el.name] = {by_ref[r] for r in refs if r in by_ref}
+    return _find_cycle(edges)
+
+
+def _current_references(node: Any, macros: set[str]) -> set[str]:
+    """References an expression needs at the same time step (not through a stateful)."""
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        kind = type(item).__name__
+        if kind in _BREAKERS:
+            continue
+        if kind == "ReferenceStructure":
+            out.add(item.reference)
+            stack.append(getattr(item, "subscripts", None))
+        elif kind == "CallStructure":
+            fn = getattr(item.function, "reference", "")
+            if fn in macros:
+                continue  # a macro may hold a stock: do not guess
+            args = list(item.arguments)
+            stack.extend(args[:1] if fn == "active_initial" else args)
+            stack.append(item.function)
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item)
+                         if f.name not in _INITIAL_FIELDS)
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return out
+
+
+def _find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph (node -> the nodes it depends on), in dependency order."""
+    white, grey, black = 0, 1, 2
+    colour = dict.fromkeys(edges, white)
+    for root in edges:
+        if colour[root] != white:
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, Iterable[str]]] = [(root, iter(sorted(edges[root])))]
+        colour[root] = grey
+        path.append(root)
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                colour[node] = black
+                stack.pop()
+                path.pop()
+            elif colour.get(nxt, black) == grey:
+                cycle = path[path.index(nxt):]
+                return list(reversed(cycle))  # causes first: a -> b means b uses a
+            elif colour.get(nxt, black) == white:
+                colour[nxt] = grey
+                path.append(nxt)
+                stack.append((nxt, iter(sorted(edges[nxt]))))
+    return None
+
+
+def explain(exc: BaseException, model: str, module: Path | None,
+            names: dict[str, str]) -> CarespiralError | None:
+    """A CarespiralError for an exception raised while PySD ran the model, or None (a bug).
+
+    `names` maps Python names to Vensim names; `module` is the translated file, whose frames in
+    the traceback say which variable's equation was running.
+    """
+    if isinstance(exc, RecursionError):
+        return CarespiralError(
+            f"model {model!r}: its equations call each other without end (simultaneous "
+            "equations, or an initial value that depends on itself); break the loop with a "
+            "stock (INTEG) or a SMOOTH/DELAY")
+    external = _external_frame(exc)
+    if external is not None:
+        var, file = external
+        var = names.get(var.lstrip("_").removeprefix("ext_data_").removeprefix(
+            "ext_lookup_").removeprefix("ext_constant_"), var)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return FileFormatError(model, f"variable {var!r}: cannot read its external data file "
+                               f"{Path(str(file)).name!r}: {first[:300]}",
+                               hint="check the file, sheet and cell names in the equation")
+    if isinstance(exc, ZeroDivisionError | OverflowError):
+        var = _variable_frame(exc, module, names)
+        where = f"variable {var!r}" if var else "an equation"
+        what = "divides by zero" if isinstance(exc, ZeroDivisionError) else "overflows"
+        return CarespiralError(
+            f"model {model!r}: {where} {what} (an equation of constants, computed exactly); "
+            "check the constants it uses, or write XIDZ/ZIDZ for a division that may be by "
+            "zero")
+    return None
+
+
+def _frames(exc: BaseException):
+    tb = exc.__traceback__
+    while tb is not None:
+        yield tb.tb_frame
+        tb = tb.tb_next
+
+
+def _variable_frame(exc: BaseException, module: Path | None,
+                    names: dict[str, str]) -> str | None:
+    found = None
+    for frame in _frames(exc):
+        code = frame.f_code
+        if module is not None and Path(code.co_filename) == module and code.co_name in names:
+            found = names[code.co_name]
+    return found
+
+
+def _external_frame(exc: BaseException) -> tuple[str, object] | None:
+    from pysd.py_backend.external import External
+
+    for frame in _frames(exc):
+        obj = frame.f_locals.get("self")
+        if isinstance(obj, External):
+            return str(getattr(obj, "py_name", "?")), getattr(obj, "file", "?")
+    return None
