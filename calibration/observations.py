@@ -1,9 +1,9 @@
-"""What a calibration compares: published values per series, and how a model run produces them.
+"""What a calibration compares: published values per series, and the model variables they need.
 
-`SeriesObs` holds one series' published values with the model times they refer to and the rule
-that turns a model trajectory into the same quantity (`how`): `point` reads a stock or ratio at
-the date, `sum` adds a monthly flow over the 12 months to the date, `mean` averages a rate over
-them. `scale` converts units (a model fraction to a published percentage).
+`SeriesObs` holds one series' rows of the tidy table (published, or made up for a synthetic
+test by `SeriesObs.at_times`) with the model variable its role maps to. Every series is observed
+the one way the data layer defines (`carespiral.data.observe.observe_batch`): a stock at the
+date, a flow summed over its period, a rate as DfE defines it.
 
 `observations_for(spec, model, data)` selects the rows a spec asks for (area, period, series
 breaks) from the tidy published table and builds the `SeriesObs`; its errors name the spec line.
@@ -11,131 +11,114 @@ breaks) from the tidy published table and builds the `SeriesObs`; its errors nam
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from carespiral.calibration.observe import OPERATORS, observe_batch
 from carespiral.calibration.spec import CalibrationSpec, SeriesSpec
+from carespiral.data.observe import OPERATORS, needed_variables, observe_batch, operator_for
+from carespiral.data.series import BREAKS, SERIES
+from carespiral.pysd_runner.calendar import DEFAULT_START, reference_dates, reference_months
 
-__all__ = ["DEFAULT_START", "SeriesObs", "model_time", "observations_for", "predict"]
-
-# Model time 0 is 1 April 2005 (docs: model-testing.md, calendar).
-DEFAULT_START = dt.date(2005, 4, 1)
+__all__ = ["SeriesObs", "observations_for", "observe_runs"]
 
 
 @dataclass(frozen=True)
 class SeriesObs:
-    """One published series aligned with a model: values, model times and the observation rule."""
+    """One series to fit: its rows of the tidy table and how the model is read for them.
+
+    rows: the rows (series, date, period_start, period_end, value, unit, kind, year), sorted
+    by date. variable: the model variable (Vensim name) the series' role maps to. roles: an
+    explicit series -> variable mapping for observation (a spec's `[roles]`, a synthetic
+    series), which reads the series from that variable rather than from a ratio's components.
+    needs: every model variable the observation reads. start: the model's start date.
+    """
 
     name: str
-    variable: str  # the model variable (Vensim name)
-    times: np.ndarray  # model time (months) each value refers to (end of its 12 months for flows)
-    values: np.ndarray
-    how: str = "point"  # point | sum | mean
-    scale: float = 1.0
+    rows: pd.DataFrame
+    variable: str
+    roles: Mapping[str, str] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
     error: str = "normal"
     weight: float = 1.0
     dispersion: float | None = None
-    years: np.ndarray = field(default_factory=lambda: np.array([], dtype=int))
-    dates: np.ndarray = field(default_factory=lambda: np.array([], dtype="datetime64[ns]"))
-    unit: str = ""
-    rows: pd.DataFrame | None = None  # the published rows, when the data issue's operator
-    needs: tuple[str, ...] = ()  # applies (`observe_batch`); and the variables it reads
+    start: Any = DEFAULT_START
+
+    @classmethod
+    def at_times(cls, name: str, variable: str, times: Any, values: Any,
+                 kind: str | None = None, unit: str | None = None, start: Any = DEFAULT_START,
+                 **options: Any) -> SeriesObs:
+        """A synthetic series: `values` at model `times`, dated as published figures would be
+        (a stock at the date; a flow or a yearly rate over the 12 months to it)."""
+        known = SERIES.get(name)
+        kind = kind or (known.kind if known else "stock")
+        unit = (known.unit if known else "") if unit is None else unit
+        dates = reference_dates(np.asarray(times, dtype=float), start)
+        rows = pd.DataFrame({"series": name, "date": dates, "value": np.asarray(values, float),
+                             "unit": unit, "kind": kind, "year": dates.year})
+        return cls(name, _with_periods(rows), variable, {name: variable}, (variable,),
+                   start=start, **options)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.rows)
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.rows["value"].to_numpy(dtype=float)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Model time (months) each value refers to (the end of its period)."""
+        return reference_months(self.rows["date"], self.start)
+
+    @property
+    def years(self) -> np.ndarray:
+        return self.rows["year"].to_numpy(dtype=int)
+
+    @property
+    def dates(self) -> np.ndarray:
+        return pd.to_datetime(self.rows["date"]).to_numpy()
+
+    @property
+    def unit(self) -> str:
+        return str(self.rows["unit"].iloc[0]) if len(self.rows) else ""
+
+    @property
+    def how(self) -> str:
+        """`point`, `sum` or `mean`: how the observation reads the run."""
+        kind = str(self.rows["kind"].iloc[0]) if len(self.rows) else "stock"
+        return operator_for(self.name, kind, self.unit).how
 
     def subset(self, mask: np.ndarray) -> SeriesObs:
         """The same series restricted to the values where `mask` is true."""
-        mask = np.asarray(mask, dtype=bool)
-        return replace(
-            self, times=self.times[mask], values=self.values[mask],
-            rows=None if self.rows is None else self.rows[mask],
-            years=self.years[mask] if len(self.years) else self.years,
-            dates=self.dates[mask] if len(self.dates) else self.dates,
-        )
-
-    @property
-    def first_time(self) -> float:
-        """The earliest model time this series needs (the start of a 12-month window)."""
-        return float(self.times.min() - (12.0 if self.how != "point" else 0.0))
+        keep = np.asarray(mask, dtype=bool)
+        return replace(self, rows=self.rows[keep].reset_index(drop=True))
 
 
-def model_time(dates, start: dt.date | None = None) -> np.ndarray:
-    """Model months of published dates; a date at the end of a day counts as the next midnight,
-    so 31 March 2013 is month 96 and 30 September 2017 is month 150."""
-    s = pd.Timestamp(start or DEFAULT_START)
-    d = pd.DatetimeIndex(pd.to_datetime(dates)) + pd.Timedelta(days=1)
-    whole = (d.year - s.year) * 12 + (d.month - s.month)
-    frac = (d.day - s.day) / d.days_in_month
-    return np.asarray(whole + frac, dtype=float)
+def observe_runs(obs: SeriesObs, ds: Any, model: Any) -> np.ndarray:
+    """Model values (runs x observations) of `obs` from a `run_batch` Dataset."""
+    return observe_batch(ds[list(obs.needs)], obs.rows, model, roles=obs.roles).to_numpy().T
 
 
-def observe_runs(obs: SeriesObs, ds, model) -> np.ndarray:
-    """Model values (runs x observations) of `obs` from a `run_batch` Dataset.
-
-    Series read from the published table go through the data issue's operators
-    (`observe_batch`, e.g. agency rate = agency / (agency + FTE) from the two stocks), so the
-    calibration compares exactly what `observe` defines; synthetic series use `predict`.
-    """
-    if obs.rows is not None and obs.needs:
-        return observe_batch(ds[list(obs.needs)], obs.rows, model).to_numpy().T
-    return predict(obs, ds["time"].to_numpy(), ds[obs.variable].to_numpy())
-
-
-def predict(obs: SeriesObs, time: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Model values (runs x observations) of `obs` from a trajectory `values` (runs x time)."""
-    time = np.asarray(time, dtype=float)
-    values = np.asarray(values, dtype=float)
-    out = np.empty((values.shape[0], len(obs.times)))
-    step = float(np.median(np.diff(time))) if len(time) > 1 else 1.0
-    eps = 1e-9 * max(1.0, abs(time[-1]))
-    for j, t in enumerate(obs.times):
-        if obs.how == "point":
-            i = np.searchsorted(time, t - eps)
-            if i >= len(time):
-                out[:, j] = np.nan
-                continue
-            if abs(time[i] - t) <= eps or i == 0:
-                out[:, j] = values[:, i]
-            else:
-                f = (t - time[i - 1]) / (time[i] - time[i - 1])
-                out[:, j] = values[:, i - 1] * (1 - f) + values[:, i] * f
-        else:
-            # left Riemann sum over the 12 months to t: what Euler integration accumulates
-            mask = (time >= t - 12.0 - eps) & (time < t - eps)
-            if not mask.any() or time[0] > t - 12.0 + eps or time[-1] < t - step - eps:
-                out[:, j] = np.nan
-                continue
-            window = values[:, mask]
-            out[:, j] = window.sum(axis=1) * step if obs.how == "sum" else window.mean(axis=1)
-    return out * obs.scale
+def _with_periods(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows with period_start and period_end; where missing, a flow or yearly rate covers the
+    12 months to its date and anything else the date itself."""
+    if {"period_start", "period_end"} <= set(rows.columns):
+        return rows
+    rows = rows.copy()
+    date = pd.to_datetime(rows["date"])
+    point = np.array([operator_for(s, k, u).how == "point" for s, k, u in
+                      zip(rows["series"], rows["kind"], rows["unit"], strict=True)], dtype=bool)
+    year_before = date - pd.DateOffset(years=1) + pd.Timedelta(days=1)
+    rows["period_start"] = date.where(point, year_before)
+    rows["period_end"] = date
+    return rows
 
 
-def _rule(series: str, unit: str, kind: str, model_units: str) -> tuple[str, float]:
-    """How to observe a series: the data issue's operator for canonical roles (`observe`),
-    otherwise from the series' published kind and span; and the unit factor (fraction to %)."""
-    from carespiral.data.series import SERIES
-
-    percent_model = "%" in model_units or "percent" in model_units.lower()
-    if series in OPERATORS:
-        op = OPERATORS[series]
-        return op.how, 100.0 if op.percent and not percent_model else 1.0
-    span = SERIES[series].span if series in SERIES else ("year" if kind == "flow" else "point")
-    if kind == "flow":
-        how = "sum"
-    elif span == "year" and kind in ("rate", "ratio"):
-        how = "mean"
-    else:
-        how = "point"
-    scale = 100.0 if unit.strip() == "%" and not percent_model else 1.0
-    return how, scale
-
-
-def observations_for(spec: CalibrationSpec, model, data: pd.DataFrame,
+def observations_for(spec: CalibrationSpec, model: Any, data: pd.DataFrame,
                      area_label: str | None = None) -> list[SeriesObs]:
     """The spec's series for one area from the tidy table `data` (already filtered to the area).
 
@@ -143,18 +126,12 @@ def observations_for(spec: CalibrationSpec, model, data: pd.DataFrame,
     FileFormatError (with the line) for a series the model lacks, a series absent for the
     area, or a break spanned without a policy.
     """
-    from carespiral.data.series import BREAKS
-
     area_label = area_label or spec.area or "the area"
-    units = {v.name: v.units for v in model.variables}
-    out = []
-    for s in spec.series:
-        out.append(_one_series(spec, s, model, data, units, area_label, BREAKS))
-    return out
+    return [_one_series(spec, s, model, data, area_label) for s in spec.series]
 
 
-def _one_series(spec: CalibrationSpec, s: SeriesSpec, model, data, units, area_label,
-                breaks) -> SeriesObs:
+def _one_series(spec: CalibrationSpec, s: SeriesSpec, model: Any, data: pd.DataFrame,
+                area_label: str) -> SeriesObs:
     role_var = model.resolve(spec.roles[s.name]) if s.name in spec.roles else \
         model.outputs.get(s.name)
     if role_var is None:
@@ -174,14 +151,8 @@ def _one_series(spec: CalibrationSpec, s: SeriesSpec, model, data, units, area_l
                          f"{first}-{last}", "series", s.name)
     dates = pd.to_datetime(rows["date"])
     keep = np.ones(len(rows), dtype=bool)
-    for b in breaks:
-        if not b.applies_to(s.name):
-            continue
-        before = (dates <= b.last_before).to_numpy()
-        after = (dates >= b.first_after).to_numpy()
-        within = ~before & ~after
-        spans = (before.any() and after.any()) or (within.any() and (before.any() or after.any()))
-        if not spans:
+    for b in BREAKS:
+        if not (b.applies_to(s.name) and b.spanned(dates)):
             continue
         if s.breaks == "refuse":
             raise spec.error(
@@ -191,6 +162,7 @@ def _one_series(spec: CalibrationSpec, s: SeriesSpec, model, data, units, area_l
                 hint='set breaks = "after" or "before" to fit one side, or "span" to fit '
                      "across it knowingly",
             )
+        before, after = b.sides(dates)
         if s.breaks == "after":
             keep &= after
         elif s.breaks == "before":
@@ -199,30 +171,16 @@ def _one_series(spec: CalibrationSpec, s: SeriesSpec, model, data, units, area_l
     if rows.empty:
         raise spec.error(f"series {s.name!r}: no values left for {area_label} after applying "
                          f"breaks = {s.breaks!r}", "series", s.name, "breaks")
-    unit = str(rows["unit"].iloc[0])
-    kind = str(rows["kind"].iloc[0]) if "kind" in rows else "stock"
-    how, scale = _rule(s.name, unit, kind, units.get(role_var, ""))
-    values = rows["value"].to_numpy(dtype=float)
-    if s.error in ("lognormal", "negbin") and (values <= 0).any():
+    if s.error in ("lognormal", "negbin") and (rows["value"] <= 0).any():
         raise spec.error(f"series {s.name!r}: error = {s.error!r} needs positive values",
                          "series", s.name, "error")
+    if "kind" not in rows:
+        rows = rows.assign(kind=SERIES[s.name].kind if s.name in SERIES else "stock")
+    # a spec's [roles] entry, or a role without a canonical operator, is read from its variable
+    roles = {s.name: role_var} if s.name in spec.roles or s.name not in OPERATORS else {}
     return SeriesObs(
-        name=s.name, variable=role_var, times=model_time(rows["date"], model.start_date),
-        values=values, how=how, scale=scale, error=s.error, weight=s.weight,
-        dispersion=s.dispersion, years=rows["year"].to_numpy(dtype=int),
-        dates=pd.to_datetime(rows["date"]).to_numpy(), unit=unit,
-        **({} if s.name in spec.roles else _operator_inputs(s.name, model, rows)),
+        name=s.name, rows=_with_periods(rows).reset_index(drop=True), variable=role_var,
+        roles=roles, needs=needed_variables(s.name, model, roles=roles), error=s.error,
+        weight=s.weight, dispersion=s.dispersion, start=model.start_date or DEFAULT_START,
     )
 
-
-def _operator_inputs(series: str, model, rows: pd.DataFrame) -> dict:
-    """The published rows and model variables for `observe_batch`, when it covers the series."""
-    op = OPERATORS.get(series)
-    if op is None or not {"period_start", "period_end", "date"} <= set(rows.columns):
-        return {}
-    roles = model.outputs
-    if op.components and all(c in roles for c in op.components):
-        needs = tuple(roles[c] for c in op.components)
-    else:
-        needs = (roles[series],)
-    return {"rows": rows.reset_index(drop=True), "needs": needs}

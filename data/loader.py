@@ -217,12 +217,7 @@ def check_breaks(table: pd.DataFrame) -> None:
     found = []
     for s, g in t.groupby("series"):
         for b in BREAKS:
-            if not b.applies_to(str(s)):
-                continue
-            before = (g["date"] <= b.last_before).any()
-            after = (g["date"] >= b.first_after).any()
-            within = ((g["date"] > b.last_before) & (g["date"] < b.first_after)).any()
-            if (before and after) or (within and (before or after)):
+            if b.applies_to(str(s)) and b.spanned(g["date"]):
                 found.append(f"{s} crosses break {b.name} (comparable up to "
                              f"{b.last_before.date()} and from {b.first_after.date()}): "
                              f"{b.description}")

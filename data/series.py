@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["BREAKS", "ROLE_SERIES", "SERIES", "SeriesBreak", "SeriesDef"]
@@ -209,6 +210,17 @@ class SeriesBreak:
         return series in self.series or any(
             p.endswith("*") and series.startswith(p[:-1]) for p in self.series
         )
+
+    def sides(self, dates: pd.Series | pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+        """Which dates lie before the break (comparable up to it) and which after it."""
+        d = pd.DatetimeIndex(pd.to_datetime(dates))
+        return np.asarray(d <= self.last_before), np.asarray(d >= self.first_after)
+
+    def spanned(self, dates: pd.Series | pd.DatetimeIndex) -> bool:
+        """True when dates lie on both sides of the break, or in its transition and beside it."""
+        before, after = self.sides(dates)
+        within = ~before & ~after
+        return bool((before.any() and after.any()) or (within.any() and (before.any() or after.any())))
 
 
 _CIN_CENSUS = (

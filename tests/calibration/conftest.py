@@ -26,14 +26,14 @@ def workforce():
 @pytest.fixture(scope="session")
 def truth_paths(workforce):
     """Noise-free observed values at the truth, by series name."""
-    from carespiral.calibration.observations import SeriesObs, predict
+    from carespiral.calibration.observations import SeriesObs, observe_runs
 
     ds = workforce.run_batch(pd.DataFrame([TRUTH]), outputs=["Social Workers", "Caseload"],
                              scenario="demand_surge", stop=240)
     out = {}
     for var, name in (("Social Workers", "social_workers_fte"), ("Caseload", "caseload")):
-        o = SeriesObs(name, var, TIMES, np.zeros(len(TIMES)))
-        out[name] = (var, predict(o, ds["time"].to_numpy(), ds[var].to_numpy())[0])
+        o = SeriesObs.at_times(name, var, TIMES, np.zeros(len(TIMES)))
+        out[name] = (var, observe_runs(o, ds, workforce)[0])
     return out
 
 
@@ -48,8 +48,7 @@ def make_problem(workforce, truth_paths):
         series, holdout = [], []
         for name, (var, clean) in truth_paths.items():
             y = clean * np.exp(NOISE * rng.standard_normal(len(clean)))
-            s = SeriesObs(name, var, TIMES, y, error=error, years=np.arange(2006, 2026),
-                          dates=pd.date_range("2006-04-01", periods=20, freq="12MS").to_numpy())
+            s = SeriesObs.at_times(name, var, TIMES, y, error=error)
             if cut is None:
                 series.append(s)
             else:

@@ -42,7 +42,7 @@ breaks = "span"
 
 def _published(model, truth: dict[str, float], rng) -> pd.DataFrame:
     """A tidy table like the loader's, with the model's own values at `truth` plus 4% noise."""
-    from carespiral.calibration.observe import observe_batch
+    from carespiral.data.observe import observe_batch
 
     years = np.arange(2007, 2025)
     rows = []

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carespiral import data
-from carespiral.calibration.observe import OPERATORS, date_to_model_time, observable, observe
+from carespiral.data.observe import OPERATORS, observable, observe
 from carespiral.data.series import ROLE_SERIES
 from carespiral.errors import CarespiralError, UnknownNameError
+from carespiral.pysd_runner.calendar import reference_months
 
 ROLES = {"referrals": "Referrals", "children_in_need": "Open Cases",
          "social_workers_fte": "Social Workers", "vacancy_rate": "Vacancy Rate",
@@ -38,10 +39,10 @@ def rows(series: str, years=(2013, 2019)) -> pd.DataFrame:
 
 
 def test_calendar():
-    assert date_to_model_time("2013-03-31") == 96.0
-    assert date_to_model_time("2017-09-30") == 150.0
-    assert date_to_model_time("2005-04-30") == 1.0
-    assert date_to_model_time("2005-04-15") == pytest.approx(0.5)
+    # a published figure refers to the end of its day; model time 0 is 1 April 2005
+    got = reference_months(["2013-03-31", "2017-09-30", "2005-04-30", "2005-04-15",
+                            "2005-04-01"])
+    assert got == pytest.approx([96.0, 150.0, 1.0, 0.5, 1 / 30])
 
 
 def test_operators_cover_every_role_with_data():
@@ -184,7 +185,7 @@ def test_main_model_meets_england_data_by_role_with_matching_units():
 def test_batch_equals_single_runs():
     import xarray as xr
 
-    from carespiral.calibration.observe import observe_batch
+    from carespiral.data.observe import observe_batch
 
     runs = [synthetic_run(step=0.5) * k for k in (0.5, 1.0, 2.0)]
     ds = xr.Dataset({c: (("run", "time"), np.stack([r[c].to_numpy() for r in runs]))

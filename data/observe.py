@@ -21,12 +21,18 @@ Flows in the models are per month, stocks are levels. Each canonical role has on
   for period ratios. Percentages: published rates are in %, model rates are fractions unless
   their units say `%` or `percent`, so fractions are multiplied by 100.
 
-`observe_batch` does the same for the xarray Dataset of `Model.run_batch` (run x time).
+A series that is not a canonical role (a model outside the catalogue, a user's own series) is
+observed from the variable `roles=` names for it, by its published kind: a flow summed over its
+period, a rate or ratio over a year averaged over it, anything else read at the date
+(`operator_for`).
+
+`observe_batch` does the same for the xarray Dataset of `Model.run_batch` (run x time); it is
+the one path by which calibration compares a model with published or synthetic figures. Dates
+become model months through `carespiral.pysd_runner.calendar`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -34,12 +40,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from carespiral.data.series import SERIES
 from carespiral.errors import CarespiralError, UnknownNameError
+from carespiral.pysd_runner.calendar import DEFAULT_START, reference_months
 
-__all__ = ["OPERATORS", "Operator", "date_to_model_time", "observable", "observe",
-           "observe_batch"]
-
-DEFAULT_START = dt.date(2005, 4, 1)
+__all__ = ["OPERATORS", "Operator", "needed_variables", "observable", "observe",
+           "observe_batch", "operator_for"]
 
 
 @dataclass(frozen=True)
@@ -94,28 +100,6 @@ OPERATORS: dict[str, Operator] = {o.role: o for o in (
     Operator("agency_rate", "point", "agency FTE / (agency + FTE in post) at the date, %",
              percent=True, components=("agency_fte", "social_workers_fte"), ratio=_share),
 )}
-
-
-def date_to_model_time(date: Any, start: dt.date | str = DEFAULT_START) -> float:
-    """Model time (months since `start`) at the END of `date`'s day.
-
-    31 March 2023 -> 216.0 and 30 September 2023 -> 222.0 for a start of 1 April 2005, so the
-    reference dates of published figures fall on whole months.
-    """
-    d = pd.Timestamp(date).normalize() + pd.Timedelta(days=1)
-    s = pd.Timestamp(start)
-    whole = (d.year - s.year) * 12 + (d.month - s.month)
-    first = s + pd.DateOffset(months=whole)
-    if first > d:
-        whole -= 1
-        first = s + pd.DateOffset(months=whole)
-    nxt = s + pd.DateOffset(months=whole + 1)
-    return whole + (d - first) / (nxt - first)
-
-
-def _period_start_time(date: Any, start: dt.date | str) -> float:
-    """Model time at the START of `date`'s day."""
-    return date_to_model_time(pd.Timestamp(date) - pd.Timedelta(days=1), start)
 
 
 def _interp(t: np.ndarray, f: np.ndarray, x: float) -> np.ndarray:
@@ -198,26 +182,77 @@ class _FrameColumns(Mapping):
         return len(self.run.columns)
 
 
-def _model_info(model: Any) -> tuple[dict[str, str], dict[str, str], dt.date | str]:
-    """(role -> Vensim name, Vensim name -> units, start date) from a Model, name or mapping."""
+def operator_for(series: str, kind: str = "stock", unit: str = "") -> Operator:
+    """The operator of a series: the canonical one, else one from its published kind and span
+    (a flow is summed over its period, a rate or ratio over a year averaged, the rest read at
+    the date; a published percentage is a percentage)."""
+    if series in OPERATORS:
+        return OPERATORS[series]
+    span = SERIES[series].span if series in SERIES else ("year" if kind == "flow" else "point")
+    if kind == "flow":
+        how: Literal["point", "sum", "mean"] = "sum"
+    elif span == "year" and kind in ("rate", "ratio"):
+        how = "mean"
+    else:
+        how = "point"
+    return Operator(series, how, f"{series} ({how})", percent=str(unit).strip() == "%")
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What observing needs from a model: its roles, components, units and start date."""
+
+    roles: dict[str, str]  # role -> Vensim name
+    direct: frozenset[str]  # roles given explicitly: read from their variable, not components
+    comp: dict[str, str]  # component (or role) -> Vensim name
+    units: dict[str, str]
+    start: Any
+
+
+def _context(model: Any, components: Mapping[str, str] | None = None,
+             units: Mapping[str, str] | None = None,
+             roles: Mapping[str, str] | None = None) -> _Context:
+    """The context from a Model, a catalogue name or a mapping role -> Vensim name."""
     if isinstance(model, str):
         from carespiral.pysd_runner import load
 
         model = load(model)
     if isinstance(model, Mapping):
-        return dict(model), {}, DEFAULT_START
-    roles = dict(getattr(model, "outputs", {}) or {})
-    units = {v.name: v.units for v in getattr(model, "variables", [])}
-    start = getattr(model, "start_date", None) or DEFAULT_START
-    return roles, units, start
+        base, model_units, start = dict(model), {}, DEFAULT_START
+    else:
+        base = dict(getattr(model, "outputs", {}) or {})
+        model_units = {v.name: v.units for v in getattr(model, "variables", [])}
+        start = getattr(model, "start_date", None) or DEFAULT_START
+    explicit = dict(roles or {})
+    all_roles = {**base, **explicit}
+    model_units.update(units or {})
+    return _Context(all_roles, frozenset(explicit), {**all_roles, **(components or {})},
+                    model_units, start)
 
 
-def observable(model: Any, components: Mapping[str, str] | None = None) -> list[str]:
-    """The canonical series a model can be compared with (its roles that have an operator)."""
-    roles, _, _ = _model_info(model)
-    comp = {**roles, **(components or {})}
-    return [r for r, op in OPERATORS.items()
-            if r in roles or (op.components and all(c in comp for c in op.components))]
+def _observable(ctx: _Context) -> list[str]:
+    canonical = [r for r, op in OPERATORS.items() if r in ctx.roles or (
+        op.components and all(c in ctx.comp for c in op.components))]
+    return canonical + sorted(ctx.direct - set(canonical))
+
+
+def observable(model: Any, components: Mapping[str, str] | None = None,
+               roles: Mapping[str, str] | None = None) -> list[str]:
+    """The series a model can be compared with: its canonical roles that have an operator,
+    and any series `roles` maps to a variable."""
+    return _observable(_context(model, components, roles=roles))
+
+
+def needed_variables(series: str, model: Any, components: Mapping[str, str] | None = None,
+                     roles: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The model variables observing `series` reads (a ratio's components, or its variable)."""
+    ctx = _context(model, components, roles=roles)
+    op = OPERATORS.get(series)
+    if op is not None and _from_components(op, ctx):
+        return tuple(dict.fromkeys(ctx.comp[c] for c in op.components))
+    if series not in ctx.roles:
+        raise UnknownNameError("observable series", series, _observable(ctx))
+    return (ctx.roles[series],)
 
 
 def observe(
@@ -227,26 +262,26 @@ def observe(
     components: Mapping[str, str] | None = None,
     units: Mapping[str, str] | None = None,
     method: Literal["left", "trapezoid"] = "left",
+    roles: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Model values aligned with published rows: the same series, periods and units.
 
-    run: a DataFrame from `Model.run`. area_series: rows of the tidy data table (any areas,
-    series that are canonical roles). model: a Model, a catalogue name, or a mapping role ->
-    Vensim name. components: extra Vensim names for the parts of a ratio (`re_referrals`,
-    `leavers`, `vacancies`, `cases`, `case_holders_fte`, ...), used in preference to the
-    role's own variable. units: Vensim name -> units, overriding the model's (decides whether a
-    rate is a fraction or a %).
+    run: a DataFrame from `Model.run`. area_series: rows of the tidy data table (any areas;
+    canonical series, or series that `roles` maps). model: a Model, a catalogue name, or a
+    mapping role -> Vensim name. components: extra Vensim names for the parts of a ratio
+    (`re_referrals`, `leavers`, `vacancies`, `cases`, `case_holders_fte`, ...), used in
+    preference to the role's own variable. units: Vensim name -> units, overriding the model's
+    (decides whether a rate is a fraction or a %). roles: series -> Vensim name, overriding the
+    catalogue; such a series is read from that variable, never from components.
 
     Returns a copy of `area_series` with columns `time` (model months at `date`) and `model`
     (the observed model value; NaN where the run does not cover the period).
     """
-    roles, model_units, start = _model_info(model)
-    model_units.update(units or {})
-    comp = {**roles, **(components or {})}
-    _check_observable(area_series, roles, components)
+    ctx = _context(model, components, units, roles)
+    _check_observable(area_series, ctx)
     r = _Run.from_frame(run, method)
     out = area_series.copy()
-    times, values = _observe_rows(r, out, comp, roles, model_units, start)
+    times, values = _observe_rows(r, out, ctx)
     out["time"] = times
     out["model"] = values[:, 0] if len(out) else np.array([], dtype=float)
     return out
@@ -259,46 +294,47 @@ def observe_batch(
     components: Mapping[str, str] | None = None,
     units: Mapping[str, str] | None = None,
     method: Literal["left", "trapezoid"] = "left",
+    roles: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """`observe` for many runs at once: the xarray Dataset of `Model.run_batch` (dims run x
     time, one variable per Vensim name). Returns one row per published row (same index) and
     one column per run (the Dataset's run labels)."""
-    roles, model_units, start = _model_info(model)
-    model_units.update(units or {})
-    comp = {**roles, **(components or {})}
-    _check_observable(area_series, roles, components)
+    ctx = _context(model, components, units, roles)
+    _check_observable(area_series, ctx)
     if "time" not in getattr(runs, "dims", {}) or "run" not in getattr(runs, "dims", {}):
         raise CarespiralError("runs must be the xarray Dataset of Model.run_batch (run x time)")
-    columns = {str(k): runs[k].transpose("run", "time").values for k in runs.data_vars}
+    columns = {str(k): runs[k].transpose("run", "time").values for k in runs.data_vars
+               if set(runs[k].dims) == {"run", "time"}}
     r = _Run(np.asarray(runs["time"].values, dtype=float), columns, method)
-    _, values = _observe_rows(r, area_series, comp, roles, model_units, start)
+    _, values = _observe_rows(r, area_series, ctx)
     return pd.DataFrame(values.reshape(len(area_series), -1), index=area_series.index,
                         columns=pd.Index(runs["run"].values, name="run"))
 
 
-def _check_observable(area_series: pd.DataFrame, roles: Mapping[str, str],
-                      components: Mapping[str, str] | None) -> None:
-    can = observable(roles, components)
+def _check_observable(area_series: pd.DataFrame, ctx: _Context) -> None:
+    can = _observable(ctx)
     unknown = sorted(set(area_series["series"]) - set(can))
     if unknown:
         raise UnknownNameError(
             "observable series", unknown[0], can,
             hint=f"This model can be compared with: {', '.join(can) or 'nothing'}. "
-                 "Map more roles in the catalogue or pass components=.",
+                 "Map more roles in the catalogue or pass components= or roles=.",
         )
 
 
-def _observe_rows(r: _Run, rows: pd.DataFrame, comp: Mapping[str, str],
-                  roles: Mapping[str, str], units: Mapping[str, str], start: Any,
-                  ) -> tuple[list[float], np.ndarray]:
+def _observe_rows(r: _Run, rows: pd.DataFrame, ctx: _Context) -> tuple[np.ndarray, np.ndarray]:
     """Model times of the rows' dates and their observed values (rows x runs)."""
-    times, values = [], []
-    for row in rows.itertuples(index=False):
-        op = OPERATORS[row.series]
-        t1 = date_to_model_time(row.period_end, start)
-        t0 = _period_start_time(row.period_start, start)
-        times.append(date_to_model_time(row.date, start))
-        values.append(_apply(op, r, comp, roles, units, t0, t1))
+    if rows.empty:
+        return np.array([], dtype=float), np.empty((0, 1))
+    times = reference_months(rows["date"], ctx.start)
+    ends = reference_months(rows["period_end"], ctx.start)
+    # a period starts at the beginning of its first day, i.e. the end of the day before
+    starts = reference_months(pd.to_datetime(rows["period_start"]) - pd.Timedelta(days=1),
+                              ctx.start)
+    kinds = rows["kind"] if "kind" in rows else pd.Series("stock", index=rows.index)
+    units = rows["unit"] if "unit" in rows else pd.Series("", index=rows.index)
+    values = [_apply(operator_for(s, k, u), r, ctx, t0, t1) for s, k, u, t0, t1 in zip(
+        rows["series"], kinds, units, starts, ends, strict=True)]
     return times, np.array(values, dtype=float).reshape(len(values), -1)
 
 
@@ -307,21 +343,25 @@ def _is_percent(units: str) -> bool:
     return "%" in u or "percent" in u
 
 
-def _apply(op: Operator, r: _Run, comp: Mapping[str, str], roles: Mapping[str, str],
-           units: Mapping[str, str], t0: float, t1: float) -> np.ndarray:
-    if op.components and all(c in comp for c in op.components):
-        parts = [r.integral(comp[c], t0, t1) if c in op.flows else r.at(comp[c], t1)
+def _from_components(op: Operator, ctx: _Context) -> bool:
+    return bool(op.components) and op.role not in ctx.direct and all(
+        c in ctx.comp for c in op.components)
+
+
+def _apply(op: Operator, r: _Run, ctx: _Context, t0: float, t1: float) -> np.ndarray:
+    if _from_components(op, ctx):
+        parts = [r.integral(ctx.comp[c], t0, t1) if c in op.flows else r.at(ctx.comp[c], t1)
                  for c in op.components]
         assert op.ratio is not None
         v = op.ratio(*parts)
         return 100.0 * v if op.percent else v
-    var = roles[op.role]
+    var = ctx.roles[op.role]
     if op.how == "sum":
         v = r.integral(var, t0, t1)
     elif op.how == "mean":
         v = r.mean(var, t0, t1)
     else:
         v = r.at(var, t1)
-    if op.percent and not _is_percent(units.get(var, "")):
-        v *= 100.0
+    if op.percent and not _is_percent(ctx.units.get(var, "")):
+        v = v * 100.0
     return v
