@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from carespiral.errors import CarespiralError
 
-from .style import GREY, HIGHLIGHT, PALETTE, apply_layout, colour
+from .style import GREY, HIGHLIGHT, PALETTE, apply_layout, colour, wrap_title
 
 __all__ = [
     "bifurcation_figure",
@@ -287,7 +287,7 @@ def bifurcation_figure(branch: pd.DataFrame, folds: pd.DataFrame, param: str,
     apply_layout(fig, title=f"Equilibria: {name} against {param}", height=480)
     fig.update_layout(margin={"t": 130})
     fig.update_xaxes(title_text=param)
-    fig.update_yaxes(title_text=f"{name} at equilibrium")
+    fig.update_yaxes(title_text=wrap_title(f"{name} at equilibrium"))
     return fig, counts[True], counts[False]
 
 
@@ -334,8 +334,9 @@ def sweep_figure(table: pd.DataFrame, param: str, output: str, label: str | None
     values = table[output].to_numpy(dtype=float)
     log = bool(np.all(values > 0) and values.max() / values.min() > 50)  # runaway legs dwarf
     fig.update_xaxes(title_text=param)
-    fig.update_yaxes(title_text=f"{label or output} at the end of each hold"
-                     + (f" ({unit})" if unit else "") + ("; log scale" if log else ""),
+    fig.update_yaxes(title_text=wrap_title(f"{label or output} at the end of each hold"
+                                           + (f" ({unit})" if unit else "")
+                                           + ("; log scale" if log else "")),
                      type="log" if log else "linear")
     return fig
 
@@ -419,5 +420,5 @@ def fan_figure(ensemble: Any, output: str, unit: str = "",
     ))
     apply_layout(fig, title=f"Fan chart: {name}", height=420)
     fig.update_xaxes(title_text="Model time (months from April 2005)")
-    fig.update_yaxes(title_text=f"{name} ({unit})" if unit else name)
+    fig.update_yaxes(title_text=wrap_title(f"{name} ({unit})" if unit else name))
     return fig, f"Quantiles over all {values.shape[0]:,} runs at each of {len(t)} times."

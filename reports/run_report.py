@@ -18,7 +18,7 @@ from carespiral.errors import CarespiralError, UnknownNameError
 from carespiral.pysd_runner.catalog import Naming, naming
 
 from .page import Page, PlotlyJs
-from .style import GREY, apply_layout, colour, dash
+from .style import GREY, apply_layout, colour, dash, wrap_title
 
 __all__ = ["Shock", "run_page", "run_report", "run_verdict", "verdict_of_runs"]
 
@@ -147,7 +147,7 @@ def run_page(
         apply_layout(fig, title=nm.label)
         fig.update_layout(hovermode="closest")
         fig.update_xaxes(title_text="Date" if use_dates else "Model time (months from April 2005)")
-        fig.update_yaxes(title_text=_wrap_axis(f"{nm.label} ({nm.unit})"))
+        fig.update_yaxes(title_text=wrap_title(f"{nm.label} ({nm.unit})"))
         how = (
             f"Each line is one run; the height is {nm.label.lower()} in {nm.unit}. "
             "Where lines part, the scenarios differ."
@@ -279,14 +279,6 @@ def _summary(
                 }
             )
     return pd.DataFrame(rows)
-
-
-def _wrap_axis(text: str, width: int = 40) -> str:
-    """A long axis title on two lines, so it fits beside a 420-px figure."""
-    if len(text) <= width:
-        return text
-    cut = text.rfind(" ", 0, width)
-    return text[:cut] + "<br>" + text[cut + 1:] if cut > 0 else text
 
 
 def _num(v: float) -> str:

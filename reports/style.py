@@ -18,6 +18,7 @@ __all__ = [
     "axis_title",
     "colour",
     "dash",
+    "wrap_title",
 ]
 
 # Okabe-Ito, reordered so the first colours have the most contrast on white.
@@ -73,3 +74,18 @@ def apply_layout(fig: go.Figure, *, title: str, height: int = 420) -> go.Figure:
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0.0},
     )
     return fig
+
+
+def wrap_title(text: str, width: int = 38) -> str:
+    """A long axis title broken into lines of at most `width` characters (plotly <br>), so a
+    vertical title stays within a figure's height and clear of its title."""
+    words, lines, line = text.split(), [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > width:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    if line:
+        lines.append(line)
+    return "<br>".join(lines)

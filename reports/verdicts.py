@@ -139,6 +139,11 @@ def tipping_verdict(bifurcation: Any, sweep: Any, regime_map: Any = None,
     f = folds[folds["kind"] == "fold"] if len(folds) else folds
     upper = f.loc[f["direction"] == "upper", "param"] if len(f) else pd.Series(dtype=float)
     lower = f.loc[f["direction"] == "lower", "param"] if len(f) else pd.Series(dtype=float)
+    span = float(np.ptp(bifurcation.branch["param"])) if bifurcation is not None and len(
+        bifurcation.branch) else 0.0
+    if len(upper) and len(lower) and abs(float(upper.max()) - float(lower.min())) <= 0.01 * span:
+        # folds a hair apart are the continuation turning on a kink: one tipping point
+        lower = pd.Series(dtype=float)
     if len(upper) and len(lower):
         lo, hi = float(lower.min()), float(upper.max())
         out.append(f"The system has two stable states, sustainable and collapsed, for "
@@ -168,10 +173,13 @@ def tipping_verdict(bifurcation: Any, sweep: Any, regime_map: Any = None,
         th = sweep.thresholds().iloc[0]
         up, down = float(th["tips_up_at"]), float(th["collapsed_down_to"])
         if np.isfinite(up):
+            bottom = float(sweep.table["param"].min())
+            back = (f"all the way back to {_g(down)}, the bottom of the range studied" if
+                    np.isfinite(down) and down <= bottom + 1e-12 else f"back to {_g(down)}")
             out.append(f"Raised step by step, it collapsed at {_g(up)}"
-                       + (f" and stayed collapsed when lowered back to {_g(down)}: turning the "
-                          "setting back is not enough to recover." if np.isfinite(down)
-                          and down < up else "."))
+                       + (f" and stayed collapsed when lowered {back}: between the two, history "
+                          "decides the state, and turning the setting back is not enough to "
+                          "recover." if np.isfinite(down) and down < up else "."))
         else:
             out.append("Raised step by step over the whole range, it never collapsed.")
     if regime_map is not None and len(regime_map.table):
