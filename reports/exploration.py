@@ -9,17 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from carespiral.pysd_runner.catalog import label
+from carespiral.pysd_runner.catalog import catalog, label
 
 from .exploration_report import exploration_page
 
-__all__ = ["exploration_report", "parameter_default", "policy_report", "tipping_report"]
+__all__ = [
+    "exploration_report", "model_title", "parameter_default", "policy_report", "tipping_report",
+]
 
 
 def exploration_report(result: Any, discovery: Any = None, sensitivity: Any = None,
                        path: str | Path = "report.html") -> Path:
     """Regimes, PRIM box and sensitivity of an exploration (`carespiral explore --html`)."""
-    page = exploration_page(title=f"Exploration of {result.model}", experiments=result,
+    page = exploration_page(title=f"Exploration of {model_title(result.model)}",
+                            experiments=result,
                             discovery=discovery, sensitivity=sensitivity)
     return page.write(path)
 
@@ -28,7 +31,7 @@ def tipping_report(bifurcation: Any = None, sweep: Any = None,
                    path: str | Path = "report.html") -> Path:
     """Bifurcation diagram and hysteresis sweep or regime map (`carespiral tipping --html`)."""
     first = bifurcation if bifurcation is not None else sweep
-    page = exploration_page(title=f"Tipping points of {first.model}",
+    page = exploration_page(title=f"Tipping points of {model_title(first.model)}",
                             subtitle=f"against {label(first.param, first.model)}",
                             bifurcation=bifurcation, sweep=sweep,
                             tipping_default=parameter_default(first.model, first.param))
@@ -37,7 +40,8 @@ def tipping_report(bifurcation: Any = None, sweep: Any = None,
 
 def policy_report(result: Any, path: str | Path = "report.html") -> Path:
     """Pareto front and the short-run check of a policy search (`carespiral optimise --html`)."""
-    page = exploration_page(title=f"Robust policies for {result.model}", policy=result)
+    page = exploration_page(title=f"Robust policies for {model_title(result.model)}",
+                            policy=result)
     return page.write(path)
 
 
@@ -50,3 +54,11 @@ def parameter_default(model: str, param: str) -> float | None:
         return float(load(model).parameter(param).default)
     except (CarespiralError, OSError):
         return None
+
+
+def model_title(model: str) -> str:
+    """A bundled model's title ("the collapse spiral model"), else its name."""
+    entry = catalog().get(model)
+    if entry is None:
+        return model
+    return "the " + entry.title.split(" (")[0].lower() + " model"

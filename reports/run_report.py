@@ -145,7 +145,7 @@ def run_page(
                 hovertext=f"{label} ({_fmt_x(x)})",
             )
         apply_layout(fig, title=nm.label)
-        fig.update_layout(hovermode="closest")
+        fig.update_layout(hovermode="closest", margin={"l": 110})  # room for a 2-line y title
         fig.update_xaxes(title_text="Date" if use_dates else "Model time (months from April 2005)")
         fig.update_yaxes(title_text=wrap_title(f"{nm.label} ({nm.unit})"))
         how = (
