@@ -340,7 +340,7 @@ def _criterion_text(c: Any, label_of, initial: str) -> str:
     rel = c.relative_to
     if rel == initial:
         amount = "twice" if c.value == 2 else f"{c.value:g} times"
-        return f"{what} {side} {amount} its starting level for {months}"
+        return f"{what} {side} {amount} the starting level for {months}"
     if rel:
         ref = label_of(rel).label.lower()
         amount = "half" if c.value == 0.5 else f"{c.value:g} times"
@@ -368,8 +368,14 @@ def _panels(model: Any, out_index: dict[str, int], label_of, units: dict[str, st
             if data is not None and role:
                 item["data"] = _published(data, role, units.get(name, ""))
             series.append(item)
-        found.append({"key": key, "title": title, "series": series,
-                      "units": series[0]["units"], "area": area or ""})
+        kinds = list(dict.fromkeys(x["units"] for x in series))
+        if len(kinds) == 1:
+            head, note = kinds[0], ""
+        else:  # several units (rates of different bases): say each in the caption
+            head = "percent" if all(k.startswith("%") for k in kinds) else "units below"
+            note = "; ".join(f"{x['label']}: {x['units']}" for x in series) + "."
+        found.append({"key": key, "title": title, "series": series, "units": head,
+                      "unitsNote": note, "area": area or ""})
     return found
 
 

@@ -244,7 +244,8 @@
     if (diffs.length) {
       lead += " By " + END_LABEL + ": " + diffs.slice(0, 3).map(function (d) {
         var out = CFG.outputs[d.o];
-        return lowerFirst(out.label) + " " + fmt(d.a) + " (" + fmt(d.b) + " in the untouched run)";
+        var pc = out.units.charAt(0) === "%" ? "%" : "";
+        return lowerFirst(out.label) + " " + fmt(d.a) + pc + " (" + fmt(d.b) + pc + " in the untouched run)";
       }).join("; ") + ".";
     }
     return lead;
@@ -278,6 +279,7 @@
 
   // ---- figures ----------------------------------------------------------------------------------
   var PLOTS = [];
+  var PLOT_HEIGHT = 360;
   var DATA_SHOWN = {};  // panel key + series index -> whether published values are drawn
   function rgba(hex, a) {
     var n = parseInt(hex.slice(1), 16);
@@ -325,38 +327,43 @@
   function draw(central, base, band, st) {
     var jobs = [];
     CFG.panels.forEach(function (panel, pi) {
-      var traces = [];
+      var traces = [], seenBase = false, seenData = false;
       panel.series.forEach(function (s, i) {
-        var c = PALETTE[i % PALETTE.length];
+        var c = PALETTE[i % PALETTE.length], solo = panel.series.length === 1;
         if (band && band[s.output]) {
           traces.push({x: X, y: Array.from(band[s.output].lo), mode: "lines", line: {width: 0},
                        hoverinfo: "skip", showlegend: false, name: s.label + ": 5%"});
           traces.push({x: X, y: Array.from(band[s.output].hi), mode: "lines", line: {width: 0},
                        fill: "tonexty", fillcolor: rgba(c, 0.18), hoverinfo: "skip",
-                       name: i === 0 ? "90% of plausible runs" : s.label + ": 90% band",
-                       showlegend: i === 0});
+                       name: "90% of plausible runs", showlegend: i === 0});
         }
         if (st.compare) {
           traces.push({x: X, y: Array.from(base.outputs[s.output]), mode: "lines",
-                       name: s.label + ", untouched", line: {color: "#9A9A9A", width: 2, dash: "dash"}});
+                       name: solo ? "untouched run" : s.label + ", untouched", legendgroup: "base",
+                       showlegend: !seenBase, line: {color: "#9A9A9A", width: 2, dash: "dash"}});
+          seenBase = true;
         }
-        traces.push({x: X, y: Array.from(central.outputs[s.output]), mode: "lines", name: s.label,
+        traces.push({x: X, y: Array.from(central.outputs[s.output]), mode: "lines",
+                     name: solo ? "your settings" : s.label,
                      line: {color: c, width: 2.5, dash: ["solid", "dash", "dot"][i % 3]}});
         if (s.data.length && DATA_SHOWN[panel.key + ":" + i]) {
           traces.push({x: s.data.map(function (d) { return CFG.calendar ? d.date : d.time; }),
                        y: s.data.map(function (d) { return d.value; }), mode: "markers",
-                       name: s.label + ", published" + (CFG.area ? " (" + CFG.area + ")" : ""),
+                       name: "published" + (CFG.area ? " (" + CFG.area + ")" : ""),
+                       legendgroup: "data", showlegend: !seenData,
+                       hovertemplate: "%{y}<extra>" + escapeHtml(s.label) + ", published</extra>",
                        marker: {color: c, size: 7, symbol: "circle-open", line: {width: 2}}});
+          seenData = true;
         }
       });
       var layout = {
         title: {text: panel.title + "<br><span style=\"font-size:12px;color:#5f6368\">" +
                 escapeHtml(panel.units) + "</span>", x: 0, xanchor: "left", font: {size: 16}},
-        height: 320, autosize: true, margin: {l: 64, r: 16, t: 72, b: 40},
+        height: PLOT_HEIGHT, autosize: true, margin: {l: 64, r: 16, t: 70, b: 30},
         font: {family: "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif", size: 12, color: "#222"},
         xaxis: {type: CFG.calendar ? "date" : "linear", showgrid: true, gridcolor: "#eee"},
         yaxis: {rangemode: "tozero", showgrid: true, gridcolor: "#eee", zeroline: false},
-        legend: {orientation: "h", x: 0, y: -0.14, font: {size: 11}},
+        legend: {orientation: "h", x: 0, y: -0.08, yanchor: "top", font: {size: 11}},
         hovermode: "x unified", shapes: marks(st), plot_bgcolor: "#fff", paper_bgcolor: "#fff",
       };
       jobs.push(Plotly.react(PLOTS[pi], traces, layout,
@@ -581,7 +588,7 @@
         c.box.classList.toggle("cs-past", past);
         c.tipNote.textContent = (past ? "Past the tipping point (" : "Tipping point at ") +
           fmtSetting(s.tipping.value) + (past ? "): " : ": ") +
-          "beyond it the steady state the service starts in is lost, with the other settings as the page started.";
+          "beyond it the service cannot settle where it started (other settings as the page started).";
       }
     });
     CFG.shocks.forEach(function (sh) {
@@ -637,7 +644,7 @@
     var holder = el("cs-plots");
     CFG.panels.forEach(function (panel) {
       var fig = make("figure", {"class": "cs-figure"});
-      var div = make("div", {"class": "cs-plot", id: "cs-plot-" + panel.key, style: "height: 320px"});
+      var div = make("div", {"class": "cs-plot", id: "cs-plot-" + panel.key, style: "height: " + PLOT_HEIGHT + "px"});
       fig.appendChild(div);
       var cap = make("figcaption", {"class": "cs-cap"});
       fig.appendChild(cap);
@@ -650,14 +657,14 @@
     BASE = runWith(defaults(), -1);
     judgeData(BASE);
     CFG.panels.forEach(function (panel) {
-      var parts = ["How to read this: the solid line is the run with your settings"];
-      if (NDRAWS) parts.push("the shaded band holds 90% of " + NDRAWS + " plausible runs (draws from the calibration)");
-      parts.push("the dashed grey line, with \u201ccompare\u201d ticked, is the run as the page started");
+      var parts = ["How to read this: the line is the run with your settings"];
+      if (NDRAWS) parts.push("the band holds 90% of " + NDRAWS + " plausible runs");
       var shown = panel.series.some(function (s, i) { return s.data.length && DATA_SHOWN[panel.key + ":" + i]; });
       var hidden = panel.series.some(function (s, i) { return s.data.length && !DATA_SHOWN[panel.key + ":" + i]; });
-      if (shown) parts.push("open circles are the published figures" + (CFG.area ? " for " + CFG.area : ""));
+      if (shown) parts.push("circles are published figures" + (CFG.area ? " for " + CFG.area : ""));
       var text = parts.join("; ") + ".";
-      if (hidden) text += " Published figures" + (CFG.area ? " for " + CFG.area : "") + " are not drawn here: they are on another scale from this model's.";
+      if (panel.unitsNote) text += " " + panel.unitsNote;
+      if (hidden) text += " Published figures" + (CFG.area ? " for " + CFG.area : "") + " are left out: they are on another scale from this model's.";
       panel.caption.textContent = text;
     });
     update();
