@@ -1,18 +1,19 @@
 """Calibrate one spec to every local authority, in parallel on Dask.
 
 Each authority is one task: fit (no profiles, to keep it affordable), save its result directory
-under `areas/<code>/`, and measure how far the fitted system sits from collapse (the margin in
-`compliance_burden` and `underlying_need`, see `margin`). A task that fails (missing series,
-a run that cannot be fitted) becomes a row with status `failed` and the reason; it never stops
-the others. The table `areas.csv` has one row per authority: status, message, convergence,
-each parameter's estimate and 95% interval, and the margins. The whole directory is written
-atomically: an interrupted run leaves nothing that looks complete.
+under `areas/<code>/`, and add the columns a `per_area` function computes from the result (the
+command line passes the exploration's margin to collapse, `exploration.margin.margin_columns`).
+A task that fails (missing series, a run that cannot be fitted) becomes a row with status
+`failed` and the reason; it never stops the others. The table `areas.csv` has one row per
+authority: status, message, convergence, each parameter's estimate and 95% interval, and the
+extra columns. The whole directory is written atomically: an interrupted run leaves nothing
+that looks complete.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,10 @@ from carespiral._atomic import atomic_dir
 from carespiral.calibration.spec import CalibrationSpec
 from carespiral.errors import CarespiralError
 
-__all__ = ["MARGIN_ROLES", "calibrate_all", "current_authorities"]
+__all__ = ["PerArea", "calibrate_all", "current_authorities"]
 
-MARGIN_ROLES = ("compliance_burden", "underlying_need")
+# Extra columns of an authority's row from its result and the spec (picklable, for Dask).
+PerArea = Callable[[Any, CalibrationSpec], dict[str, Any]]
 
 
 def current_authorities(last_year: int) -> pd.DataFrame:
@@ -38,10 +40,9 @@ def current_authorities(last_year: int) -> pd.DataFrame:
 
 def fit_area(spec: CalibrationSpec, code: str, name: str, method: str | None,
              fit_until: int | None, seed: int, budget: int | None, folder: Path,
-             command: str) -> dict[str, Any]:
+             command: str, per_area: PerArea | None = None) -> dict[str, Any]:
     """One authority's row of the table (never raises for a user-level failure)."""
     from carespiral.calibration.engine import calibrate
-    from carespiral.calibration.margin import collapse_margin
 
     t0 = time.perf_counter()
     row: dict[str, Any] = {"area_code": code, "area_name": name}
@@ -60,22 +61,12 @@ def fit_area(spec: CalibrationSpec, code: str, name: str, method: str | None,
         row[f"{p['parameter']}"] = p["estimate"]
         row[f"{p['parameter']} lower"] = p["lower"]
         row[f"{p['parameter']} upper"] = p["upper"]
-    from carespiral.pysd_runner import load
-
-    model = load(spec.model)
-    values = {**{model.parameter(k).name: v for k, v in result.manifest.get("fixed", {}).items()},
-              **result.values}
-    for role in MARGIN_ROLES:
-        if role not in model.roles:
-            continue
-        try:
-            m = collapse_margin(model, values, role, scenario=spec.scenario)
-        except CarespiralError as exc:
-            row[f"margin {role}"] = float("nan")
-            row["message"] += f"; no margin for {role}: {exc}"
-            continue
-        row[f"{role} threshold"] = m["threshold"]
-        row[f"margin {role}"] = m["margin"]
+    if per_area is not None:
+        extra = dict(per_area(result, spec))
+        note = extra.pop("message", "")
+        row.update(extra)
+        if note:
+            row["message"] += f"; {note}"
     if len(result.fit):
         row["mean_mape"] = float(result.fit["mape"].mean())
     row["seconds"] = time.perf_counter() - t0
@@ -93,11 +84,13 @@ def calibrate_all(
     command: str = "",
     console: Any = None,
     areas: Sequence[str] | None = None,
+    per_area: PerArea | None = None,
 ) -> pd.DataFrame:
     """Fit every current local authority (or `areas`, codes) and write `out/areas.csv`.
 
-    scheduler: None for a local Dask cluster (one process per core), a `tcp://` address for an
-    existing cluster, or "sync" to fit one after the other in this process.
+    scheduler: None for a local Dask cluster, a `tcp://` address for an existing cluster, or
+    "sync" to fit one after the other in this process. per_area: extra columns per authority
+    from its result (e.g. `carespiral.exploration.margin.margin_columns`).
     """
     names = current_authorities(spec.period[1])
     if areas is not None:
@@ -109,7 +102,7 @@ def calibrate_all(
     with atomic_dir(out) as tmp:
         folder = tmp / "areas"
         folder.mkdir()
-        jobs = [(spec, c, n, method, fit_until, seed, budget, folder, command)
+        jobs = [(spec, c, n, method, fit_until, seed, budget, folder, command, per_area)
                 for c, n in zip(names["area_code"], names["area_name"], strict=True)]
         progress = _progress(console, len(jobs))
         if scheduler == "sync":
@@ -124,14 +117,11 @@ def calibrate_all(
 
 
 def _on_dask(jobs, scheduler, progress) -> list[dict[str, Any]]:
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
-        client = Client(cluster)
+    from carespiral._dask import open_client
+
+    client, close = open_client(scheduler or "local")
     try:
         futures = [client.submit(fit_area, *job, pure=False, retries=1) for job in jobs]
         rows = []
@@ -140,9 +130,7 @@ def _on_dask(jobs, scheduler, progress) -> list[dict[str, Any]]:
             progress(rows[-1])
         return rows
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        close()
 
 
 def _progress(console, total: int):

@@ -38,13 +38,7 @@ from carespiral.calibration.uncertainty import (
 )
 from carespiral.errors import CarespiralError
 
-__all__ = ["DEFAULT_BUDGETS", "build_problem", "calibrate", "fit_problem"]
-
-# Model runs each method may spend by default (the CLI's --budget overrides).
-# emcee: about 900 steps of 64 walkers (about 10 minutes for the national fit here). The national
-# posterior's autocorrelation time is about 30 steps, so this reports NOT CONVERGED (about 15
-# of the 50 autocorrelation times emcee asks for); a converged chain needs --budget 200000.
-DEFAULT_BUDGETS = {"least_squares": 400, "differential_evolution": 6000, "emcee": 60000}
+__all__ = ["build_problem", "calibrate", "fit_problem"]
 
 
 def fit_problem(
@@ -61,15 +55,19 @@ def fit_problem(
 ) -> CalibrationResult:
     """Fit `problem` with `method`, then add intervals, fit statistics and the backtest."""
     labels = labels or {}
-    fit = get_method(method)
-    name = fit.__module__.rsplit(".", 1)[-1].replace("emcee_sampler", "emcee")
+    entry = get_method(method)
+    name = entry.name
+    unknown = sorted(set(method_options or {}) - set(entry.options))
+    if unknown:
+        raise CarespiralError(f"method {name} has no option {unknown[0]!r}; its options: "
+                              + (", ".join(entry.options) or "none"))
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
     # the log-posterior at the priors' modes: what the fit is measured against
     start_lp = float(problem.logpost(np.array([[p.prior.mode() for p in problem.parameters]]))[0])
-    budget = budget or DEFAULT_BUDGETS[name]
-    out: MethodOutput = fit(problem, rng, budget=budget, progress=progress,
-                            **(method_options or {}))
+    budget = budget or entry.budget
+    out: MethodOutput = entry.fit(problem, rng, budget=budget, progress=progress,
+                                  **(method_options or {}))
     best = np.asarray(out.best, dtype=float)
     names = problem.names
 

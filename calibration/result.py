@@ -1,6 +1,6 @@
-"""The result of a calibration: a typed object, a text report, and a directory that round-trips.
+"""The result of a calibration: a typed object, a text report, and a folder that round-trips.
 
-A result directory holds:
+A result folder (`carespiral.results`: the one format of every result) holds:
 
     manifest.json       model and data hashes, versions, seed, method, command, diagnostics
     parameters.csv      fitted parameters with intervals, priors, bounds, identifiability
@@ -13,39 +13,31 @@ A result directory holds:
     backtest_summary.csv  MASE per series for the model, persistence and linear trend
     report.txt          the text report
 
-It is written with `atomic_dir`: an interrupted save leaves no directory that looks complete.
+The folder is written whole: an interrupted save leaves nothing that looks complete.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from carespiral._atomic import atomic_dir
 from carespiral.errors import FileFormatError
+from carespiral.results import Result
 
 __all__ = ["CalibrationResult", "load_result"]
 
-_TABLES = {  # attribute -> file name
-    "parameters": "parameters.csv",
-    "fitted": "fitted.csv",
-    "fit": "fit.csv",
-    "correlation": "correlation.csv",
-    "profiles": "profiles.csv",
-    "backtest": "backtest.csv",
-    "backtest_summary": "backtest_summary.csv",
-}
-
 _TEXT_COLUMNS = {"parameter", "series", "unit", "prior", "identifiability"}
+_REQUIRED = ("parameters", "fitted", "fit", "correlation")
+_LABELS = ("model", "spec", "area", "method", "seed")
+_OUTCOME = ("converged", "message", "diagnostics")
 
 
 @dataclass
-class CalibrationResult:
+class CalibrationResult(Result):
     """Everything a calibration found, with how it was obtained.
 
     Attributes:
@@ -80,6 +72,14 @@ class CalibrationResult:
     message: str = ""
     diagnostics: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+
+    kind: ClassVar[str] = "calibration"
+    tables: ClassVar[dict[str, str]] = {
+        "parameters": "parameters.csv", "fitted": "fitted.csv", "fit": "fit.csv",
+        "correlation": "correlation.csv", "profiles": "profiles.csv",
+        "backtest": "backtest.csv", "backtest_summary": "backtest_summary.csv",
+        "draws": "draws.parquet",
+    }
 
     # ---- views ---------------------------------------------------------------------------------
 
@@ -157,86 +157,41 @@ class CalibrationResult:
                 for k, v in self.diagnostics.items())]
         return "\n".join(lines) + "\n"
 
-    # ---- persistence ---------------------------------------------------------------------------
+    # ---- persistence (the rest is `Result.save` and `Result.load`) -----------------------
 
-    def save(self, directory: str | Path) -> Path:
-        """Write the result directory atomically; returns its path."""
-        directory = Path(directory)
-        with atomic_dir(directory) as tmp:
-            for attr, name in _TABLES.items():
-                df = getattr(self, attr)
-                if df is None:
-                    continue
-                df.to_csv(tmp / name, index=attr == "correlation")
-            if self.draws is not None:
-                self.draws.to_parquet(tmp / "draws.parquet", index=False)
-            meta = {
-                "model": self.model, "spec": self.spec, "area": self.area,
-                "method": self.method, "seed": self.seed, "converged": self.converged,
-                "message": self.message, "diagnostics": _jsonable(self.diagnostics),
-                **{k: v for k, v in _jsonable(self.manifest).items()
-                   if k not in ("model", "spec", "area", "method", "seed")},
-            }
-            (tmp / "manifest.json").write_text(json.dumps(meta, indent=2) + "\n",
-                                               encoding="utf-8")
-            (tmp / "report.txt").write_text(self.report(), encoding="utf-8")
-        return directory
+    def _manifest_values(self) -> dict[str, Any]:
+        """The labels and outcome, then the provenance at the top level of the manifest."""
+        own = {k: getattr(self, k) for k in (*_LABELS, *_OUTCOME)}
+        return {**own, **{k: v for k, v in self.manifest.items()
+                          if k not in own and k not in ("format", "version", "kind", "tables")}}
 
     @classmethod
-    def load(cls, directory: str | Path) -> CalibrationResult:
-        return load_result(directory)
+    def _from_parts(cls, values: dict[str, Any], frames: dict[str, pd.DataFrame],
+                    folder: Path) -> CalibrationResult:
+        for key in _LABELS:
+            if key not in values:
+                raise FileFormatError(folder / "manifest.json", f"missing {key!r}")
+        for name in _REQUIRED:
+            if name not in frames:
+                raise FileFormatError(folder / cls.tables[name],
+                                      "missing from the result directory")
+        tables: dict[str, pd.DataFrame] = {}
+        for name, df in frames.items():
+            if name == "correlation":  # parameter names are its index (the CSV's first column)
+                df = df.set_index(df.columns[0]).rename_axis(None)
+            for col in _TEXT_COLUMNS & set(df.columns):  # CSV reads empty text as NaN
+                df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
+            tables[name] = df
+        return cls(
+            model=values["model"], spec=values["spec"], area=values["area"],
+            method=values["method"], seed=int(values["seed"]),
+            converged=bool(values.get("converged", True)), message=str(values.get("message", "")),
+            diagnostics=dict(values.get("diagnostics") or {}),
+            manifest={k: v for k, v in values.items() if k not in _OUTCOME},
+            **tables,  # type: ignore[arg-type]
+        )
 
 
 def load_result(directory: str | Path) -> CalibrationResult:
-    """Read a result directory written by `CalibrationResult.save`."""
-    d = Path(directory)
-    mpath = d / "manifest.json"
-    if not mpath.is_file():
-        raise FileFormatError(d, "not a calibration result (no manifest.json)",
-                              hint="give the directory written by `carespiral calibrate --out`")
-    try:
-        meta = json.loads(mpath.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise FileFormatError(mpath, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
-    for key in ("model", "spec", "area", "method", "seed"):
-        if key not in meta:
-            raise FileFormatError(mpath, f"missing {key!r}")
-    tables: dict[str, pd.DataFrame | None] = {}
-    for attr, name in _TABLES.items():
-        p = d / name
-        if not p.is_file():
-            if attr in ("parameters", "fitted", "fit", "correlation"):
-                raise FileFormatError(p, "missing from the result directory")
-            tables[attr] = None
-            continue
-        df = pd.read_csv(p, index_col=0 if attr == "correlation" else None)
-        for col in _TEXT_COLUMNS & set(df.columns):  # CSV reads empty text as NaN
-            df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
-        tables[attr] = df
-    if tables["fitted"] is not None and "date" in tables["fitted"]:
-        tables["fitted"]["date"] = pd.to_datetime(tables["fitted"]["date"])
-    if tables["backtest"] is not None and "date" in tables["backtest"]:
-        tables["backtest"]["date"] = pd.to_datetime(tables["backtest"]["date"])
-    draws = pd.read_parquet(d / "draws.parquet") if (d / "draws.parquet").is_file() else None
-    manifest = {k: v for k, v in meta.items()
-                if k not in ("converged", "message", "diagnostics")}
-    return CalibrationResult(
-        model=meta["model"], spec=meta["spec"], area=meta["area"], method=meta["method"],
-        seed=int(meta["seed"]), draws=draws, converged=bool(meta.get("converged", True)),
-        message=str(meta.get("message", "")), diagnostics=dict(meta.get("diagnostics", {})),
-        manifest=manifest, **tables,  # type: ignore[arg-type]
-    )
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None if np.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
+    """Read a result folder written by `CalibrationResult.save`."""
+    return CalibrationResult.load(directory)

@@ -1,4 +1,8 @@
-"""Atomic file and directory writes: a result appears whole or not at all."""
+"""Atomic file and directory writes: a result appears whole or not at all.
+
+Every file carespiral writes goes through here: `atomic_path` (a temporary path renamed onto
+the target), `atomic_dir` (a temporary directory swapped in whole) and `write_text`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_dir", "atomic_path"]
+__all__ = ["atomic_dir", "atomic_path", "write_text"]
 
 
 @contextlib.contextmanager
@@ -27,6 +31,12 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write a UTF-8 text file whole or not at all."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 @contextlib.contextmanager

@@ -15,10 +15,10 @@ from carespiral.exploration.loops import LoopDominance, loop_dominance
 from carespiral.exploration.policy import PolicyResult, optimise
 from carespiral.exploration.regimes import RegimeMap, shock_map
 from carespiral.exploration.resilience import Resilience, resilience
-from carespiral.exploration.result import load_result
 from carespiral.exploration.sensitivity import Sensitivity, morris, sobol
 from carespiral.exploration.spec import ExploreSpec, read_spec
 from carespiral.exploration.tipping import Bifurcation, Sweep, continuation, sweep
+from carespiral.results import load_result
 
 __all__ = [
     "Bifurcation",

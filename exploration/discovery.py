@@ -21,7 +21,7 @@ import pandas as pd
 
 from carespiral.errors import CarespiralError
 from carespiral.exploration.experiments import ExperimentResult
-from carespiral.exploration.result import Result
+from carespiral.results import Result
 
 __all__ = ["Discovery", "cart_leaves", "discover", "prim_box"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,9 @@ import pandas as pd
 
 from carespiral.errors import CarespiralError
 from carespiral.exploration.criteria import COLLAPSE, classify, criterion_to_dict, outputs_needed
-from carespiral.exploration.result import Result, write_frame
+from carespiral.exploration.designs import DESIGNS, get_design
 from carespiral.exploration.spec import ExploreSpec
+from carespiral.results import Result, write_table
 
 __all__ = ["ExperimentResult", "build_design", "evaluate", "run_experiments"]
 
@@ -41,6 +42,7 @@ class ExperimentResult(Result):
     settings: dict  # design kind, seed, base_n, criteria, outcomes, seconds ...
 
     kind = "experiments"
+    shares_folder = True  # the folder also holds the design and chunks written as runs finish
 
     def to_frame(self) -> pd.DataFrame:
         return self.design.join(self.outcomes)
@@ -79,39 +81,20 @@ def build_design(spec: ExploreSpec, model=None) -> tuple[pd.DataFrame, dict[str,
 
     `spec` must be bound to the model (`spec.bind(model)`); posterior draws need `model` too.
     """
-    from scipy.stats import qmc
-
     factors = spec.factors
     names = [f.name for f in factors]
     lo = np.array([f.lower for f in factors], dtype=float)
     hi = np.array([f.upper for f in factors], dtype=float)
-    d = len(factors)
     info: dict[str, Any] = {"design": spec.design, "seed": spec.seed}
-    if spec.design in ("saltelli", "morris") and spec.posterior:
+    entry = get_design(spec.design)
+    if entry.independent and spec.posterior:
+        usable = [d.name for d in DESIGNS.values() if not d.independent]
         raise CarespiralError(
             f"{spec.source}: design {spec.design!r} needs independent ranges; posterior draws "
-            "work with design = 'lhs' or 'sobol'"
+            f"work with design = {' or '.join(repr(n) for n in usable)}"
         )
-    if spec.design == "lhs":
-        unit = qmc.LatinHypercube(d=max(d, 1), seed=spec.seed).random(spec.runs)[:, :d]
-        x = lo + unit * (hi - lo)
-    elif spec.design == "sobol":
-        m = max(0, math.ceil(math.log2(spec.runs)))
-        unit = qmc.Sobol(d=max(d, 1), scramble=True, seed=spec.seed).random_base2(m)[:, :d]
-        x = lo + unit * (hi - lo)
-    elif spec.design == "saltelli":
-        from SALib.sample import sobol as salsobol
-
-        # Total runs are base_n * (d + 2) without second-order indices; base_n a power of two.
-        base = 2 ** max(1, math.ceil(math.log2(max(spec.runs / (d + 2), 2))))
-        x = salsobol.sample(_problem(factors), base, calc_second_order=False, seed=spec.seed)
-        info["base_n"] = base
-    else:
-        from SALib.sample import morris
-
-        traj = max(2, spec.runs // (d + 1))
-        x = morris.sample(_problem(factors), traj, num_levels=4, seed=spec.seed)
-        info["trajectories"] = traj
+    x, facts = entry.sample(names, lo, hi, spec.runs, spec.seed)
+    info.update(facts)
     design = pd.DataFrame(x, columns=names)
     if spec.posterior:
         draws = _posterior_draws(spec.posterior, model)
@@ -127,24 +110,22 @@ def build_design(spec: ExploreSpec, model=None) -> tuple[pd.DataFrame, dict[str,
     return design, info
 
 
-def _problem(factors: Sequence) -> dict[str, Any]:
-    return {"num_vars": len(factors), "names": [f.name for f in factors],
-            "bounds": [[f.lower, f.upper] for f in factors]}
-
-
 def _posterior_draws(path: str, model) -> pd.DataFrame:
-    """Parameter draws from a calibration result: a folder with draws.parquet/.csv, or the file."""
+    """Parameter draws from a calibration result folder (read by the calibration's own loader)
+    or from a CSV or Parquet file of draws (one column per parameter, one row per draw)."""
     p = Path(path)
-    candidates = [p] if p.is_file() else [p / n for n in ("draws.parquet", "posterior.parquet",
-                                                          "draws.csv", "posterior.csv")]
-    for c in candidates:
-        if c.is_file():
-            df = pd.read_parquet(c) if c.suffix == ".parquet" else pd.read_csv(c)
-            break
+    if p.is_dir():
+        from carespiral.calibration.result import load_result  # exploration reads calibrations
+
+        df = load_result(p).draws
+        if df is None:
+            raise CarespiralError(f"posterior {path}: the calibration result has no draws")
+    elif p.suffix in (".parquet", ".csv") and p.is_file():
+        df = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
     else:
         raise CarespiralError(
-            f"posterior {path}: no draws found (expected a draws.parquet or draws.csv file, one "
-            "column per parameter, one row per draw)"
+            f"posterior {path}: expected a calibration result folder (`carespiral calibrate "
+            "--out`) or a .parquet or .csv file of draws (one column per parameter)"
         )
     known = {p.name for p in model.parameters}
     keep = {}
@@ -231,7 +212,7 @@ def run_experiments(
         nonlocal n_done
         first, last = int(rows.index[0]), int(rows.index[-1])
         if chunk_dir is not None:
-            write_frame(rows, chunk_dir / f"runs-{first:09d}-{last:09d}.parquet")
+            write_table(rows, chunk_dir / f"runs-{first:09d}-{last:09d}.parquet")
         done[first] = rows
         n_done += len(rows)
         if progress:
@@ -283,7 +264,7 @@ def _prepare_out(out: Path, design: pd.DataFrame, resume: bool) -> dict[int, pd.
             )
     else:
         out.mkdir(parents=True, exist_ok=True)
-        write_frame(design, design_file)
+        write_table(design, design_file)
     done: dict[int, pd.DataFrame] = {}
     for f in sorted((out / "chunks").glob("runs-*.parquet")):
         rows = pd.read_parquet(f)
@@ -307,23 +288,15 @@ def _evaluate_on_worker(mdl_path: str, spec: ExploreSpec, design: pd.DataFrame) 
 
 def _run_dask(scheduler: str, model, spec: ExploreSpec, design: pd.DataFrame,
               chunks: list[list[int]], keep: Callable[[pd.DataFrame], None]) -> None:
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
-    cluster = None
-    try:
-        if scheduler == "local":
-            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True)
-            client = Client(cluster)
-        else:
-            client = Client(scheduler, timeout="10s")
-    except OSError as exc:
-        raise CarespiralError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    from carespiral._dask import open_client
+
+    client, close = open_client(scheduler)
     try:
         futures = [client.submit(_evaluate_on_worker, str(model.mdl_path), spec, design.loc[idx],
                                  pure=False) for idx in chunks]
         for fut in as_completed(futures):
             keep(fut.result())
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        close()

@@ -30,8 +30,8 @@ from carespiral.errors import CarespiralError
 from carespiral.exploration.costs import CostModel
 from carespiral.exploration.criteria import COLLAPSE, classify
 from carespiral.exploration.experiments import build_design, needed_outputs
-from carespiral.exploration.result import Result
 from carespiral.exploration.spec import ExploreSpec
+from carespiral.results import Result
 
 __all__ = ["PolicyResult", "optimise"]
 

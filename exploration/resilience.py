@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from carespiral.errors import CarespiralError
-from carespiral.exploration.result import Result
+from carespiral.results import Result
 
 __all__ = ["Resilience", "resilience"]
 

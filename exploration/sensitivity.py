@@ -8,7 +8,7 @@ never collapse as collapsing at the end of the run (censored), so it stays defin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +17,9 @@ import pandas as pd
 
 from carespiral.errors import CarespiralError
 from carespiral.exploration.experiments import ExperimentResult
-from carespiral.exploration.result import Result
+from carespiral.results import Result
 
-__all__ = ["Sensitivity", "morris", "sobol", "sobol_indices"]
+__all__ = ["ANALYSES", "Sensitivity", "analyse", "morris", "sobol", "sobol_indices"]
 
 
 @dataclass
@@ -120,3 +120,18 @@ def morris(result: ExperimentResult, outcomes: Sequence[str] | None = None, seed
         frames.append(pd.DataFrame({"outcome": name, "factor": res["names"], "mu_star": res["mu_star"],
                                     "mu_star_conf": res["mu_star_conf"], "sigma": res["sigma"]}))
     return Sensitivity(pd.concat(frames, ignore_index=True), "morris", len(result.outcomes))
+
+
+ANALYSES: dict[str, Callable[..., Sensitivity]] = {"sobol": sobol, "morris": morris}
+
+
+def analyse(result: ExperimentResult, outcomes: Sequence[str] | None = None,
+            seed: int = 1) -> Sensitivity | None:
+    """The sensitivity analysis the result's design was made for (Sobol indices for a Saltelli
+    design, Morris screening for a Morris design); None for a design made for none."""
+    from carespiral.exploration.designs import DESIGNS
+
+    entry = DESIGNS.get(str(result.settings.get("design")))
+    if entry is None or not entry.analysis:
+        return None
+    return ANALYSES[entry.analysis](result, outcomes, seed=seed)

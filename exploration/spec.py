@@ -46,15 +46,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from carespiral.errors import CarespiralError, FileFormatError
 from carespiral.exploration.criteria import Criterion, default_criteria, read_criteria
+from carespiral.exploration.designs import DESIGNS
 
 __all__ = ["ExploreSpec", "Lever", "OptimiseSettings", "Outcome", "Uncertainty", "read_spec"]
 
-Design = Literal["lhs", "sobol", "saltelli", "morris"]
-DESIGNS = ("lhs", "sobol", "saltelli", "morris")
 STATS = ("max", "min", "final", "mean", "mean_last")
 
 
@@ -120,7 +119,7 @@ class ExploreSpec:
     title: str = ""
     description: str = ""
     runs: int = 256
-    design: Design = "lhs"
+    design: str = "lhs"  # a name in `designs.DESIGNS`
     seed: int = 1
     chunk: int = 64
     start: float | None = None

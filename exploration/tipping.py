@@ -26,7 +26,7 @@ import xarray as xr
 from carespiral.errors import CarespiralError
 from carespiral.exploration.criteria import COLLAPSE, SUSTAINABLE, Criterion, outputs_needed
 from carespiral.exploration.rates import RateFunction
-from carespiral.exploration.result import Result
+from carespiral.results import Result
 
 __all__ = ["Bifurcation", "Sweep", "continuation", "sweep"]
 

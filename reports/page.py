@@ -16,9 +16,7 @@ import datetime as _dt
 import html
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,13 +27,12 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import plotly.offline
 
+from carespiral._atomic import write_text as atomic_write
 from carespiral.errors import CarespiralError
 
 __all__ = ["PLOTLYJS_FILE", "Page", "Section", "atomic_write", "format_value"]
 
 PLOTLYJS_FILE = "plotly.min.js"
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 PlotlyJs = Literal["inline", "beside"]
 
 _CSS = """
@@ -349,18 +346,3 @@ def _py(v: object) -> object:
     if hasattr(v, "item") and not isinstance(v, pd.Timestamp):
         return v.item()  # type: ignore[no-any-return]
     return v
-
-
-def atomic_write(path: str | Path, text: str) -> None:
-    """Write text to `path` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a report is an ordinary file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -1,40 +1,47 @@
-"""Results directories: plain result files plus a small JSON manifest, re-rendered to reports.
+"""Results directories: plain result files plus a manifest, re-rendered to reports.
 
 A results directory holds the results of one or more commands as plain files (run outputs as
-Parquet or CSV, a model's structure as JSON, parameters and data as CSV/Parquet) and a
-`manifest.json` that says what each item is and how to draw it:
+Parquet or CSV, a model's structure as JSON, parameters and data as CSV/Parquet, calibration
+and exploration result folders) and a `manifest.json` in the one result format
+(`carespiral.results`) of kind `results`, which says what each item is and how to draw it:
 
-    {"format": "carespiral-results", "version": 1, "title": "...",
+    {"format": "carespiral", "version": 2, "kind": "results", "tables": {}, "title": "...",
      "items": [{"kind": "run", "name": "run", "title": "...", "html": "run.html", ...}, ...]}
 
 `render_results(dir)` turns every item into its HTML report and writes `index.html` linking them;
 this is what `carespiral report RESULT_DIR` does. The item fields per kind are documented in
-docs/reports.md; the `save_*` functions here write them.
+docs/reports.md; the `save_*` functions here write them. The `--out` folder of one command (a
+calibration or exploration result) renders to its own `report.html`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from carespiral.errors import CarespiralError, FileFormatError
+from carespiral.results import FORMAT, MANIFEST, VERSION, Result, read_manifest, read_table
+from carespiral.results import load_result as _load_result
+from carespiral.results import write_table as _write_table
 
 from .calibration_report import calibration_report
 from .data_report import data_report
 from .exploration_report import exploration_report
 from .model_report import model_report, parameter_table
-from .page import Page, PlotlyJs, atomic_write
+from .page import Page, PlotlyJs
 from .run_report import Shock, run_report
 from .structure import Structure, structure_from
 
 __all__ = [
     "MANIFEST",
     "RENDERERS",
+    "ResultsIndex",
+    "implicit_manifest",
     "index_page",
     "load_manifest",
     "render_results",
@@ -45,109 +52,86 @@ __all__ = [
     "save_run_results",
 ]
 
-MANIFEST = "manifest.json"
-FORMAT = "carespiral-results"
-VERSION = 1
-TABLE_SUFFIXES = (".parquet", ".csv")
+
+# ------------------------------------------------------------------ the index
 
 
-# ------------------------------------------------------------------ reading and writing tables
+@dataclass
+class ResultsIndex(Result):
+    """The items of a results directory (what each is and how to draw it) and its title."""
 
+    title: str = "carespiral results"
+    items: list = field(default_factory=list)
 
-def write_frame(frame: pd.DataFrame, path: Path) -> None:
-    """Write a DataFrame (with its index) atomically as Parquet or CSV, by suffix."""
-    if path.suffix not in TABLE_SUFFIXES:
-        raise CarespiralError(f"{path}: expected a .parquet or .csv file name")
-    tmp = path.with_name(f".{path.name}.part")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        if path.suffix == ".parquet":
-            frame.to_parquet(tmp)
-        else:
-            frame.to_csv(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    kind: ClassVar[str] = "results"
+    shares_folder: ClassVar[bool] = True  # the directory holds the items' files too
 
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{k: it.get(k) for k in ("kind", "name", "title", "html")}
+                             for it in self.items], columns=["kind", "name", "title", "html"])
 
-def read_frame(path: Path, *, index: str | None = None) -> pd.DataFrame:
-    """Read a table written by `write_frame`; `index` names the CSV index column to restore."""
-    if not path.exists():
-        raise FileFormatError(path, "file listed in the manifest does not exist")
-    try:
-        if path.suffix == ".parquet":
-            return pd.read_parquet(path)
-        if path.suffix == ".csv":
-            frame = pd.read_csv(path)
-            if index and index in frame.columns:
-                frame = frame.set_index(index)
-            if "date" in frame.columns:
-                frame["date"] = pd.to_datetime(frame["date"])
-            return frame
-    except (OSError, ValueError) as exc:
-        raise FileFormatError(path, f"cannot read the table: {exc}") from None
-    raise FileFormatError(path, "expected a .parquet or .csv file")
+    def summary(self) -> dict[str, Any]:
+        return {"title": self.title, "items": [f"{it['kind']} {it['name']}: {it['title']}"
+                                               for it in self.items]}
 
+    def report(self) -> str:
+        lines = [self.title] + [f"  {it['kind']:<12} {it['name']:<20} {it['title']}"
+                                for it in self.items]
+        return "\n".join(lines)
 
-# ------------------------------------------------------------------ the manifest
+    def add(self, item: dict[str, Any]) -> None:
+        """Add an item, or replace the item of the same name (moving it to the end)."""
+        self.items = [it for it in self.items if it["name"] != item["name"]] + [item]
+
+    @classmethod
+    def _from_parts(cls, values: dict[str, Any], frames: dict[str, pd.DataFrame],
+                    folder: Path) -> ResultsIndex:
+        path = folder / MANIFEST
+        items = values.get("items")
+        if not isinstance(items, list):
+            raise FileFormatError(path, "\"items\" must be a list")
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            where = f"items[{i}]"
+            if not isinstance(item, dict):
+                raise FileFormatError(path, f"{where} must be an object")
+            for key in ("kind", "name", "title"):
+                if not isinstance(item.get(key), str) or not item[key]:
+                    raise FileFormatError(path, f"{where} needs a non-empty string {key!r}")
+            if item["kind"] not in RENDERERS:
+                raise FileFormatError(
+                    path, f"{where}: unknown kind {item['kind']!r}",
+                    hint="known kinds: " + ", ".join(sorted(RENDERERS)),
+                )
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", item["name"]):
+                raise FileFormatError(path, f"{where}: name {item['name']!r} must be a plain file stem")
+            if item["name"] in seen:
+                raise FileFormatError(path, f"{where}: name {item['name']!r} is used twice")
+            seen.add(item["name"])
+        return cls(str(values.get("title") or "carespiral results"), items)
 
 
 def load_manifest(result_dir: str | Path) -> dict[str, Any]:
     """The manifest of a results directory, checked for the fields every item needs."""
     result_dir = Path(result_dir)
-    path = result_dir / MANIFEST
     if not result_dir.is_dir():
         raise CarespiralError(f"{result_dir}: no such results directory")
-    if not path.exists():
+    if not (result_dir / MANIFEST).exists():
         raise CarespiralError(
             f"{result_dir} has no {MANIFEST} and no saved results; give a results directory, "
             "or the --out folder of calibrate, explore, tipping or optimise"
         )
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise FileFormatError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise FileFormatError(path, f"expected a JSON object with \"format\": \"{FORMAT}\"")
-    if manifest.get("version") != VERSION:
-        raise FileFormatError(path, f"manifest version {manifest.get('version')!r} is not "
-                              f"supported (this carespiral reads version {VERSION})")
-    items = manifest.get("items")
-    if not isinstance(items, list):
-        raise FileFormatError(path, "\"items\" must be a list")
-    seen: set[str] = set()
-    for i, item in enumerate(items):
-        where = f"items[{i}]"
-        if not isinstance(item, dict):
-            raise FileFormatError(path, f"{where} must be an object")
-        for key in ("kind", "name", "title"):
-            if not isinstance(item.get(key), str) or not item[key]:
-                raise FileFormatError(path, f"{where} needs a non-empty string {key!r}")
-        if item["kind"] not in RENDERERS:
-            raise FileFormatError(
-                path, f"{where}: unknown kind {item['kind']!r}",
-                hint="known kinds: " + ", ".join(sorted(RENDERERS)),
-            )
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", item["name"]):
-            raise FileFormatError(path, f"{where}: name {item['name']!r} must be a plain file stem")
-        if item["name"] in seen:
-            raise FileFormatError(path, f"{where}: name {item['name']!r} is used twice")
-        seen.add(item["name"])
-    return manifest
+    index = ResultsIndex.load(result_dir)
+    return {"format": FORMAT, "version": VERSION, "title": index.title, "items": index.items}
 
 
 def _add_item(result_dir: Path, item: dict[str, Any], title: str | None) -> None:
     """Add or replace (by name) one item in the manifest, creating the manifest if needed."""
-    path = result_dir / MANIFEST
-    if path.exists():
-        manifest = load_manifest(result_dir)
-    else:
-        manifest = {"format": FORMAT, "version": VERSION, "title": "carespiral results",
-                    "items": []}
+    index = ResultsIndex.load(result_dir) if (result_dir / MANIFEST).exists() else ResultsIndex()
     if title:
-        manifest["title"] = title
-    manifest["items"] = [it for it in manifest["items"] if it["name"] != item["name"]] + [item]
-    atomic_write(path, json.dumps(manifest, indent=2, default=str))
+        index.title = title
+    index.add(item)
+    index.save(result_dir)
 
 
 def _check_name(name: str) -> None:
@@ -191,7 +175,7 @@ def save_run_results(
         rel = f"{name}_runs/{stem}.{fmt}"
         out = frame.copy()
         out.index.name = out.index.name or "time"
-        write_frame(out, result_dir / rel)
+        _write_table(out, result_dir / rel)
         files[label] = rel
     item = {
         "kind": "run", "name": name, "title": title, "html": f"{name}.html", "runs": files,
@@ -218,7 +202,7 @@ def save_model_results(
     _check_name(name)
     st = structure_from(graph, loops)
     st.save(result_dir / f"{name}_structure.json")
-    write_frame(parameter_table(parameters).set_index("parameter"),
+    _write_table(parameter_table(parameters).set_index("parameter"),
                 result_dir / f"{name}_parameters.csv")
     item = {
         "kind": "model", "name": name, "title": title, "html": f"{name}.html",
@@ -245,7 +229,7 @@ def save_data_results(
     result_dir = Path(result_dir)
     _check_name(name)
     keep = table if not series else table[table["series"].isin([*series, rank_series])]
-    write_frame(keep.reset_index(drop=True), result_dir / f"{name}_table.parquet")
+    _write_table(keep.reset_index(drop=True), result_dir / f"{name}_table.parquet")
     item = {
         "kind": "data", "name": name, "title": title or f"Published data: {area}",
         "html": f"{name}.html", "table": f"{name}_table.parquet", "area": area,
@@ -328,7 +312,7 @@ def _field(result_dir: Path, item: Mapping[str, Any], key: str, kind: type) -> A
 
 def _render_run(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs) -> Path:
     files = _field(result_dir, item, "runs", dict)
-    runs = {label: read_frame(result_dir / rel, index="time") for label, rel in files.items()}
+    runs = {label: read_table(result_dir / rel, index="time") for label, rel in files.items()}
     shocks = [(at, label) for at, label in item.get("shocks") or []]
     return run_report(runs, _html_path(result_dir, item), title=item["title"],
                       units=item.get("units") or {}, outputs=item.get("outputs"),
@@ -337,7 +321,7 @@ def _render_run(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs) -
 
 def _render_model(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs) -> Path:
     st: Structure = Structure.load(result_dir / _field(result_dir, item, "structure", str))
-    params = read_frame(result_dir / _field(result_dir, item, "parameters", str)).fillna(
+    params = read_table(result_dir / _field(result_dir, item, "parameters", str)).fillna(
         {"unit": "", "description": ""}
     )
     return model_report(st, params, _html_path(result_dir, item), title=item["title"],
@@ -345,7 +329,7 @@ def _render_model(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs)
 
 
 def _render_data(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs) -> Path:
-    table = read_frame(result_dir / _field(result_dir, item, "table", str))
+    table = read_table(result_dir / _field(result_dir, item, "table", str))
     return data_report(table, _html_path(result_dir, item), area=_field(result_dir, item, "area",
                        str), series=item.get("series"), region=item.get("region"),
                        rank_series=item.get("rank_series"), title=item["title"],
@@ -369,11 +353,11 @@ _EXPLORATION_SLOTS = {
 
 
 def _render_exploration(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs) -> Path:
-    from carespiral.exploration.result import load_result
+    import carespiral.exploration  # noqa: F401  (defines the exploration result kinds)
 
     kwargs: dict[str, Any] = {}
     for rel in _field(result_dir, item, "results", list):
-        res = load_result(result_dir / str(rel))
+        res = _load_result(result_dir / str(rel))
         slot = _EXPLORATION_SLOTS.get(res.kind)
         if slot is None or slot in kwargs:
             raise FileFormatError(result_dir / MANIFEST, f"item {item['name']!r}: result "
@@ -427,45 +411,47 @@ def render_results(
     return written
 
 
-def _is_calibration_dir(path: Path) -> bool:
-    try:
-        meta = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return False
-    return isinstance(meta, dict) and "format" not in meta and {"model", "method"} <= set(meta)
-
-
 def implicit_manifest(result_dir: str | Path) -> dict[str, Any] | None:
-    """A manifest for a directory one command wrote without one, or None.
+    """A manifest for the `--out` folder of one command, or None for a results directory.
 
-    A calibration result directory (`carespiral calibrate --out`) gives one calibration item;
-    an exploration folder (`explore`/`tipping`/`optimise --out`: result.json here and/or in
-    subfolders) gives one exploration item. Either renders to DIR/report.html.
+    A calibration result (`carespiral calibrate --out`) gives one calibration item; an
+    exploration folder (`explore`/`tipping`/`optimise --out`: an exploration result here and/or
+    in subfolders) gives one exploration item. Either renders to DIR/report.html.
     """
     result_dir = Path(result_dir)
     if not result_dir.is_dir():
         return None
-    if _is_calibration_dir(result_dir):
-        meta = json.loads((result_dir / MANIFEST).read_text(encoding="utf-8"))
+    kind = _kind_of(result_dir, quiet=False)
+    if kind == "calibration":
+        meta = read_manifest(result_dir)
         cal = {"kind": "calibration", "name": "report", "html": "report.html", "result": ".",
                "title": f"Calibration of {meta.get('model')} to {meta.get('area')}"}
         return {"format": FORMAT, "version": VERSION, "implicit": True, "items": [cal]}
-    if (result_dir / MANIFEST).exists():
+    if kind == "results":
         return None
-    found = ["."] if (result_dir / "result.json").is_file() else []
-    found += sorted(p.parent.name for p in result_dir.glob("*/result.json"))
+    found = ["."] if kind in _EXPLORATION_SLOTS else []
+    found += sorted(p.name for p in result_dir.iterdir()
+                    if p.is_dir() and _kind_of(p) in _EXPLORATION_SLOTS)
     if not found:
         return None
-    try:  # name the model in the title when the first result says which
-        meta = json.loads((result_dir / found[0] / "result.json").read_text(encoding="utf-8"))
-        model = meta.get("values", {}).get("model")
-    except (OSError, json.JSONDecodeError, AttributeError):
-        model = None
+    model = read_manifest(result_dir / found[0]).get("model")  # named in the title
     title = (f"Exploration of {model}" if model else "Exploration") + (
         f" ({result_dir.resolve().name})")
     item: dict[str, Any] = {"kind": "exploration", "name": "report", "html": "report.html",
                             "results": found, "title": title}
     return {"format": FORMAT, "version": VERSION, "implicit": True, "items": [item]}
+
+
+def _kind_of(folder: Path, quiet: bool = True) -> str | None:
+    """The kind of result a folder holds (None without one; `quiet` hides malformed ones)."""
+    if not ((folder / MANIFEST).is_file() or (folder / "result.json").is_file()):
+        return None
+    try:
+        return str(read_manifest(folder)["kind"])
+    except FileFormatError:
+        if quiet:
+            return None
+        raise
 
 
 def index_page(result_dir: str | Path, *, manifest: Mapping[str, Any] | None = None) -> Path:

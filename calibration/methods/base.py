@@ -1,4 +1,4 @@
-"""What every calibration method returns, and helpers they share."""
+"""What a calibration method is (its registry entry), what it returns, and helpers they share."""
 
 from __future__ import annotations
 
@@ -8,9 +8,26 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import qmc
 
-__all__ = ["MethodOutput", "Progress", "sobol_design"]
+__all__ = ["Method", "MethodOutput", "Progress", "sobol_design"]
 
 Progress = Callable[[int, float], None]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A calibration method's registry entry.
+
+    fit: `fit(problem, rng, budget, progress, **options) -> MethodOutput`. budget: the model runs
+    it spends by default (`--budget` overrides). options: the keyword options `fit` takes (a
+    spec's `[options.NAME]` table, `--walkers`). aliases: other names it answers to.
+    """
+
+    name: str
+    fit: Callable[..., MethodOutput]
+    budget: int
+    options: tuple[str, ...] = ()
+    summary: str = ""
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass

@@ -12,9 +12,9 @@ import numpy as np
 from scipy import optimize
 
 from carespiral.calibration.lm import batched_lm
-from carespiral.calibration.methods.base import MethodOutput, Progress
+from carespiral.calibration.methods.base import Method, MethodOutput, Progress
 
-__all__ = ["fit"]
+__all__ = ["METHOD", "fit"]
 
 
 def fit(problem, rng: np.random.Generator, budget: int = 2000, progress: Progress | None = None,
@@ -51,3 +51,8 @@ def fit(problem, rng: np.random.Generator, budget: int = 2000, progress: Progres
     return MethodOutput("differential_evolution", theta, lp,
                         converged=bool(res.success),
                         message=f"{res.nit} generations of {pop}: {res.message}")
+
+
+METHOD = Method("differential_evolution", fit, budget=6000, options=("popsize", "tol", "polish"),
+                summary="global search, every generation one batch, polished by "
+                        "Levenberg-Marquardt", aliases=("de",))

@@ -16,9 +16,9 @@ import emcee
 import numpy as np
 
 from carespiral.calibration.lm import batched_lm
-from carespiral.calibration.methods.base import MethodOutput, Progress, sobol_design
+from carespiral.calibration.methods.base import Method, MethodOutput, Progress, sobol_design
 
-__all__ = ["fit"]
+__all__ = ["METHOD", "fit"]
 
 
 def fit(problem, rng: np.random.Generator, budget: int = 20000, progress: Progress | None = None,
@@ -86,3 +86,10 @@ def _optimum(problem, rng: np.random.Generator) -> np.ndarray:
     polished = batched_lm(problem, top, np.ones_like(top, dtype=bool), scales, iterations=20)
     lp = problem.logpost(problem.from_unit(polished))
     return problem.from_unit(polished[int(np.argmax(lp))])
+
+
+# About 900 steps of 64 walkers (about 10 minutes for the national fit). The national posterior's
+# autocorrelation time is about 30 steps, so this reports NOT CONVERGED (about 15 of the 50
+# autocorrelation times emcee asks for); a converged chain needs --budget 200000.
+METHOD = Method("emcee", fit, budget=60000, options=("walkers", "start"),
+                summary="affine-invariant ensemble sampler, every step one batch of walkers")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize
 
-from carespiral.calibration.methods.base import MethodOutput, Progress, sobol_design
+from carespiral.calibration.methods.base import Method, MethodOutput, Progress, sobol_design
 
-__all__ = ["fit"]
+__all__ = ["METHOD", "fit"]
 
 _ROUNDS = 2  # scale re-estimation rounds per start
 
@@ -68,3 +68,7 @@ def _residual_functions(problem, scales):
         return ((r[1:] - r[0]) / steps[:, None]).T
 
     return fun, jac
+
+
+METHOD = Method("least_squares", fit, budget=400, options=("n_starts", "design"),
+                summary="trust-region least squares from the best points of a Sobol design")

@@ -36,12 +36,11 @@ def split_list(text: str | None) -> list[str] | None:
 
 
 def write_table(df: pd.DataFrame, path: Path) -> None:
-    """Write a CSV or Parquet file whole or not at all."""
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
+    """Write a CSV or Parquet file (with the index) whole or not at all."""
+    if path.suffix.lower() not in (".csv", ".parquet"):
         raise CarespiralError(f"--out {path}: expected a .csv or .parquet file name")
     with atomic_path(path) as tmp:
-        if suffix == ".csv":
+        if path.suffix.lower() == ".csv":
             df.to_csv(tmp)
         else:
             df.to_parquet(tmp)

@@ -47,8 +47,9 @@ def calibrate(
     if walkers is not None:
         from carespiral.calibration.methods import METHODS, get_method
 
-        if get_method(method or s.method) is not METHODS["emcee"]:
-            raise CarespiralError("--walkers applies to --method emcee only")
+        if "walkers" not in get_method(method or s.method).options:
+            takes = [m.name for m in METHODS.values() if "walkers" in m.options]
+            raise CarespiralError(f"--walkers applies to --method {' or '.join(takes)} only")
         if walkers < 2:
             raise CarespiralError(f"--walkers {walkers}: need at least 2")
     options = {"walkers": walkers} if walkers else None
@@ -66,12 +67,11 @@ def calibrate(
 def _one(spec, area, method, fit_until, seed, budget, profiles, command, options=None):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from carespiral.calibration.engine import DEFAULT_BUDGETS, calibrate
+    from carespiral.calibration.engine import calibrate
     from carespiral.calibration.methods import get_method
 
-    name = get_method(method or spec.method).__module__.rsplit(".", 1)[-1]
-    name = "emcee" if name == "emcee_sampler" else name
-    total = budget or DEFAULT_BUDGETS[name]
+    entry = get_method(method or spec.method)
+    name, total = entry.name, budget or entry.budget
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.completed:,.0f} runs  best log-posterior {task.fields[best]}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
@@ -87,9 +87,11 @@ def _one(spec, area, method, fit_until, seed, budget, profiles, command, options
 
 def _all_areas(spec, method, fit_until, seed, budget, target, scheduler, command) -> None:
     from carespiral.calibration.areas_all import calibrate_all
+    from carespiral.exploration.margin import margin_columns
 
     table = calibrate_all(spec, method=method, fit_until=fit_until, seed=seed, budget=budget,
-                          out=target, scheduler=scheduler, command=command, console=console)
+                          out=target, scheduler=scheduler, command=command, console=console,
+                          per_area=margin_columns)
     ok = int((table["status"] == "ok").sum())
     console.print(f"Fitted {ok} of {len(table)} areas; wrote {target}/areas.csv")
 

@@ -25,7 +25,8 @@ def explore(
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, or 'local'."),
 ) -> None:
     """Run an exploration: collapse regimes, PRIM boxes, Sobol indices; saved as they finish."""
-    from carespiral.exploration import discover, morris, read_spec, run_experiments, sobol
+    from carespiral.exploration import discover, read_spec, run_experiments
+    from carespiral.exploration.sensitivity import analyse
 
     s = read_spec(spec).with_runs(runs)
     out = out or Path(f"explore-{Path(s.source).stem}")
@@ -49,9 +50,8 @@ def explore(
             console.print(f"  {r.factor}: [{r.lower:.4g}, {r.upper:.4g}]  (quasi-p {r.qp_value:.2g})")
     else:
         console.print("All runs share one regime: no PRIM box (widen the ranges).")
-    sens = None
-    if s.design in ("saltelli", "morris"):
-        sens = sobol(result) if s.design == "saltelli" else morris(result)
+    sens = analyse(result)  # Sobol indices or Morris screening, when the design is made for one
+    if sens is not None:
         sens.save(out / "sensitivity")
         for k, v in sens.summary().items():
             if isinstance(v, dict):

@@ -8,6 +8,7 @@ import pandas as pd
 from carespiral.calibration.areas_all import calibrate_all, current_authorities
 from carespiral.calibration.result import load_result
 from carespiral.calibration.spec import read_spec
+from carespiral.exploration.margin import margin_columns
 
 
 def test_current_authorities_are_the_codes_in_use():
@@ -20,7 +21,8 @@ def test_current_authorities_are_the_codes_in_use():
 def test_one_failure_does_not_stop_the_others(tmp_path):
     out = tmp_path / "all"
     table = calibrate_all(read_spec("local"), method="differential_evolution", budget=120,
-                          out=out, scheduler="sync", areas=["E09000014", "E99999999"])
+                          out=out, scheduler="sync", areas=["E09000014", "E99999999"],
+                          per_area=margin_columns)
     rows = table.set_index("area_code")
     assert rows.loc["E99999999", "status"] == "failed"
     assert "unknown area" in rows.loc["E99999999", "message"]

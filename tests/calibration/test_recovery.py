@@ -7,12 +7,14 @@ over many seeds the intervals must contain it about 95% of the time.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
 from carespiral.calibration.engine import fit_problem
 from carespiral.calibration.methods import METHODS, get_method
-from carespiral.errors import UnknownNameError
+from carespiral.errors import CarespiralError, UnknownNameError
 
 TRUTH = {"Normal Leaving Rate": 0.0125, "Reference Caseload": 17.0}  # as in conftest
 
@@ -29,8 +31,21 @@ def test_truth_matches_the_fixture(truth):
 def test_registry_is_explicit():
     assert set(METHODS) == {"least_squares", "differential_evolution", "emcee"}
     assert get_method("DE") is METHODS["differential_evolution"]
+    assert get_method("Least-Squares").name == "least_squares"
     with pytest.raises(UnknownNameError, match="least_squares"):
         get_method("least_square")
+    # each entry carries its default budget and the options its fit function takes
+    for m in METHODS.values():
+        assert m.budget > 0
+        assert set(m.options) <= set(inspect.signature(m.fit).parameters)
+    assert "walkers" in METHODS["emcee"].options
+
+
+def test_an_option_the_method_lacks_is_refused_before_any_run(make_problem):
+    problem, _ = make_problem(seed=1)
+    with pytest.raises(CarespiralError, match="no option 'walkers'; its options: n_starts"):
+        fit_problem(problem, "least_squares", method_options={"walkers": 64})
+    assert problem.n_runs == 0
 
 
 def test_least_squares_recovers_with_laplace_and_profile_intervals(make_problem):

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ def test_resume_after_interruption_equals_uninterrupted(small_spec, tmp_path):
 
     with pytest.raises(Stop):
         run_experiments(spec, out=tmp_path / "cut", on_chunk=stop_after_first)
-    assert not (tmp_path / "cut" / "result.json").exists()
+    assert not (tmp_path / "cut" / "manifest.json").exists()
     with pytest.raises(CarespiralError, match="--resume"):
         run_experiments(spec, out=tmp_path / "cut")
     seen = []
@@ -82,7 +83,7 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path):
     proc.communicate()  # reap it and close its pipe
     n_kept = len(list(chunks.glob("*.parquet")))
     assert 2 <= n_kept < 40
-    assert not (out / "result.json").exists()
+    assert not (out / "manifest.json").exists()
     spec = read_spec(spec_file)
     resumed = run_experiments(spec, out=out, resume=True)
     fresh = run_experiments(spec)
@@ -113,14 +114,53 @@ def test_designs_stay_in_range_and_are_reproducible(design):
         assert len(x1) == info["base_n"] * (3 + 2)
 
 
+V1_CALIBRATION = Path(__file__).resolve().parents[1] / "core" / "v1_results" / "calibration"
+
+
+def _posterior_design(workforce, posterior) -> tuple[pd.DataFrame, dict]:
+    spec = spec_from_dict({"model": "workforce_spiral", "runs": 20,
+                           "uncertainties": {"Referral Rate": [200, 400],
+                                             "posterior": str(posterior)}})
+    return build_design(spec.bind(workforce), workforce)
+
+
+def test_designs_come_from_one_registry():
+    from carespiral.exploration.designs import DESIGNS, get_design, sample_ranges
+    from carespiral.exploration.spec import spec_from_dict
+
+    assert set(DESIGNS) == {"lhs", "sobol", "saltelli", "morris"}
+    with pytest.raises(CarespiralError, match="design must be one of lhs, sobol"):
+        spec_from_dict({"model": "m", "design": "grid", "uncertainties": {"a": [0, 1]}})
+    with pytest.raises(CarespiralError, match="unknown design 'grid'"):
+        get_design("grid")
+    # one Latin hypercube: the ranges' sampler and an exploration's design agree
+    x = sample_ranges({"a": (1.0, 2.0), "b": (-5.0, 5.0)}, 40, seed=7)
+    ref = build_design(spec_from_dict({"model": "m", "runs": 40, "seed": 7, "uncertainties": {
+        "a": [1.0, 2.0], "b": [-5.0, 5.0]}}))[0]
+    np.testing.assert_array_equal(x.to_numpy(), ref.to_numpy())
+
+
 def test_posterior_draws_feed_the_design(workforce, tmp_path):
+    from carespiral.calibration.result import CalibrationResult
+
     draws = pd.DataFrame({"Normal Leaving Rate": [0.01, 0.011, 0.012], "log_prob": [-1, -2, -3]})
     draws.to_csv(tmp_path / "draws.csv", index=False)
-    spec = spec_from_dict({"model": "workforce_spiral", "runs": 20,
-                           "uncertainties": {"Referral Rate": [200, 400], "posterior": str(tmp_path)}})
-    x, info = build_design(spec.bind(workforce), workforce)
+    x, info = _posterior_design(workforce, tmp_path / "draws.csv")
     assert set(x["Normal Leaving Rate"]) <= {0.01, 0.011, 0.012}
     assert "log_prob" not in x.columns and info["posterior_draws"] == 3
+    # a calibration result folder: its draws, read by the calibration's own loader
+    empty = pd.DataFrame({"parameter": [], "estimate": []})
+    CalibrationResult("workforce_spiral", "s", "a", "emcee", 1, empty, empty, empty, empty,
+                      draws=draws[["Normal Leaving Rate"]] * 2).save(tmp_path / "cal")
+    x, info = _posterior_design(workforce, tmp_path / "cal")
+    assert set(x["Normal Leaving Rate"]) <= {0.02, 0.022, 0.024} and info["posterior_draws"] == 3
+    # and a folder written before the one result format
+    want = pd.read_parquet(V1_CALIBRATION / "draws.parquet")
+    x, info = _posterior_design(workforce, V1_CALIBRATION)
+    assert info["posterior_draws"] == len(want)
+    assert set(x["Reference Caseload"]) <= set(want["Reference Caseload"])
+    with pytest.raises(CarespiralError, match="calibration result folder"):
+        _posterior_design(workforce, tmp_path / "nothing.txt")
 
 
 def test_dask_workers_give_the_same_result(small_spec, tmp_path):

@@ -16,7 +16,8 @@ from carespiral.reports import (
     save_model_results,
     save_run_results,
 )
-from carespiral.reports.results import MANIFEST, load_manifest, read_frame
+from carespiral.reports.results import MANIFEST, load_manifest
+from carespiral.results import read_table
 
 LOOPS = {"R1": ["Social Workers", "Caseload", "Burnout Change", "Burnout", "Leaving"]}
 
@@ -37,7 +38,7 @@ def test_saved_runs_read_back_unchanged(tmp_path, sample_runs, fmt):
     save_run_results(tmp_path, sample_runs, title="t", fmt=fmt)
     item = load_manifest(tmp_path)["items"][0]
     for label, rel in item["runs"].items():
-        back = read_frame(tmp_path / rel, index="time")
+        back = read_table(tmp_path / rel, index="time")
         pd.testing.assert_frame_equal(back, sample_runs[label], check_freq=False,
                                       check_index_type=False)
 

@@ -1,4 +1,4 @@
-"""How far a calibrated system sits from its collapse threshold.
+"""How far a (calibrated) system sits from its collapse threshold.
 
 For a lever or driver role (`compliance_burden`, `underlying_need`), run the calibrated model
 with that constant raised by factors of its calibrated value and find the smallest factor at which
@@ -6,16 +6,25 @@ the run collapses by the end of the model's horizon, by the exploration's defaul
 criteria (caseload, vacancies, workforce drain, queue; `carespiral.exploration.criteria`). The
 search is a grid then a refinement, each one model batch. The margin is that factor minus one:
 0.25 means a quarter more compliance burden (or need) tips the fitted system into collapse.
+
+`margin_columns(result, spec)` gives the margins of a calibration result as columns of the
+table of every local authority (`calibrate_all(..., per_area=margin_columns)`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from carespiral.calibration.problem import run_batch
+from carespiral.errors import CarespiralError
+from carespiral.exploration.criteria import classify, default_criteria, outputs_needed
 
-__all__ = ["collapse_margin"]
+__all__ = ["MARGIN_ROLES", "collapse_margin", "margin_columns"]
+
+MARGIN_ROLES = ("compliance_burden", "underlying_need")
 
 
 def collapse_margin(model, values: dict[str, float], role: str, scenario=None,
@@ -25,8 +34,6 @@ def collapse_margin(model, values: dict[str, float], role: str, scenario=None,
     Returns {"value": calibrated value, "threshold": value at collapse (NaN if none within the
     model's bounds), "margin": threshold / value - 1}.
     """
-    from carespiral.exploration.criteria import classify, default_criteria, outputs_needed
-
     name = model.resolve(role)
     p = model.parameter(name)
     base = float(values.get(name, p.default))
@@ -52,3 +59,29 @@ def collapse_margin(model, values: dict[str, float], role: str, scenario=None,
     fine = np.linspace(grid[k - 1], grid[k], refine + 2)[1:]
     thr = float(fine[int(np.argmax(collapsed(fine)))])
     return {"value": base, "threshold": thr, "margin": thr / base - 1.0}
+
+
+def margin_columns(result: Any, spec: Any) -> dict[str, Any]:
+    """The margins to collapse of a calibration result, by `MARGIN_ROLES`, as table columns
+    (`ROLE threshold`, `margin ROLE`; a `message` says why a margin is missing)."""
+    from carespiral.pysd_runner import load
+
+    model = load(spec.model)
+    fixed = result.manifest.get("fixed", {}) or {}
+    values = {**{model.parameter(k).name: v for k, v in fixed.items()}, **result.values}
+    row: dict[str, Any] = {}
+    notes = []
+    for role in MARGIN_ROLES:
+        if role not in model.roles:
+            continue
+        try:
+            m = collapse_margin(model, values, role, scenario=spec.scenario)
+        except CarespiralError as exc:
+            row[f"margin {role}"] = float("nan")
+            notes.append(f"no margin for {role}: {exc}")
+            continue
+        row[f"{role} threshold"] = m["threshold"]
+        row[f"margin {role}"] = m["margin"]
+    if notes:
+        row["message"] = "; ".join(notes)
+    return row
