@@ -87,6 +87,16 @@
     return st;
   }
   function copyState(st) { return JSON.parse(JSON.stringify(st)); }
+  function complete(st) {  // settings given in part (tests, the console) over the defaults
+    var out = defaults(), given = copyState(st || {});
+    Object.keys(given.levers || {}).forEach(function (k) {
+      if (out.levers[k]) Object.assign(out.levers[k], given.levers[k]);
+    });
+    Object.assign(out.shocks, given.shocks || {});
+    if (given.shockFrom !== undefined) out.shockFrom = given.shockFrom;
+    if (given.compare !== undefined) out.compare = !!given.compare;
+    return out;
+  }
   var S = defaults();
 
   // ---- one run --------------------------------------------------------------------------------
@@ -673,10 +683,10 @@
   window.carespiralSimulator = {
     config: CFG,
     state: function () { return copyState(S); },
-    set: function (st) { S = Object.assign(defaults(), copyState(st)); return update(); },
+    set: function (st) { S = complete(st); return update(); },
     setFragment: function (text) { S = readFragment(text); return update(); },
     fragment: function () { return fragment(S); },
-    run: function (st, draw) { return runWith(Object.assign(defaults(), st || {}), draw === undefined ? -1 : draw); },
+    run: function (st, draw) { return runWith(complete(st), draw === undefined ? -1 : draw); },
     central: function () { return CENTRAL; },
     baseline: function () { return BASE; },
     regime: function () { return REGIME; },
