@@ -664,6 +664,9 @@
     });
     S = readFragment(location.hash);
     buildControls();
+    window.addEventListener("hashchange", function () {  // a link edited in the address bar
+      if (location.hash.replace(/^#/, "") !== fragment(S)) { S = readFragment(location.hash); schedule(); }
+    });
     BASE = runWith(defaults(), -1);
     judgeData(BASE);
     CFG.panels.forEach(function (panel) {

@@ -74,10 +74,9 @@ def wait_for(driver, script: str, timeout: float = 60.0):
 def open_sim(driver, path: Path, shot_dir: Path, fragment: str = "", width: int = LAPTOP[0]):
     """Open a simulator page (optionally with a URL fragment) and wait for its figures and, if
     it has draws, its band; returns the report checks' PageCheck."""
-    if fragment:
-        driver.get("about:blank")
     check = helpers.check_page(driver, path, shot_dir, width=width)
-    if fragment:  # check_page opens the bare file; open it again with the fragment
+    if fragment:  # check_page opens the bare file: open it afresh with the fragment
+        driver.get("about:blank")
         driver.get(path.resolve().as_uri() + "#" + fragment)
         wait_for(driver, "return document.body.getAttribute('data-plots-rendered')")
     wait_draws(driver)
