@@ -119,7 +119,7 @@ def _parse(path: Path, data: bytes, digest: str) -> ParsedModel:
 def _parse_vensim(path: Path, data: bytes):
     from pysd.translators.vensim.vensim_file import VensimFile
 
-    neutral = neutralise(read_mdl(path, data))
+    neutral = neutralise(read_mdl(path, data), path)
 
     class _NeutralVensimFile(VensimFile):
         def _read(self, encoding):  # the neutralised text instead of the file's

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
@@ -119,8 +120,8 @@ def explain(exc: BaseException, model: str, module: Path | None,
             names: dict[str, str]) -> CarespiralError | None:
     """A CarespiralError for an exception raised while PySD ran the model, or None (a bug).
 
-    `names` maps Python names to Vensim names; `module` is the translated file, whose frames in
-    the traceback say which variable's equation was running.
+    `names` maps Python names to Vensim names (for external data objects); `module` is the
+    translated file, whose frames in the traceback say which variable's equation was running.
     """
     if isinstance(exc, RecursionError):
         return CarespiralError(
@@ -137,13 +138,14 @@ def explain(exc: BaseException, model: str, module: Path | None,
                                f"{Path(str(file)).name!r}: {first[:300]}",
                                hint="check the file, sheet and cell names in the equation")
     if isinstance(exc, ZeroDivisionError | OverflowError):
-        var = _variable_frame(exc, module, names)
-        where = f"variable {var!r}" if var else "an equation"
+        var = _variable_frame(exc, module)
+        where = f"the equation of {var!r}" if var else "an equation"
         what = "divides by zero" if isinstance(exc, ZeroDivisionError) else "overflows"
         return CarespiralError(
-            f"model {model!r}: {where} {what} (an equation of constants, computed exactly); "
-            "check the constants it uses, or write XIDZ/ZIDZ for a division that may be by "
-            "zero")
+            f"model {model!r}: {where} {what} while PySD runs it (PySD stops where Vensim "
+            "would give infinity); check the values it divides by, write XIDZ/ZIDZ for a "
+            "division that may be by zero, or run it with Model.run_batch, which flags the "
+            "run instead")
     return None
 
 
@@ -154,14 +156,34 @@ def _frames(exc: BaseException):
         tb = tb.tb_next
 
 
-def _variable_frame(exc: BaseException, module: Path | None,
-                    names: dict[str, str]) -> str | None:
-    found = None
+def _variable_frame(exc: BaseException, module: Path | None) -> str | None:
+    """The Vensim name of the variable whose equation (or stateful object) raised `exc`."""
+    line = None
     for frame in _frames(exc):
-        code = frame.f_code
-        if module is not None and Path(code.co_filename) == module and code.co_name in names:
-            found = names[code.co_name]
-    return found
+        if module is not None and Path(frame.f_code.co_filename) == module:
+            line = frame.f_lineno
+    if line is None or module is None:
+        return None
+    owner = None
+    try:
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for stmt in tree.body:  # PySD writes a variable's objects right after its function
+        if isinstance(stmt, ast.FunctionDef):
+            owner = _component_name(stmt) or owner
+        if stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
+            return owner
+    return None
+
+
+def _component_name(fn: ast.FunctionDef) -> str | None:
+    for deco in fn.decorator_list:
+        if isinstance(deco, ast.Call):
+            for kw in deco.keywords:
+                if kw.arg == "name" and isinstance(kw.value, ast.Constant):
+                    return str(kw.value.value)
+    return None
 
 
 def _external_frame(exc: BaseException) -> tuple[str, object] | None:

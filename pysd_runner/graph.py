@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from carespiral.errors import FileFormatError, UnknownNameError
+from carespiral.errors import UnknownNameError
+from carespiral.pysd_runner.abstract import abstract_model
+from carespiral.pysd_runner.names import normalise
 
 __all__ = ["Graph", "Node", "NodeKind", "dependency_graph"]
 
@@ -61,9 +63,9 @@ class Graph:
         """The Vensim name of `name` (Vensim or Python name, any case); UnknownNameError if none."""
         if name in self.nodes:
             return name
-        key = _norm(name)
+        key = normalise(name)
         for node in self.nodes.values():
-            if key in (_norm(node.name), _norm(node.py_name)):
+            if key in (normalise(node.name), normalise(node.py_name)):
                 return node.name
         raise UnknownNameError("variable", name, self.nodes)
 
@@ -133,19 +135,10 @@ class Graph:
 
 
 def dependency_graph(mdl_path: str | Path) -> Graph:
-    """Parse a Vensim `.mdl` with PySD's translator and build its dependency graph."""
+    """The dependency graph of a `.mdl` (or XMILE) file, from PySD's abstract model."""
     from pysd.translators.structures import abstract_expressions as ae
-    from pysd.translators.vensim.vensim_file import VensimFile
 
-    path = Path(mdl_path)
-    if not path.is_file():
-        raise FileFormatError(path, "no such model file", hint="give a path to a Vensim .mdl file")
-    try:
-        vf = VensimFile(path)
-        vf.parse()
-        am = vf.get_abstract_model()
-    except Exception as exc:  # PySD raises bare exceptions on syntax errors
-        raise FileFormatError(path, f"PySD cannot parse the model: {exc}") from None
+    am = abstract_model(Path(mdl_path))  # one parse per file version, shared with translation
 
     elements = [el for section in am.sections for el in section.elements]
     py_name = _python_names([el.name for el in elements])
@@ -312,6 +305,3 @@ def _python_names(names: Sequence[str]) -> dict[str, str]:
         ns.add_to_namespace(name)
     return {name: ns.namespace[name] for name in names}
 
-
-def _norm(name: str) -> str:
-    return " ".join(name.replace("_", " ").lower().split())

@@ -28,10 +28,20 @@ __all__ = ["MAX_COMMENT", "NeutralText", "neutralise", "read_mdl"]
 MAX_COMMENT = 20_000  # characters of a comment kept for documentation
 PLACEHOLDER = "CARESPIRAL_COMMENT_{}"
 _SKETCH = "\\\\\\---///"
-_FIELD_END = re.compile(r'[~|"]')
+_FIELD_END = re.compile(r'[~|"\[]')
 _COMMENT_END = re.compile(r"[~|]")
 _CLOSING_QUOTE = re.compile(r'(?<!\\)"')
 _PLACEHOLDER = re.compile(r"CARESPIRAL_COMMENT_(\d+)")
+_NUM = r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*"
+_RANGE = re.compile(rf"\s*\({_NUM},{_NUM}\)\s*-\s*\({_NUM},{_NUM}\)\s*")
+_QUOTED = re.compile(r'"(?:\\"|[^"])*"')
+
+
+class _BadRange(Exception):
+    def __init__(self, pos: int, content: str) -> None:
+        super().__init__(content)
+        self.pos = pos
+        self.content = content
 
 
 @dataclass(frozen=True)
@@ -72,8 +82,23 @@ def read_mdl(path: Path, data: bytes | None = None) -> str:
     return text
 
 
-def neutralise(text: str) -> NeutralText:
-    """Replace every comment field of the model part by a placeholder (see the module doc)."""
+def neutralise(text: str, path: Path | None = None) -> NeutralText:
+    """Replace every comment field of the model part by a placeholder (see the module doc).
+
+    Also refuses a lookup range that is not `[(xmin,ymin)-(xmax,ymax)]` in numbers: PySD's
+    parser evaluates that text with Python's `eval`, so it must never hold anything else.
+    """
+    try:
+        return _neutralise(text)
+    except _BadRange as exc:
+        line = text.count("\n", 0, exc.pos) + 1
+        raise FileFormatError(
+            path or "model", f"the lookup range [{exc.content.strip()[:80]}] is not "
+            "[(xmin,ymin)-(xmax,ymax)] in numbers", line=line,
+            hint="write the range with numbers only, e.g. [(0,0)-(10,2)]") from None
+
+
+def _neutralise(text: str) -> NeutralText:
     cut = text.find(_SKETCH)
     model, sketch = (text, "") if cut < 0 else (text[:cut], text[cut:])
     closers = [m.start() for m in _CLOSING_QUOTE.finditer(model)]
@@ -125,6 +150,16 @@ def _element_end(text: str, pos: int, closers: list[int]) -> int:
         m = _FIELD_END.search(text, pos)
         if m is None:
             return n
+        if m.group() == "[":
+            # a lookup range runs to the first "]" (PySD's grammar) and PySD's parser evaluates
+            # it: anything that could call code (a parenthesis outside a quoted name) that is
+            # not a numeric range is refused; the field's end is still found as PySD finds it
+            close = text.find("]", m.start() + 1)
+            content = text[m.start() + 1:n if close < 0 else close]
+            if "(" in _QUOTED.sub("", content) and not _RANGE.fullmatch(content):
+                raise _BadRange(m.start(), content)
+            pos = m.start() + 1
+            continue
         if m.group() != '"':
             return m.start()
         # a quoted name runs to the next quote not escaped by a backslash; a quote never

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time as _time
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,9 +18,22 @@ import pandas as pd
 from carespiral.errors import CarespiralError, UnknownNameError
 from carespiral.pysd_runner.calendar import months_to_dates
 from carespiral.pysd_runner.catalog import CatalogEntry, catalog, get_entry
+from carespiral.pysd_runner.diagnostics import explain
+from carespiral.pysd_runner.names import normalise
 from carespiral.pysd_runner.parameters import CONTROL_NAMES, Parameter, Variable
+from carespiral.pysd_runner.run_inputs import (
+    TimeGrid,
+    scenario_constants,
+    scenario_series,
+    time_grid,
+)
 from carespiral.pysd_runner.scenario import Scenario, read_scenario
-from carespiral.pysd_runner.translate import translate
+from carespiral.pysd_runner.translate import Translation, translation
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from carespiral.pysd_runner.rates import RateFunction
 
 __all__ = ["LoadInfo", "Model", "load"]
 
@@ -35,8 +49,14 @@ class LoadInfo:
     seconds: float
 
 
-def load(name_or_path: str | Path) -> Model:
-    """Load a bundled model by name (see `carespiral models`) or any `.mdl`/XMILE file by path."""
+def load(name_or_path: str | Path, allow_external: bool | None = None) -> Model:
+    """Load a bundled model by name (see `carespiral models`) or any `.mdl`/XMILE file by path.
+
+    Loading is safe for models from anyone: comments never reach the translated code, and the
+    translation is checked before it is imported (see `carespiral.pysd_runner.translate`).
+    External data files (GET DIRECT/XLS ...) must lie in the model's folder or below unless
+    `allow_external` is true (default: the environment variable CARESPIRAL_ALLOW_EXTERNAL).
+    """
     text = str(name_or_path)
     path = Path(text)
     looks_like_path = path.suffix.lower() in (".mdl", ".xmile", ".xml", ".stmx") or "/" in text
@@ -49,7 +69,7 @@ def load(name_or_path: str | Path) -> Model:
     else:
         get_entry(text)  # raises UnknownNameError with the closest bundled model
         raise AssertionError("unreachable")
-    return Model(path, entry)
+    return Model(path, entry, allow_external=allow_external)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -62,16 +82,19 @@ def _same_file(a: Path, b: Path) -> bool:
 class Model:
     """A translated model, ready to run. Every run starts from the model as written."""
 
-    def __init__(self, path: Path, entry: CatalogEntry | None = None) -> None:
+    def __init__(self, path: Path, entry: CatalogEntry | None = None,
+                 allow_external: bool | None = None) -> None:
         self.mdl_path = Path(path)
         self.entry = entry
         self.name = entry.name if entry else self.mdl_path.stem
         t0 = _time.perf_counter()
-        py_file, hit = translate(self.mdl_path)
-        self._pysd = _load_pysd(py_file)
-        self.load_info = LoadInfo(py_file, hit, _time.perf_counter() - t0)
-        self._defaults = {v.py_name: self._pysd.components.__getattribute__(v.py_name)()
-                          for v in self.variables if v.kind in ("constant", "control")}
+        self._translation: Translation = translation(self.mdl_path, allow_external)
+        with self._explained():
+            self._pysd = _load_pysd(self._translation.module)
+            self._defaults = {v.py_name: self._pysd.components.__getattribute__(v.py_name)()
+                              for v in self.variables if v.kind in ("constant", "control")}
+        self.load_info = LoadInfo(self._translation.cached_module, self._translation.cache_hit,
+                                  _time.perf_counter() - t0)
 
     def __repr__(self) -> str:
         return f"<Model {self.name!r} from {self.mdl_path}>"
@@ -120,8 +143,8 @@ class Model:
             else:
                 kind = "auxiliary"
             lo, hi = _limits(row.Limits)
-            units = row.Units
-            comment = row.Comment
+            units = self._translation.units.get(real, "")
+            comment = self._translation.comments.get(real, "")
             out.append(Variable(
                 name=real, py_name=py, kind=kind,
                 units="" if not isinstance(units, str) else units,
@@ -195,15 +218,15 @@ class Model:
     def _names(self) -> dict[str, str]:
         table: dict[str, str] = {}
         for v in self.variables:
-            table[_norm(v.name)] = v.name
-            table[_norm(v.py_name)] = v.name
+            table[normalise(v.name)] = v.name
+            table[normalise(v.py_name)] = v.name
         for role, real in self.roles.items():
-            table.setdefault(_norm(role), real)
+            table.setdefault(normalise(role), real)
         return table
 
     def resolve(self, name: str) -> str:
         """The Vensim name for a Vensim name, a PySD Python name or a catalogue role."""
-        key = _norm(name)
+        key = normalise(name)
         if key in self._names:
             return self._names[key]
         known = [v.name for v in self.variables] + list(self.roles)
@@ -254,30 +277,19 @@ class Model:
         `params` maps names (Vensim, Python or role) to numbers or to pandas Series indexed by
         model time; they override the scenario's values. Nothing carries over to the next run.
         """
-        grid = self._grid(start, stop, time_step, saveper)
-        values = self._run_values(params, scenario, grid)
+        grid = self.time_grid(start, stop, time_step, saveper)
+        sc = self.scenario(scenario) if scenario is not None else None
+        values = self._run_values(params, sc, grid)
         columns = [self.resolve(o) for o in outputs] if outputs else None
-        pm = self._pysd
-        pm.reload()  # PySD keeps parameters and control values between runs; start clean
-        try:
-            with warnings.catch_warnings():
-                # Time-series inputs replace constants on purpose; PySD warns each time.
-                warnings.filterwarnings("ignore", message="Replacing a constant value")
-                df = pm.run(
-                    params=values or None,
-                    return_columns=columns,
-                    initial_condition=(grid.start, {}),
-                    final_time=grid.stop,
-                    time_step=grid.time_step,
-                    saveper=grid.saveper,
-                )
-        finally:
-            pm.reload()
-        df.index = df.index.astype(float)
-        df.index.name = "time"
+        df = self._simulate(values, grid, columns)
         if self.start_date is not None:
             df.insert(0, "date", months_to_dates(df.index.to_numpy(), self.start_date))
         return df
+
+    def time_grid(self, start: float | None = None, stop: float | None = None,
+                  time_step: float | None = None, saveper: float | None = None) -> TimeGrid:
+        """The time grid `run` uses for these options (the model's controls unless given)."""
+        return time_grid(self, start, stop, time_step, saveper)
 
     def run_batch(
         self,
@@ -291,98 +303,137 @@ class Model:
         reduce: str | Sequence[Any] | None = None,
         backend: str = "batch",
         **options: Any,
-    ):
+    ) -> xr.Dataset:
         """Run one simulation per row of `params` and return an `xarray.Dataset` (run x time).
 
         `backend="batch"` (default) integrates all rows at once with the vectorised backend
-        (`carespiral.pysd_runner.batch`; options: `reduce`, `chunk_size`, `scheduler`,
-        `progress`, `inputs`, ...). `backend="pysd"` runs PySD once per row: the reference.
+        (`carespiral.pysd_runner.batch`; options: `chunk_size`, `scheduler`, `engine`,
+        `progress`, `inputs`, `period`, `period_offset`, `check_bounds`). `backend="pysd"` runs
+        PySD once per row: the reference (options: `progress`, `inputs`, `period`,
+        `period_offset`, `check_bounds`). `backend="auto"` uses the batch backend and falls back
+        to PySD for a model the batch backend refuses (`UnsupportedConstructError`); the
+        options that only steer the batch backend (`chunk_size`, `scheduler`, `engine`) are then
+        not used. Every backend returns the same layout, with per-run blow-up flags.
         """
+        kw = dict(outputs=outputs, saveper=saveper, scenario=scenario, start=start, stop=stop,
+                  time_step=time_step, reduce=reduce)
+        if backend == "auto":
+            from carespiral.pysd_runner.batch import UnsupportedConstructError
+
+            try:
+                return self.run_batch(params, backend="batch", **kw, **options)
+            except UnsupportedConstructError:
+                pysd_options = {k: v for k, v in options.items() if k not in _BATCH_ONLY}
+                return self.run_batch(params, backend="pysd", **kw, **pysd_options)
         if backend == "batch":
             from carespiral.pysd_runner.batch.adapter import run_batch
 
-            return run_batch(self, params, outputs=outputs, saveper=saveper, scenario=scenario,
-                             start=start, stop=stop, time_step=time_step, reduce=reduce, **options)
+            return run_batch(self, params, **kw, **options)
         if backend != "pysd":
-            raise CarespiralError(f"unknown backend {backend!r}: expected 'batch' or 'pysd'")
-        if reduce is not None or options:
-            raise CarespiralError("the pysd backend returns trajectories only (no reduce/options)")
-        return self._run_batch_pysd(params, outputs, saveper, scenario, start, stop, time_step)
+            raise UnknownNameError("backend", backend, ("auto", "batch", "pysd"))
+        unknown = sorted(set(options) - _PYSD_OPTIONS)
+        if unknown:
+            raise CarespiralError(f"the pysd backend does not take {', '.join(unknown)} "
+                                  f"(it takes {', '.join(sorted(_PYSD_OPTIONS))})")
+        from carespiral.pysd_runner.pysd_batch import run_batch_pysd
 
-    def _run_batch_pysd(self, params, outputs, saveper, scenario, start, stop, time_step):
-        import xarray as xr
+        return run_batch_pysd(self, params, **kw, **options)
 
-        params = pd.DataFrame(index=pd.RangeIndex(1, name="run")) if params is None else params
-        names = list(outputs) if outputs else self.stocks + list(self.outputs.values())
-        names = list(dict.fromkeys(self.resolve(n) for n in names))
-        frames = []
-        for _, row in params.iterrows():
-            df = self.run(params=row.to_dict(), scenario=scenario, start=start, stop=stop,
-                          time_step=time_step, saveper=saveper, outputs=names)
-            frames.append(df[names])
-        data = {n: (("run", "time"), np.stack([f[n].to_numpy() for f in frames])) for n in names}
-        coords = {"run": np.asarray(params.index), "time": frames[0].index.to_numpy() if frames else []}
-        return xr.Dataset(data, coords=coords)
+    def rate_function(self, params: Mapping[str, float] | None = None) -> RateFunction:
+        """d(state)/dt of the model as a function of its state, at constants `params`: what
+        equilibrium finding and continuation need (see `RateFunction`)."""
+        from carespiral.pysd_runner.rates import RateFunction
+
+        return RateFunction(self, params)
 
     # ---- internals ----------------------------------------------------------------------------
 
-    def _grid(self, start, stop, time_step, saveper) -> _Grid:
-        start = self.control("initial_time") if start is None else float(start)
-        stop = self.control("final_time") if stop is None else float(stop)
-        dt = self.control("time_step") if time_step is None else float(time_step)
-        save = (max(dt, self.control("saveper")) if time_step is None else dt) if saveper is None else float(saveper)
-        for label, v in (("start", start), ("stop", stop), ("time step", dt), ("saveper", save)):
-            if not math.isfinite(v):
-                raise CarespiralError(f"{label} must be a finite number, got {v}")
-        if stop <= start:
-            raise CarespiralError(f"stop ({stop:g}) must be after start ({start:g})")
-        if dt <= 0 or save <= 0:
-            raise CarespiralError("time step and saveper must be positive")
-        if save < dt - 1e-12:
-            raise CarespiralError(f"saveper ({save:g}) cannot be shorter than the time step ({dt:g})")
-        return _Grid(start, stop, dt, save)
+    @contextlib.contextmanager
+    def _explained(self) -> Iterator[None]:
+        """Turn what PySD raises for a mistake in the model into a CarespiralError."""
+        try:
+            yield
+        except CarespiralError:
+            raise
+        except Exception as exc:
+            names = {}
+            if hasattr(self, "_pysd"):
+                names = {py: real for real, py in
+                         zip(self._pysd.doc["Real Name"], self._pysd.doc["Py Name"], strict=True)}
+            err = explain(exc, self.name, self._translation.module, names)
+            if err is None:
+                raise
+            raise err from None
 
-    def _run_values(self, params, scenario, grid: _Grid) -> dict[str, Any]:
-        sc = self.scenario(scenario) if scenario is not None else None
-        merged: dict[str, ParamValue] = {}
-        if sc is not None:
-            merged.update({self.parameter(k).name: v for k, v in sc.params.items()})
+    def _run_values(self, params: Mapping[str, ParamValue] | None, sc: Scenario | None,
+                    grid: TimeGrid, check: bool = True) -> dict[str, Any]:
+        """Values for PySD by Vensim name: the scenario's, then `params` over them, checked
+        against the declared bounds; a scenario's time-varying inputs as Series on the grid."""
+        merged: dict[str, ParamValue] = dict(scenario_constants(self, sc)) if sc else {}
+        given: set[str] = set()
         for k, v in (params or {}).items():
-            merged[self.parameter(k).name] = v
+            name = self.parameter(k).name
+            if name in given:
+                raise CarespiralError(f"{k!r} and another name both set {name!r}; give each "
+                                      "parameter once")
+            given.add(name)
+            merged[name] = v
         values: dict[str, Any] = {}
         for name, v in merged.items():
             p = self.parameter(name)
             if isinstance(v, pd.Series):
-                for x in v.to_numpy(dtype=float):
-                    p.check(float(x))
+                if check:
+                    for x in v.to_numpy(dtype=float):
+                        p.check(float(x))
                 values[name] = v
             else:
                 x = _as_number(name, v)
-                p.check(x)
+                if check:
+                    p.check(x)
                 values[name] = x
         if sc is not None and sc.inputs:
-            # inputs may name a variable by Vensim name, Python name or role: group them by variable
-            inputs = tuple(replace(i, name=self.parameter(i.name).name) for i in sc.inputs)
-            sc = replace(sc, inputs=inputs)
-            t = np.arange(grid.start, grid.stop + grid.time_step / 2, grid.time_step)
-            for name in sc.input_names:
-                p = self.parameter(name)
-                base = values.get(p.name, p.default)
+            t = grid.times()
+            bases = {}
+            for name in {self.parameter(i.name).name for i in sc.inputs}:
+                base = values.get(name)
                 if isinstance(base, pd.Series):
-                    raise CarespiralError(f"{p.name!r} is both a time series and a scenario input")
-                series = sc.series(name, float(base), t, grid.time_step)
-                for x in series:
-                    p.check(float(x))
-                values[p.name] = pd.Series(series, index=t)
+                    raise CarespiralError(f"{name!r} is both a time series and a scenario input")
+                if base is not None:
+                    bases[name] = np.array([base])
+            for name, series in scenario_series(self, sc, bases, t, grid.time_step).items():
+                if check:
+                    p = self.parameter(name)
+                    for x in series:
+                        p.check(float(x))
+                values[name] = pd.Series(series, index=t)
         return values
 
+    def _simulate(self, values: Mapping[str, Any], grid: TimeGrid,
+                  columns: Sequence[str] | None) -> pd.DataFrame:
+        """One PySD run from the model as written; nothing carries over to the next run."""
+        pm = self._pysd
+        pm.reload()  # PySD keeps parameters and control values between runs; start clean
+        try:
+            with self._explained(), warnings.catch_warnings():
+                # Time-series inputs replace constants on purpose; PySD warns each time.
+                warnings.filterwarnings("ignore", message="Replacing a constant value")
+                df = pm.run(
+                    params=dict(values) or None,
+                    return_columns=list(columns) if columns is not None else None,
+                    initial_condition=(grid.start, {}),
+                    final_time=grid.stop,
+                    time_step=grid.time_step,
+                    saveper=grid.saveper,
+                )
+        finally:
+            pm.reload()
+        df.index = df.index.astype(float)
+        df.index.name = "time"
+        return df
 
-@dataclass(frozen=True)
-class _Grid:
-    start: float
-    stop: float
-    time_step: float
-    saveper: float
+
+_PYSD_OPTIONS = frozenset({"progress", "inputs", "period", "period_offset", "check_bounds"})
+_BATCH_ONLY = frozenset({"chunk_size", "scheduler", "engine"})
 
 
 def _as_number(name: str, v: Any) -> float:
@@ -392,10 +443,6 @@ def _as_number(name: str, v: Any) -> float:
         return float(v)
     except (TypeError, ValueError):
         raise CarespiralError(f"{name}: expected a number, got {v!r}") from None
-
-
-def _norm(name: str) -> str:
-    return " ".join(str(name).lower().replace("_", " ").split())
 
 
 def _limits(value) -> tuple[float, float]:

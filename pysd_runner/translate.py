@@ -68,6 +68,7 @@ class Translation:
     entry: Path  # the cache entry it came from
     cache_hit: bool
     comments: dict[str, str]  # Vensim name -> comment (capped), for documentation
+    units: dict[str, str]  # Vensim name -> units as written
     externals: dict[str, str]  # source file -> SHA-256
 
     @property
@@ -130,7 +131,7 @@ def translation(path: str | Path, allow_external: bool | None = None) -> Transla
             raise
         module = _stage(path, entry, manifest)
     return Translation(module, entry, hit, dict(manifest.get("comments", {})),
-                       dict(manifest.get("sources", {})))
+                       dict(manifest.get("units", {})), dict(manifest.get("sources", {})))
 
 
 def _sources_unchanged(manifest: dict) -> bool:
@@ -156,7 +157,9 @@ def _build(path: Path, entry: Path, allow: bool, replace: bool = False) -> None:
         macros = 0
         for section in am.sections:
             for el in section.elements:
-                el.documentation = ""  # comments stay out of the module (kept in the manifest)
+                # free text stays out of the module (kept in the manifest for documentation)
+                el.documentation = ""
+                el.units = ""
             if section.type == "main":
                 section.path = work / MAIN_MODULE
             else:
@@ -170,6 +173,8 @@ def _build(path: Path, entry: Path, allow: bool, replace: bool = False) -> None:
             "pysd": _pysd_version(),
             "sources": {str(e.source): file_digest(e.source) for e in externals},
             "comments": parsed.comments,
+            "units": {el.name: el.units for section in parsed.abstract.sections
+                      if section.type == "main" for el in section.elements if el.units},
         })
         if replace:
             shutil.rmtree(entry, ignore_errors=True)

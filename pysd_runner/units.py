@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carespiral.errors import FileFormatError
+from carespiral.pysd_runner.names import simlin_name
 
 __all__ = ["UnitFinding", "check_units"]
 
@@ -56,7 +57,7 @@ def check_units(mdl_path: str | Path) -> list[UnitFinding]:
     for e in chosen:
         detail = e.details or e.message
         left, right = _two_units(detail)
-        variable = names.get(_norm(e.variable_name or ""), e.variable_name or "(model)")
+        variable = names.get(simlin_name(e.variable_name or ""), e.variable_name or "(model)")
         equation = _equation_line(e.message)
         findings.append(UnitFinding(variable, _clean(detail), left, right, equation))
     return sorted(set(findings), key=lambda f: (f.variable, f.problem))
@@ -100,9 +101,6 @@ def _vensim_names(path: Path) -> dict[str, str]:
         if m:
             name = " ".join(m.group(1).replace("\\\n", " ").split())
             if name and not name.startswith("*"):
-                out[_norm(name)] = name
+                out[simlin_name(name)] = name
     return out
 
-
-def _norm(name: str) -> str:
-    return "_".join(name.replace("_", " ").lower().split())

@@ -17,12 +17,14 @@ import xarray as xr
 from carespiral.errors import CarespiralError, ValueOutOfBoundsError
 from carespiral.pysd_runner.batch.model import TimeInput, compile_model
 from carespiral.pysd_runner.batch.recording import Reduction, parse_reduce
+from carespiral.pysd_runner.protocol import Runner
+from carespiral.pysd_runner.run_inputs import grid_times, scenario_constants, scenario_series
 
 __all__ = ["run_batch"]
 
 
 def run_batch(
-    model: Any,
+    model: Runner,
     params: pd.DataFrame | None = None,
     outputs: Sequence[str] | None = None,
     saveper: float | None = None,
@@ -55,6 +57,9 @@ def run_batch(
     for col in params.columns:
         name = model.resolve(str(col))
         p = model.parameter(name)  # raises for a name that is not a settable constant
+        if p.name in cols:
+            raise CarespiralError(f"params columns {col!r} and another both set {p.name!r}; "
+                                  "give each parameter once")
         try:
             vals = params[col].to_numpy(dtype=float)
         except (TypeError, ValueError):
@@ -68,26 +73,16 @@ def run_batch(
     sc = model.scenario(scenario) if scenario is not None else None
     times: dict[str, TimeInput] = {}
     if sc is not None:
-        for k, v in sc.params.items():
-            cols.setdefault(model.parameter(k).name, np.full(len(params), float(v)))
+        for name, v in scenario_constants(model, sc).items():
+            cols.setdefault(name, np.full(len(params), v))
         if sc.inputs:
             t0 = model.control("initial_time") if start is None else float(start)
             t1 = model.control("final_time") if stop is None else float(stop)
             dt = model.control("time_step") if time_step is None else float(time_step)
-            grid = np.arange(t0, t1 + dt / 2, dt)
-            by_name: dict[str, list[Any]] = {}
-            for i in sc.inputs:
-                by_name.setdefault(model.parameter(i.name).name, []).append(i)
-            for name in by_name:
-                p = model.parameter(name)
-                bases = cols.pop(name, np.full(len(params), p.default))
-                raw_name = next(i.name for i in sc.inputs if model.parameter(i.name).name == name)
-                uniq = np.unique(bases)
-                if len(uniq) == 1:
-                    values = sc.series(raw_name, float(uniq[0]), grid, dt)
-                else:
-                    values = np.stack([sc.series(raw_name, float(b), grid, dt) for b in bases],
-                                      axis=1)
+            grid = grid_times(t0, t1, dt)
+            names_in = {model.parameter(i.name).name for i in sc.inputs}
+            bases = {n: cols.pop(n) for n in names_in if n in cols}
+            for name, values in scenario_series(model, sc, bases, grid, dt).items():
                 times[name] = TimeInput(grid, values)
     for name, series in (inputs or {}).items():
         real = model.resolve(name)
