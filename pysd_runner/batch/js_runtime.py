@@ -133,26 +133,51 @@ JS_RUNTIME = r"""
     return p.buf[p.k % p.len];
   }
   // a time input (model.TimeInput): np.interp for a series shared by runs ("interp"), or the
-  // per-run formula v_i + (v_{i+1} - v_i) * w of a times x runs input ("linear")
+  // per-run formula v_i + (v_{i+1} - v_i) * w of a times x runs input ("linear"). Time only
+  // moves forward, so the interval found last is tried first; the interval is the same one a
+  // search finds (times strictly increase), so the numbers are too.
   function input(T, id) {
     var s = T[id];
     if (!s || !s.t || !s.v || s.t.length !== s.v.length || s.t.length < 1) {
       throw new Error("time input " + id + " needs equal-length arrays t and v");
     }
-    return {t: s.t, v: s.v, linear: s.mode === "linear"};
+    return {t: s.t, v: s.v, linear: s.mode === "linear", j: 0};
   }
-  function inputAt(inp, time) {
-    if (!inp.linear) return interp(time, inp.t, inp.v);
-    var t = inp.t, v = inp.v, n = t.length;
-    if (time <= t[0]) return v[0];
-    if (time >= t[n - 1]) return v[n - 1];
-    var lo = 0, hi = n - 1;  // largest i with t[i] <= time
+  function interval(inp, time) {  // largest i with t[i] <= time (t[0] <= time <= t[n - 1])
+    var t = inp.t, n = t.length, j = inp.j;
+    if (t[j] <= time && (j === n - 1 || time < t[j + 1])) return j;
+    if (j + 1 < n - 1 && t[j + 1] <= time && time < t[j + 2]) { inp.j = j + 1; return j + 1; }
+    var lo = 0, hi = n - 1;
     while (hi - lo > 1) {
       var mid = (lo + hi) >> 1;
       if (t[mid] <= time) lo = mid; else hi = mid;
     }
-    var w = (time - t[lo]) / (t[lo + 1] - t[lo]);
-    return v[lo] + (v[lo + 1] - v[lo]) * w;
+    inp.j = (t[hi] <= time) ? hi : lo;
+    return inp.j;
+  }
+  function inputAt(inp, time) {
+    var t = inp.t, v = inp.v, n = t.length, j;
+    if (!inp.linear) {  // np.interp, as `interp` below
+      if (n === 1) return v[0];
+      if (time !== time) return time;
+      if (time < t[0]) return v[0];
+      if (time > t[n - 1]) return v[n - 1];
+      j = interval(inp, time);
+      if (j === n - 1) return v[j];
+      if (t[j] === time) return v[j];
+      var slope = (v[j + 1] - v[j]) / (t[j + 1] - t[j]);
+      var r = slope * (time - t[j]) + v[j];
+      if (r !== r) {
+        r = slope * (time - t[j + 1]) + v[j + 1];
+        if (r !== r && v[j] === v[j + 1]) r = v[j];
+      }
+      return r;
+    }
+    if (time <= t[0]) return v[0];
+    if (time >= t[n - 1]) return v[n - 1];
+    j = interval(inp, time);
+    var w = (time - t[j]) / (t[j + 1] - t[j]);
+    return v[j] + (v[j + 1] - v[j]) * w;
   }
   function param(P, id) {
     var v = P[id];
