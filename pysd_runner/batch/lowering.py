@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -561,23 +560,13 @@ def lower_file(path: str | Path) -> Program:
 
 
 def _parse(path: Path) -> object:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if path.suffix.lower() == ".mdl":
-            from pysd.translators.vensim.vensim_file import VensimFile
+    import copy
 
-            vf = VensimFile(path)
-            vf.parse()
-            am = vf.get_abstract_model()
-        elif path.suffix.lower() in (".xmile", ".xml", ".stmx"):
-            from pysd.translators.xmile.xmile_file import XmileFile
+    from carespiral.pysd_runner.abstract import abstract_model  # one parse per file version
 
-            xf = XmileFile(path)
-            xf.parse()
-            am = xf.get_abstract_model()
-        else:
-            raise CarespiralError(f"{path}: not a Vensim .mdl or XMILE file")
-    return am
+    if path.suffix.lower() not in (".mdl", ".xmile", ".xml", ".stmx"):
+        raise CarespiralError(f"{path}: not a Vensim .mdl or XMILE file")
+    return copy.deepcopy(abstract_model(path))  # the shared abstract model stays as parsed
 
 
 def _lower_model(am: object, path: Path) -> Program:
