@@ -78,7 +78,7 @@ def continuation(
         raise CarespiralError(f"continuation range of {name!r}: upper ({upper:g}) must exceed lower ({lower:g})")
     p0 = lower if start is None else float(start)
     base = {model.parameter(k).name: float(v) for k, v in (params or {}).items()}
-    rf = RateFunction(model, {**base, name: p0})
+    rf = model.rate_function({**base, name: p0})
     try:
         x_start = _first_equilibrium(model, rf, name, p0, base, x0, settle)
         sx = np.maximum(np.abs(x_start), 1.0)
