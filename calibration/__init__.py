@@ -1,7 +1,9 @@
 """Fitting models to the published table (`carespiral.data`): specs, the objective, methods,
 intervals, fit statistics, backtests and the result.
 
-    >>> from carespiral.calibration import calibrate, load_result
+    >>> from carespiral.calibration import METHODS, calibrate, load_result
+    >>> sorted(METHODS)
+    ['differential_evolution', 'emcee', 'least_squares']
     >>> result = calibrate("national", method="least_squares", fit_until=2019)  # doctest: +SKIP
     >>> result.to_frame()                                                       # doctest: +SKIP
 

@@ -19,6 +19,20 @@ removing the old manifest first and writing the new one last.
 registers its `kind` by being defined). Folders written before this format (version 1: a
 calibration's flat `manifest.json`, an exploration's `result.json`, a results directory's
 `"format": "carespiral-results"`) load too.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Counts(Result):
+    ...     table: pd.DataFrame
+    ...     label: str
+    ...     kind = "counts"
+    ...     def to_frame(self): return self.table
+    ...     def summary(self): return {"label": self.label, "rows": len(self.table)}
+    >>> folder = Counts(pd.DataFrame({"n": [1, 2]}), "demo").save("counts")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['manifest.json', 'report.txt', 'table.parquet']
+    >>> load_result(folder).summary()
+    {'label': 'demo', 'rows': 2}
 """
 
 from __future__ import annotations

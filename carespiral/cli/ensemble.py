@@ -31,15 +31,6 @@ def parse_vary(items: list[str] | None) -> dict[str, tuple[float, float]]:
     return out
 
 
-def latin_hypercube(ranges: dict[str, tuple[float, float]], n: int, seed: int) -> pd.DataFrame:
-    from scipy.stats import qmc
-
-    unit = qmc.LatinHypercube(d=len(ranges), seed=seed).random(n)
-    lo = np.array([r[0] for r in ranges.values()])
-    hi = np.array([r[1] for r in ranges.values()])
-    return pd.DataFrame(lo + unit * (hi - lo), columns=list(ranges))
-
-
 def read_samples(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise CarespiralError(f"--samples {path}: no such file")
@@ -131,7 +122,9 @@ def ensemble(
             p = m.parameter(name)
             p.check(lo)
             p.check(hi)
-        params = latin_hypercube(ranges, lhs, seed)
+        from carespiral.exploration.designs import sample_ranges  # the one Latin hypercube
+
+        params = sample_ranges(ranges, lhs, seed)
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                   transient=True) as bar:

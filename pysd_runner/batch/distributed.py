@@ -9,7 +9,6 @@ dies is simply run again elsewhere (Dask reschedules it; we also retry failed ta
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -17,36 +16,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from carespiral.errors import CarespiralError
+from carespiral._dask import open_client  # the one Dask client of carespiral
 
 __all__ = ["open_client", "run_distributed"]
-
-
-def open_client(scheduler: Any) -> tuple[Any, Callable[[], None]]:
-    """A `distributed.Client` for "local" (a new local cluster), an address, or a Client."""
-    from distributed import Client, LocalCluster
-
-    if isinstance(scheduler, Client):
-        return scheduler, lambda: None
-    if scheduler == "local":
-        workers = max(1, min(4, os.cpu_count() or 1))
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        client = Client(cluster)
-
-        def close() -> None:
-            client.close()
-            cluster.close()
-
-        return client, close
-    if isinstance(scheduler, str) and "://" in scheduler:
-        try:
-            client = Client(scheduler, timeout="20s")
-        except OSError as exc:
-            raise CarespiralError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
-        return client, client.close
-    raise CarespiralError(f"scheduler {scheduler!r}: give 'local', an address such as "
-                          "tcp://host:8786, or a distributed.Client")
 
 
 def _run_chunk(program: Any, params: pd.DataFrame, inputs: dict[str, Any],
