@@ -55,7 +55,7 @@ class Problem:
     scenario: object = None
     stop: float | None = None
     time_step: float | None = None
-    backend: str = "auto"  # auto (vectorised batch backend when it compiles the model) | pysd
+    backend: str = "auto"  # Model.run_batch's: auto (batch backend, PySD if it refuses) | pysd
     on_batch: Callable[[int], None] | None = None
     n_runs: int = 0
 
@@ -111,13 +111,7 @@ class Problem:
         step = self.time_step or model.control("time_step")
         kw = dict(outputs=list(dict.fromkeys([*self._variables(series), *extra])), saveper=step if needs_step else None,
                   scenario=self.scenario, stop=stop or self.stop, time_step=self.time_step)
-        if self.backend == "pysd":
-            ds = model.run_batch(frame, backend="pysd", **kw)
-        else:
-            ds = _batch_backend(model, frame, kw)
-            if ds is None:  # the model uses a construct the batch backend refuses
-                self.backend = "pysd"
-                ds = model.run_batch(frame, backend="pysd", **kw)
+        ds = model.run_batch(frame, backend=self.backend, **kw)
         self.n_runs += len(frame)
         if self.on_batch is not None:
             self.on_batch(len(frame))
@@ -211,18 +205,3 @@ class Problem:
         return [sample_noise(rng, m, s.error, sc) for s, m, sc in zip(series, preds, scales,
                                                                        strict=True)]
 
-
-def run_batch(model, frame: pd.DataFrame, **kw):
-    """`Model.run_batch` on the vectorised backend when it compiles the model, else on PySD."""
-    ds = _batch_backend(model, frame, kw)
-    return model.run_batch(frame, backend="pysd", **kw) if ds is None else ds
-
-
-def _batch_backend(model, frame: pd.DataFrame, kw: dict):
-    """Run on the vectorised backend; None when it refuses the model."""
-    from carespiral.pysd_runner.batch import UnsupportedConstructError
-
-    try:
-        return model.run_batch(frame, backend="batch", **kw)
-    except UnsupportedConstructError:
-        return None

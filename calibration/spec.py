@@ -266,14 +266,20 @@ def _number(raw: dict, key: str, fail, keys) -> float | None:
     return float(v)
 
 
+def _check_table(what: str, keys: tuple[str, str], raw: Any, allowed: set[str], expected: str,
+                 fail) -> None:
+    """A `[parameters."X"]` or `[series.x]` entry is a table of known keys."""
+    if not isinstance(raw, dict):
+        raise fail(f"{what} {keys[1]!r}: expected a table ({expected})", *keys)
+    extra = sorted(set(raw) - allowed)
+    if extra:
+        raise fail(f"{what} {keys[1]!r}: unknown key {extra[0]!r}", *keys, extra[0],
+                   hint="expected " + ", ".join(sorted(allowed)))
+
+
 def _parameter(name: str, raw: Any, fail) -> ParameterSpec:
     keys = ("parameters", name)
-    if not isinstance(raw, dict):
-        raise fail(f"parameter {name!r}: expected a table with lower, upper and a prior", *keys)
-    extra = sorted(set(raw) - _PARAM_KEYS)
-    if extra:
-        raise fail(f"parameter {name!r}: unknown key {extra[0]!r}", *keys, extra[0],
-                   hint="expected " + ", ".join(sorted(_PARAM_KEYS)))
+    _check_table("parameter", keys, raw, _PARAM_KEYS, "lower, upper and a prior", fail)
     lower, upper = _number(raw, "lower", fail, keys), _number(raw, "upper", fail, keys)
     if lower is None or upper is None:
         raise fail(f"parameter {name!r}: needs both lower and upper bounds", *keys)
@@ -315,12 +321,7 @@ def _parameter(name: str, raw: Any, fail) -> ParameterSpec:
 
 def _series(name: str, raw: Any, fail) -> SeriesSpec:
     keys = ("series", name)
-    if not isinstance(raw, dict):
-        raise fail(f"series {name!r}: expected a table (error, weight, breaks)", *keys)
-    extra = sorted(set(raw) - _SERIES_KEYS)
-    if extra:
-        raise fail(f"series {name!r}: unknown key {extra[0]!r}", *keys, extra[0],
-                   hint="expected " + ", ".join(sorted(_SERIES_KEYS)))
+    _check_table("series", keys, raw, _SERIES_KEYS, "error, weight, breaks", fail)
     error = raw.get("error", "normal")
     if error not in ERROR_MODELS:
         raise fail(f"series {name!r}: unknown error model {error!r}", *keys, "error",

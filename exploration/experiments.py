@@ -155,8 +155,8 @@ def needed_outputs(spec: ExploreSpec) -> list[str]:
 def evaluate(model, spec: ExploreSpec, design: pd.DataFrame) -> pd.DataFrame:
     """Run the rows of `design` and reduce each run to its outcomes (one row per run)."""
     ds = model.run_batch(design, outputs=needed_outputs(spec), saveper=spec.saveper,
-                   scenario=spec.scenario, start=spec.start, stop=spec.stop,
-                   time_step=spec.time_step)
+                         scenario=spec.scenario, start=spec.start, stop=spec.stop,
+                         time_step=spec.time_step, backend="auto")
     return reduce_runs(ds, spec, design)
 
 

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from carespiral.calibration.problem import run_batch
 from carespiral.errors import CarespiralError
 from carespiral.exploration.criteria import classify, default_criteria, outputs_needed
 
@@ -46,7 +45,7 @@ def collapse_margin(model, values: dict[str, float], role: str, scenario=None,
     def collapsed(levels: np.ndarray) -> np.ndarray:
         frame = pd.DataFrame({k: v for k, v in values.items() if k != name}, index=range(len(levels)))
         frame[name] = levels
-        ds = run_batch(model, frame, outputs=outs, scenario=scenario)
+        ds = model.run_batch(frame, outputs=outs, scenario=scenario, backend="auto")
         return (classify(ds, criteria, frame)["regime"] == "collapse").to_numpy()
 
     grid = np.linspace(base, hi, points)

@@ -116,8 +116,8 @@ def shock_map(
     pulse = Scenario(name="shock", title=f"{name} shock",
                      inputs=(Input(name=name, type="pulse", height=float(shock), start=start,
                                    duration=duration),))
-    quiet = model.run_batch(grid, outputs=outputs, stop=stop)
-    shocked = model.run_batch(grid, outputs=outputs, stop=stop, scenario=pulse)
+    quiet = model.run_batch(grid, outputs=outputs, stop=stop, backend="auto")
+    shocked = model.run_batch(grid, outputs=outputs, stop=stop, scenario=pulse, backend="auto")
     base = regime_at_end(quiet, criteria, grid, hold / 2)
     after = regime_at_end(shocked, criteria, grid, hold / 2)
     regime = np.where(base == COLLAPSE, COLLAPSE, np.where(after == COLLAPSE, "bistable", SUSTAINABLE))

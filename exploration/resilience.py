@@ -68,8 +68,8 @@ def resilience(
     design.index = pd.RangeIndex(len(design), name="run")
     pulse = Scenario(name="shock", inputs=(Input(name=name, type="pulse", height=float(height),
                                                  start=start, duration=duration),))
-    quiet = model.run_batch(design, outputs=[watched], stop=stop)
-    hit = model.run_batch(design, outputs=[watched], stop=stop, scenario=pulse)
+    quiet = model.run_batch(design, outputs=[watched], stop=stop, backend="auto")
+    hit = model.run_batch(design, outputs=[watched], stop=stop, scenario=pulse, backend="auto")
     t = quiet["time"].to_numpy()
     a = quiet[watched].transpose("run", "time").to_numpy()
     b = hit[watched].transpose("run", "time").to_numpy()
