@@ -38,23 +38,21 @@ def months_to_dates(months: np.ndarray | Iterable[float], start: Any = DEFAULT_S
     """Calendar dates for model times in months; fractions of a month are spread over its days."""
     months = np.atleast_1d(np.asarray(months, dtype=float))
     whole = np.floor(months).astype(int)
-    edges = _month_starts(np.concatenate([whole, whole + 1]), start)
-    firsts = pd.DatetimeIndex([edges[m] for m in whole])
-    nexts = pd.DatetimeIndex([edges[m + 1] for m in whole])
-    return firsts + (nexts - firsts) * (months - whole)
+    first = _month_starts(whole, start)
+    return pd.DatetimeIndex(first + (_month_starts(whole + 1, start) - first) * (months - whole))
 
 
 def dates_to_months(dates: Any, start: Any = DEFAULT_START) -> np.ndarray:
     """Model times (months since `start`) of calendar dates (at the start of their day)."""
-    d = pd.DatetimeIndex(pd.to_datetime(np.atleast_1d(np.asarray(dates, dtype=object))))
+    d = _as_dates(dates)
     s = pd.Timestamp(start)
     whole = np.asarray((d.year - s.year) * 12 + (d.month - s.month), dtype=int)
-    edges = _month_starts(np.concatenate([whole - 1, whole, whole + 1]), start)
+    at = d.to_numpy(dtype="datetime64[ns]")
     # a start late in a month (the 31st) can put a date before its own month's boundary
-    whole = whole - (d < pd.DatetimeIndex([edges[w] for w in whole]))
-    first = pd.DatetimeIndex([edges[w] for w in whole])
-    nxt = pd.DatetimeIndex([edges[w + 1] for w in whole])
-    return np.asarray(whole + (d - first) / (nxt - first), dtype=float)
+    whole = whole - (at < _month_starts(whole, start))
+    first = _month_starts(whole, start)
+    return np.asarray(whole + (at - first) / (_month_starts(whole + 1, start) - first),
+                      dtype=float)
 
 
 def date_to_month(date: Any, start: Any = DEFAULT_START) -> float:
@@ -65,7 +63,7 @@ def date_to_month(date: Any, start: Any = DEFAULT_START) -> float:
 def reference_months(dates: Any, start: Any = DEFAULT_START) -> np.ndarray:
     """Model times at the END of each date's day (the date plus one day): the time a published
     figure refers to."""
-    d = pd.DatetimeIndex(pd.to_datetime(np.atleast_1d(np.asarray(dates, dtype=object))))
+    d = _as_dates(dates)
     return dates_to_months(d + _DAY, start)
 
 
@@ -75,7 +73,17 @@ def reference_dates(months: np.ndarray | Iterable[float], start: Any = DEFAULT_S
     return months_to_dates(months, start) - _DAY
 
 
-def _month_starts(whole: np.ndarray, start: Any) -> dict[int, pd.Timestamp]:
-    """`start` moved by each number of whole months (each distinct number computed once)."""
+def _as_dates(dates: Any) -> pd.DatetimeIndex:
+    if isinstance(dates, str | dt.date | np.datetime64):  # one date (Timestamp is a date)
+        dates = [dates]
+    return pd.DatetimeIndex(pd.to_datetime(dates))
+
+
+def _month_starts(whole: np.ndarray, start: Any) -> np.ndarray:
+    """`start` moved by each number of whole months (datetime64[ns])."""
     base = pd.Timestamp(start)
-    return {int(w): base + pd.DateOffset(months=int(w)) for w in np.unique(whole)}
+    if base.day == 1 and base == base.normalize():  # the first of a month: numpy month steps
+        return (np.datetime64(base.date(), "M") + whole).astype("datetime64[ns]")
+    # later in a month, a short month clamps the day (31 January + 1 month = 28 February)
+    moved = {w: base + pd.DateOffset(months=int(w)) for w in np.unique(whole).tolist()}
+    return np.array([moved[w] for w in whole.tolist()], dtype="datetime64[ns]")
