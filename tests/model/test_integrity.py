@@ -20,10 +20,12 @@ DT = 0.25
 STOCK_FLOWS = {
     "Awaiting Assessment": (["Referrals Accepted"], [
         "Assessed Not in Need", "Children in Need Starts", "CP Plans Started", "Queue Triage Closures"]),
-    "Open Cases": (["Children in Need Starts", "CP Plans Ended"], ["Case Closures"]),
+    "Open Cases": (["Children in Need Starts", "CP Plans Ended"],
+                   ["Case Closures", "Closures without Help"]),
     "CP Plans": (["CP Plans Started"], ["CP Plans Ended"]),
     "Recently Closed": (["No Further Action", "Queue Triage Closures", "Assessed Not in Need",
-                         "Case Closures"], ["Re Referrals", "Closures Past Window"]),
+                         "Case Closures", "Closures without Help"],
+                        ["Re Referrals", "Closures Past Window"]),
     "Social Workers": (["Starters"], ["Leaving"]),
     "Recruits in Pipeline": (["Recruitment Starts"], ["Starters"]),
     "Agency Workers": (["Agency Change"], []),
@@ -32,6 +34,7 @@ STOCK_FLOWS = {
     "Perceived Pressure": (["Perceived Pressure Change"], []),
     "Inspection Pressure": (["Inspection Pressure Change"], []),
     "Risk Aversion": (["Risk Aversion Rise"], ["Risk Aversion Decay"]),
+    "Procedural Burden": (["Procedure Added"], ["Procedure Removed"]),
     "Redesign Progress": (["Redesign Progress Change"], []),
 }
 
@@ -117,7 +120,7 @@ def test_one_model_serves_england_and_one_authority(model, baseline):
     """Behavioural constants are per child or per case, so an authority of 60,000 children
     behaves as England scaled down: stocks and flows in proportion, rates identical."""
     authority = model.run(scenario="baseline", params={"Child Population": 60_000})
-    ratio = 60_000 / 12_000_000
+    ratio = 60_000 / model.parameter("Child Population").default
     for column in ("Referrals", "Awaiting Assessment", "Children in Need", "Social Workers",
                    "Agency Workers", "Leaving"):
         assert np.allclose(authority[column], ratio * baseline[column], rtol=1e-6), column
