@@ -31,7 +31,7 @@ __all__ = ["ParsedModel", "abstract_model", "parse_model"]
 
 VENSIM_SUFFIXES = frozenset({".mdl"})
 XMILE_SUFFIXES = frozenset({".xmile", ".xml", ".stmx"})
-_CACHE_SIZE = 32
+_CACHE_SIZE = 256  # abstract models are small; a test session parses a few hundred
 
 
 @dataclass(frozen=True)

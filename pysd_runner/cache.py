@@ -9,7 +9,7 @@ An entry is a folder holding the translated module(s), the external data files t
 source file it was made from, and the model's comments. `read_entry` returns the manifest only
 when every file is present and unchanged; anything else (an edited, truncated, garbled, empty or
 binary module, a missing file, a damaged manifest) reads as no entry, and the model is translated
-again. `install` puts a freshly built entry in place atomically, replacing a damaged one.
+again. `install` puts a freshly built entry in place atomically, replacing a damaged or stale one.
 """
 
 from __future__ import annotations
@@ -107,24 +107,21 @@ def write_manifest(work: Path, manifest: dict[str, Any]) -> None:
 
 
 def install(work: Path, entry: Path) -> None:
-    """Move a built entry into place, replacing a damaged one; keep a sound one that another
-    process installed meanwhile."""
+    """Move a built entry into place, replacing what is there (a damaged or stale entry); if
+    another process installs one at the same moment, keep whichever sound entry is there."""
     try:
         os.replace(work, entry)
         return
     except OSError:
         pass
-    if read_entry(entry) is not None:  # another process translated the same model meanwhile
-        shutil.rmtree(work, ignore_errors=True)
-        return
     trash = Path(tempfile.mkdtemp(prefix=".old-", dir=entry.parent))
-    with contextlib.suppress(OSError):
-        os.replace(entry, trash / "entry")
     try:
-        os.replace(work, entry)
-    except OSError:
-        if read_entry(entry) is None:
-            raise
-        shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.replace(entry, trash / "entry")
+        try:
+            os.replace(work, entry)
+        except OSError:
+            if read_entry(entry) is None:
+                raise
     finally:
         shutil.rmtree(trash, ignore_errors=True)

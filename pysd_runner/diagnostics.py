@@ -117,36 +117,73 @@ def _find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
 
 
 def explain(exc: BaseException, model: str, module: Path | None,
-            names: dict[str, str]) -> CarespiralError | None:
+            files: dict[str, str] | None = None) -> CarespiralError | None:
     """A CarespiralError for an exception raised while PySD ran the model, or None (a bug).
 
-    `names` maps Python names to Vensim names (for external data objects); `module` is the
-    translated file, whose frames in the traceback say which variable's equation was running.
+    `module` is the translated file: its frames in the traceback say which variable's equation
+    was running. `files` maps external data files' names in the cache entry to the paths the
+    model wrote.
     """
     if isinstance(exc, RecursionError):
         return CarespiralError(
-            f"model {model!r}: its equations call each other without end (simultaneous "
+            f"{model}: its equations call each other without end (simultaneous "
             "equations, or an initial value that depends on itself); break the loop with a "
             "stock (INTEG) or a SMOOTH/DELAY")
     external = _external_frame(exc)
     if external is not None:
-        var, file = external
-        var = names.get(var.lstrip("_").removeprefix("ext_data_").removeprefix(
-            "ext_lookup_").removeprefix("ext_constant_"), var)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        py_name, file = external
+        var = _module_names(module).get(_owner_of_object(py_name, module), py_name)
+        name = Path(str(file)).name
+        written = next((w for c, w in (files or {}).items() if Path(c).name == name), name)
+        # PySD's messages: the object's name, the problem, then tab-indented file details
+        lines = [t.strip() for t in str(exc).splitlines()
+                 if t.strip() and not t.startswith("\t") and t.strip() != py_name]
+        problem = " ".join(lines)[:300] or type(exc).__name__
         return FileFormatError(model, f"variable {var!r}: cannot read its external data file "
-                               f"{Path(str(file)).name!r}: {first[:300]}",
-                               hint="check the file, sheet and cell names in the equation")
+                               f"{written!r}: {problem}",
+                               hint="check the file, and the sheet and cell names in the "
+                               "equation")
     if isinstance(exc, ZeroDivisionError | OverflowError):
         var = _variable_frame(exc, module)
         where = f"the equation of {var!r}" if var else "an equation"
         what = "divides by zero" if isinstance(exc, ZeroDivisionError) else "overflows"
         return CarespiralError(
-            f"model {model!r}: {where} {what} while PySD runs it (PySD stops where Vensim "
+            f"{model}: {where} {what} while PySD runs it (PySD stops where Vensim "
             "would give infinity); check the values it divides by, write XIDZ/ZIDZ for a "
             "division that may be by zero, or run it with Model.run_batch, which flags the "
             "run instead")
     return None
+
+
+def _module_names(module: Path | None) -> dict[str, str]:
+    """Python name -> Vensim name of each variable of a translated module."""
+    tree = _parse(module)
+    if tree is None:
+        return {}
+    return {stmt.name: name for stmt in tree.body if isinstance(stmt, ast.FunctionDef)
+            for name in [_component_name(stmt)] if name}
+
+
+def _owner_of_object(obj: str, module: Path | None) -> str:
+    """The Python name of the variable whose function precedes module-level object `obj`."""
+    tree = _parse(module)
+    owner = obj
+    for stmt in tree.body if tree is not None else ():
+        if isinstance(stmt, ast.FunctionDef):
+            owner = stmt.name
+        elif isinstance(stmt, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == obj for t in stmt.targets):
+            return owner
+    return obj
+
+
+def _parse(module: Path | None) -> ast.Module | None:
+    if module is None:
+        return None
+    try:
+        return ast.parse(module.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
 
 
 def _frames(exc: BaseException):
@@ -162,13 +199,10 @@ def _variable_frame(exc: BaseException, module: Path | None) -> str | None:
     for frame in _frames(exc):
         if module is not None and Path(frame.f_code.co_filename) == module:
             line = frame.f_lineno
-    if line is None or module is None:
+    tree = _parse(module)
+    if line is None or tree is None:
         return None
     owner = None
-    try:
-        tree = ast.parse(module.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError):
-        return None
     for stmt in tree.body:  # PySD writes a variable's objects right after its function
         if isinstance(stmt, ast.FunctionDef):
             owner = _component_name(stmt) or owner

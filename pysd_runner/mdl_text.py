@@ -33,7 +33,10 @@ _COMMENT_END = re.compile(r"[~|]")
 _CLOSING_QUOTE = re.compile(r'(?<!\\)"')
 _PLACEHOLDER = re.compile(r"CARESPIRAL_COMMENT_(\d+)")
 _NUM = r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*"
-_RANGE = re.compile(rf"\s*\({_NUM},{_NUM}\)\s*-\s*\({_NUM},{_NUM}\)\s*")
+_PAIR = rf"\({_NUM},{_NUM}\)"
+_RANGE = re.compile(rf"\s*{_PAIR}(?:\s*[-,]\s*{_PAIR})*\s*")  # numbers only: safe to eval
+_CONTINUATION = re.compile(r"\\[ \t]*\n")  # a line continued, as PySD joins it
+_ODD = re.compile("[\x00-\x08\x0e-\x1f\ufffd]")
 _QUOTED = re.compile(r'"(?:\\"|[^"])*"')
 
 
@@ -73,8 +76,9 @@ def read_mdl(path: Path, data: bytes | None = None) -> str:
             encoding = codecs.lookup(m.group(1).decode("ascii")).name
         except LookupError:
             encoding = "utf-8"
-    text = data.decode(encoding, errors="replace")
-    odd = sum(1 for ch in text if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\n\r\f\v"))
+    # universal newlines, as PySD reads a file (line continuations are backslash-newline)
+    text = data.decode(encoding, errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    odd = len(_ODD.findall(text))
     if odd > max(8, len(text) // 100):
         raise FileFormatError(path, f"not a text file in the {encoding} encoding it declares "
                               f"or assumes ({odd} characters cannot be read)",
@@ -156,7 +160,8 @@ def _element_end(text: str, pos: int, closers: list[int]) -> int:
             # not a numeric range is refused; the field's end is still found as PySD finds it
             close = text.find("]", m.start() + 1)
             content = text[m.start() + 1:n if close < 0 else close]
-            if "(" in _QUOTED.sub("", content) and not _RANGE.fullmatch(content):
+            if "(" in _QUOTED.sub("", content) and not _RANGE.fullmatch(
+                    _CONTINUATION.sub(" ", content)):
                 raise _BadRange(m.start(), content)
             pos = m.start() + 1
             continue

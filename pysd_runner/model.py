@@ -19,6 +19,7 @@ from carespiral.errors import CarespiralError, UnknownNameError
 from carespiral.pysd_runner.calendar import months_to_dates
 from carespiral.pysd_runner.catalog import CatalogEntry, catalog, get_entry
 from carespiral.pysd_runner.diagnostics import explain
+from carespiral.pysd_runner.limits import check_size
 from carespiral.pysd_runner.names import normalise
 from carespiral.pysd_runner.parameters import CONTROL_NAMES, Parameter, Variable
 from carespiral.pysd_runner.run_inputs import (
@@ -278,9 +279,10 @@ class Model:
         model time; they override the scenario's values. Nothing carries over to the next run.
         """
         grid = self.time_grid(start, stop, time_step, saveper)
+        columns = [self.resolve(o) for o in outputs] if outputs else None
+        self._check_size(grid, len(columns) if columns else len(self.variables))
         sc = self.scenario(scenario) if scenario is not None else None
         values = self._run_values(params, sc, grid)
-        columns = [self.resolve(o) for o in outputs] if outputs else None
         df = self._simulate(values, grid, columns)
         if self.start_date is not None:
             df.insert(0, "date", months_to_dates(df.index.to_numpy(), self.start_date))
@@ -348,6 +350,12 @@ class Model:
 
     # ---- internals ----------------------------------------------------------------------------
 
+    def _check_size(self, grid: TimeGrid, columns: int, runs: int = 1) -> None:
+        """Refuse a run (or `runs` runs) too long or too big before it starts."""
+        what = f"this run of {self.name!r}" if runs == 1 else f"{runs:,} runs of {self.name!r}"
+        check_size(grid.steps, float(runs) * grid.saved * columns, what,
+                   f"(({grid.stop:g} - {grid.start:g}) / {grid.time_step:g})")
+
     @contextlib.contextmanager
     def _explained(self) -> Iterator[None]:
         """Turn what PySD raises for a mistake in the model into a CarespiralError."""
@@ -356,11 +364,8 @@ class Model:
         except CarespiralError:
             raise
         except Exception as exc:
-            names = {}
-            if hasattr(self, "_pysd"):
-                names = {py: real for real, py in
-                         zip(self._pysd.doc["Real Name"], self._pysd.doc["Py Name"], strict=True)}
-            err = explain(exc, self.name, self._translation.module, names)
+            t = self._translation
+            err = explain(exc, str(self.mdl_path), t.module, t.copies)
             if err is None:
                 raise
             raise err from None

@@ -66,6 +66,7 @@ def run_batch_pysd(
     # summaries integrate over every step; trajectories keep the saved times only
     every = bool(reductions)
     recorded = list(dict.fromkeys(names + model.stocks))
+    model._check_size(grid.every_step() if every else grid, len(recorded), len(params))
     series = _time_inputs(model, inputs, len(params))
     frames = []
     for i, (_, row) in enumerate(params.iterrows()):

@@ -70,6 +70,7 @@ class Translation:
     comments: dict[str, str]  # Vensim name -> comment (capped), for documentation
     units: dict[str, str]  # Vensim name -> units as written
     externals: dict[str, str]  # source file -> SHA-256
+    copies: dict[str, str]  # external file's name in the entry -> its path as written
 
     @property
     def cached_module(self) -> Path:
@@ -125,13 +126,14 @@ def translation(path: str | Path, allow_external: bool | None = None) -> Transla
         if not hit:
             raise
         # the entry matched its manifest, but both were replaced: translate the model again
-        _build(path, entry, allow, replace=True)
+        _build(path, entry, allow)
         hit, manifest = False, read_entry(entry)
         if manifest is None:
             raise
         module = _stage(path, entry, manifest)
     return Translation(module, entry, hit, dict(manifest.get("comments", {})),
-                       dict(manifest.get("units", {})), dict(manifest.get("sources", {})))
+                       dict(manifest.get("units", {})), dict(manifest.get("sources", {})),
+                       dict(manifest.get("copies", {})))
 
 
 def _sources_unchanged(manifest: dict) -> bool:
@@ -142,7 +144,7 @@ def _sources_unchanged(manifest: dict) -> bool:
         return False
 
 
-def _build(path: Path, entry: Path, allow: bool, replace: bool = False) -> None:
+def _build(path: Path, entry: Path, allow: bool) -> None:
     """Translate into a fresh folder beside the entry, check it, then install it."""
     parsed = parse_model(path)
     am = copy.deepcopy(parsed.abstract)
@@ -172,12 +174,11 @@ def _build(path: Path, entry: Path, allow: bool, replace: bool = False) -> None:
             "model": str(path.resolve()),
             "pysd": _pysd_version(),
             "sources": {str(e.source): file_digest(e.source) for e in externals},
+            "copies": {e.copy: e.written for e in externals},
             "comments": parsed.comments,
             "units": {el.name: el.units for section in parsed.abstract.sections
                       if section.type == "main" for el in section.elements if el.units},
         })
-        if replace:
-            shutil.rmtree(entry, ignore_errors=True)
         install(work, entry)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -238,7 +238,8 @@ class _Checker:
                 raise _Refused("a macro loaded from an unexpected place")
             self.macros.append(first.args[0].value)
             args = args[1:]
-        self._call_arguments(args, call.keywords)
+        # external objects are given the module's folder, where their files are
+        self._call_arguments(args, call.keywords, frozenset({"_root"}))
 
     def _external_file(self, args: list[ast.expr]) -> None:
         first = args[0] if args else None

@@ -17,6 +17,7 @@ import xarray as xr
 from carespiral.errors import CarespiralError, ValueOutOfBoundsError
 from carespiral.pysd_runner.batch.model import TimeInput, compile_model
 from carespiral.pysd_runner.batch.recording import Reduction, parse_reduce
+from carespiral.pysd_runner.limits import check_size
 from carespiral.pysd_runner.protocol import Runner
 from carespiral.pysd_runner.run_inputs import grid_times, scenario_constants, scenario_series
 
@@ -70,6 +71,9 @@ def run_batch(
             if np.isnan(vals).any():
                 raise ValueOutOfBoundsError(f"params column {col!r} has missing values")
         cols[p.name] = vals
+    names = list(outputs) if outputs else model.stocks + list(model.outputs.values())
+    names = list(dict.fromkeys(model.resolve(n) for n in names))
+    _check_size(model, len(params), len(names), start, stop, time_step, saveper, reduce)
     sc = model.scenario(scenario) if scenario is not None else None
     times: dict[str, TimeInput] = {}
     if sc is not None:
@@ -90,8 +94,6 @@ def run_batch(
             raise CarespiralError(f"{real!r} is both a scenario input and a time input")
         times[real] = series if isinstance(series, TimeInput) else TimeInput.from_pandas(series)
     frame = pd.DataFrame(cols, index=params.index)
-    names = list(outputs) if outputs else model.stocks + list(model.outputs.values())
-    names = list(dict.fromkeys(model.resolve(n) for n in names))
     red = None
     if reduce is not None:  # summaries may name their variable by role too
         red = [Reduction(r.stat, None if r.var is None else model.resolve(r.var), r.threshold)
@@ -107,3 +109,19 @@ def run_batch(
         ds = ds.assign_coords(date=("time", months_to_dates(ds["time"].to_numpy(),
                                                             model.start_date)))
     return ds
+
+
+def _check_size(model: Runner, runs: int, outputs: int, start: float | None,
+                stop: float | None, time_step: float | None, saveper: float | None,
+                reduce: Any) -> None:
+    """Refuse a batch whose steps per run or kept values exceed the limits, before it starts."""
+    t0 = model.control("initial_time") if start is None else float(start)
+    t1 = model.control("final_time") if stop is None else float(stop)
+    dt = model.control("time_step") if time_step is None else float(time_step)
+    if not (np.isfinite(t0) and np.isfinite(t1) and np.isfinite(dt)) or dt <= 0:
+        return  # the batch backend explains these itself
+    save = max(dt, model.control("saveper")) if saveper is None else float(saveper)
+    steps = max(0.0, (t1 - t0) / dt)
+    kept = 4.0 if reduce is not None else (t1 - t0) / max(save, dt) + 1
+    check_size(steps, float(runs) * outputs * kept, f"{runs:,} runs of {model.name!r}",
+               f"(({t1:g} - {t0:g}) / {dt:g})")
