@@ -82,8 +82,9 @@ _RESERVED = {"break", "case", "catch", "class", "const", "continue", "debugger",
 # the fields of the lowered program this target knows; anything else is refused (so a construct
 # added to the lowering later is never silently mistranslated)
 _KNOWN = {
+    # groups: a subscripted variable's cells (each cell is its own node, so nothing to write)
     "Program": {"path", "aux", "states", "lookups", "names", "py_names", "units", "limits",
-                "control"},
+                "control", "groups"},
     "Aux": {"id", "code", "deps", "init_code", "init_deps", "vensim", "is_constant", "is_data"},
     "State": {"id", "init_code", "init_deps", "ddt", "update", "update_deps", "setup", "vensim",
               "lower_limit", "owner"},
@@ -119,102 +120,155 @@ class JsModel:
 
 
 class _ToJs:
-    """Rewrite one numpy expression of the generated code as a JavaScript expression."""
+    """Rewrite one numpy expression of the generated code as a JavaScript expression.
 
-    def __init__(self, prog: Program, fast: dict[str, bool]) -> None:
+    The text is emitted piece by piece into one list (joined once), so that the deeply nested
+    expressions of vector functions cost time in proportion to their length.
+    """
+
+    def __init__(self, prog: Program, fast: dict[str, bool],
+                 parsed: dict[str, ast.AST] | None = None) -> None:
         self.prog = prog
         self.fast = fast  # lookup id -> uses runtime.Table's fast formula
         self.reads: set[str] = set()
         self.variable = ""
+        self.parsed = {} if parsed is None else parsed  # code -> tree, shared between passes
 
     def refuse(self, what: str) -> JsUnsupportedError:
         return JsUnsupportedError(what, self.variable, self.prog.path)
 
     def code(self, text: str, variable: str) -> str:
         self.variable = variable
-        try:
-            tree = ast.parse(text, mode="eval")
-        except SyntaxError:
-            raise self.refuse(f"an equation the target cannot read ({text[:60]!r})") from None
-        return self.node(tree.body)
+        if text not in self.parsed:
+            try:
+                self.parsed[text] = ast.parse(text, mode="eval").body
+            except SyntaxError:
+                raise self.refuse(f"an equation the target cannot read ({text[:60]!r})") from None
+        return self.code_node(self.parsed[text], variable)
 
-    def node(self, n: ast.AST) -> str:
+    def code_node(self, node: ast.AST, variable: str) -> str:
+        self.variable = variable
+        out: list[str] = []
+        self.node(node, out)
+        return "".join(out)
+
+    def node(self, n: ast.AST, out: list[str]) -> None:
         if isinstance(n, ast.Constant):
             v = n.value
             if isinstance(v, bool):
-                return "true" if v else "false"
-            if isinstance(v, int | float):
+                out.append("true" if v else "false")
+            elif isinstance(v, int | float):
                 f = float(v)
                 if math.isnan(f):
-                    return "NaN"
-                if math.isinf(f):
-                    return "Infinity" if f > 0 else "(-Infinity)"
-                return repr(v) if isinstance(v, int) else repr(f)
-            raise self.refuse(f"the constant {v!r}")
-        if isinstance(n, ast.Name):
-            if n.id == "NAN":
-                return "NaN"
-            if n.id == "INF":
-                return "Infinity"
-            self.reads.add(self.name(n.id))
-            return n.id
-        if isinstance(n, ast.BinOp) and type(n.op) in _BINOPS:
-            return f"({self.node(n.left)} {_BINOPS[type(n.op)]} {self.node(n.right)})"
-        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
-            return f"(-{self.node(n.operand)})"
-        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.UAdd):
-            return self.node(n.operand)
-        if isinstance(n, ast.Compare) and len(n.ops) == 1 and type(n.ops[0]) in _CMPOPS:
-            return (f"({self.node(n.left)} {_CMPOPS[type(n.ops[0])]} "
-                    f"{self.node(n.comparators[0])})")
-        if isinstance(n, ast.Attribute) and ast.unparse(n) == "np.pi":
-            return "Math.PI"
-        if isinstance(n, ast.Subscript) and _is_key(n, "P"):
+                    out.append("NaN")
+                elif math.isinf(f):
+                    out.append("Infinity" if f > 0 else "(-Infinity)")
+                else:
+                    out.append(repr(v) if isinstance(v, int) else repr(f))
+            else:
+                raise self.refuse(f"the constant {v!r}")
+        elif isinstance(n, ast.Name):
+            if n.id in ("NAN", "INF"):
+                out.append("NaN" if n.id == "NAN" else "Infinity")
+            else:
+                self.reads.add(self.name(n.id))
+                out.append(n.id)
+        elif isinstance(n, ast.BinOp) and type(n.op) in _BINOPS:
+            out.append("(")
+            self.node(n.left, out)
+            out.append(f" {_BINOPS[type(n.op)]} ")
+            self.node(n.right, out)
+            out.append(")")
+        elif isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
+            out.append("(-")
+            self.node(n.operand, out)
+            out.append(")")
+        elif isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.UAdd):
+            self.node(n.operand, out)
+        elif isinstance(n, ast.Compare) and len(n.ops) == 1 and type(n.ops[0]) in _CMPOPS:
+            out.append("(")
+            self.node(n.left, out)
+            out.append(f" {_CMPOPS[type(n.ops[0])]} ")
+            self.node(n.comparators[0], out)
+            out.append(")")
+        elif isinstance(n, ast.Attribute) and ast.unparse(n) == "np.pi":
+            out.append("Math.PI")
+        elif isinstance(n, ast.Subscript) and _is_key(n, "P"):
             name = f"$p_{n.slice.value}"  # type: ignore[attr-defined]
             self.reads.add(name)
-            return name
-        if isinstance(n, ast.Call):
-            return self.call(n)
-        raise self.refuse(f"the expression {ast.unparse(n)[:60]!r}")
+            out.append(name)
+        elif isinstance(n, ast.Call):
+            self.call(n, out)
+        else:
+            raise self.refuse(f"the expression {ast.unparse(n)[:60]!r}")
 
     def name(self, ident: str) -> str:
         if not _IDENT.match(ident) or ident in _RESERVED:
             raise self.refuse(f"the name {ident!r}, which is not a JavaScript identifier")
         return ident
 
-    def call(self, n: ast.Call) -> str:
+    def args(self, nodes: list[ast.expr], out: list[str]) -> None:
+        for i, a in enumerate(nodes):
+            if i:
+                out.append(", ")
+            self.node(a, out)
+
+    def call(self, n: ast.Call, out: list[str]) -> None:
         f = n.func
         if n.keywords:
             raise self.refuse(f"keyword arguments in {ast.unparse(n)[:60]!r}")
         if isinstance(f, ast.Subscript) and _is_key(f, "T"):  # a time input at `time`
             name = f"$T_{f.slice.value}"  # type: ignore[attr-defined]
             self.reads.add(name)
-            return f"$inputAt({name}, {self.node(n.args[0])})"
-        args = [self.node(a) for a in n.args]
+            out.append(f"$inputAt({name}, ")
+            self.node(n.args[0], out)
+            out.append(")")
+            return
         if isinstance(f, ast.Name) and f.id.endswith("__t"):  # a lookup table
             lk = f.id[:-3]
-            if lk not in self.prog.lookups or len(args) != 1:
+            if lk not in self.prog.lookups or len(n.args) != 1:
                 raise self.refuse(f"the lookup call {ast.unparse(n)[:60]!r}")
-            if self.fast[lk]:
-                return f"$table({args[0]}, {lk}__x, {lk}__sl, {lk}__xe, {lk}__ye)"
-            return f"$interp({args[0]}, {lk}__x, {lk}__y)"
-        full = ast.unparse(f)
-        if full == "np.where" and len(args) == 3:
-            cond = args[0] if _is_boolean(n.args[0]) else f"({args[0]} != 0)"
-            return f"({cond} ? {args[1]} : {args[2]})"
-        if full in ("np.logical_and", "np.logical_or") and len(args) == 2:
-            op = "&&" if full.endswith("and") else "||"
-            return f"(({args[0]} != 0) {op} ({args[1]} != 0))"
-        if full == "np.logical_not" and len(args) == 1:
-            return f"({args[0]} == 0)"
-        if full == "rt.ramp" and len(n.args) == 4 and _is_none(n.args[3]):
-            return f"$rampOpen({', '.join(args[:3])})"
-        if full in _CALLS:
-            for a in n.args:
-                if isinstance(a, ast.Constant) and a.value is None:
-                    raise self.refuse(f"{full} with a missing argument")
-            return f"{_CALLS[full]}({', '.join(args)})"
-        raise self.refuse(f"the function {full}")
+            out.append("$table(" if self.fast[lk] else "$interp(")
+            self.node(n.args[0], out)
+            out.append(f", {lk}__x, {lk}__sl, {lk}__xe, {lk}__ye)" if self.fast[lk]
+                       else f", {lk}__x, {lk}__y)")
+            return
+        full = ast.unparse(f) if isinstance(f, ast.Attribute | ast.Name) else "?"
+        if full == "np.where" and len(n.args) == 3:
+            out.append("(")
+            if _is_boolean(n.args[0]):
+                self.node(n.args[0], out)
+            else:
+                out.append("(")
+                self.node(n.args[0], out)
+                out.append(" != 0)")
+            out.append(" ? ")
+            self.node(n.args[1], out)
+            out.append(" : ")
+            self.node(n.args[2], out)
+            out.append(")")
+        elif full in ("np.logical_and", "np.logical_or") and len(n.args) == 2:
+            out.append("((")
+            self.node(n.args[0], out)
+            out.append(" != 0) && (" if full.endswith("and") else " != 0) || (")
+            self.node(n.args[1], out)
+            out.append(" != 0))")
+        elif full == "np.logical_not" and len(n.args) == 1:
+            out.append("(")
+            self.node(n.args[0], out)
+            out.append(" == 0)")
+        elif full == "rt.ramp" and len(n.args) == 4 and _is_none(n.args[3]):
+            out.append("$rampOpen(")
+            self.args(n.args[:3], out)
+            out.append(")")
+        elif full in _CALLS:
+            if any(_is_none(a) for a in n.args):
+                raise self.refuse(f"{full} with a missing argument")
+            out.append(f"{_CALLS[full]}(")
+            self.args(n.args, out)
+            out.append(")")
+        else:
+            raise self.refuse(f"the function {ast.unparse(f)[:60]}")
 
 
 def _is_key(n: ast.Subscript, base: str) -> bool:
@@ -299,21 +353,25 @@ def generate_js(prog: Program, params: Iterable[str], inputs: Iterable[str],
     for line in pl.init_lines:
         if line.lstrip().startswith("#"):
             continue
-        stmt = ast.parse(line).body[0]
-        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
-                and isinstance(stmt.targets[0], ast.Name)):
+        name, eq, rhs = line.partition(" = ")
+        if not (eq and _IDENT.match(name)):
             raise JsUnsupportedError(f"an initial statement {line[:60]!r}", "?", prog.path)
-        name, value = stmt.targets[0].id, stmt.value
+        try:
+            value = tr.parsed.get(rhs) or ast.parse(rhs, mode="eval").body
+        except SyntaxError:
+            raise JsUnsupportedError(f"an initial statement {line[:60]!r}", "?",
+                                     prog.path) from None
+        tr.parsed[rhs] = value
         func = ast.unparse(value.func) if isinstance(value, ast.Call) else ""
         if name in ("time_step", "time") or func in ("np.array", "rt.Table", "rt.as_numpy"):
             continue  # the time and the tables are set up separately; states are plain numbers
         tr.name(name)
         if func == "rt.FixedPipe":
-            args = [tr.code(ast.unparse(a), label.get(name, name)) for a in value.args[:3]]
+            args = [tr.code_node(a, label.get(name, name)) for a in value.args[:3]]
             init.append(f"{name} = $fixedPipe({', '.join(args)});")
             pipes.add(name)
         else:
-            init.append(f"{name} = {tr.code(ast.unparse(value), label.get(name, name))};")
+            init.append(f"{name} = {tr.code_node(value, label.get(name, name))};")
         if name not in assigned:
             assigned.append(name)
 
@@ -321,7 +379,7 @@ def generate_js(prog: Program, params: Iterable[str], inputs: Iterable[str],
     moving = [sid for sid in states if sid in pl.moving]
     local = {nid for nid, _ in pl.core} | {nid for nid, _ in pl.extra} | set(moving)
     local |= {"time", "time_step", "dt"}
-    kt = _ToJs(prog, fast)
+    kt = _ToJs(prog, fast, tr.parsed)
     core = [f"{nid} = {kt.code(code, label.get(nid, nid))};" for nid, code in pl.core]
     extra = [f"{nid} = {kt.code(code, label.get(nid, nid))};" for nid, code in pl.extra]
     updates: list[str] = []
@@ -344,9 +402,9 @@ def generate_js(prog: Program, params: Iterable[str], inputs: Iterable[str],
                 and v.func.value.id in pipes and len(v.args) == 1):
             pipe = v.func.value.id
             kt.reads.add(pipe)
-            updates.append(f"{sid} = $push({pipe}, {kt.code(ast.unparse(v.args[0]), st.owner)});")
+            updates.append(f"{sid} = $push({pipe}, {kt.code_node(v.args[0], st.owner)});")
         else:
-            updates.append(f"{sid} = {kt.code(ast.unparse(v), st.owner or sid)};")
+            updates.append(f"{sid} = {kt.code_node(v, st.owner or sid)};")
     for o in pl.outputs:
         kt.reads.add(kt.name(o))
     for c in pl.checked:

@@ -58,7 +58,8 @@ def test_calibration_sets_the_start_scenario_area_and_draws(tmp_path, calibratio
 
 def test_tipping_marks_are_the_continuations_folds(tmp_path, monkeypatch):
     # the marks are where the continuation the command runs (kept here as it runs) loses the
-    # steady state the slider starts in, above the starting value
+    # steady state the slider starts in, above the starting value (the failure-demand model has
+    # both a burden and a need: its continuations take seconds, the main model's longer)
     import carespiral.exploration as exploration
 
     real, seen = exploration.continuation, {}
@@ -69,11 +70,11 @@ def test_tipping_marks_are_the_continuations_folds(tmp_path, monkeypatch):
 
     monkeypatch.setattr(exploration, "continuation", kept)
     out = tmp_path / "tip.html"
-    res = invoke("simulator", "collapse_spiral", "--out", str(out))
+    res = invoke("simulator", "failure_demand", "--out", str(out))
     assert res.exit_code == 0, res.output
     cfg = config_of(out)
     marks = {s["name"]: s["tipping"] for s in cfg["sliders"]}
-    assert sorted(seen) == ["Compliance Burden", "Underlying Need"], res.output
+    assert sorted(seen) == ["Compliance Share", "Upstream Demand"], res.output
     for name, (lower, upper, bif) in seen.items():
         s = next(s for s in cfg["sliders"] if s["name"] == name)
         assert (lower, upper) == (s["start"], s["upper"])
