@@ -74,6 +74,11 @@ def _script(text: str) -> str:
     return text.replace("</script", "<\\/script")
 
 
+def _listing(items: list[str]) -> str:
+    """"a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def render_simulator(config: dict[str, Any], model_js: str) -> str:
     """The page as one HTML string, from `simulator_content`'s configuration and model source."""
     from carespiral import __version__
@@ -94,15 +99,24 @@ def render_simulator(config: dict[str, Any], model_js: str) -> str:
         f"<li>{html.escape(c['text'][:1].upper() + c['text'][1:])}: "
         f"{'degraded' if c['kind'] == 'degraded' else 'collapse'}</li>" for c in crit)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%d %B %Y")
-    intro = (
-        "Move a lever to see how the service responds; each change applies from the month you "
-        "choose beside it. The shock buttons add a scandal, a recruitment freeze or a surge in "
-        "demand from the month you choose. The verdict says whether the service stays "
-        "sustainable, degrades (children wait far longer than it was built for, though the "
-        "workforce holds) or collapses (caseloads, vacancies or the loss of staff pass the "
-        "collapse tests). A red mark on a slider is a tipping point: beyond it the service "
-        "cannot settle where it started. The page runs the model itself; it needs no network "
-        "and no server, and the link below it reproduces what you see.")
+    intro = ["Move a lever to see how the service responds; each change applies from the month "
+             "you choose beside it."]
+    if config["shocks"]:
+        intro.append("The shock buttons add " + _listing([sh["label"][:1].lower() +
+                                                         sh["label"][1:]
+                                                         for sh in config["shocks"]])
+                     + " from the month you choose.")
+    if crit:
+        intro.append("The verdict says whether the service stays sustainable, degrades "
+                     "(children wait far longer than it was built for, though the workforce "
+                     "holds) or collapses (caseloads, vacancies or the loss of staff pass the "
+                     "collapse tests).")
+    if any(s["tipping"] for s in config["sliders"]):
+        intro.append("A red mark on a slider is a tipping point: beyond it the service cannot "
+                     "settle where it started.")
+    intro.append("The page runs the model itself; it needs no network and no server, and the "
+                 "link under \u201cShare this view\u201d reproduces what you see.")
+    intro_text = " ".join(intro)
     cfg = json.dumps(_clean(config), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
     cfg = cfg.replace("<", "\\u003c")  # a JSON escape: no text can close the script element
     parts = [
@@ -117,7 +131,7 @@ def render_simulator(config: dict[str, Any], model_js: str) -> str:
         '<header class="cs-head">',
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="cs-subtitle">{html.escape("; ".join(sub))}</p>' if sub else "",
-        f'<p class="cs-intro">{html.escape(intro)}</p>',
+        f'<p class="cs-intro">{html.escape(intro_text)}</p>',
         "</header>",
         '<div class="cs-sim">',
         '<aside class="cs-controls" aria-label="Levers and shocks">',
@@ -139,9 +153,9 @@ def render_simulator(config: dict[str, Any], model_js: str) -> str:
         '<main class="cs-main">',
         '<div id="cs-verdict" class="cs-verdict" data-regime="sustainable" aria-live="polite">'
         '<span id="cs-badge" class="cs-badge"></span><span id="cs-verdict-text"></span></div>',
-        f'<details class="cs-tests"><summary>The collapse tests</summary><ul>{tests}</ul>'
-        "<p>They are the tests the project's explorations use, applied to the run with your "
-        "settings from its start to its end.</p></details>",
+        (f'<details class="cs-tests"><summary>The collapse tests</summary><ul>{tests}</ul>'
+         "<p>They are the tests the project's explorations use, applied to the run with your "
+         "settings from its start to its end.</p></details>") if crit else "",
         '<p id="cs-driver" class="cs-driver"></p>',
         '<p id="cs-draws-note" class="cs-draws-note"></p>',
         '<div id="cs-plots" class="cs-plots"></div>',

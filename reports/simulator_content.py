@@ -61,12 +61,14 @@ SHOCKS: tuple[Shock, ...] = (
 
 def first_sentence(text: str, limit: int = 140) -> str:
     """The first sentence (or clause before a colon) of a variable's comment: its meaning."""
-    text = " ".join((text or "").split())
+    text = " ".join(re.sub(r"\\\s", " ", text or "").split())  # Vensim's line continuations
     m = re.search(r"(?<=[a-z0-9)%])(\.|:)\s", text + " ")
     out = text[:m.start()] if m else text
     if len(out) > limit:
         out = out[:limit].rsplit(" ", 1)[0] + "..."
-    return out.rstrip(".") + "." if out else ""
+    if not out:
+        return ""
+    return out if out.endswith(("?", "!", "...")) else out.rstrip(".") + "."
 
 
 def _rle(values: np.ndarray) -> list[list[float]]:
@@ -157,9 +159,12 @@ def slider_specs(model: Any, base: Mapping[str, float] | None = None) -> list[di
         sliders.append({"key": role, "name": var, "group": group, "label": nm.label,
                         "units": nm.unit, "meaning": first_sentence(descr.get(var, "")),
                         "lower": lo, "upper": hi, "start": start, "tipping": None})
-    if not model.levers:  # a model of the user's own: its constants with declared bounds
-        for p in model.parameters[:12]:
+    if not model.levers:  # a model of the user's own: its first constants, within their
+        for p in model.parameters[:12]:  # declared bounds (else 0 to twice the default)
             lo, hi = float(p.lower), float(p.upper)
+            if not (math.isfinite(lo) and math.isfinite(hi)) and p.default != 0:
+                d = float(p.default)
+                lo, hi = (min(0.0, 2 * d), max(0.0, 2 * d))
             if math.isfinite(lo) and math.isfinite(hi) and hi > lo:
                 nm = label_of(p.name)
                 start = base.get(p.name, float(p.default))

@@ -220,7 +220,10 @@
   var ALONE = {};
   function drivers(st, central, base) {
     var list = changes(st);
-    if (!list.length) return "The settings are as the page started: move a lever or add a shock to see what changes.";
+    if (!list.length) {
+      return "The settings are as the page started: move a lever" +
+        (CFG.shocks.length ? " or add a shock" : "") + " to see what changes.";
+    }
     var scored = list.map(function (ch) {
       var key = ch.id + "|" + JSON.stringify(ch.id.indexOf("lever:") === 0 ?
         st.levers[ch.id.slice(6)] : st.shockFrom);
@@ -448,6 +451,14 @@
 
   function showVerdict(rg, res) {
     var box = el("cs-verdict");
+    if (!CFG.criteria.length) {  // a model without the outputs the collapse tests read
+      box.setAttribute("data-regime", "none");
+      el("cs-badge").textContent = "";
+      el("cs-verdict-text").textContent = "No collapse test applies to this model: it has none of the outputs they read." +
+        (res.blowup ? " The run leaves the model's valid range in " + monthLabel(res.blowup.time) + " (" +
+         res.blowup.variable + " becomes " + res.blowup.kind + ")." : "");
+      return;
+    }
     box.setAttribute("data-regime", rg.kind);
     el("cs-badge").textContent = {sustainable: "Sustainable", degraded: "Degraded", collapse: "Collapse"}[rg.kind];
     var text;
