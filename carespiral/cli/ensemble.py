@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -99,12 +100,13 @@ def ensemble(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from carespiral.pysd_runner import load
-    from carespiral.pysd_runner.batch.adapter import run_batch
+    from carespiral.pysd_runner.limits import check_size
 
     if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
         raise CarespiralError(f"--out {out}: expected a .csv or .parquet file name")
     if engine not in ("auto", "numpy", "numba"):
         raise CarespiralError(f"--engine {engine}: expected numpy, numba or auto")
+    _check_options(seed, chunk_size, scheduler)
     if (samples is None) == (lhs is None):
         raise CarespiralError("give either --samples FILE or --lhs N with --vary NAME=LO:HI")
     m = load(model)
@@ -122,6 +124,7 @@ def ensemble(
             p = m.parameter(name)
             p.check(lo)
             p.check(hi)
+        check_size(0, float(lhs) * len(ranges), f"--lhs {lhs:,}", "")  # the samples alone
         from carespiral.exploration.designs import sample_ranges  # the one Latin hypercube
 
         params = sample_ranges(ranges, lhs, seed)
@@ -129,10 +132,15 @@ def ensemble(
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                   transient=True) as bar:
         task = bar.add_task(f"{m.name}: {len(params)} runs", total=len(params))
-        ds = run_batch(m, params, outputs=split_list(outputs), saveper=saveper,
-                       scenario=scenario, reduce=reduce, scheduler=scheduler,
-                       chunk_size=chunk_size, period_offset=period_offset, engine=engine,
-                       progress=lambda done, total: bar.update(task, completed=done))
+        # backend "auto": a model the batch backend cannot compile runs on PySD
+        ds = m.run_batch(params, outputs=split_list(outputs), saveper=saveper,
+                         scenario=scenario, reduce=reduce, scheduler=scheduler,
+                         chunk_size=chunk_size, period_offset=period_offset, engine=engine,
+                         progress=lambda done, total: bar.update(task, completed=done),
+                         backend="auto")
+    if ds.attrs.get("engine") == "pysd":
+        console.print("The batch backend cannot compile this model: ran it on PySD, one run "
+                      "at a time (--engine, --scheduler and --chunk-size do not apply).")
     table = to_table(ds, params)
     blowups = int(ds.attrs.get("blowups", 0))
     if out:
@@ -142,6 +150,17 @@ def ensemble(
     else:
         console.print(table.head(20).to_string())
         console.print(f"{len(params)} runs, {blowups} blew up")
+
+
+def _check_options(seed: int, chunk_size: int | None, scheduler: str | None) -> None:
+    if seed < 0:
+        raise CarespiralError(f"--seed {seed}: expected a whole number from 0 up")
+    if chunk_size is not None and chunk_size < 1:
+        raise CarespiralError(f"--chunk-size {chunk_size}: expected a positive number of runs")
+    if scheduler is not None and scheduler != "local" and not re.fullmatch(
+            r"[a-z][a-z0-9+.-]*://\S+|[A-Za-z0-9_.-]+:\d+", scheduler):
+        raise CarespiralError(f"--scheduler {scheduler!r}: expected 'local' or a Dask "
+                              "scheduler address such as tcp://host:8786")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
@@ -68,3 +70,32 @@ def test_engine_option_gives_the_same_table_and_refuses_unknown_engines(tmp_path
     res = runner.invoke(app, ["ensemble", "workforce_spiral", "--lhs", "5", "--vary",
                               "Referral Rate=200:400", "--engine", "cuda"])
     assert res.exit_code == 2 and "expected numpy, numba or auto" in res.output
+
+
+def test_option_mistakes_are_clear_errors(tmp_path) -> None:
+    base = ["ensemble", "workforce_spiral", "--lhs", "3", "--vary", "Referral Rate=200:400"]
+    for extra, message in [
+        (["--seed", "-1"], "--seed -1: expected a whole number from 0 up"),
+        (["--chunk-size", "-3"], "--chunk-size -3: expected a positive number"),
+        (["--chunk-size", "0"], "--chunk-size 0: expected a positive number"),
+        (["--scheduler", "bogus"], "expected 'local' or a Dask scheduler address"),
+    ]:
+        res = runner.invoke(app, [*base, *extra])
+        assert res.exit_code == 2, (extra, res.output)
+        assert message in res.output, (extra, res.output)
+    res = runner.invoke(app, ["ensemble", "workforce_spiral", "--lhs", "100000000000",
+                              "--vary", "Referral Rate=200:400"])
+    assert res.exit_code == 2 and "--lhs 100,000,000,000 would keep about" in res.output
+
+
+def test_a_model_the_batch_backend_refuses_runs_on_pysd(tmp_path) -> None:
+    """Through Model.run_batch(backend="auto"), like every other caller."""
+    model = Path(__file__).parents[1] / "runner" / "models" / "pysd_only.mdl"
+    out = tmp_path / "out.csv"
+    res = runner.invoke(app, ["ensemble", str(model), "--lhs", "5", "--vary", "Rate=1:4",
+                              "--reduce", "final", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "ran it on PySD" in " ".join(res.output.split())
+    table = pd.read_csv(out)
+    # Stock = 2 * Rate * t, exactly (a constant inflow), at t = 24
+    np.testing.assert_allclose(table["Stock:final"], 48 * table["Rate"])
