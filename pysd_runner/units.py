@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carespiral.errors import FileFormatError
+from carespiral.pysd_runner.mdl_text import read_mdl
 from carespiral.pysd_runner.names import simlin_name
 
 __all__ = ["UnitFinding", "check_units"]
@@ -38,6 +39,7 @@ def check_units(mdl_path: str | Path) -> list[UnitFinding]:
     path = Path(mdl_path)
     if not path.is_file():
         raise FileFormatError(path, "no such model file", hint="give a path to a Vensim .mdl file")
+    read_mdl(path)  # an empty or binary file is an error, not a model without findings
     import simlin  # pysimlin, a core dependency; imported here because it is heavy
     from simlin.errors import ErrorKind
 

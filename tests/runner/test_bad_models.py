@@ -17,6 +17,7 @@ from carespiral.cli import app
 from carespiral.errors import CarespiralError, FileFormatError, RunTooLargeError
 from carespiral.pysd_runner import load
 from carespiral.pysd_runner.mdl_text import MAX_COMMENT
+from carespiral.pysd_runner.units import check_units
 
 CONTROL = """
 FINAL TIME  = 12
@@ -87,6 +88,10 @@ CASES = [
          cli=("describe", "{path}")),
     Case("binary file", bytes(range(256)) * 40, load, FileFormatError, ("not a text file",),
          cli=("describe", "{path}")),
+    Case("units check of an empty file", "", check_units, FileFormatError, ("empty",),
+         cli=("check", "{path}")),
+    Case("units check of a binary file", bytes(range(256)) * 40, check_units, FileFormatError,
+         ("not a text file",), cli=("check", "{path}")),
     Case("undefined variable",
          mdl("Rate=\n\tMissing * 2\n\t~\tDmnl\n\t~\t", "S= INTEG (Rate, 0)\n\t~\tDmnl\n\t~\t"),
          load, FileFormatError, ("'missing'", "not defined")),
