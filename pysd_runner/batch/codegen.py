@@ -247,16 +247,24 @@ class _Hoister(ast.NodeTransformer):
 
     def rewrite(self, code: str) -> str:
         tree = ast.parse(code, mode="eval")
-        if self._static(tree.body):
+        # which nodes read nothing varying, computed once bottom-up (large vector expressions
+        # would make a walk per node quadratic)
+        self._fixed: set[int] = set()
+        self._mark(tree.body)
+        if id(tree.body) in self._fixed:
             return code  # wholly constant: the equation itself is cheap to keep as is
         return ast.unparse(self.visit(tree))
 
-    def _static(self, node: ast.AST) -> bool:
-        return not any(isinstance(n, ast.Name) and n.id in self.varying
-                       for n in ast.walk(node))
+    def _mark(self, node: ast.AST) -> bool:
+        fixed = not (isinstance(node, ast.Name) and node.id in self.varying)
+        for child in ast.iter_child_nodes(node):
+            fixed = self._mark(child) and fixed
+        if fixed:
+            self._fixed.add(id(node))
+        return fixed
 
     def generic_visit(self, node: ast.AST) -> ast.AST:
-        if isinstance(node, self._OPS) and self._static(node):
+        if isinstance(node, self._OPS) and id(node) in self._fixed:
             text = ast.unparse(node)
             if text not in self._seen:
                 name = f"_k{len(self.hoisted)}"

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from carespiral.errors import CarespiralError, FileFormatError
+from carespiral.pysd_runner.batch.subscripts import Binding, Subscripts, cell_name
+from carespiral.pysd_runner.batch.vectors import VECTOR_FUNCS, lower_vector
 
 __all__ = ["Aux", "Lookup", "Program", "State", "UnsupportedConstructError", "lower_file"]
 
@@ -142,6 +144,7 @@ class Program:
     units: dict[str, str]
     limits: dict[str, tuple[float | None, float | None]]
     control: dict[str, str]  # initial_time/final_time/time_step/saveper -> node id
+    groups: dict[str, list[str]] = field(default_factory=dict)  # subscripted name -> cells
 
     @property
     def stocks(self) -> list[str]:
@@ -194,6 +197,10 @@ class _Lowerer:
         self.var = ""  # Vensim name of the element being lowered (for errors)
         self.nhidden = 0
         self.finishers: list = []  # built once every element is lowered
+        self.subs = Subscripts()
+        self.bind = Binding()  # elements bound while lowering one cell
+        self.cells: dict[str, dict[tuple[str, ...], str]] = {}  # clean name -> cell -> node
+        self.macros: dict[str, object] = {}  # macro name -> its section
         self.control: dict[str, str] = {}
 
     def refuse(self, construct: str, hint: str = "") -> UnsupportedConstructError:
@@ -211,9 +218,9 @@ class _Lowerer:
         if isinstance(ast, str):
             raise self.refuse(f"a string argument ({ast!r})")
         if isinstance(ast, ae.ReferenceStructure):
-            if ast.subscripts is not None:
-                raise self.refuse("subscripts")
-            return self.ref(ast.reference, deps)
+            if ast.reference in self.macros and ast.subscripts is None:
+                return self.macro_call(ast.reference, (), deps)
+            return self.ref(ast.reference, deps, ast.subscripts)
         if isinstance(ast, (ae.ArithmeticStructure, ae.LogicStructure)):
             ops = list(ast.operators)
             args = [self.expr(a, deps) for a in ast.arguments]
@@ -240,6 +247,11 @@ class _Lowerer:
                 out = args[-1]
                 for op, arg in zip(reversed(ops), reversed(args[:-1]), strict=True):
                     out = _OPS[op].format(arg, out)
+                return out
+            if set(ops) == {"^"}:  # a^b^c is a^(b^c) in Vensim, as ** in PySD's Python
+                out = args[-1]
+                for arg in reversed(args[:-1]):
+                    out = _OPS["^"].format(arg, out)
                 return out
             out = args[0]
             for op, arg in zip(ops, args[1:], strict=True):
@@ -286,17 +298,49 @@ class _Lowerer:
                     "AllocateByPriority": "ALLOCATE BY PRIORITY", "Data": "DATA"}.get(name, name)
         raise self.refuse(readable)
 
-    def ref(self, clean: str, deps: set[str]) -> str:
+    def ref(self, clean: str, deps: set[str], subscripts: object = None) -> str:
         if clean == "time":
             deps.add("time")
             return "time"
-        if clean not in self.clean:
-            raise self.refuse(f"an undefined variable {clean!r}")
         if self.kind_of.get(clean) == "lookup":
             raise self.refuse(f"the lookup {clean!r} without an argument")
-        nid = self.clean[clean]
+        nid = self.cell(clean, subscripts)
+        if nid[0].isdigit():  # a subscript range read as a number
+            return nid
         deps.add(nid)
         return nid
+
+    def cell(self, clean: str, subscripts: object) -> str:
+        """The node of the cell a reference `name[sub, ...]` names under the current binding."""
+        if clean not in self.cells:
+            rng = self.subs.range_name(clean)
+            if rng is not None and subscripts is None:
+                return self.range_value(rng)
+            element = self.subs.element(clean)
+            if element is not None and subscripts is None:
+                return repr(float(self.subs.position(element)))
+            raise self.refuse(f"an undefined variable {clean!r}")
+        subs = list(getattr(subscripts, "subscripts", None) or [])
+        cells = self.cells[clean]
+        try:
+            key = tuple(self.subs.resolve(s, self.bind) for s in subs)
+        except KeyError as exc:
+            raise self.refuse(f"the subscript {exc} of {clean!r}, which is neither on the "
+                              "left-hand side nor mapped to it") from None
+        if key not in cells and not subs and len(cells) == 1:
+            key = next(iter(cells))
+        if key not in cells:
+            raise self.refuse(f"{cell_name(clean, key)!r}, which the model does not define")
+        return cells[key]
+
+    def range_value(self, rng: str) -> str:
+        """A subscript range used as a value: the bound element's position in it (from 1)."""
+        try:
+            element = self.subs.resolve(rng, self.bind)
+        except KeyError:
+            raise self.refuse(f"the subscript range {rng!r} as a value outside its "
+                              "equations") from None
+        return repr(float(self.subs.position(element)))
 
     def const_int(self, ast: object, what: str) -> int:
         if isinstance(ast, (int, float)) or type(ast).__module__ == "numpy":
@@ -311,7 +355,12 @@ class _Lowerer:
         if self.kind_of.get(fname) == "lookup":
             if len(args) != 1:
                 raise self.refuse(f"the lookup {fname!r} called with {len(args)} arguments")
-            return self.lookup_call(self.lookups[self.clean[fname]], self.expr(args[0], deps))
+            lk = self.lookups[self.cell(fname, ast.function.subscripts)]  # type: ignore[attr-defined]
+            return self.lookup_call(lk, self.expr(args[0], deps))
+        if fname in VECTOR_FUNCS:
+            return lower_vector(self, fname, args, deps)
+        if fname in self.macros:
+            return self.macro_call(fname, args, deps)
         if fname == "active_initial":
             raise self.refuse("ACTIVE INITIAL inside an expression",
                               "use it as the whole equation of a variable")
@@ -326,6 +375,55 @@ class _Lowerer:
         if fname == "ramp" and len(codes) == 2:
             codes.append("None")
         return template.format(*codes)
+
+    def macro_call(self, name: str, args: tuple, deps: set[str]) -> str:
+        """Expand one call of a macro: its equations, with fresh nodes, reading the arguments."""
+        sec = self.macros[name]
+        params = [p.lower().replace(" ", "_") for p in sec.params]  # type: ignore[attr-defined]
+        if len(args) != len(params):
+            raise self.refuse(f"the macro {name!r} called with {len(args)} arguments for "
+                              f"{len(params)} parameters")
+        if sec.returns:  # type: ignore[attr-defined]
+            raise self.refuse(f"the macro {name!r} with several outputs")
+        arg_ids = [self.sub_aux("macro_arg", a, set()) for a in args]
+        saved = (self.cells, self.kind_of, self.clean, self.bind, self.var)
+        inst = self.hidden(f"m_{name}")
+        cells: dict[str, dict[tuple[str, ...], str]] = {p: {(): a}
+                                                         for p, a in zip(params, arg_ids,
+                                                                         strict=True)}
+        kinds = dict.fromkeys(params, "aux")
+        todo = []
+        for el in sec.elements:  # type: ignore[attr-defined]
+            clean = el.name.lower().replace(" ", "_")
+            if len(el.components) != 1 or el.components[0].subscripts[0]:
+                raise self.refuse(f"a subscripted equation in the macro {name!r}")
+            kinds[clean] = _kind(el.components[0])
+            nid = _ident(f"{inst}_{clean}", self.used, prefix="")
+            cells[clean] = {(): nid}
+            todo.append((el, clean, nid))
+        if name not in cells:
+            raise self.refuse(f"the macro {name!r}, which defines no variable of its name")
+        self.cells, self.kind_of = cells, kinds
+        self.clean = {k: v[()] for k, v in cells.items()}
+        self.bind = Binding()
+        made = set(self.aux) | set(self.states)
+        try:
+            todo.sort(key=lambda item: kinds[item[1]] != "lookup")
+            for el, clean, nid in todo:
+                label = f"{saved[4]} (macro {name}: {el.name})"
+                self.var = label
+                _lower_element(self, el, el.components[0], 0, nid, clean, label,
+                               {label: (None, None)})
+        finally:
+            self.cells, self.kind_of, self.clean, self.bind, self.var = saved
+        for nid in (set(self.aux) | set(self.states)) - made:  # internal: not model variables
+            node = self.aux.get(nid) or self.states[nid]
+            node.vensim = None
+            if isinstance(node, Aux):
+                node.is_constant = False
+        out = cells[name][()]
+        deps.add(out)
+        return out
 
     # ---- lookups ------------------------------------------------------------------------------
 
@@ -373,11 +471,11 @@ class _Lowerer:
         every element is lowered); each run uses its own initial order, up to that many."""
         o_id = self.initial(ast.order, set())  # type: ignore[attr-defined]
         out = self.hidden(f"{kind}n_out")
-        var = self.var
+        var, bind = self.var, self.bind
         self.aux[out] = Aux(out, "NAN", set())  # replaced when the stages are built
 
         def build() -> None:
-            self.var = var
+            self.var, self.bind = var, bind
             cap = self.static_order(o_id, f"{kind.upper()} N order")
             inner: set[str] = set()
             code = f"rt.initial_order({cap}, {o_id}, time_step, {{t}}, {kind == 'delay'})"
@@ -426,8 +524,27 @@ class _Lowerer:
             else:  # the order is an expression, fixed at the initial time (at most `order`)
                 self.states[m_id] = State(m_id, order_code[0].format(t=t_id),
                                           {t_id, order_code[1]})
+        lag: list[str] = []
+        if m_id is not None:
+            # DELAY N (as PySD's DelayN): stage j of the m active ones divides by the delay time
+            # of j steps ago; lag l holds the delay time of l + 1 steps ago (updated after each
+            # step, the oldest first, so each takes its predecessor's previous value)
+            lag = [f"{base}_lag{i}" for i in range(order)]
+            self.used.update(lag)
+            for i in reversed(range(order)):
+                src = t_id if i == 0 else lag[i - 1]
+                self.states[lag[i]] = State(lag[i], f"({t_id} + 0.0)", {t_id},
+                                            update=f"{lag[i]} = {src}", update_deps={src})
         for i in range(order):
-            self.aux[outs[i]] = Aux(outs[i], f"({stages[i]} / {t_id})", {stages[i], t_id})
+            if m_id is None:
+                self.aux[outs[i]] = Aux(outs[i], f"({stages[i]} / {t_id})", {stages[i], t_id})
+            else:
+                # active stage i is stage j = i - (order - m): delay time of j steps ago
+                div, ddeps = t_id, {t_id}
+                for back in range(1, i + 1):
+                    div = f"np.where({order} - {m_id} == {i - back}, {lag[back - 1]}, {div})"
+                    ddeps |= {lag[back - 1], m_id}
+                self.aux[outs[i]] = Aux(outs[i], f"({stages[i]} / {div})", {stages[i], *ddeps})
             dd = f"{base}_d{i}"
             self.used.add(dd)
             if m_id is None:
@@ -446,6 +563,12 @@ class _Lowerer:
                     f"{outs[i - 1]}) - {outs[i]}) * {m_id}), 0.0)",
                     {i_id, outs[i - 1], outs[i], m_id})
             self.states[stages[i]] = State(stages[i], f"({v_id} * {t_id})", {v_id, t_id}, ddt=dd)
+        if m_id is not None:  # PySD's DelayN output: the last stage over the previous delay time
+            out = f"{base}_out"
+            self.used.add(out)
+            self.aux[out] = Aux(out, f"({stages[-1]} / {lag[0]})", {stages[-1], lag[0]})
+            deps.add(out)
+            return out
         deps.add(outs[-1])
         return outs[-1]
 
@@ -569,87 +692,137 @@ def _parse(path: Path) -> object:
     return copy.deepcopy(abstract_model(path))  # the shared abstract model stays as parsed
 
 
+def _kind(comp: object) -> str:
+    from pysd.translators.structures import abstract_model as amod
+
+    if isinstance(comp, amod.AbstractLookup):
+        return "lookup"
+    if isinstance(comp, amod.AbstractData):
+        return "data"
+    if type(comp.ast).__name__ == "IntegStructure":  # type: ignore[attr-defined]
+        return "stock"
+    return "aux"
+
+
+def _cells(low: _Lowerer, el: object) -> dict[tuple[str, ...], tuple[object, Binding, int]]:
+    """Every cell an element defines: cell -> (component, binding, index in the component)."""
+    out: dict[tuple[str, ...], tuple[object, Binding, int]] = {}
+    for comp in el.components:  # type: ignore[attr-defined]
+        lhs, excepts = comp.subscripts
+        skip: set[tuple[str, ...]] = set()
+        try:
+            for ex in excepts or []:
+                skip.update(low.subs.expand(ex))
+            bound = low.subs.bindings(lhs)
+        except KeyError as exc:
+            raise low.refuse(f"an unknown subscript {exc}") from None
+        for k, (cell, bind) in enumerate(bound):
+            if cell not in skip:
+                out[cell] = (comp, bind, k)
+    return out
+
+
 def _lower_model(am: object, path: Path) -> Program:
     from pysd.builders.python.namespace import NamespaceManager
-    from pysd.translators.structures import abstract_model as amod
 
     sections = am.sections  # type: ignore[attr-defined]
     main = [s for s in sections if s.type == "main"]
-    if len(sections) != 1 or not main:
-        macro = next((s.name for s in sections if s.type != "main"), "?")
-        raise UnsupportedConstructError("a macro", macro, path)
+    if not main:
+        raise CarespiralError(f"{path}: the model has no main section")
     section = main[0]
     low = _Lowerer(path)
+    try:
+        low.subs = Subscripts.from_abstract(section.subscripts)
+    except ValueError as exc:
+        raise UnsupportedConstructError(str(exc).split(" ", 2)[2], str(exc).split("'")[1],
+                                        path) from None
+    low.macros = {s.name: s for s in sections if s.type == "macro"}
     names: dict[str, str] = {}
     units: dict[str, str] = {}
     limits: dict[str, tuple[float | None, float | None]] = {}
+    groups: dict[str, list[str]] = {}
     ns = NamespaceManager()
     py_names: dict[str, str] = {}
     elements = list(section.elements)
-    # first pass: identifiers and kinds, so references can be resolved in any order
+    plan: list[tuple[object, str, dict]] = []
+    # first pass: identifiers and kinds of every cell, so references resolve in any order
     for el in elements:
         low.var = el.name
-        if len(el.components) != 1 or el.components[0].subscripts[0]:
-            raise low.refuse("subscripts")
         clean = el.name.lower().replace(" ", "_")
-        comp = el.components[0]
-        if isinstance(comp, amod.AbstractLookup):
-            kind = "lookup"
-        elif isinstance(comp, amod.AbstractData):
-            kind = "data"
-        elif type(comp.ast).__name__ == "IntegStructure":
-            kind = "stock"
-        else:
-            kind = "aux"
-        low.kind_of[clean] = kind
-        nid = _ident(clean, low.used)
-        low.clean[clean] = nid
-        names[el.name] = nid
-        units[el.name] = el.units or ""
+        cells = _cells(low, el)
+        kinds = {_kind(c) for c, _, _ in cells.values()}
+        if len(kinds) != 1:
+            raise low.refuse("a mix of kinds of equation (stock, lookup, data) by element")
+        low.kind_of[clean] = kinds.pop()
         lo, hi = (*tuple(el.limits), None, None)[:2] if el.limits else (None, None)
-        limits[el.name] = (lo, hi)
+        low.cells[clean] = {}
+        for cell in cells:
+            vname = cell_name(el.name, cell)
+            nid = _ident(clean + ("_" + "_".join(cell) if cell else ""), low.used)
+            low.cells[clean][cell] = nid
+            names[vname] = nid
+            units[vname] = el.units or ""
+            limits[vname] = (lo, hi)
+        if () in cells:
+            low.clean[clean] = low.cells[clean][()]
+        else:
+            groups[el.name] = [cell_name(el.name, c) for c in cells]
         py_names[ns.make_python_identifier(el.name, add_to_namespace=True)] = el.name
+        plan.append((el, clean, cells))
     # second pass: equations (lookup tables first, so calls can find them)
-    elements.sort(key=lambda el: low.kind_of[el.name.lower().replace(" ", "_")] != "lookup")
-    for el in elements:
-        low.var = el.name
-        clean = el.name.lower().replace(" ", "_")
-        nid = low.clean[clean]
-        _lower_element(low, el, nid, clean, limits)
+    plan.sort(key=lambda item: low.kind_of[item[1]] != "lookup")
+    for el, clean, cells in plan:
+        for cell, (comp, bind, k) in cells.items():
+            low.var = cell_name(el.name, cell)  # type: ignore[attr-defined]
+            low.bind = bind
+            _lower_element(low, el, comp, k, low.cells[clean][cell], clean, low.var, limits)
+        low.bind = Binding()
         for st in low.states.values():
-            st.owner = st.owner or el.name
+            st.owner = st.owner or el.name  # type: ignore[attr-defined]
     control: dict[str, str] = {}
-    for key, vname in CONTROL.items():
-        if vname not in names:
+    by_clean = {v.lower().replace("_", " "): nid for v, nid in names.items()}
+    for key, vname in CONTROL.items():  # Vensim reads "INITIAL_TIME" as "INITIAL TIME"
+        if vname.lower() not in by_clean:
             raise CarespiralError(f"{path}: the model does not define {vname}")
-        control[key] = names[vname]
+        control[key] = by_clean[vname.lower()]
     low.control = control
     for build in low.finishers:
         build()
     # the reference `time_step` inside equations reads the TIME STEP node
     return Program(path, low.aux, low.states, low.lookups, names, py_names, units, limits,
-                   control)
+                   control, groups)
 
 
+def _cell_value(low: _Lowerer, comp: object, k: int) -> object:
+    """A component's expression for its k-th cell: one number of an array of constants."""
+    ast = comp.ast  # type: ignore[attr-defined]
+    if type(ast).__module__ == "numpy" and np.ndim(ast) > 0:
+        arr = np.asarray(ast, dtype=float)
+        size = math.prod(len(low.subs.elements_of(s)) for s in comp.subscripts[0])  # type: ignore[attr-defined]
+        if arr.size != size:
+            raise low.refuse(f"an array of {arr.size} numbers for {size} elements")
+        return float(arr.reshape(-1)[k])
+    return ast
 
 
-def _lower_element(low: _Lowerer, el: object, nid: str, clean: str,
-               limits: dict[str, tuple[float | None, float | None]]) -> None:
+def _lower_element(low: _Lowerer, el: object, comp: object, k: int, nid: str, clean: str,
+                   vname: str, limits: dict[str, tuple[float | None, float | None]]) -> None:
     from pysd.translators.structures import abstract_expressions as ae
     from pysd.translators.structures import abstract_model as amod
 
-    comp = el.components[0]  # type: ignore[attr-defined]
     kind = low.kind_of[clean]
-    ast = comp.ast
+    ast = _cell_value(low, comp, k)
     if kind == "lookup":
-        lk = low.lookup_table(ast, el.name)
+        if not isinstance(ast, ae.LookupsStructure):
+            raise low.refuse(type(ast).__name__.replace("Structure", ""))
+        lk = low.lookup_table(ast, vname)
         # the lookup is addressed by its own id from calls
         del low.lookups[lk.id]
         lk.id = nid
         low.lookups[nid] = lk
         return
     if kind == "data":
-        low.aux[nid] = Aux(nid, "NAN", set(), vensim=el.name, is_data=True)
+        low.aux[nid] = Aux(nid, "NAN", set(), vensim=vname, is_data=True)
         return
     if kind == "stock":
         fdeps: set[str] = set()
@@ -659,8 +832,8 @@ def _lower_element(low: _Lowerer, el: object, nid: str, clean: str,
         dd = f"{nid}__flow"
         low.used.add(dd)
         low.aux[dd] = Aux(dd, flow, fdeps)
-        lower = limits[el.name][0]
-        low.states[nid] = State(nid, init, ideps, ddt=dd, vensim=el.name,
+        lower = limits[vname][0]
+        low.states[nid] = State(nid, init, ideps, ddt=dd, vensim=vname,
                                 lower_limit=None if lower is None else float(lower))
         if getattr(ast, "non_negative", False):
             raise low.refuse("a non-negative stock (XMILE non_negative)")
@@ -672,13 +845,13 @@ def _lower_element(low: _Lowerer, el: object, nid: str, clean: str,
         d2: set[str] = set()
         code = low.expr(ast.arguments[0], d1)
         icode = low.expr(ast.arguments[1], d2)
-        low.aux[nid] = Aux(nid, code, d1, init_code=icode, init_deps=d2, vensim=el.name)
+        low.aux[nid] = Aux(nid, code, d1, init_code=icode, init_deps=d2, vensim=vname)
         return
     d: set[str] = set()
     code = low.expr(ast, d)
     is_const = (isinstance(ast, (int, float)) or type(ast).__module__ == "numpy") and \
         not isinstance(comp, amod.AbstractUnchangeableConstant)
-    low.aux[nid] = Aux(nid, code, d, vensim=el.name, is_constant=is_const)
+    low.aux[nid] = Aux(nid, code, d, vensim=vname, is_constant=is_const)
 
 
 def _static_value(low: _Lowerer, nid: str) -> object:

@@ -91,7 +91,8 @@ class TimeInput:
 
 
 def _norm(name: str) -> str:
-    return re.sub(r"[\s_]+", " ", str(name).strip().strip('"').lower())
+    key = re.sub(r"[\s_]+", " ", str(name).strip().strip('"').lower())
+    return re.sub(r"\s*([\[\],])\s*", r"\1", key)  # "Stock[ a, b ]" is "Stock[a,b]"
 
 
 @functools.lru_cache(maxsize=32)
@@ -125,7 +126,12 @@ class BatchModel:
         for v in names:
             self._table.setdefault(_norm(v), v)
         for py, v in program.py_names.items():
-            self._table.setdefault(_norm(py), v)
+            if v in names:
+                self._table.setdefault(_norm(py), v)
+        self._groups = {_norm(g): cells for g, cells in program.groups.items()}
+        for py, v in program.py_names.items():
+            if v in program.groups:
+                self._groups.setdefault(_norm(py), program.groups[v])
 
     def __getstate__(self) -> dict:
         return {"program": self.program}
@@ -166,13 +172,31 @@ class BatchModel:
         return out
 
     def resolve(self, name: str) -> str:
-        """Vensim name for a Vensim name or PySD python name (case and spaces ignored)."""
+        """Vensim name for a Vensim name or PySD python name (case and spaces ignored); a cell of
+        a subscripted variable is named with its elements, e.g. `Establishment[Haringey]`."""
         if name in self.program.names:
             return name
         key = _norm(name)
         if key in self._table:
             return self._table[key]
+        if key in self._groups:
+            raise UnknownNameError(
+                f"single variable of {self.path.name}", name, self._groups[key][:5],
+                hint=f"({name!r} is subscripted: name one element, e.g. "
+                     f"{self._groups[key][0]!r})")
         raise UnknownNameError(f"variable of {self.path.name}", name, self.program.names)
+
+    def expand(self, name: str) -> list[str]:
+        """Vensim names of every cell of a subscripted variable (or the one name)."""
+        key = _norm(name)
+        if name not in self.program.names and key in self._groups:
+            return list(self._groups[key])
+        return [self.resolve(name)]
+
+    @property
+    def subscripted(self) -> dict[str, list[str]]:
+        """Subscripted variables and the Vensim names of their cells."""
+        return {k: list(v) for k, v in self.program.groups.items()}
 
     # ---- running -----------------------------------------------------------------------------
 
@@ -193,6 +217,7 @@ class BatchModel:
         progress: Callable[[int, int], None] | None = None,
         n: int | None = None,
         engine: str | None = None,
+        threads: int | None = None,
     ) -> xr.Dataset:
         """Run every row of `params` (one run per row) and return an `xarray.Dataset`.
 
@@ -206,7 +231,8 @@ class BatchModel:
             engine: "numpy" (vectorised over runs), "numba" (a compiled loop over runs and
             steps; needs numba) or None/"auto": numba when it is installed, the model is one it
             compiles and the batch has at least `AUTO_NUMBA_RUNS` runs, else numpy. Both give
-            the same numbers.
+            the same numbers. threads: the numba engine's threads (default: every core this
+            process may use); the results are the same bits for any number.
             scheduler: None (in this process) or a Dask scheduler: "local" for a local cluster,
             an address "tcp://...", or a `distributed.Client`; see `run_distributed`.
 
@@ -226,6 +252,7 @@ class BatchModel:
         job = self.prepare(params, outputs=outputs, saveper=saveper, start=start, stop=stop,
                            time_step=time_step, reduce=reduce, inputs=inputs, period=period,
                            period_offset=period_offset, n=n, engine=engine)
+        job.threads = numba_engine.default_threads() if threads is None else max(1, int(threads))
         size = chunk_size or DEFAULT_CHUNK
         store: dict[str, np.ndarray] = {}
         for lo in range(0, job.n, size):
@@ -254,8 +281,8 @@ class BatchModel:
         P: dict[str, Any] = {}
         ctl_over: dict[str, float] = {}
         control_ids = set(prog.control.values())
-        for col in params.columns:
-            v = self.resolve(str(col))
+        cols = [(col, v) for col in params.columns for v in self.expand(str(col))]
+        for col, v in cols:
             nid = prog.names[v]
             if nid in prog.states:
                 raise CarespiralError(f"{v!r} is a stock and cannot be set per run; set the "
@@ -306,7 +333,7 @@ class BatchModel:
                                   f"({dt:g})")
         out_names = list(outputs) if outputs is not None else [
             v for v in self.variables if prog.names[v] not in control_ids]
-        out_names = [self.resolve(o) for o in out_names]
+        out_names = list(dict.fromkeys(c for o in out_names for c in self.expand(o)))
         for o in out_names:
             if prog.names[o] in prog.lookups:
                 raise CarespiralError(f"{o!r} is a lookup table, not a variable to record")
@@ -378,7 +405,9 @@ class BatchModel:
             rec = TrajectoryRecorder(n, job.outputs, n_saved, job.save_every)
         with np.errstate(all="ignore"):
             try:
-                job.func(P, T, n, job.t0, job.dt, job.nsteps, job.save_every, rec, check)
+                extra = {"threads": job.threads} if job.gen.engine == "numba" else {}
+                job.func(P, T, n, job.t0, job.dt, job.nsteps, job.save_every, rec, check,
+                         **extra)
             except ZeroDivisionError:
                 # only constants are plain Python numbers: a constant equation divides by zero
                 raise CarespiralError(
@@ -409,6 +438,7 @@ class Job:
     index: pd.Index
     gen: Generated
     func: Callable
+    threads: int = 1  # the numba engine's threads
 
     @property
     def times(self) -> np.ndarray:

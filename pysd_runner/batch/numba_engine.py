@@ -21,17 +21,22 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import itertools
 import os
 import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from carespiral.errors import CarespiralError
 from carespiral.pysd_runner.batch.codegen import Generated, Plan, plan
 from carespiral.pysd_runner.batch.lowering import Program
 
-__all__ = ["NumbaUnavailableError", "available", "generate_numba", "load"]
+__all__ = ["NumbaUnavailableError", "available", "default_threads", "generate_numba", "load",
+           "run_blocks"]
+
+MIN_BLOCK = 64  # runs per thread below which threads cost more than they save
 
 _HELPERS = ("s_minimum", "s_maximum", "s_where", "s_logical_and", "s_logical_or",
             "s_logical_not", "s_step", "s_ramp", "s_ramp_open", "s_pulse", "s_pulse_train",
@@ -173,7 +178,7 @@ def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
     pipe_args = "".join(f", {p}_B, {p}_L" for p in pipes.values())
     # the kernel's argument types, so it is compiled (or loaded from the cache) on loading
     signature = ("(f8[:, ::1], f8[:, ::1], f8[:, :, ::1], i8, i8, i8, f8, f8, f8, b1, b1, "
-                 "f8[:, ::1], f8[:, ::1]" + ", f8[:, ::1], i8[::1]" * len(pipes) + ")")
+                 "f8[:, ::1], f8[:, ::1]" + ", f8[:, ::1], i8[::1]" * len(pipes) + ", i8, i8)")
     nonneg = [states[sid].lower_limit == 0.0 for sid in pl.checked]
 
     L: list[str] = [
@@ -182,10 +187,12 @@ def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
         "import numba as nb",
         "import numpy as np",
         "from carespiral.pysd_runner.batch import runtime as rt",
+        "from carespiral.pysd_runner.batch.numba_engine import run_blocks",
         "from carespiral.pysd_runner.batch.scalar_runtime import (" + ", ".join(_HELPERS) + ")",
         "NAN = math.nan",
         "INF = math.inf",
         f"SIGNATURE = {signature!r}",
+        f"NONNEG = np.array({[bool(x) for x in nonneg]!r}, dtype=np.bool_)",
     ]
     from carespiral.pysd_runner.batch.runtime import Table
 
@@ -203,9 +210,9 @@ def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
         "",
         '@nb.njit(cache=True, error_model="numpy", nogil=True)',
         "def kernel(S, C, TI, k_from, k_to, nsteps, time0, dt, time_step, do_rec, do_check, "
-        f"OUT, CHK{pipe_args}):",
+        f"OUT, CHK{pipe_args}, lo, hi):",
         "    nbad = 0",
-        "    for i in range(S.shape[0]):",
+        "    for i in range(lo, hi):  # runs lo..hi: each thread integrates its own block",
     ]
     for j, sid in enumerate(moving):
         L.append(f"        {sid} = S[i, {j}]")
@@ -222,12 +229,14 @@ def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
         L.append(f"                    OUT[{j}, i] = {o}")
     L.append("                    pass")
     L.append("                if do_check:")
-    L.append("                    bad = False")
-    for j, (sid, nn) in enumerate(zip(pl.checked, nonneg, strict=True)):
+    for j, sid in enumerate(pl.checked):
         L.append(f"                    CHK[{j}, i] = {sid}")
-        cond = f"not math.isfinite({sid})" + (f" or {sid} < 0" if nn else "")
-        L.append(f"                    if {cond}:")
-        L.append("                        bad = True")
+    # one loop, not one branch per state: large (subscripted) models compile much faster
+    L.append("                    bad = False")
+    L.append("                    for j in range(CHK.shape[0]):")
+    L.append("                        v = CHK[j, i]")
+    L.append("                        if not math.isfinite(v) or (NONNEG[j] and v < 0):")
+    L.append("                            bad = True")
     L.append("                    nbad += bad")
     L.append("            if k == nsteps:")
     L.append("                break")
@@ -239,7 +248,7 @@ def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
     L.append("    return nbad")
 
     # the driver: numpy initialisation, then the kernel from one recorded step to the next
-    L += ["", "", "def simulate(P, T, n, t0, dt, nsteps, save_every, rec, check):"]
+    L += ["", "", "def simulate(P, T, n, t0, dt, nsteps, save_every, rec, check, threads=1):"]
     L += [f"    {line}" for line in pl.init_lines]
     L.append(f"    S = np.empty((n, {len(moving)}))")
     for j, sid in enumerate(moving):
@@ -271,8 +280,8 @@ def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
     L += [
         "        do_rec = every or k_to % save_every == 0",
         "        do_check = k_to % save_every == 0 or k_to == nsteps",
-        "        nbad = kernel(S, C, TI, k, k_to, nsteps, float(time), float(dt), "
-        f"float(time_step), do_rec, do_check, OUT, CHK{pipe_args})",
+        "        nbad = run_blocks(kernel, n, threads, S, C, TI, k, k_to, nsteps, float(time), "
+        f"float(dt), float(time_step), do_rec, do_check, OUT, CHK{pipe_args})",
         "        time = times[-1]",
         "        if do_rec:",
         f"            rec(k_to, time, ({''.join(f'OUT[{j}], ' for j in range(len(pl.outputs)))}))",
@@ -284,6 +293,34 @@ def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
         "        k = k_to + 1",
     ]
     return Generated("\n".join(L) + "\n", pl.outputs, pl.checked, engine="numba")
+
+
+def default_threads() -> int:
+    """The cores this process may use (the numba engine's default number of threads)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def run_blocks(kernel: Callable, n: int, threads: int, *args: object) -> int:
+    """Run `kernel(*args, lo, hi)` over runs 0..n in contiguous blocks, one per thread.
+
+    The kernel releases the GIL (nogil) and every run is computed alone, from its own row of
+    the state and parameter arrays into its own column of the outputs, so the numbers are the
+    same bits whatever the number of threads. Returns the number of runs flagged."""
+    parts = max(1, min(int(threads), n // MIN_BLOCK))
+    if parts == 1:
+        return int(kernel(*args, 0, n))
+    pool = _POOLS.get(parts)
+    if pool is None:
+        pool = _POOLS[parts] = ThreadPoolExecutor(parts, thread_name_prefix="carespiral-numba")
+    edges = [n * j // parts for j in range(parts + 1)]
+    futures = [pool.submit(kernel, *args, lo, hi) for lo, hi in itertools.pairwise(edges)]
+    return sum(int(f.result()) for f in futures)
 
 
 def _module_dir() -> str:

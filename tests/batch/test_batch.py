@@ -129,8 +129,6 @@ def test_unsupported_construct_is_refused_naming_it_and_the_variable(helpers) ->
         compile_model(helpers.models / "unsupported.mdl")
     assert "RANDOM UNIFORM" in str(err.value) and "'Noise'" in str(err.value)
     assert err.value.variable == "Noise"
-    with pytest.raises(UnsupportedConstructError, match="subscripts"):
-        compile_model(helpers.models / "subscripted.mdl")
 
 
 def test_delay3_keeps_order_three_like_vensim(helpers) -> None:
