@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from carespiral.pysd_runner.batch.recording import (
     TrajectoryRecorder,
     parse_reduce,
 )
+from carespiral.pysd_runner.names import normalise
 
 __all__ = ["BatchModel", "BatchParameter", "TimeInput", "compile_model"]
 
@@ -91,8 +91,7 @@ class TimeInput:
 
 
 def _norm(name: str) -> str:
-    key = re.sub(r"[\s_]+", " ", str(name).strip().strip('"').lower())
-    return re.sub(r"\s*([\[\],])\s*", r"\1", key)  # "Stock[ a, b ]" is "Stock[a,b]"
+    return normalise(name)  # the runner's one name rule (subscripted cells included)
 
 
 @functools.lru_cache(maxsize=32)
