@@ -571,7 +571,8 @@
                              "aria-label": s.label + " value"});
     row.appendChild(num);
     box.appendChild(row);
-    box.appendChild(make("p", {"class": "cs-units", id: id + "-units"}, s.units));
+    box.appendChild(make("p", {"class": "cs-units", id: id + "-units"}, s.units + "; from " +
+                         fmtSetting(s.lower) + " to " + fmtSetting(s.upper)));
     var tipNote = null;
     if (s.tipping) {
       tipNote = make("p", {"class": "cs-tip-note"});

@@ -300,6 +300,8 @@ def test_tipping_points_are_marked_on_the_sliders(browser, sim, shots, pages, ti
     assert marks["compliance_burden"] == 1.23
     assert marks["underlying_need"] == 0.0371
     assert marks["redesign"] is None
+    units = browser.find_element("id", "cs-lever-compliance_burden-units").text
+    assert units.endswith("; from 0.3 to 3")  # the model's declared bounds
     cfg = config_of(path)
     s = next(s for s in cfg["sliders"] if s["key"] == "compliance_burden")
     left = browser.execute_script(
