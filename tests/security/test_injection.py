@@ -117,6 +117,13 @@ def vectors(marker: Path) -> list[Vector]:
         Vector("data variable name",
                model(extra=f'"Data{sq}x":INTERPOLATE:\n\t~\tWidgets\n\t~\t\n\t|\n\n',
                      flow=f'Rate + "Data{sq}x"'), False),
+        Vector("subscript range name",
+               model(extra=f'"Dim{sq}": A, B\n\t~\t\n\t~\t\n\t|\n\n'
+                     f'Parts["Dim{sq}"]=\n\t1, 2\n\t~\tWidgets/Month\n\t~\t\n\t|\n\n',
+                     flow=f'Rate + SUM(Parts["Dim{sq}"!])'), False),
+        Vector("macro name",
+               model(extra=f':MACRO: "M{sq}"(x)\n"M{sq}" = 2 * x\n\t~\t\n\t~\t\n\t|\n\n'
+                     ":END OF MACRO:\n\n", flow=f'"M{sq}"(Rate)'), False),
         Vector("model file name", model(), True, file_name='m""" ; x ; """.mdl'),
     ]
 
@@ -146,7 +153,7 @@ def _write(tmp_path: Path, v: Vector) -> Path:
 
 
 @pytest.mark.parametrize("name", ["comment", "macro comment", "data variable name",
-                                  "lookup range"])
+                                  "lookup range", "subscript range name"])
 def test_plain_pysd_runs_the_payload(tmp_path, marker, name) -> None:
     """The threat is real: PySD alone translates these files into code that runs the payload."""
     v = next(v for v in vectors(marker) if v.name == name)
