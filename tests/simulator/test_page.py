@@ -289,7 +289,7 @@ def test_a_link_reproduces_the_view(browser, sim, shots, pages):
     sim.wait_for(browser, f"return window.carespiralSimulator.fragment() === {json.dumps(fragment)};")
 
 
-def test_tipping_points_are_marked_on_the_sliders(browser, sim, shots, pages, tipping):
+def test_tipping_points_are_marked_on_the_sliders(browser, sim, shots, pages, tipping, models):
     path = pages["collapse_spiral"]
     sim.open(browser, path, shots)
     marks = dict(browser.execute_script(
@@ -300,10 +300,12 @@ def test_tipping_points_are_marked_on_the_sliders(browser, sim, shots, pages, ti
     assert marks["compliance_burden"] == 1.23
     assert marks["underlying_need"] == 0.0371
     assert marks["redesign"] is None
-    units = browser.find_element("id", "cs-lever-compliance_burden-units").text
-    assert units.endswith("; from 0.3 to 3")  # the model's declared bounds
     cfg = config_of(path)
     s = next(s for s in cfg["sliders"] if s["key"] == "compliance_burden")
+    p = models["collapse_spiral"].parameter("Compliance Burden")  # its declared bounds
+    assert (s["lower"], s["upper"]) == (p.lower, p.upper)
+    units = browser.find_element("id", "cs-lever-compliance_burden-units").text
+    assert units.endswith(f"; from {p.lower:g} to {p.upper:g}")
     left = browser.execute_script(
         "var w = document.querySelector('[data-key=compliance_burden] .cs-range-wrap');"
         "var t = w.querySelector('.cs-tip').getBoundingClientRect();"
