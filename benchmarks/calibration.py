@@ -12,7 +12,7 @@ Reports, all measured in this run on this machine:
   posterior would take at that rate;
 - with --areas N: mean time per local-authority fit (no profiles) and the estimate for every
   authority on this machine's cores.
-Goals (issue 6, 2 cores): national fit under 60 s; a 100,000-run posterior under 3 minutes.
+Goals (2 cores): national fit under 60 s; a 100,000-run posterior under 3 minutes.
 """
 
 from __future__ import annotations
