@@ -2,7 +2,8 @@
 
 `simulator_page(model, path, ...)` writes one HTML file holding plotly.js, the model compiled to
 JavaScript from the batch backend's lowered equations (`pysd_runner.batch.js_target`), the page's
-controls (`assets/simulator.js`, `assets/simulator.css`) and everything the page shows as JSON
+controls (`assets/simulator_core.js` for the runs, verdict and band, `assets/simulator.js` for
+the controls and figures, `assets/simulator.css`) and everything the page shows as JSON
 (`simulator_content`): levers with their units, bounds, meaning and tipping point, shock
 buttons, the published figures of the area, posterior draws of a calibration and the collapse
 criteria. The page runs the model itself in the browser as the levers move; it needs no server
@@ -166,6 +167,7 @@ def render_simulator(config: dict[str, Any], model_js: str) -> str:
         f'<script type="application/json" id="cs-sim-config">{cfg}</script>',
         f"<script>window.CarespiralModel = ({_script(model_js.strip())})"
         f"({_script(JS_RUNTIME.strip())});</script>",
+        f"<script>{_script((_ASSETS / 'simulator_core.js').read_text(encoding='utf-8'))}</script>",
         f"<script>{_script((_ASSETS / 'simulator.js').read_text(encoding='utf-8'))}</script>",
         "</body></html>",
     ]
