@@ -257,14 +257,21 @@ def simulator_content(model: Any, *, calibration: Any = None, scenarios: Sequenc
                                 "incs": [_rle(i.increment(grid, dt)) for i in mine]}
 
     # ---- posterior draws --------------------------------------------------------------------
-    draw_block = None
+    draw_block, draws_note = None, ""
     if calibration is not None and calibration.draws is not None and len(calibration.draws):
         frame = calibration.draws
         cols = [model.parameter(c).name for c in frame.columns]
-        rng = np.random.default_rng(seed)
-        n = min(int(draws), len(frame))
-        rows = frame.to_numpy(dtype=float)[rng.choice(len(frame), size=n, replace=False)]
-        draw_block = {"names": cols, "rows": rows.tolist()}
+        values = frame.to_numpy(dtype=float)
+        if np.all(values == values[:1]):  # a point fit whose spread could not be estimated
+            draws_note = ("The calibration's draws are all the same (its uncertainty could not "
+                          "be estimated), so the page draws no band around the line.")
+        else:
+            rng = np.random.default_rng(seed)
+            n = min(int(draws), len(frame))
+            rows = values[rng.choice(len(frame), size=n, replace=False)]
+            draw_block = {"names": cols, "rows": rows.tolist()}
+    elif calibration is not None:
+        draws_note = "The calibration has no posterior draws, so the page draws no band."
 
     # ---- calendar, panels and published data --------------------------------------------------
     times = js.times
@@ -316,7 +323,7 @@ def simulator_content(model: Any, *, calibration: Any = None, scenarios: Sequenc
         "times": times, "calendar": calendar, "policyStart": policy_start,
         "params": js.params, "inputs": js.inputs, "outputs": out_cfg,
         "base": base_all, "sliders": sliders, "shocks": shocks, "scenarioInputs": scen_specs,
-        "draws": draw_block, "panels": panels, "criteria": crit_cfg,
+        "draws": draw_block, "drawsNote": draws_note, "panels": panels, "criteria": crit_cfg,
     }
     return config, js
 

@@ -406,6 +406,7 @@
       if (hidden) text += " Published figures" + (CFG.area ? " for " + CFG.area : "") + " are left out: they are on another scale from this model's.";
       panel.caption.textContent = text;
     });
+    if (CFG.drawsNote) el("cs-draws-note").textContent = CFG.drawsNote;
     update();
   }
 

@@ -111,3 +111,25 @@ def test_calibration_of_another_model_and_a_wrong_file_name_are_refused(tmp_path
     res = invoke("simulator", "workforce_spiral", "--out", str(tmp_path / "sim.txt"))
     assert res.exit_code == 2 and ".html" in res.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_calibration_without_spread_draws_no_band(tmp_path, calibration_dir):
+    # a point fit whose Laplace approximation failed saves identical draws: no band, said so
+    import dataclasses
+
+    import pandas as pd
+
+    from carespiral.calibration import load_result
+
+    result = load_result(calibration_dir)
+    same = pd.DataFrame([result.values] * 200)
+    flat = dataclasses.replace(result, draws=same)
+    folder = flat.save(tmp_path / "flat")
+    out = tmp_path / "flat.html"
+    res = invoke("simulator", "collapse_spiral", "--calibration", str(folder), "--no-tipping",
+                 "--out", str(out))
+    assert res.exit_code == 0, res.output
+    cfg = config_of(out)
+    assert cfg["draws"] is None
+    assert "no band" in cfg["drawsNote"]
+    assert cfg["calibrated"]
