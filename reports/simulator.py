@@ -92,7 +92,8 @@ def render_simulator(config: dict[str, Any], model_js: str) -> str:
         sub.append(config["area"])
     if config.get("calibration"):
         cal = config["calibration"]
-        sub.append(f"starting from the values fitted to {cal['area']} ({cal['method']})")
+        sub.append(f"starting from the values fitted to {cal['area']} "
+                   f"({cal['method'].replace('_', ' ')})")
     if config.get("scenario"):
         sub.append(f"scenario: {config['scenario']}")
     crit = config["criteria"]
