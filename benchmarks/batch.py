@@ -44,6 +44,13 @@ def _timed(fn, repeat: int = 1) -> float:
     return best
 
 
+def _wall(fn) -> float:
+    """Wall time of one call: for threads, whose CPU time adds up over the cores."""
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
 def draws(bm, n: int, seed: int = 1) -> pd.DataFrame:
     """Uniform draws of every bounded constant, within its declared bounds."""
     rng = np.random.default_rng(seed)
@@ -52,7 +59,9 @@ def draws(bm, n: int, seed: int = 1) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def pysd_runs_per_second(mdl: Path, runs: int) -> float:
+def pysd_runs_per_second(mdl: Path, runs: int, wall: bool = False) -> float:
+    """PySD's runs per second (CPU time, or wall time); constants drawn within their bounds,
+    except in a subscripted model (PySD sets whole arrays; its defaults are run)."""
     import pysd
 
     from carespiral.pysd_runner.translate import translate
@@ -61,7 +70,10 @@ def pysd_runs_per_second(mdl: Path, runs: int) -> float:
     model = pysd.load(str(py_file))
     from carespiral.pysd_runner.batch import compile_model
 
-    params = draws(compile_model(mdl), runs, seed=2)
+    bm = compile_model(mdl)
+    params = draws(bm, runs, seed=2)
+    if bm.subscripted:
+        params = pd.DataFrame(index=range(runs))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.run(params=dict(params.iloc[0]))  # warm up
@@ -71,7 +83,7 @@ def pysd_runs_per_second(mdl: Path, runs: int) -> float:
                 model.reload()
                 model.run(params=dict(params.iloc[i]))
 
-        return runs / _timed(go)
+        return runs / (_wall(go) if wall else _timed(go))
 
 
 def simlin_runs_per_second(mdl: Path, runs: int) -> float | None:
@@ -205,6 +217,45 @@ def main() -> None:
         if simlin_rate:
             line += f", {rate / simlin_rate:5.1f} x Simlin"
         print(line)
+
+    # Both cores: the numba engine's threads (blocks of runs) against one thread, in wall time
+    # (CPU time counts every thread), with PySD's wall time measured alongside
+    if "numba" in engines:
+        params = draws(bm, sizes[-2])
+        wall = {}
+        for threads in (1, None):
+            wall[threads] = _wall(lambda p=params, t=threads: bm.run(
+                p, outputs=outs, reduce="final,max", engine="numba", threads=t))
+        from carespiral.pysd_runner.batch.numba_engine import default_threads
+
+        pysd_wall_rate = pysd_runs_per_second(mdl, 2 if args.quick else 3, wall=True)
+        n_par = len(params)
+        print(f"numba threads N={n_par:,} (wall): 1 thread {n_par / wall[1]:.0f} runs/s, "
+              f"{default_threads()} threads {n_par / wall[None]:.0f} runs/s: speed-up "
+              f"{wall[1] / wall[None]:.2f}; = {n_par / wall[None] / pysd_wall_rate:.0f} x PySD "
+              f"({pysd_wall_rate:.2f} runs/s, wall)")
+
+    # Subscripted models: a conformance model and collapse_spiral with four areas (one element
+    # of Area per authority, generated from the single-area model)
+    sub_models = [REPO / "tests" / "conformance" / "models" / "subscripted_flows" /
+                  "test_subscripted_flows.mdl"]
+    tmp_mdl = Path(tempfile.mkdtemp(prefix="carespiral-areas-")) / "collapse_spiral_4_areas.mdl"
+    from carespiral.pysd_runner.batch.all_areas import subscript_by_area
+
+    tmp_mdl.write_text(subscript_by_area(mdl, ["Haringey", "Leeds", "Cornwall", "Bristol"]),
+                       encoding="utf-8")
+    sub_models.append(tmp_mdl)
+    for sm in sub_models:
+        sbm = compile_model(sm)
+        n_sub = 100 if args.quick else (1_000 if sm == tmp_mdl else 10_000)
+        p_rate = pysd_runs_per_second(sm, 2 if args.quick else 3)
+        frame_sub = draws(sbm, n_sub)
+        for eng in engines:
+            sbm.run(frame_sub.iloc[:10], reduce="final,max", engine=eng)  # compile first
+            secs = _timed(lambda f=frame_sub, e=eng, m=sbm: m.run(f, reduce="final,max", engine=e))
+            print(f"subscripted {sm.stem} ({len(sbm.variables)} variables as elements): PySD "
+                  f"{p_rate:.2f} runs/s; batch {eng} N={n_sub:,}: {n_sub / secs:.0f} runs/s = "
+                  f"{n_sub / secs / p_rate:.0f} x PySD")
 
     # the practical limit of the numpy approach: the same equations written by hand as one
     # numpy loop

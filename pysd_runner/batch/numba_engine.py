@@ -98,6 +98,18 @@ class _Scalarise(ast.NodeTransformer):
             if full == "rt.ramp" and isinstance(node.args[-1], ast.Constant) \
                     and node.args[-1].value is None:
                 return ast.Call(ast.Name("s_ramp_open", ast.Load()), args[:-1], [])
+            if full == "np.where":
+                # a conditional expression, not a call: the same value (the branches are pure),
+                # and numba types it far faster than a call (large subscripted models)
+                return ast.IfExp(test=args[0], body=args[1], orelse=args[2])
+            if full in ("np.minimum", "np.maximum") and all(
+                    isinstance(a, (ast.Name, ast.Constant)) for a in args):
+                # s_minimum's own test (NaN if either is NaN), written inline
+                a, b = args
+                op = ast.Lt() if full == "np.minimum" else ast.Gt()
+                test = ast.BoolOp(ast.Or(), [ast.Compare(a, [op], [b]),
+                                             ast.Compare(a, [ast.NotEq()], [a])])
+                return ast.IfExp(test=test, body=a, orelse=b)
             if full not in self.scalar:
                 raise self.refuse(full)
             target = self.scalar[full]
