@@ -56,6 +56,9 @@ def run_batch(
         raise CarespiralError("params must be a pandas DataFrame with one row per run")
     cols: dict[str, np.ndarray] = {}
     for col in params.columns:
+        if "[" in str(col):  # one element of a subscripted constant: the batch model's name
+            cols[bm.resolve(str(col))] = params[col].to_numpy(dtype=float)
+            continue
         name = model.resolve(str(col))
         p = model.parameter(name)  # raises for a name that is not a settable constant
         if p.name in cols:
@@ -72,7 +75,8 @@ def run_batch(
                 raise ValueOutOfBoundsError(f"params column {col!r} has missing values")
         cols[p.name] = vals
     names = list(outputs) if outputs else model.stocks + list(model.outputs.values())
-    names = list(dict.fromkeys(model.resolve(n) for n in names))
+    names = list(dict.fromkeys(bm.resolve(str(n)) if "[" in str(n) else model.resolve(n)
+                               for n in names))
     _check_size(model, len(params), len(names), start, stop, time_step, saveper, reduce)
     sc = model.scenario(scenario) if scenario is not None else None
     times: dict[str, TimeInput] = {}

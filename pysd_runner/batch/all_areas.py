@@ -44,8 +44,9 @@ def _key(name: str) -> str:
 
 def _kinds(path: Path) -> tuple[set[str], set[str]]:
     """Variable names and lookup names of the model, from PySD's parse."""
-    from carespiral.pysd_runner.batch.lowering import _parse
     from pysd.translators.structures import abstract_model as amod
+
+    from carespiral.pysd_runner.batch.lowering import _parse
 
     am = _parse(path)
     variables: set[str] = set()

@@ -34,3 +34,13 @@ def test_a_subscripted_name_alone_is_not_one_variable(helpers) -> None:
         bm.resolve("Noise")
     with pytest.raises(UnknownNameError, match="Noise\\[East\\]"):
         bm.resolve("Noise[East]")
+
+
+def test_run_batch_takes_elements_of_subscripted_constants(helpers) -> None:
+    from carespiral.pysd_runner import load
+
+    model = load(helpers.models / "subscripted.mdl")
+    ds = model.run_batch(pd.DataFrame({"Noise[South]": [2.0, 0.5]}),
+                         outputs=["Level", "Level[North]"])
+    np.testing.assert_allclose(ds["Level[South]"].to_numpy()[:, -1], [20.0, 5.0])
+    np.testing.assert_allclose(ds["Level[North]"].to_numpy()[:, -1], [10.0, 10.0])
