@@ -1,7 +1,7 @@
 """Does the calibrated collapse-spiral model follow England's history?
 
     python benchmarks/history_fit.py                 # fit, backtest, print the tables
-    python benchmarks/history_fit.py --out DIR       # also write the tables as CSV
+    python benchmarks/history_fit.py --out DIR       # also write the tables and both results
 
 Two calibrations of the bundled `national` spec (its own method, seed 0):
 
@@ -140,6 +140,8 @@ def main() -> None:
         trends.to_csv(args.out / "history_trends.csv", index=False)
         bt.to_csv(args.out / "history_backtest.csv", index=False)
         band.to_csv(args.out / "history_shock_band.csv", index=False)
+        full.save(args.out / "national")
+        back.save(args.out / "national-fit-until-2019")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ LEVER_ROLES: tuple[str, ...] = (
     "retention_measures",
     "redesign",
 )
-DRIVER_ROLES: tuple[str, ...] = ("underlying_need", "scandal_shock")
+DRIVER_ROLES: tuple[str, ...] = ("underlying_need", "scandal_shock", "child_population",
+                                  "covid_disruption", "history")
 
 _ROLE_TABLES = {"outputs": OUTPUT_ROLES, "levers": LEVER_ROLES, "drivers": DRIVER_ROLES}
 
