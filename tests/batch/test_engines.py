@@ -18,8 +18,6 @@ from carespiral.errors import CarespiralError, UnknownNameError
 from carespiral.pysd_runner.batch import TimeInput, compile_model, numba_engine
 from carespiral.pysd_runner.batch import model as batch_model
 
-pytest.importorskip("numba")
-
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
 BUNDLED = sorted((REPO / "models").glob("*.mdl"))
