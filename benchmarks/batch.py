@@ -250,6 +250,8 @@ def main() -> None:
         n_sub = 100 if args.quick else (1_000 if sm == tmp_mdl else 10_000)
         p_rate = pysd_runs_per_second(sm, 2 if args.quick else 3)
         frame_sub = draws(sbm, n_sub)
+        if frame_sub.empty:  # no bounded constant: every run at the defaults
+            frame_sub = pd.DataFrame(index=range(n_sub))
         for eng in engines:
             sbm.run(frame_sub.iloc[:10], reduce="final,max", engine=eng)  # compile first
             secs = _timed(lambda f=frame_sub, e=eng, m=sbm: m.run(f, reduce="final,max", engine=e))
