@@ -93,7 +93,9 @@ def render_simulator(config: dict[str, Any], model_js: str) -> str:
     if config.get("calibration"):
         cal = config["calibration"]
         sub.append(f"starting from the values fitted to {cal['area']} "
-                   f"({cal['method'].replace('_', ' ')})")
+                   f"({cal['method'].replace('_', ' ')}"
+                   + ("" if cal.get("converged", True) else
+                      "; the fit did not converge, so treat its band as indicative") + ")")
     if config.get("scenario"):
         sub.append(f"scenario: {config['scenario']}")
     crit = config["criteria"]

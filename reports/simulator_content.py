@@ -317,7 +317,9 @@ def simulator_content(model: Any, *, calibration: Any = None, scenarios: Sequenc
         "scenario": (scenario.title or scenario.name) if scenario is not None else "",
         "calibrated": calibration is not None,
         "calibration": ({"area": calibration.area, "method": calibration.method,
-                         "fitted": sorted(fitted)} if calibration is not None else None),
+                         "fitted": sorted(fitted),
+                         "converged": bool(getattr(calibration, "converged", True))}
+                        if calibration is not None else None),
         "grid": {"t0": t0, "dt": dt, "nsteps": js.nsteps, "saveEvery": js.save_every,
                  "knots": grid.tolist()},
         "times": times, "calendar": calendar, "policyStart": policy_start,
