@@ -270,3 +270,15 @@ def test_an_edited_cache_entry_is_rebuilt_not_run(tmp_path, marker, private_cach
     assert third.load_info.cache_hit is False
     assert third.run(outputs=["Stock"])["Stock"].iloc[-1] == 72
     assert not marker.exists()
+
+
+def test_an_xmile_external_entity_is_not_read(tmp_path, private_cache) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the secret", encoding="utf-8")
+    path = tmp_path / "entity.xmile"
+    text = xmile(tmp_path / "unused").replace(
+        '<xmile version', f'<!DOCTYPE xmile [<!ENTITY s SYSTEM "file://{secret}">]>\n<xmile version'
+    ).replace("<flow name=\"Rate\"><doc>", "<flow name=\"Rate\"><doc>&s;")
+    path.write_text(text, encoding="utf-8")
+    m = load(path)
+    assert "the secret" not in " ".join(v.description for v in m.variables)
