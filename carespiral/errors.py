@@ -2,7 +2,9 @@
 
 Every mistake a user can make (a wrong name, a bad value, a malformed file) raises a
 `CarespiralError` whose message says what was wrong, where, and what to do instead. The CLI turns
-these into a message and exit code 2; anything else is a bug and keeps its traceback.
+these into a message and exit code 2 (`EXIT_USER`); anything else is a bug, reported by the CLI
+as an internal error with exit code 70 (`EXIT_INTERNAL`) and its traceback saved to a file.
+docs/errors.md lists the classes and exit codes.
 """
 
 from __future__ import annotations
@@ -12,8 +14,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 __all__ = [
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_USER",
     "CarespiralError",
     "FileFormatError",
+    "FolderBusyError",
+    "IncompleteResultError",
+    "OutputPathError",
     "RunTooLargeError",
     "UnknownNameError",
     "UnsafeModelError",
@@ -22,10 +30,15 @@ __all__ = [
 ]
 
 
+EXIT_USER = 2  # a mistake in the input: the message says what to change
+EXIT_INTERNAL = 70  # a bug (BSD sysexits EX_SOFTWARE): the traceback is saved for a report
+EXIT_INTERRUPTED = 130  # stopped by Ctrl-C (128 + SIGINT)
+
+
 class CarespiralError(Exception):
     """A problem caused by input (names, values, files), reported without a traceback."""
 
-    exit_code = 2
+    exit_code = EXIT_USER
 
 
 class UnknownNameError(CarespiralError, KeyError):
@@ -83,6 +96,21 @@ class UnsafeModelError(FileFormatError):
 
 class RunTooLargeError(CarespiralError, ValueError):
     """A run or batch whose estimated steps or memory exceed a limit (both figures named)."""
+
+
+class OutputPathError(CarespiralError):
+    """An output that cannot or must not be written: a folder where a file is wanted, a place
+    that is not writable, an input of the command, a packaged file, or an existing file without
+    --force. Nothing has been written."""
+
+
+class FolderBusyError(CarespiralError):
+    """An output folder another carespiral process is writing now (its lock is held)."""
+
+
+class IncompleteResultError(FileFormatError):
+    """A result folder whose command was interrupted (or is still running): its completeness
+    marker is missing, so it must not be read as a finished result."""
 
 
 def closest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
