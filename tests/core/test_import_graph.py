@@ -20,6 +20,7 @@ LAYERS = {
     "carespiral._atomic": 0,
     "carespiral.results": 0,
     "carespiral._dask": 0,
+    "carespiral.schema": 0,
     "carespiral.models": 1,
     "carespiral.model_docs": 1,
     "carespiral.pysd_runner": 2,
