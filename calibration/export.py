@@ -10,6 +10,7 @@ one calibrated: its hash is checked against the result's manifest.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from pathlib import Path
 
@@ -60,6 +61,10 @@ def export_mdl(result_dir: str | Path, out: str | Path) -> tuple[Path, Path]:
         raise CarespiralError(f"--mdl {out}: expected a file name ending in .mdl")
     result = load_result(result_dir)
     source = _model_file(result)
+    if out.resolve() in (source.resolve(), source.resolve().with_suffix(".cin")):
+        raise CarespiralError(f"--mdl {out}: would write over the calibrated model {source}; "
+                              "choose another file name")
+    _check_values(result, result_dir)
     data = source.read_bytes()
     want = result.manifest.get("model_sha256", "")
     if want and hashlib.sha256(data).hexdigest() != want:
@@ -75,6 +80,21 @@ def export_mdl(result_dir: str | Path, out: str | Path) -> tuple[Path, Path]:
             tmp_cin.write_text("".join(f"{k} = {v:.10g}\n" for k, v in values.items()),
                                encoding="utf-8")
     return out, cin
+
+
+def _check_values(result, result_dir: str | Path) -> None:
+    """Every estimate written into the model is a finite number inside its bounds."""
+    table = result.parameters
+    for i, row in enumerate(table.itertuples(index=False)):
+        value = float(row.estimate)
+        lo = float(getattr(row, "bound_lower", float("-inf")))
+        hi = float(getattr(row, "bound_upper", float("inf")))
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise FileFormatError(Path(result_dir) / "parameters.csv",
+                                  f"row {i + 1} ({row.parameter}): estimate {value:g} is not a "
+                                  f"finite number within its bounds [{lo:g}, {hi:g}]",
+                                  line=i + 2, hint="the result was changed or damaged; "
+                                  "calibrate again")
 
 
 def _model_file(result) -> Path:

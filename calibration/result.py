@@ -182,6 +182,7 @@ class CalibrationResult(Result):
             for col in _TEXT_COLUMNS & set(df.columns):  # CSV reads empty text as NaN
                 df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
             tables[name] = df
+        _check_tables(tables, folder, cls.tables)
         return cls(
             model=values["model"], spec=values["spec"], area=values["area"],
             method=values["method"], seed=int(values["seed"]),
@@ -190,6 +191,20 @@ class CalibrationResult(Result):
             manifest={k: v for k, v in values.items() if k not in _OUTCOME},
             **tables,  # type: ignore[arg-type]
         )
+
+
+def _check_tables(tables: dict[str, pd.DataFrame], folder: Path, files: dict[str, str]) -> None:
+    """A hand-edited or damaged table names its file, row and column (not a traceback)."""
+    from carespiral.schema import check_table
+
+    numeric = {"parameters": ("estimate", "sd", "lower", "upper", "bound_lower", "bound_upper"),
+               "fitted": ("observed", "fitted", "lower", "upper", "time")}
+    for name, cols in numeric.items():
+        check_table(tables[name], folder / files[name], numeric=cols, min_rows=1,
+                    required=("parameter", "estimate") if name == "parameters" else (),
+                    what=f"{name} table")
+    if tables.get("draws") is not None:
+        check_table(tables["draws"], folder / files["draws"], what="draws table")
 
 
 def load_result(directory: str | Path) -> CalibrationResult:

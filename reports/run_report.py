@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ import plotly.graph_objects as go
 from carespiral.errors import CarespiralError, UnknownNameError
 from carespiral.pysd_runner.catalog import Naming, naming
 
+from . import plausibility as pl
 from .page import Page, PlotlyJs
 from .style import GREY, apply_layout, colour, dash, wrap_title
 
@@ -40,6 +42,8 @@ def run_report(
     max_points: int = MAX_POINTS,
     plotlyjs: PlotlyJs = "inline",
     model: str | None = None,
+    ranges: Any = None,
+    children: Mapping[str, float] | float | None = None,
 ) -> Path:
     """Write a run report for one or more scenario runs to `path` (an .html file)."""
     page = run_page(
@@ -51,6 +55,8 @@ def run_report(
         subtitle=subtitle,
         max_points=max_points,
         model=model,
+        ranges=ranges,
+        children=children,
     )
     return page.write(path, plotlyjs=plotlyjs)
 
@@ -65,12 +71,19 @@ def run_page(
     subtitle: str = "",
     max_points: int = MAX_POINTS,
     model: str | None = None,
+    ranges: Any = None,
+    children: Mapping[str, float] | float | None = None,
 ) -> Page:
     """The run report as a `Page`, for callers that want to add sections before writing.
 
     Titles, axes, tables and hovers use the catalogue's labels and units in words
     (`carespiral.pysd_runner.catalog.naming`; `model` picks a bundled model's meaning of a name,
     `units` gives the .mdl units of variables no role covers).
+
+    `ranges` (a `carespiral.data.ranges.ModelRanges`) shades, for each output that has one,
+    the range any English authority has recorded, marks where a run leaves it and says so in
+    the verdict; `children` is the child population of each run (label -> number, or one number
+    for all; default: the one the ranges were made for).
     """
     units = dict(units or {})
     if not runs:
@@ -96,8 +109,11 @@ def run_page(
 
     n_runs = len(runs)
     names = {out: naming(out, model, units.get(out)) for out in outputs}
+    kids = _children(runs, ranges, children)
+    exits = _exits(runs, outputs, ranges, kids, use_dates)
     page = Page(title, subtitle)
-    page.section("Verdict", run_verdict(runs, names, use_dates))
+    page.section("Verdict", run_verdict(runs, names, use_dates, exits=exits, ranges=ranges,
+                                        children=kids))
     what = (
         f"{len(outputs)} output{'s' if len(outputs) != 1 else ''} of "
         f"{n_runs} run{'s' if n_runs != 1 else ''}: " + ", ".join(runs)
@@ -131,6 +147,15 @@ def run_page(
                     ),
                 )
             )
+        band = None
+        if ranges is not None:
+            xs = [list(pd.to_datetime(f["date"])) if use_dates
+                  else list(np.asarray(f.index, dtype=float)) for f in runs.values()]
+            band = pl.add_band(fig, ranges, out, min(x[0] for x in xs), max(x[-1] for x in xs),
+                               kids[next(iter(runs))], nm.unit)
+            pl.add_exits(fig, [e for e in exits if e.variable == out],
+                         "%{x|%d %b %Y}" if use_dates else "month %{x:.1f}", nm.unit, ranges,
+                         kids[next(iter(runs))])
         for k, (x, label) in enumerate(marks, 1):
             fig.add_shape(
                 type="line", x0=x, x1=x, y0=0, y1=1, xref="x", yref="paper",
@@ -154,6 +179,10 @@ def run_page(
         )
         if nm.published:
             how += f" DfE publishes it as {nm.published}; the model's value is monthly."
+        if band is not None:
+            how += (" The green band is the range recorded by English authorities (lowest to "
+                    "highest of any authority in any year, scaled to the run's children); a "
+                    "triangle marks where a run leaves it.")
         if marks:
             how += " Dotted vertical lines mark the numbered shocks (hover a number for its name)."
         sec.figure(fig, how_to_read=how, caption=shock_key)
@@ -165,7 +194,7 @@ def run_page(
     if skipped:
         sec.note("Shocks outside the runs' time span, not drawn: " + "; ".join(skipped))
 
-    table = _summary(runs, outputs, names)
+    table = _summary(runs, outputs, names, exits if ranges is not None else None)
     page.section("Summary", "Start, end and range of each output in each run (all saved points).")
     page.sections[-1].table(table)
     if marks:
@@ -260,24 +289,57 @@ def _fmt_x(x: float | pd.Timestamp) -> str:
     return f"{x:%d %b %Y}" if isinstance(x, pd.Timestamp) else f"month {x:g}"
 
 
+def _children(runs: Mapping[str, pd.DataFrame], ranges: Any,
+              children: Mapping[str, float] | float | None) -> dict[str, float | None]:
+    """The child population of each run (for ranges per 10,000 children)."""
+    if isinstance(children, Mapping):
+        return {r: (float(children[r]) if r in children else None) for r in runs}
+    n = children if children is not None else getattr(ranges, "children", None)
+    return {r: (None if n is None else float(n)) for r in runs}
+
+
+def _exits(runs: Mapping[str, pd.DataFrame], outputs: Sequence[str], ranges: Any,
+           kids: Mapping[str, float | None], use_dates: bool) -> list[pl.Exit]:
+    """Where each run first leaves the range recorded by English authorities, per output."""
+    if ranges is None:
+        return []
+    found = []
+    for out in outputs:
+        for r, f in runs.items():
+            b = ranges.bounds(out, kids[r])
+            if b is None:
+                continue
+            x = list(pd.to_datetime(f["date"])) if use_dates else list(np.asarray(f.index,
+                                                                                  dtype=float))
+            e = pl.exit_of(x, f[out].to_numpy(dtype=float), b, out, r)
+            if e is not None:
+                found.append(e)
+    return found
+
+
 def _summary(
-    runs: Mapping[str, pd.DataFrame], outputs: Sequence[str], names: Mapping[str, Naming]
+    runs: Mapping[str, pd.DataFrame], outputs: Sequence[str], names: Mapping[str, Naming],
+    exits: Sequence[pl.Exit] | None = None,
 ) -> pd.DataFrame:
     rows = []
+    left = {(e.variable, e.line): e for e in exits or ()}
     for out in outputs:
         for name, frame in runs.items():
             col = frame[out].astype(float)
-            rows.append(
-                {
-                    "output": names[out].label,
-                    "unit": names[out].unit,
-                    "run": name,
-                    "start": col.iloc[0],
-                    "end": col.iloc[-1],
-                    "lowest": col.min(),
-                    "highest": col.max(),
-                }
-            )
+            row = {
+                "output": names[out].label,
+                "unit": names[out].unit,
+                "run": name,
+                "start": col.iloc[0],
+                "end": col.iloc[-1],
+                "lowest": col.min(),
+                "highest": col.max(),
+            }
+            if exits is not None:
+                e = left.get((out, name))
+                row["leaves the range authorities have recorded"] = (
+                    "no" if e is None else f"from {_fmt_x(e.at)}")
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -289,9 +351,11 @@ def _num(v: float) -> str:
 
 
 def run_verdict(runs: Mapping[str, pd.DataFrame], names: Mapping[str, Naming],
-                use_dates: bool) -> str:
+                use_dates: bool, exits: Sequence[pl.Exit] = (), ranges: Any = None,
+                children: Mapping[str, float | None] | None = None) -> str:
     """Two to five plain sentences: the span, where the main output ends in each run, the
-    largest change, a caseload that falls only because work queues, and what a run is not."""
+    largest change, a caseload that falls only because work queues, where a run leaves the
+    range any authority has recorded, and what a run is not."""
     first = next(iter(runs.values()))
     if use_dates:
         d0, d1 = pd.to_datetime(first["date"].iloc[[0, -1]])
@@ -310,8 +374,11 @@ def run_verdict(runs: Mapping[str, pd.DataFrame], names: Mapping[str, Naming],
                    f"({nm.unit}).")
     else:
         hi, lo = max(ends, key=ends.get), min(ends, key=ends.get)
-        out.append(f"{nm.label} ends highest in {hi} ({_num(ends[hi])}) and lowest in {lo} "
-                   f"({_num(ends[lo])}), in {nm.unit}.")
+        if abs(ends[hi] - ends[lo]) <= 1e-9 * max(1.0, abs(ends[hi])):
+            out.append(f"{nm.label} ends at {_num(ends[hi])} in every run ({nm.unit}).")
+        else:
+            out.append(f"{nm.label} ends highest in {hi} ({_num(ends[hi])}) and lowest in "
+                       f"{lo} ({_num(ends[lo])}), in {nm.unit}.")
     best = None
     for col, n in names.items():
         for r, f in runs.items():
@@ -334,14 +401,29 @@ def run_verdict(runs: Mapping[str, pd.DataFrame], names: Mapping[str, Naming],
                            f"{q.iloc[-1] / q.iloc[0]:.1f}-fold: work is queuing unallocated, so "
                            "the lower caseload is not relief.")
                 break
-    out.append("These are what-if runs under the model's assumptions, not forecasts; how well "
-               "the model matches published figures is in the calibration report.")
-    return " ".join(out[:5])
+    tail = []
+    if exits and ranges is not None:
+        first_kids = next(iter((children or {}).values()), None)
+        when = {e.at: (f"{e.at:%B %Y}" if isinstance(e.at, pd.Timestamp) else
+                       f"month {e.at:g}") for e in exits}
+        tail.append(pl.exits_sentence(exits, ranges, {c: n.label for c, n in names.items()},
+                                      when, first_kids))
+    elif ranges is not None and any(ranges.row(c) is not None for c in names):
+        tail.append("Every output with a published counterpart stays within the range English "
+                    "authorities have recorded.")
+    tail.append("These are what-if runs under the model's assumptions, not forecasts; how well "
+                "the model matches published figures is in the calibration report.")
+    return " ".join(out[:5 - len(tail)] + tail)
 
 
 def verdict_of_runs(runs: Mapping[str, pd.DataFrame], outputs: Sequence[str],
-                    model: str | None = None, units: Mapping[str, str] | None = None) -> str:
+                    model: str | None = None, units: Mapping[str, str] | None = None,
+                    ranges: Any = None,
+                    children: Mapping[str, float] | float | None = None) -> str:
     """The run report's verdict for the command line (same sentences as the page)."""
     units = dict(units or {})
     names = {o: naming(o, model, units.get(o)) for o in outputs}
-    return run_verdict(runs, names, all("date" in f.columns for f in runs.values()))
+    use_dates = all("date" in f.columns for f in runs.values())
+    kids = _children(runs, ranges, children)
+    return run_verdict(runs, names, use_dates, _exits(runs, outputs, ranges, kids, use_dates),
+                       ranges, kids)
