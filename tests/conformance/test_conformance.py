@@ -40,9 +40,6 @@ REFUSED: dict[str, tuple[str, str]] = {
     "get_time_value": ("GET TIME VALUE is not supported; PySD cannot run it either "
                        "(NotImplementedError: 'relativeto=1' not implemented)",
                        r"GET TIME VALUE"),
-    "data_from_other_model": ("data read from another model's output; PySD cannot run it "
-                              "either (ValueError: could not broadcast input array from shape "
-                              "(3,2,1) into shape (3,2))", r"data variable"),
     "vector_order": _EXTERNAL,
     "with_lookup": _EXTERNAL,
     **{name: _EXTERNAL for name in (
@@ -51,10 +48,14 @@ REFUSED: dict[str, tuple[str, str]] = {
         "get_mixed_definitions", "get_subscript_3d_arrays_xls", "get_values_order",
         "get_with_missing_values_xlsx", "get_xls_cellrange", "partial_range_definitions")},
 }
+# Not compared, and not refused: its variables are data read from another model's output
+# (PySD's data files), which the batch backend takes only as time inputs; PySD cannot run it
+# either (ValueError: could not broadcast input array from shape (3,2,1) into shape (3,2)).
+NOT_COMPARED = {"data_from_other_model"}
 # Chaotic: rounding differences (Vensim single precision, ~6 digits) grow until the trajectories
 # part; compared up to this time only (see README.md).
 COMPARE_UNTIL = {"Roessler_Chaos": 50.0}
-INCLUDED = [r for r in ROWS if r["name"] not in REFUSED]
+INCLUDED = [r for r in ROWS if r["name"] not in REFUSED and r["name"] not in NOT_COMPARED]
 
 
 def model_file(row: dict[str, str]) -> Path:
@@ -141,7 +142,7 @@ def test_every_folder_is_compared_or_refused() -> None:
     folders = {p.name for p in MODELS.iterdir() if p.is_dir()}
     assert folders == {r["name"] for r in ROWS}
     assert set(REFUSED) <= folders
-    assert len(INCLUDED) + len(REFUSED) == len(ROWS) == 144
+    assert len(INCLUDED) + len(REFUSED) + len(NOT_COMPARED) == len(ROWS) == 144
 
 
 def test_written_precision() -> None:
