@@ -200,7 +200,7 @@ def _check_tables(tables: dict[str, pd.DataFrame], folder: Path, files: dict[str
     numeric = {"parameters": ("estimate", "sd", "lower", "upper", "bound_lower", "bound_upper"),
                "fitted": ("observed", "fitted", "lower", "upper", "time")}
     for name, cols in numeric.items():
-        check_table(tables[name], folder / files[name], numeric=cols, min_rows=1,
+        check_table(tables[name], folder / files[name], numeric=cols,
                     required=("parameter", "estimate") if name == "parameters" else (),
                     what=f"{name} table")
     if tables.get("draws") is not None:

@@ -30,6 +30,7 @@ from carespiral.errors import FolderBusyError, IncompleteResultError, OutputPath
 
 __all__ = [
     "INCOMPLETE",
+    "FolderClaim",
     "atomic_dir",
     "atomic_path",
     "check_complete",
@@ -100,42 +101,78 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
 # ---- folders filled in several steps ----------------------------------------------------------
 
 
-@contextlib.contextmanager
-def claim_folder(folder: str | Path, command: str = "") -> Iterator[Path]:
-    """Hold `folder` for one command: lock it against other processes and mark it incomplete
-    until the block finishes. A second claim while the first is held is a `FolderBusyError`."""
-    folder = Path(folder)
-    with _writing(folder):
-        folder.mkdir(parents=True, exist_ok=True)
-    marker = folder / INCOMPLETE
-    while True:
-        with _writing(marker):
-            fd = os.open(marker, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
-        if not _try_lock(fd):
+class FolderClaim:
+    """A claim on a folder filled in several steps: entering it locks the folder (a second
+    claim while it is held is a `FolderBusyError`) and writes `INCOMPLETE.txt`; `complete()`
+    removes the marker, the last step of a successful command; leaving it releases the lock
+    (the marker stays if `complete()` was not called, so the folder reads as incomplete)."""
+
+    def __init__(self, folder: str | Path, command: str = "") -> None:
+        self.folder = Path(folder)
+        self.command = command
+        self.marker = self.folder / INCOMPLETE
+        self._fd: int | None = None
+        self._created = False
+        self._completed = False
+
+    def __enter__(self) -> FolderClaim:
+        folder, marker = self.folder, self.marker
+        self._created = not folder.exists()
+        with _writing(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+        while True:
+            with _writing(marker):
+                fd = os.open(marker, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+            if not _try_lock(fd):
+                os.close(fd)
+                raise FolderBusyError(
+                    f"{folder}: another carespiral process is writing this folder now "
+                    f"({_describe(marker)}); wait for it to finish or choose another output")
+            try:  # the process that held it may have removed the marker: start again
+                same = os.fstat(fd).st_ino == os.stat(marker).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             os.close(fd)
-            raise FolderBusyError(f"{folder}: another carespiral process is writing this folder "
-                                  f"now ({_describe(marker)}); wait for it to finish or choose "
-                                  "another output")
-        try:  # the marker may have been removed by the process that held it: start again
-            same = os.fstat(fd).st_ino == os.stat(marker).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)
-    try:
+        self._fd = fd
         note = {"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                "command": command,
+                "command": self.command,
                 "meaning": "this folder is being written, or its command was interrupted; "
                            "its results are not complete"}
-        os.ftruncate(fd, 0)
-        os.write(fd, (json.dumps(note, indent=2) + "\n").encode())
-        os.fsync(fd)
+        with _writing(marker):
+            os.ftruncate(fd, 0)
+            os.write(fd, (json.dumps(note, indent=2) + "\n").encode())
+            os.fsync(fd)
         clean_leftovers(folder, recursive=True)
-        yield folder
-        marker.unlink()  # the last step: the folder is complete
-    finally:
-        os.close(fd)  # releases the lock
+        return self
+
+    def complete(self) -> None:
+        """Mark the folder complete (remove the marker); the lock is kept until exit."""
+        if self._fd is not None:
+            self.marker.unlink(missing_ok=True)
+            self._completed = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is None:
+            return
+        try:
+            if not self._completed and not _holds_anything(self.folder):
+                # stopped before writing anything (a mistake found early): leave no trace
+                self.marker.unlink(missing_ok=True)
+                if self._created:
+                    shutil.rmtree(self.folder, ignore_errors=True)
+        finally:
+            os.close(self._fd)  # releases the lock
+            self._fd = None
+
+
+@contextlib.contextmanager
+def claim_folder(folder: str | Path, command: str = "") -> Iterator[Path]:
+    """Hold `folder` for one block (see `FolderClaim`): complete if the block succeeds."""
+    with FolderClaim(folder, command) as claim:
+        yield claim.folder
+        claim.complete()
 
 
 def check_complete(folder: str | Path) -> None:
@@ -179,6 +216,11 @@ def clean_leftovers(folder: str | Path, recursive: bool = False) -> list[Path]:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+
+
+def _holds_anything(folder: Path) -> bool:
+    """Whether `folder` holds a file other than the marker (empty subfolders do not count)."""
+    return any(f != INCOMPLETE for _, _, files in os.walk(folder) for f in files)
 
 
 def _prefix(target: Path) -> str:

@@ -47,7 +47,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import pandas as pd
 
-from carespiral._atomic import atomic_dir, atomic_path, write_text
+from carespiral._atomic import atomic_dir, atomic_path, check_complete, write_text
 from carespiral.errors import CarespiralError, FileFormatError
 
 __all__ = [
@@ -272,8 +272,10 @@ def load_result(folder: str | Path) -> Result:
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:
     """A result folder's manifest: `kind`, `tables` (field -> file) and the values; a folder of
-    version 1 is read into the same shape."""
+    version 1 is read into the same shape. A folder whose command was interrupted (it, or a
+    folder above it, holds INCOMPLETE.txt) is an IncompleteResultError."""
     folder = Path(folder)
+    check_complete(folder)
     path = folder / MANIFEST
     if path.is_file():
         meta = read_json(path)

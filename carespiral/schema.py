@@ -45,6 +45,7 @@ __all__ = [
     "Schema",
     "Seed",
     "check",
+    "check_table",
     "describe_key",
     "locate",
     "read_toml",
@@ -101,6 +102,44 @@ def check(schema: type[S], doc: Any, path: str | Path, text: str = "",
         return schema.model_validate(doc, context=context)
     except ValidationError as exc:
         raise _error(exc, schema, doc, path, text) from None
+
+
+def check_table(frame: Any, path: str | Path, *, numeric: Sequence[str] | None = None,
+                text_columns: Sequence[str] = (), required: Sequence[str] = (),
+                min_rows: int = 0, what: str = "table") -> None:
+    """A table read from a file (a result's CSV or Parquet, possibly edited by hand) has the
+    `required` columns, at least `min_rows` rows and numbers in the `numeric` columns present
+    (default: every column but `text_columns` and dates); a mistake names the file, the row (and the line of a CSV), the
+    column and the value found."""
+    import pandas as pd
+
+    path = Path(path)
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise FileFormatError(path, f"the {what} has no column {missing[0]!r}",
+                              hint="columns found: " + (", ".join(map(str, frame.columns))
+                                                        or "none"))
+    if len(frame) < min_rows:
+        raise FileFormatError(path, f"the {what} has {len(frame)} rows; at least {min_rows} "
+                              "expected")
+    csv = path.suffix.lower() == ".csv"
+    for col in frame.columns:
+        values = frame[col]
+        if col in text_columns or not isinstance(values, pd.Series) or (
+                numeric is not None and col not in numeric):
+            continue
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = [i for i, (v, n) in enumerate(zip(values, numbers, strict=True))
+               if pd.isna(n) and not pd.isna(v) and not isinstance(v, bool)]
+        if bad:
+            i = bad[0]
+            label = frame.index[i] if not isinstance(frame.index, pd.RangeIndex) else None
+            row = f"row {i + 1}" + (f" ({label})" if label is not None else "")
+            raise FileFormatError(path, f"{row}, column {col!r}: expected a number, found "
+                                  f"{_found(values.iloc[i])}", line=i + 2 if csv else None,
+                                  hint=f"the {what} was changed or damaged; write it again")
 
 
 def describe_key(loc: Sequence[str | int], doc: Any = None) -> str:

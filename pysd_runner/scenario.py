@@ -105,19 +105,12 @@ class Scenario:
 
 def read_scenario(path: str | Path) -> Scenario:
     """Read a scenario TOML file; errors name the file, the line and what was expected."""
+    from carespiral.pysd_runner.scenario_schema import ScenarioFile
+    from carespiral.schema import check, read_toml
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FileFormatError(path, f"cannot read scenario: {exc.strerror}") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = _line_of(exc)
-        raise FileFormatError(
-            path, f"not valid TOML: {str(exc).split(' (at')[0]}", line=line,
-            hint='expected e.g. `[params]` then `"Name" = 1.5`',
-        ) from None
+    doc, text = read_toml(path, "scenario")
+    check(ScenarioFile, doc, path, text)  # the shape: every mistake names its line and key
     unknown = set(doc) - {"title", "description", "params", "inputs"}
     if unknown:
         key = sorted(unknown)[0]

@@ -16,7 +16,6 @@ import time
 import traceback
 from pathlib import Path
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -48,22 +47,35 @@ class _Group(TyperGroup):
         except CarespiralError as exc:
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(code=exc.exit_code) from None
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise  # click's own: --help, usage errors, typer.Exit
+        except Exception as exc:
+            if _is_clicks(exc):
+                raise  # click's own: --help, usage errors, typer.Exit
+            _internal_error(exc)
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
             raise typer.Exit(code=EXIT_INTERRUPTED) from None
-        except Exception as exc:
-            saved = save_traceback(exc)
-            summary = " ".join(f"{type(exc).__name__}: {exc}".split())
-            if len(summary) > 300:
-                summary = summary[:297] + "..."
-            where = (f"The traceback is saved in {saved}." if saved else
-                     "The traceback could not be saved (no writable folder).")
-            typer.echo(f"Internal error (a bug in carespiral, not in your input): {summary}\n"
-                       f"{where} Please report it on carespiral's issue tracker, with "
-                       "that file and the command you ran.", err=True)
-            raise typer.Exit(code=EXIT_INTERNAL) from None
+        finally:
+            from carespiral.cli._common import release_claims
+
+            release_claims()
+
+
+def _is_clicks(exc: BaseException) -> bool:
+    """An exception of click (or typer's copy of it): exits, aborts, usage errors."""
+    return type(exc).__module__.split(".")[0] in ("click", "typer")
+
+
+def _internal_error(exc: Exception) -> None:
+    saved = save_traceback(exc)
+    summary = " ".join(f"{type(exc).__name__}: {exc}".split())
+    if len(summary) > 300:
+        summary = summary[:297] + "..."
+    where = (f"The traceback is saved in {saved}." if saved else
+             "The traceback could not be saved (no writable folder).")
+    typer.echo(f"Internal error (a bug in carespiral, not in your input): {summary}\n"
+               f"{where} Please report it on carespiral's issue tracker, with that file and "
+               "the command you ran.", err=True)
+    raise typer.Exit(code=EXIT_INTERNAL) from None
 
 
 def crash_dir() -> Path:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
+import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,7 +22,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from carespiral._atomic import INCOMPLETE, atomic_path
+from carespiral._atomic import INCOMPLETE, FolderClaim, atomic_path
 from carespiral.errors import CarespiralError, OutputPathError
 
 __all__ = [
@@ -29,12 +31,14 @@ __all__ = [
     "check_count",
     "check_scheduler",
     "check_seed",
+    "claim_output",
     "console",
     "err_console",
     "output_file",
     "output_folder",
     "packaged_roots",
     "parse_sets",
+    "release_claims",
     "split_list",
     "write_table",
 ]
@@ -43,6 +47,8 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 FORCE = typer.Option(False, "--force", help="Replace an existing output file or folder.")
+
+_CLAIMS: list[FolderClaim] = []  # released when the command ends, however it ends
 
 # the installed packages whose folders hold carespiral's own files (models, data, code)
 _PACKAGES = ("carespiral", "carespiral.models", "carespiral.data", "carespiral.pysd_runner",
@@ -89,7 +95,7 @@ def write_table(df: pd.DataFrame, path: Path) -> None:
 
 def check_seed(seed: int | None, flag: str = "--seed") -> None:
     if seed is not None and not 0 <= seed < 2**32:
-        raise CarespiralError(f"{flag} {seed}: expected a whole number from 0 to 4,294,967,295")
+        raise CarespiralError(f"{flag} {seed}: expected a whole number from 0 up (at most 4,294,967,295)")
 
 
 def check_chunk_size(chunk_size: int | None, flag: str = "--chunk-size") -> None:
@@ -149,30 +155,69 @@ def output_file(path: Path | None, flag: str, *, suffixes: Iterable[str] = (),
 
 
 def output_folder(path: Path, flag: str, *, force: bool = False,
-                  inputs: Iterable[str | Path | None] = (), resume: bool = False) -> Path:
+                  inputs: Iterable[str | Path | None] = (), resume: bool | None = None) -> Path:
     """Check an output folder before anything runs: not a file, not under a file, writable, not
     an input or packaged folder; an existing folder with anything in it needs `force` (or, for
-    an exploration, `resume`)."""
+    an exploration, `resume`; None: the command cannot resume)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise OutputPathError(f"{flag} {path}: is a file, not a folder; choose a folder name")
-    _not_input(path, flag, inputs)
+    _not_input(path, flag, inputs, folder=True)
     if path.is_dir() and any(path.iterdir()) and not (force or resume):
         state = (" (an interrupted run: it holds " + INCOMPLETE + ")"
                  if (path / INCOMPLETE).exists() else "")
-        raise OutputPathError(f"{flag} {path}: the folder exists and is not empty{state}; add "
+        how = "add --resume to continue it, " if resume is not None else "add "
+        raise OutputPathError(f"{flag} {path}: the folder exists and is not empty{state}; {how}"
                               "--force to replace what it holds, or choose another folder")
     _writable(path, flag, path)
     return path
 
 
-def _not_input(path: Path, flag: str, inputs: Iterable[str | Path | None]) -> None:
+def claim_output(path: Path, flag: str = "--out", *, force: bool = False,
+                 inputs: Iterable[str | Path | None] = (),
+                 resume: bool | None = None) -> FolderClaim:
+    """Check an output folder (`output_folder`), lock it and mark it incomplete for the rest of
+    the command; the command calls `.complete()` on the claim as its last step. With `force`,
+    an existing carespiral output folder is emptied first (any other folder is refused)."""
+    path = output_folder(path, flag, force=force, inputs=inputs, resume=resume)
+    if resume and force:
+        raise CarespiralError("--resume continues a folder and --force replaces it: give one")
+    replace = force and not resume and path.is_dir() and any(path.iterdir())
+    if replace and not _is_output_folder(path):
+        raise OutputPathError(f"{flag} {path}: holds files carespiral did not write; --force "
+                              "only replaces a carespiral output folder, so choose another")
+    claim = FolderClaim(path, " ".join(["carespiral", *sys.argv[1:]]))
+    claim.__enter__()
+    _CLAIMS.append(claim)
+    if replace:
+        for p in path.iterdir():
+            if p.name != INCOMPLETE:
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    return claim
+
+
+def release_claims() -> None:
+    """Release the folders claimed by the command that just ended (the CLI calls this)."""
+    while _CLAIMS:
+        _CLAIMS.pop().__exit__(None, None, None)
+
+
+def _is_output_folder(path: Path) -> bool:
+    marks = ("manifest.json", "result.json", INCOMPLETE, "design.parquet", "areas.csv")
+    if any((path / m).exists() for m in marks):
+        return True
+    return any((p / "manifest.json").is_file() for p in path.iterdir() if p.is_dir())
+
+
+def _not_input(path: Path, flag: str, inputs: Iterable[str | Path | None],
+               folder: bool = False) -> None:
+    """Refuse an output that is an input (or, for a folder, holds one: --force empties it)."""
     target = _resolved(path)
     for item in inputs:
         if item is None:
             continue
         src = _resolved(Path(item))
-        if target == src or src in target.parents or target in src.parents:
+        if target == src or (folder and target in src.parents):
             raise OutputPathError(f"{flag} {path}: would write over {item}, an input of this "
                                   "command; choose another name")
     for root in packaged_roots():

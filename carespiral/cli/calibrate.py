@@ -8,7 +8,14 @@ from pathlib import Path
 
 import typer
 
-from carespiral.cli._common import console
+from carespiral.cli._common import (
+    FORCE,
+    check_count,
+    check_scheduler,
+    check_seed,
+    claim_output,
+    console,
+)
 from carespiral.errors import CarespiralError
 
 
@@ -30,20 +37,16 @@ def calibrate(
                                   "--area all (default: a local cluster)."),
     walkers: int = typer.Option(None, "--walkers", help="emcee walkers (more walkers, more "
                                 "runs per batch: 1,024 uses the compiled batch engine)."),
+    force: bool = FORCE,
 ) -> None:
     """Calibrate a model to published data, with intervals, fit statistics and a backtest."""
     from carespiral.calibration.spec import read_spec
 
+    check_seed(seed)
+    check_count(budget, "--budget", 1, "a number of model runs")
+    check_scheduler(scheduler)
     s = read_spec(spec)
     target = out or Path(_default_out(s.name, area or s.area, fit_until))
-    if target.exists() and not any((target / f).is_file() for f in ("manifest.json", "areas.csv")):
-        raise CarespiralError(f"--out {target}: exists and is not a calibration result; "
-                              "choose another directory")
-    command = _command(spec, area=area, method=method, fit_until=fit_until, seed=seed,
-                       budget=budget, walkers=walkers, out=str(target), profiles=profiles)
-    if area is not None and area.strip().lower() == "all":
-        _all_areas(s, method, fit_until, seed, budget, target, scheduler, command)
-        return
     if walkers is not None:
         from carespiral.calibration.methods import METHODS, get_method
 
@@ -52,6 +55,17 @@ def calibrate(
             raise CarespiralError(f"--walkers applies to --method {' or '.join(takes)} only")
         if walkers < 2:
             raise CarespiralError(f"--walkers {walkers}: need at least 2")
+    if walkers is not None and walkers < 2 * len(s.parameters):
+        raise CarespiralError(f"--walkers {walkers}: emcee needs at least twice as many walkers "
+                              f"as fitted parameters ({len(s.parameters)} here), so at least "
+                              f"{2 * len(s.parameters)}")
+    claim = claim_output(target, force=force, inputs=[s.path])
+    command = _command(spec, area=area, method=method, fit_until=fit_until, seed=seed,
+                       budget=budget, walkers=walkers, out=str(target), profiles=profiles)
+    if area is not None and area.strip().lower() == "all":
+        _all_areas(s, method, fit_until, seed, budget, target, scheduler, command)
+        claim.complete()
+        return
     options = {"walkers": walkers} if walkers else None
     result = _one(s, area, method, fit_until, seed, budget, profiles, command, options)
     result.save(target)
@@ -62,6 +76,7 @@ def calibrate(
 
         page = calibration_report(result, target / "report.html")
         console.print(f"Wrote {page}")
+    claim.complete()
 
 
 def _one(spec, area, method, fit_until, seed, budget, profiles, command, options=None):

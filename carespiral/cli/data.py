@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from carespiral.cli._common import console, err_console
+from carespiral.cli._common import FORCE, console, err_console, output_file
 
 __all__ = ["register"]
 
@@ -63,16 +63,16 @@ def show(
     out: Path | None = typer.Option(None, "--out", help="Write the rows to a .csv file."),
     variants: bool = typer.Option(False, "--variants",
                                   help="Include second sources and other vintages."),
+    force: bool = FORCE,
 ) -> None:
     """Show one series for an area (all its codes, never spliced across a boundary change)."""
     from carespiral import data
     from carespiral._atomic import atomic_path
     from carespiral.errors import CarespiralError
 
+    output_file(out, "--out", suffixes=(".csv",), force=force)
     rows = data.load(series=series, area=area, include_variants=variants)
     if out is not None:
-        if out.suffix.lower() != ".csv":
-            raise CarespiralError(f"--out {out}: expected a file name ending in .csv")
         with atomic_path(out) as tmp:
             rows.to_csv(tmp, index=False, date_format="%Y-%m-%d")
         err_console.print(f"wrote {len(rows)} rows to {out}")
@@ -101,6 +101,7 @@ def plot(
     series: str = typer.Argument(..., help="Series name."),
     area: str | None = typer.Option(None, "--area", help="Area (default England)."),
     html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML page."),
+    force: bool = FORCE,
 ) -> None:
     """The data report: a series over time for an area with its region and England, and a
     ranking of authorities."""
@@ -110,8 +111,7 @@ def plot(
 
     if html is None:
         html = Path(f"{series}-{(area or 'england').lower().replace(' ', '_')}.html")
-    if html.suffix.lower() not in (".html", ".htm"):
-        raise CarespiralError(f"--html {html}: expected an .html file name")
+    output_file(html, "--html", suffixes=(".html", ".htm"), force=force)
     rows = data.load(series=series, area=area or "England")  # clear errors for bad names
     if rows.empty:
         raise CarespiralError(f"no {series} figures for {area or 'England'}")

@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from carespiral.cli._common import console
-from carespiral.errors import CarespiralError
+from carespiral.cli._common import FORCE, console, output_file
 
 
 def describe(
@@ -16,12 +15,12 @@ def describe(
     html: Path = typer.Option(
         None, "--html", help="Also write the model report: structure picture, loops, parameters."
     ),
+    force: bool = FORCE,
 ) -> None:
     """Show a model's stocks, flows, parameters (units, default, bounds) and catalogue roles."""
     from carespiral.pysd_runner import load
 
-    if html is not None and html.suffix.lower() not in (".html", ".htm"):
-        raise CarespiralError(f"--html {html}: expected an .html file name")
+    output_file(html, "--html", suffixes=(".html", ".htm"), force=force, inputs=[model])
     m = load(model)
     if html is not None:
         _write_model_report(m, html)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import typer
 
-from carespiral.cli._common import console, split_list, write_table
+from carespiral.cli._common import (
+    FORCE,
+    check_chunk_size,
+    check_scheduler,
+    check_seed,
+    console,
+    output_file,
+    split_list,
+    write_table,
+)
 from carespiral.errors import CarespiralError, FileFormatError
 
 
@@ -95,6 +103,7 @@ def ensemble(
     engine: str = typer.Option("auto", "--engine", help="numpy, numba, or auto (numba from "
                                "1,000 runs when installed)."),
     out: Path = typer.Option(None, "--out", help="Write results to FILE.parquet or FILE.csv."),
+    force: bool = FORCE,
 ) -> None:
     """Run many parameter sets at once and write one table (runs x summaries or x time)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -102,8 +111,8 @@ def ensemble(
     from carespiral.pysd_runner import load
     from carespiral.pysd_runner.limits import check_size
 
-    if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
-        raise CarespiralError(f"--out {out}: expected a .csv or .parquet file name")
+    output_file(out, "--out", suffixes=(".csv", ".parquet"), force=force,
+                inputs=[model, samples, scenario])
     if engine not in ("auto", "numpy", "numba"):
         raise CarespiralError(f"--engine {engine}: expected numpy, numba or auto")
     _check_options(seed, chunk_size, scheduler)
@@ -153,14 +162,9 @@ def ensemble(
 
 
 def _check_options(seed: int, chunk_size: int | None, scheduler: str | None) -> None:
-    if seed < 0:
-        raise CarespiralError(f"--seed {seed}: expected a whole number from 0 up")
-    if chunk_size is not None and chunk_size < 1:
-        raise CarespiralError(f"--chunk-size {chunk_size}: expected a positive number of runs")
-    if scheduler is not None and scheduler != "local" and not re.fullmatch(
-            r"[a-z][a-z0-9+.-]*://\S+|[A-Za-z0-9_.-]+:\d+", scheduler):
-        raise CarespiralError(f"--scheduler {scheduler!r}: expected 'local' or a Dask "
-                              "scheduler address such as tcp://host:8786")
+    check_seed(seed)
+    check_chunk_size(chunk_size)
+    check_scheduler(scheduler)
 
 
 def register(app: typer.Typer) -> None:

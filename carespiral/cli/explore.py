@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from carespiral.cli._common import console
+from carespiral.cli._common import FORCE, check_scheduler, claim_output, console
 
 
 def progress_bar() -> Progress:
@@ -23,13 +23,16 @@ def explore(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted exploration in --out."),
     html: bool = typer.Option(False, "--html", help="Also write OUT/report.html."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, or 'local'."),
+    force: bool = FORCE,
 ) -> None:
     """Run an exploration: collapse regimes, PRIM boxes, Sobol indices; saved as they finish."""
     from carespiral.exploration import discover, read_spec, run_experiments
     from carespiral.exploration.sensitivity import analyse
 
+    check_scheduler(scheduler)
     s = read_spec(spec).with_runs(runs)
     out = out or Path(f"explore-{Path(s.source).stem}")
+    claim = claim_output(out, force=force, resume=resume, inputs=[s.source, s.posterior])
     with progress_bar() as bar:
         task = bar.add_task(f"exploring {s.model}", total=None)
         result = run_experiments(s, out=out, resume=resume, scheduler=scheduler,
@@ -64,6 +67,7 @@ def explore(
     from carespiral.reports.verdicts import experiments_verdict
 
     console.print("[bold]Verdict[/bold]: " + experiments_verdict(result, found, sens))
+    claim.complete()
     console.print(f"Results in {out}")
 
 

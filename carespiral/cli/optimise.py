@@ -6,13 +6,14 @@ from pathlib import Path
 
 import typer
 
-from carespiral.cli._common import console
+from carespiral.cli._common import FORCE, claim_output, console
 
 
 def optimise(
     spec: Path = typer.Argument(..., help="Exploration spec with [levers] ranges and [optimise]."),
     out: Path = typer.Option(None, "--out", help="Results folder (default: optimise-<spec name>)."),
     html: bool = typer.Option(False, "--html", help="Also write OUT/report.html."),
+    force: bool = FORCE,
 ) -> None:
     """Search for policies that keep the system out of collapse across the uncertainty ensemble."""
     from carespiral.cli.explore import progress_bar
@@ -21,6 +22,7 @@ def optimise(
 
     s = read_spec(spec)
     out = out or Path(f"optimise-{Path(s.source).stem}")
+    claim = claim_output(out, force=force, inputs=[s.source, s.posterior])
     with progress_bar() as bar:
         task = bar.add_task(f"NSGA-II on {s.model}", total=s.optimise.generations)
         res = run_optimise(s, progress=lambda g, n: bar.update(task, completed=min(g, n), total=n))
@@ -36,6 +38,7 @@ def optimise(
     from carespiral.reports.verdicts import policy_verdict
 
     console.print("[bold]Verdict[/bold]: " + policy_verdict(res))
+    claim.complete()
     console.print(f"Results in {out}")
 
 

@@ -20,8 +20,10 @@ def report(
 ) -> None:
     """Re-render the reports of RESULT_DIR: every item of its manifest.json and index.html, or,
     for a folder written by calibrate/explore/tipping/optimise --out, its report.html."""
+    from carespiral._atomic import check_complete
     from carespiral.reports.results import implicit_manifest, load_manifest, render_results
 
+    check_complete(result_dir)  # an interrupted run's folder is not drawn as complete
     # fail on a bad directory before drawing anything
     manifest = implicit_manifest(result_dir) or load_manifest(result_dir)
     n = len(manifest["items"]) + (0 if manifest.get("implicit") else 1)

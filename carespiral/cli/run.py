@@ -8,7 +8,14 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from carespiral.cli._common import console, parse_sets, split_list, write_table
+from carespiral.cli._common import (
+    FORCE,
+    console,
+    output_file,
+    parse_sets,
+    split_list,
+    write_table,
+)
 from carespiral.errors import CarespiralError
 
 
@@ -25,14 +32,16 @@ def run(
     outputs: str = typer.Option(None, "--outputs", help="Comma-separated outputs (names or roles)."),
     out: Path = typer.Option(None, "--out", help="Write results to FILE.csv or FILE.parquet."),
     html: Path = typer.Option(None, "--html", help="Write a self-contained plotly page."),
+    force: bool = FORCE,
 ) -> None:
     """Run a model and write its outputs over time (one run per scenario)."""
     from carespiral.pysd_runner import load
 
-    if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
-        raise CarespiralError(f"--out {out}: expected a .csv or .parquet file name")
-    if html is not None and html.suffix.lower() not in (".html", ".htm"):
-        raise CarespiralError(f"--html {html}: expected an .html file name")
+    inputs = [model, *(scenario or [])]
+    output_file(out, "--out", suffixes=(".csv", ".parquet"), force=force, inputs=inputs)
+    output_file(html, "--html", suffixes=(".html", ".htm"), force=force, inputs=inputs)
+    if out is not None and html is not None and out.resolve() == html.resolve():
+        raise CarespiralError("--out and --html name the same file")
     m = load(model)
     params = parse_sets(set_)
     wanted = split_list(outputs) or (list(m.outputs.values()) or m.stocks)

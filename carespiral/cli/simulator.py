@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from carespiral.cli._common import console
+from carespiral.cli._common import FORCE, console, output_file
 from carespiral.errors import CarespiralError
 
 # sliders that get a tipping point (the continuation parameters of the issue: burden and need)
@@ -50,14 +50,15 @@ def simulator(
                               help="Posterior draws the page runs with --calibration."),
     tipping: bool = typer.Option(True, "--tipping/--no-tipping",
                                  help="Mark tipping points on the burden and need sliders."),
+    force: bool = FORCE,
 ) -> None:
     """Write a flight simulator: the model as one web page that runs offline."""
     from carespiral.pysd_runner import load
     from carespiral.reports.simulator import simulator_page
     from carespiral.reports.simulator_content import slider_specs, starting_values
 
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise CarespiralError(f"--out {out}: expected an .html file name, e.g. --out sim.html")
+    output_file(out, "--out", suffixes=(".html", ".htm"), force=force,
+                inputs=[model, calibration, *(scenario or [])])
     m = load(model)
     result = None
     if calibration is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from carespiral.cli._common import console, parse_sets
+from carespiral.cli._common import FORCE, claim_output, console, parse_sets
 from carespiral.errors import CarespiralError
 
 
@@ -32,6 +32,25 @@ def _range(text: str | None, model, name: str, flag: str) -> tuple[float, float]
     return lo, hi
 
 
+def _check_sizes(m, points: int, hold: float, points2: int | None, shock_months: float) -> None:
+    """Refuse a sweep or regime map too long or too big before anything is built (the runner's
+    limits: CARESPIRAL_MAX_STEPS, CARESPIRAL_MAX_MEMORY)."""
+    from carespiral.pysd_runner.limits import check_size
+
+    if not (np.isfinite(hold) and np.isfinite(shock_months)):
+        raise CarespiralError("--hold and --shock-months must be finite numbers of months")
+    dt = m.control("time_step")
+    if points2 is None:  # one run: every value held `hold` months going up, then down
+        steps = 2.0 * points * hold / dt
+        check_size(steps, steps * 8, f"the sweep ({points:,} values held {hold:g} months "
+                   "each, up and down)", f"(2 x {points:,} x {hold:g} / {dt:g})")
+    else:  # two runs per cell (with and without the shock)
+        steps = (shock_months + hold) / dt
+        runs = 2.0 * points * points2
+        check_size(steps, runs * steps * 8, f"the regime map ({points:,} x {points2:,} cells, "
+                   "two runs each)", f"(({shock_months:g} + {hold:g}) / {dt:g})")
+
+
 def tipping(
     model: str = typer.Argument(..., help="A bundled model name or a path to a .mdl file."),
     param: str = typer.Option(..., "--param", help="The parameter to vary (name or role)."),
@@ -48,6 +67,7 @@ def tipping(
     loops: float = typer.Option(None, "--loops", help="Also: which feedback loops dominate a run with --param at this value."),
     out: Path = typer.Option(None, "--out", help="Results folder (default: tipping-MODEL-PARAM)."),
     html: bool = typer.Option(False, "--html", help="Also write OUT/report.html."),
+    force: bool = FORCE,
 ) -> None:
     """Find tipping points: continuation of equilibria (folds) and up/down sweeps (hysteresis)."""
     from carespiral.exploration import continuation, default_criteria, read_spec, sweep
@@ -60,6 +80,10 @@ def tipping(
     criteria = list(read_spec(spec).criteria) if spec else []
     criteria = criteria or default_criteria(m)
     out = out or Path(f"tipping-{m.name}-{re.sub(r'[^A-Za-z0-9]+', '_', name).strip('_')}")
+    _check_sizes(m, points, hold, points2 if param2 else None, shock_months)
+    if loops is not None:
+        m.parameter(name).check(loops)  # before anything runs
+    claim = claim_output(out, force=force, inputs=[model, spec])
     bif = None
     try:
         with console.status("continuation of equilibria"):
@@ -117,6 +141,7 @@ def tipping(
         sw = None if rmap is not None else found
         console.print("[bold]Verdict[/bold]: " + tipping_verdict(
             bif, sw, rmap, parameter_default(m.name, name)) + " " + sweep_explanation(bif, sw))
+    claim.complete()
     console.print(f"Results in {out}")
 
 

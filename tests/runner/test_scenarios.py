@@ -69,10 +69,16 @@ values = [150, 190]
     ("text", "line", "fragment"),
     [
         ('[params]\n"Referral Rate" = \n', 2, "not valid TOML"),
-        ('[params]\n"Referral Rate" = "high"\n', 2, "must be a number"),
-        ('title = "x"\n[[inputs]]\nname = "Referral Rate"\ntype = "wave"\n', 2, "type must be one of"),
-        ('[[inputs]]\nname = "Referral Rate"\ntype = "step"\nheight = 3\n', 1, "missing ['start']"),
-        ('colour = "red"\n', 1, "unknown key 'colour'"),
+        ('[params]\n"Referral Rate" = "high"\n', 2, "expected a number, found text 'high'"),
+        ('title = "x"\n[[inputs]]\nname = "Referral Rate"\ntype = "wave"\n', 4,
+         "key type: expected one of 'step', 'pulse', 'ramp', 'table', found text 'wave'"),
+        ('[[inputs]]\nname = "Referral Rate"\ntype = "step"\nheight = 3\n', 1,
+         "[[inputs]] number 1 (step), key start: missing"),
+        ('colour = "red"\n', 1, "key colour: unknown key"),
+        ('[[inputs]]\nname = "R"\ntype = "pulse"\nheight = 1\nstart = 2\nduration = -3\n', 6,
+         "key duration: expected a number greater than 0, found -3"),
+        ('params = 5\n', 1, "key params: expected a table, found 5"),
+        ('inputs = [5]\n', 1, "key inputs, item 1: expected a table, found 5"),
     ],
 )
 def test_bad_scenario_files_name_file_and_line(tmp_path, text, line, fragment):
