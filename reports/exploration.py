@@ -19,29 +19,35 @@ __all__ = [
 
 
 def exploration_report(result: Any, discovery: Any = None, sensitivity: Any = None,
-                       path: str | Path = "report.html") -> Path:
-    """Regimes, PRIM box and sensitivity of an exploration (`carespiral explore --html`)."""
+                       path: str | Path = "report.html", ranges: Any = None) -> Path:
+    """Regimes, PRIM box and sensitivity of an exploration (`carespiral explore --html`);
+    `ranges`: the observed ranges in the model's units (`carespiral.data.ranges.model_ranges`)."""
     page = exploration_page(title=f"Exploration of {model_title(result.model)}",
                             experiments=result,
-                            discovery=discovery, sensitivity=sensitivity)
+                            discovery=discovery, sensitivity=sensitivity, ranges=ranges)
     return page.write(path)
 
 
 def tipping_report(bifurcation: Any = None, sweep: Any = None,
-                   path: str | Path = "report.html") -> Path:
-    """Bifurcation diagram and hysteresis sweep or regime map (`carespiral tipping --html`)."""
+                   path: str | Path = "report.html", ranges: Any = None,
+                   default: float | None = None) -> Path:
+    """Bifurcation diagram and hysteresis sweep or regime map (`carespiral tipping --html`);
+    `default`: the model's default of the parameter (for the margin to the fold)."""
     first = bifurcation if bifurcation is not None else sweep
+    if default is None:
+        default = parameter_default(first.model, first.param)
     page = exploration_page(title=f"Tipping points of {model_title(first.model)}",
                             subtitle=f"against {label(first.param, first.model)}",
                             bifurcation=bifurcation, sweep=sweep,
-                            tipping_default=parameter_default(first.model, first.param))
+                            tipping_default=default, ranges=ranges)
     return page.write(path)
 
 
-def policy_report(result: Any, path: str | Path = "report.html") -> Path:
-    """Pareto front and the short-run check of a policy search (`carespiral optimise --html`)."""
+def policy_report(result: Any, path: str | Path = "report.html", ranges: Any = None) -> Path:
+    """Pareto front and the short-run check of a policy search (`carespiral optimise --html`);
+    `ranges` carries the child population that puts levers set per child in posts."""
     page = exploration_page(title=f"Robust policies for {model_title(result.model)}",
-                            policy=result)
+                            policy=result, ranges=ranges)
     return page.write(path)
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "pareto_figure",
     "prim_box_figure",
     "prim_tradeoff_figure",
+    "recorded_range_figure",
     "regime_grid_figure",
     "regime_map_figure",
     "sensitivity_figure",
@@ -422,3 +423,41 @@ def fan_figure(ensemble: Any, output: str, unit: str = "",
     fig.update_xaxes(title_text="Model time (months from April 2005)")
     fig.update_yaxes(title_text=wrap_title(f"{name} ({unit})" if unit else name))
     return fig, f"Quantiles over all {values.shape[0]:,} runs at each of {len(t)} times."
+
+
+def recorded_range_figure(values: np.ndarray, regimes: np.ndarray, low: float, high: float,
+                          label: str, unit: str, stat: str = "highest",
+                          high_at: str = "") -> go.Figure:
+    """How many scenarios reached each level of a measure (in its published form), stacked by
+    regime, against the range any English authority has recorded (a green band)."""
+    v = np.asarray(values, dtype=float)
+    ok = np.isfinite(v)
+    edges = np.histogram_bin_edges(np.concatenate([v[ok], [low, high]]), bins=30)
+    fig = go.Figure()
+    top = 0.0
+    counts_all = np.zeros(len(edges) - 1)
+    for i, r in enumerate(pd.unique(regimes)):
+        counts, _ = np.histogram(v[ok & (regimes == r)], bins=edges)
+        counts_all += counts
+        fig.add_trace(go.Bar(
+            x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), name=str(r),
+            marker={"color": _regime_colour(str(r), i), "line": {"width": 0}},
+            customdata=np.column_stack([edges[:-1], edges[1:]]),
+            hovertemplate=(f"{r}: %{{y:,}} scenarios with {stat} {label.lower()} from "
+                           "%{customdata[0]:,.4~g} to %{customdata[1]:,.4~g}<extra></extra>")))
+    top = float(counts_all.max()) * 1.08 if len(counts_all) else 1.0
+    suffix = "%" if unit == "%" else f" {unit}"
+    fig.add_trace(go.Scatter(
+        x=[low, high, high, low, low], y=[0, 0, top, top, 0], mode="lines", fill="toself",
+        fillcolor="rgba(0, 158, 115, 0.13)", line={"color": "rgba(0, 158, 115, 0.55)",
+                                                   "width": 1},
+        name="range recorded by English authorities", hoveron="fills", hoverinfo="text",
+        text=f"Recorded by English authorities: {low:,.4g} to {high:,.4g}{suffix}"
+             + (f" (the highest in {high_at})" if high_at else "")))
+    fig.data = (fig.data[-1], *fig.data[:-1])
+    apply_layout(fig, title=f"{label}: {stat} in each scenario against the recorded range",
+                 height=400)
+    fig.update_layout(barmode="stack", bargap=0)
+    fig.update_xaxes(title_text=wrap_title(f"{stat} {label.lower()} ({unit})", 60))
+    fig.update_yaxes(title_text="scenarios")
+    return fig

@@ -15,10 +15,12 @@ from typing import Any
 import pandas as pd
 
 from carespiral.errors import CarespiralError
-from carespiral.pysd_runner.catalog import naming
+from carespiral.pysd_runner.catalog import OUTPUT_ROLES, naming
 
 from . import exploration_figures as ef
+from . import plausibility as pl
 from . import verdicts
+from .levers import lever_change, lever_level, lever_range
 from .page import Page, PlotlyJs, format_value
 
 __all__ = ["exploration_page", "exploration_report"]
@@ -49,12 +51,16 @@ def exploration_page(
     map_inputs: tuple[str, str] | None = None,
     subtitle: str = "",
     tipping_default: float | None = None,
+    ranges: Any = None,
 ) -> Page:
     """The exploration report as a `Page`; pass the results you have.
 
     `map_inputs` picks the two inputs of the regime map (default: the inputs PRIM restricts most,
     else the two with the largest total Sobol index for collapse, else the first two).
     `tipping_default` is the model's default of the tipping parameter (for the margin).
+    `ranges` (a `carespiral.data.ranges.ModelRanges`, computed by the command) shades the range
+    English authorities have recorded on the tipping figures, marks where results leave it, and
+    says so in the verdict; its child population also puts levers set per child in posts.
     Names are shown by their catalogue labels; a verdict opens the page.
     """
     if sweep is not None and getattr(sweep, "kind", "") == "regime_map":
@@ -63,28 +69,32 @@ def exploration_page(
                                regime_map, ensemble)):
         raise CarespiralError("an exploration report needs at least one exploration result")
     units = dict(units or {})
+    kids = getattr(ranges, "children", None)
     page = Page(title, subtitle)
     said = []
     if experiments is not None:
-        said.append(verdicts.experiments_verdict(experiments, discovery, sensitivity))
+        said.append(verdicts.experiments_verdict(experiments, discovery, sensitivity, ranges))
     if bifurcation is not None or sweep is not None or regime_map is not None:
-        said.append(verdicts.tipping_verdict(bifurcation, sweep, regime_map, tipping_default))
+        said.append(verdicts.tipping_verdict(bifurcation, sweep, regime_map, tipping_default,
+                                             kids))
+        said.append(verdicts.tipping_plausibility(bifurcation, sweep, ranges))
     if policy is not None:
-        said.append(verdicts.policy_verdict(policy))
+        said.append(verdicts.policy_verdict(policy, kids))
+    said = [t for t in said if t]
     if said:
         vsec = page.section("Verdict")
         for text in said:
             vsec.text(text)
     if experiments is not None:
-        _experiments(page, experiments, discovery, sensitivity, map_inputs)
+        _experiments(page, experiments, discovery, sensitivity, map_inputs, ranges)
     if discovery is not None:
-        _discovery(page, discovery)
+        _discovery(page, discovery, kids)
     if sensitivity is not None:
         _sensitivity(page, sensitivity)
     if bifurcation is not None or sweep is not None or regime_map is not None:
-        _tipping(page, bifurcation, sweep, regime_map)
+        _tipping(page, bifurcation, sweep, regime_map, ranges)
     if policy is not None:
-        _policy(page, policy)
+        _policy(page, policy, kids)
     if ensemble is not None:
         _fans(page, ensemble, ensemble_outputs, units)
     return page
@@ -151,7 +161,7 @@ def _experiments_table(res: Any) -> pd.DataFrame:
 
 
 def _experiments(page: Page, res: Any, discovery: Any, sensitivity: Any,
-                 map_inputs: tuple[str, str] | None) -> None:
+                 map_inputs: tuple[str, str] | None, ranges: Any = None) -> None:
     sec = page.section(
         "Runs and regimes",
         f"{len(res.design):,} scenarios of the model; each is labelled collapse or sustainable "
@@ -174,6 +184,34 @@ def _experiments(page: Page, res: Any, discovery: Any, sensitivity: Any,
         "Each line is one scenario, crossing every input at its place in that input's range. "
         "Where the collapse lines (vermillion) bunch at one end of an input, that input drives "
         "collapse."), caption=note)
+    ex = verdicts.experiments_exits(res, ranges)
+    if len(ex):
+        _recorded_ranges(sec, res, ex, ranges)
+
+
+def _recorded_ranges(sec: Any, res: Any, ex: pd.DataFrame, ranges: Any) -> None:
+    """Each measured peak against the range English authorities have recorded."""
+    peaks = ex[ex["outcome"].str.startswith("peak_")] if (
+        ex["outcome"].str.startswith("peak_").any()) else ex
+    shown = peaks.groupby("variable", sort=False)["outside"].mean().sort_values(
+        ascending=False).index[:2]
+    for var in shown:
+        rows = peaks[peaks["variable"] == var]
+        outcome = str(rows["outcome"].iloc[0])
+        r = ranges.row(var)
+        regimes = res.outcomes.loc[rows["run"], "regime"].astype(str).to_numpy()
+        lab = _lab(var, res.model)
+        fig = ef.recorded_range_figure(rows["published"].to_numpy(dtype=float), regimes,
+                                       float(r["low"]), float(r["high"]), lab, str(r["unit"]),
+                                       "highest" if outcome.startswith("peak_") else outcome,
+                                       str(r["high_at"]))
+        n_out = int(rows["outside"].sum())
+        sec.figure(fig, how_to_read=(
+            f"Each bar counts scenarios by the {'highest' if outcome.startswith('peak_') else ''}"
+            f" {lab.lower()} they reached, put in the published form; the green band is the "
+            "range any English authority has recorded. Scenarios to the right of the band are "
+            "the model extrapolating past all experience."),
+            caption=f"{n_out:,} of {len(rows):,} scenarios leave the recorded range.")
 
 
 _BOX_COLUMNS = {"factor": "input", "lower": "box from", "upper": "box to",
@@ -181,7 +219,7 @@ _BOX_COLUMNS = {"factor": "input", "lower": "box from", "upper": "box to",
                 "range_lower": "whole range from", "range_upper": "whole range to"}
 
 
-def _discovery(page: Page, d: Any) -> None:
+def _discovery(page: Page, d: Any, children: float | None = None) -> None:
     model = getattr(d, "model", None)
     sec = page.section(
         "Scenario discovery (PRIM)",
@@ -194,6 +232,9 @@ def _discovery(page: Page, d: Any) -> None:
         "purer. The star is the chosen box; the colour counts the inputs it restricts."))
     if len(d.box):
         box = d.box.assign(factor=[_lab(f, model) for f in d.box["factor"]])
+        box.insert(1, "in words", [lever_range(f, lo, hi, model, children) or "–" for f, lo, hi
+                                   in zip(d.box["factor"], d.box["lower"], d.box["upper"],
+                                          strict=True)])
         sec.figure(ef.prim_box_figure(box), how_to_read=(
             "For each input the grey bar is its whole range and the coloured bar the chosen "
             "box's range; vermillion inputs are restricted, so collapse concentrates there."))
@@ -223,27 +264,51 @@ def _sensitivity(page: Page, s: Any) -> None:
         sec.figure(ef.sensitivity_figure(indices, s.method, str(outcome)), how_to_read=how)
 
 
-def _tipping(page: Page, b: Any, sw: Any, rm: Any = None) -> None:
+def _stocks_shown(b: Any, ranges: Any) -> list[str]:
+    """The stocks drawn: those with a published counterpart first (a reader knows them)."""
+    stocks = list(b.stocks)
+    order_of = {r: i for i, r in enumerate(OUTPUT_ROLES)}
+    known = sorted((s for s in stocks if naming(s, b.model).role in order_of),
+                   key=lambda s: order_of[naming(s, b.model).role])
+    ranged = [s for s in known if ranges is not None and ranges.row(s) is not None]
+    order = ranged + [s for s in known if s not in ranged]
+    return (order + [s for s in stocks if s not in order])[:MAX_STOCKS]
+
+
+def _tipping(page: Page, b: Any, sw: Any, rm: Any = None, ranges: Any = None) -> None:
     sec = page.section(
         "Tipping points and hysteresis",
         "Where the equilibria fold back, the system has two stable states for the same setting: "
         "crossing the fold tips it, and turning the setting back is not enough to return.",
     )
+    exits = verdicts.tipping_exits(b, sw, ranges)
+    kids = getattr(ranges, "children", None)
     if b is not None and len(b.branch):
         p = _lab(b.param, b.model)
-        for stock in list(b.stocks)[:MAX_STOCKS]:
+        x = b.branch["param"].to_numpy(dtype=float)
+        for stock in _stocks_shown(b, ranges):
+            nm = naming(stock, b.model)
             fig, n_stable, n_unstable = ef.bifurcation_figure(
-                b.branch, b.folds, p, stock, stock_label=_lab(stock, b.model))
+                b.branch, b.folds, p, stock, stock_label=nm.label)
+            band = pl.add_band(fig, ranges, stock, float(x.min()), float(x.max()), kids,
+                               nm.unit) if ranges is not None else None
+            pl.add_exits(fig, [e for e in exits if e.variable == stock and
+                               e.line.startswith("stable")], f"{p}: %{{x:.4~g}}", nm.unit,
+                         ranges, kids)
             sec.figure(fig, how_to_read=(
-                f"The lines are where {_lab(stock, b.model).lower()} would settle for each value "
+                f"The lines are where {nm.label.lower()} would settle for each value "
                 f"of {p.lower()}: solid where it would return after a push (stable), dashed "
                 "where it would run away (unstable); each stretch is one branch. F1, F2 ... mark "
-                "folds, the tipping points; a ring marks a change of stability."),
+                "folds, the tipping points; a ring marks a change of stability."
+                + (" The green band is the range English authorities have recorded (scaled to "
+                   "the model's children); a triangle marks where a stable state leaves it."
+                   if band is not None else "")),
                 caption=f"{n_stable} stable and {n_unstable} unstable stretch"
                 f"{'es' if n_unstable != 1 else ''} of equilibria were traced.")
         if len(b.stocks) > MAX_STOCKS:
-            sec.note(f"The first {MAX_STOCKS} of {len(b.stocks)} stocks are drawn; the folds "
-                     "table gives every stock at each fold.")
+            sec.note(f"{MAX_STOCKS} of the model's {len(b.stocks)} stocks are drawn (those with "
+                     "published figures first); the folds table gives every stock at each "
+                     "fold.")
         if len(b.folds):
             folds = b.folds.rename(columns={"kind": "what", "param": p, "direction": "turn"})
             folds.insert(0, "mark", [f"F{i}" if k == "fold" else "" for i, k in
@@ -264,13 +329,24 @@ def _tipping(page: Page, b: Any, sw: Any, rm: Any = None) -> None:
         p1 = _lab(sw.param, sw.model)
         outputs = [c for c in sw.table.columns if c not in _KEYS
                    and pd.api.types.is_numeric_dtype(sw.table[c])]
-        if outputs:
-            nm = naming(outputs[0], sw.model)
-            sec.figure(ef.sweep_figure(sw.table, p1, outputs[0], label=nm.label, unit=nm.unit),
-                       how_to_read=(
+        # the main output, and the assessment queue when swept: collapse hides in the queue
+        shown = outputs[:1] + [c for c in outputs[1:] if naming(c, sw.model).role ==
+                               "awaiting_assessment"][:1]
+        for out in shown:
+            nm = naming(out, sw.model)
+            fig = ef.sweep_figure(sw.table, p1, out, label=nm.label, unit=nm.unit)
+            xs = sw.table["param"].to_numpy(dtype=float)
+            band = pl.add_band(fig, ranges, out, float(xs.min()), float(xs.max()), kids,
+                               nm.unit) if ranges is not None else None
+            pl.add_exits(fig, [e for e in exits if e.variable == out and
+                               e.line.startswith("the sweep")], f"{p1}: %{{x:.4~g}}", nm.unit,
+                         ranges, kids)
+            sec.figure(fig, how_to_read=(
                 f"{p1} was raised step by step and then lowered again, holding each value "
                 f"for {sw.hold:g} months; × marks a collapsed end state. Where the two paths "
-                "differ the system remembers its past: hysteresis."))
+                "differ the system remembers its past: hysteresis."
+                + (" The green band is the range English authorities have recorded; a "
+                   "triangle marks where a leg leaves it." if band is not None else "")))
         thresholds = sw.thresholds()
         if not sw.param2 and "param2" in thresholds.columns:
             thresholds = thresholds.drop(columns="param2")
@@ -310,8 +386,9 @@ def _policy_columns(p: Any) -> dict[str, str]:
     return cols
 
 
-def _policy(page: Page, p: Any) -> None:
+def _policy(page: Page, p: Any, children: float | None = None) -> None:
     model = p.model
+    base = getattr(p, "baseline", None) or {}
     sec = page.section(
         "Policies",
         f"{len(p.evaluated):,} lever settings evaluated across uncertain futures; the Pareto "
@@ -328,8 +405,13 @@ def _policy(page: Page, p: Any) -> None:
         "front policy; the × is doing nothing."), caption=note)
     front = p.front.copy()
     front["collapse_risk"] = [f"{v:.0%}" for v in front["collapse_risk"]]
-    sec.table(front.rename(columns={**labels, **_policy_columns(p)}),
-              caption="The Pareto front: lever settings and what they achieve.")
+    front.insert(0, "what the policy does", [_policy_words(row, levers, base, model, children)
+                                             for _, row in p.front.iterrows()])
+    units = {c: naming(c, model).unit for c in levers}
+    sec.table(front.rename(columns={**{c: f"{labels[c]} ({units[c]})" for c in levers},
+                                    **_policy_columns(p)}),
+              caption="The Pareto front: each policy in words, its lever settings and what "
+              "they achieve.")
     if len(p.short_run):
         only = sorted({_lab(x, model) for x in p.short_run.loc[
             p.short_run["verdict"] == "short-run only", "lever"]})
@@ -337,6 +419,8 @@ def _policy(page: Page, p: Any) -> None:
                  + (", ".join(only) if only else "none") + ".")
         n = (getattr(p, "settings", {}) or {}).get("short_run", 24)
         sr = p.short_run.assign(lever=[_lab(x, model) for x in p.short_run["lever"]])
+        sr.insert(1, "in words", [lever_level(x, v, model, children) for x, v in
+                                  zip(p.short_run["lever"], p.short_run["value"], strict=True)])
         sr["collapse_risk_change"] = [f"{v * 100:+.0f} points" for v in sr["collapse_risk_change"]]
         sec.table(sr.rename(columns={
             "setting": "moved to", "value": "value",
@@ -358,6 +442,21 @@ def _policy(page: Page, p: Any) -> None:
     if uc:
         sec.table(pd.DataFrame(uc), caption="The unit costs behind them, with their sources. "
                   "'judgement' marks a cost no published figure was found for.")
+
+
+def _policy_words(row: pd.Series, levers: Sequence[str], base: Mapping[str, Any],
+                  model: str | None, children: float | None) -> str:
+    """A front policy in words: each lever it moves from doing nothing."""
+    said = []
+    for c in levers:
+        v = float(row[c])
+        if c in base:
+            d = float(base[c])
+            if abs(v - d) > 1e-9 * max(1.0, abs(d)):
+                said.append(lever_change(c, v, d, model, children))
+        else:
+            said.append(lever_level(c, v, model, children))
+    return "; ".join(said) or "nothing changed"
 
 
 def _fans(page: Page, ensemble: Any, outputs: Sequence[str], units: Mapping[str, str],

@@ -289,7 +289,49 @@ class Page:
         return path
 
 
+LEGEND_WIDTH = 950  # px a top legend may fill on a 1280-px window (plot area, conservatively)
+
+
+def _legend_rows(fig: go.Figure, width: float = LEGEND_WIDTH) -> int:
+    """Rows a horizontal legend takes (entries packed left to right as plotly does)."""
+    names = [str(t.name) for t in fig.data
+             if t.type in ("scatter", "bar", "histogram", "box") and t.showlegend is not False
+             and t.name]
+    if fig.layout.showlegend is False or (fig.layout.showlegend is None and len(names) < 2):
+        return 0
+    rows, used = 1, 0.0
+    for n in names:
+        w = 48 + 7.4 * len(re.sub(r"<[^>]+>", "", n))  # symbol, gap and text at 13 px
+        if used and used + w > width:
+            rows, used = rows + 1, 0.0
+        used += w
+    return rows
+
+
+def _fit_top(fig: go.Figure) -> None:
+    """Room above the plot for the title and a legend set under it, so neither covers the
+    other however many entries the legend has (the title is pinned to the top)."""
+    leg = fig.layout.legend
+    if leg.orientation != "h" or leg.y is None or leg.y < 1:
+        return
+    rows = _legend_rows(fig)
+    if not rows:
+        return
+    title = fig.layout.title.text or ""
+    lines = title.count("<br>") + 1 if title else 0
+    need = 14 + 26 * lines + 23 * rows + 12
+    top = fig.layout.margin.t if fig.layout.margin.t is not None else 90
+    if need > top:
+        fig.update_layout(margin={"t": need})
+        h = fig.layout.height or 450
+        fig.update_layout(height=int(h + need - top))  # the plot keeps its height
+    if title:
+        fig.update_layout(title={"y": 1.0, "yref": "container", "yanchor": "top",
+                                 "pad": {"t": 12}})
+
+
 def _figure_html(block: _Figure, div_id: str) -> str:
+    _fit_top(block.fig)
     title = block.fig.layout.title.text or "figure"
     config = {
         "responsive": True,

@@ -142,8 +142,12 @@ def exits_sentence(exits: Sequence[Exit], ranges: Any, label: dict[str, str],
         return v / limit if e.above and limit else (limit / v if v else np.inf)
 
     ordered = sorted(exits, key=how_far, reverse=True)
+    # one per series first (the worst line of each), then any others
+    firsts = list({e.variable: e for e in reversed(ordered)}.values())[::-1]
+    firsts.sort(key=how_far, reverse=True)
+    chosen = (firsts + [e for e in ordered if e not in firsts])[:2]
     parts = []
-    for e in ordered[:2]:
+    for e in chosen:
         r = ranges.row(e.variable)
         unit = str(r["unit"])
         limit = float(r["high"] if e.above else r["low"])

@@ -12,14 +12,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from carespiral.pysd_runner.calendar import months_to_dates
 from carespiral.pysd_runner.catalog import catalog, naming
 
+from . import plausibility as pl
+from .levers import lever_change, lever_level, lever_range
+
 __all__ = [
+    "experiments_exits",
+    "experiments_plausibility",
     "experiments_verdict",
     "fold_gap",
     "model_date",
     "policy_verdict",
     "sweep_explanation",
+    "tipping_exits",
+    "tipping_plausibility",
     "tipping_verdict",
 ]
 
@@ -37,11 +45,18 @@ def model_date(model: str | None, months: float) -> str:
     entry = catalog().get(model or "")
     if entry is None or entry.start_date is None or not np.isfinite(months):
         return f"month {months:g}"
-    d = pd.Timestamp(entry.start_date) + pd.DateOffset(months=round(months))
-    return f"{d:%B %Y}"
+    return f"{months_to_dates([months], entry.start_date)[0]:%B %Y}"
 
 
-def experiments_verdict(res: Any, discovery: Any = None, sensitivity: Any = None) -> str:
+def _children(ranges: Any, children: float | None) -> float | None:
+    return children if children is not None else getattr(ranges, "children", None)
+
+
+def experiments_verdict(res: Any, discovery: Any = None, sensitivity: Any = None,
+                        ranges: Any = None, children: float | None = None) -> str:
+    """The verdict of an exploration; `ranges` (a ModelRanges) adds where runs leave what
+    English authorities have recorded, and puts lever ranges in words."""
+    kids = _children(ranges, children)
     n = len(res.outcomes)
     collapsed = res.outcomes["regime"] == "collapse"
     share = float(collapsed.mean()) if n else float("nan")
@@ -52,8 +67,11 @@ def experiments_verdict(res: Any, discovery: Any = None, sensitivity: Any = None
     if discovery is not None and len(getattr(discovery, "box", [])):
         box = discovery.box[discovery.box["restricted"]]
         if len(box):
-            parts = [f"{_label(r.factor, res.model).lower()} between {_g(r.lower)} and "
-                     f"{_g(r.upper)}" for r in box.itertuples(index=False)]
+            parts = []
+            for r in box.itertuples(index=False):
+                words = lever_range(r.factor, r.lower, r.upper, res.model, kids)
+                parts.append(f"{_label(r.factor, res.model).lower()} between {_g(r.lower)} and "
+                             f"{_g(r.upper)}" + (f" ({words})" if words else ""))
             out.append("Collapse concentrates where " + " and ".join(parts) + f": that region "
                        f"holds {discovery.coverage:.0%} of the collapses, and "
                        f"{discovery.density:.0%} of its scenarios collapse.")
@@ -65,13 +83,142 @@ def experiments_verdict(res: Any, discovery: Any = None, sensitivity: Any = None
             out.append(f"{_label(top['factor'], res.model)} matters most for whether the system "
                        f"collapses (it explains {top['ST']:.0%} of the variation with its "
                        "interactions).")
+    tail = [experiments_plausibility(res, ranges, kids)] if ranges is not None else []
     if 0 < share < 1 or n == 0:
-        out.append("These are shares of scenarios sampled evenly over the ranges in the spec, "
-                   "not probabilities of what will happen.")
+        tail.append("These are shares of scenarios sampled evenly over the ranges in the spec, "
+                    "not probabilities of what will happen.")
     else:
-        out.append("Every scenario ended in the same regime, so these ranges cannot show where "
-                   "the system tips; widen them.")
-    return " ".join(out[:5])
+        tail.append("Every scenario ended in the same regime, so these ranges cannot show where "
+                    "the system tips; widen them.")
+    tail = [t for t in tail if t]
+    return " ".join(out[:5 - len(tail)] + tail)
+
+
+def experiments_exits(res: Any, ranges: Any, children: float | None = None) -> pd.DataFrame:
+    """Per run and measured variable: its outcome values in the published form of the range
+    any English authority has recorded, and whether they leave it. Columns: run, variable,
+    outcome, value (model units), published, low, high (published form), outside, above.
+    The child population is the run's own when the design varies it."""
+    cols = ["run", "variable", "outcome", "value", "published", "low", "high", "outside",
+            "above"]
+    if ranges is None:
+        return pd.DataFrame(columns=cols)
+    kids = _children(ranges, children)
+    pop_var = None
+    if res.model in catalog():
+        pop_var = catalog()[res.model].drivers.get("child_population")
+    per_run = res.design[pop_var].to_numpy(dtype=float) if pop_var in res.design else None
+    frames = []
+    for o in (res.settings or {}).get("outcomes", []):
+        var, name = o.get("variable"), o.get("name")
+        r = ranges.row(var) if var else None
+        if r is None or name not in res.outcomes:
+            continue
+        v = res.outcomes[name].to_numpy(dtype=float)
+        if per_run is not None:
+            pub = np.array([ranges.published(var, x, c) for x, c in zip(v, per_run,
+                                                                       strict=True)])
+        else:
+            b = ranges.bounds(var, kids)
+            if b is None:
+                continue
+            pub = np.array([ranges.published(var, x, kids) for x in v])
+        lo, hi = float(r["low"]), float(r["high"])
+        span = max(abs(hi), 1e-12) * pl.TOL
+        frames.append(pd.DataFrame({
+            "run": res.outcomes.index, "variable": var, "outcome": name, "value": v,
+            "published": pub, "low": lo, "high": hi,
+            "outside": (pub > hi + span) | (pub < lo - span), "above": pub > hi + span}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
+def experiments_plausibility(res: Any, ranges: Any, children: float | None = None) -> str:
+    """One sentence: how many scenarios (and collapses) leave what any English authority has
+    recorded, in which measure and how far; "" when the ranges say nothing about the runs."""
+    ex = experiments_exits(res, ranges, children)
+    if not len(ex):
+        return ""
+    out_runs = set(ex.loc[ex["outside"], "run"])
+    n = len(res.outcomes)
+    if not out_runs:
+        return ("Every scenario stays within the ranges English authorities have recorded for "
+                "the measures compared, so its collapses look like real failing services.")
+    collapsed = set(res.outcomes.index[res.outcomes["regime"] == "collapse"])
+    share_c = len(out_runs & collapsed) / len(collapsed) if collapsed else 0.0
+    worst = ex[ex["outside"]].copy()
+    worst["how_far"] = np.where(worst["above"], worst["published"] / worst["high"].where(
+        worst["high"] != 0), 1.0)
+    top = worst.sort_values("how_far", ascending=False).iloc[0]
+    r = ranges.row(top["variable"])
+    unit = str(r["unit"])
+    fmt = (lambda v: f"{v:,.0f}%") if unit == "%" else (lambda v: f"{v:,.0f} {unit}")
+    return (f"{len(out_runs) / n:.0%} of the scenarios"
+            + (f" ({share_c:.0%} of those that collapsed)" if collapsed else "")
+            + f" go beyond anything an English authority has recorded, furthest in "
+            f"{_label(top['variable'], res.model).lower()} ({fmt(top['published'])} against "
+            f"at most {fmt(float(r['high']))}, {r['high_at']}): there the model is "
+            "extrapolating past all experience, and those collapses are not findings.")
+
+
+def tipping_exits(bifurcation: Any, sweep: Any, ranges: Any,
+                  children: float | None = None) -> list[pl.Exit]:
+    """Where the equilibria (stable stretches) and the sweep's legs first leave the range any
+    English authority has recorded, for each variable that has one."""
+    if ranges is None:
+        return []
+    kids = _children(ranges, children)
+    found: list[pl.Exit] = []
+    if bifurcation is not None and len(bifurcation.branch):
+        b = bifurcation.branch.reset_index(drop=True)
+        seg = (b["stable"] != b["stable"].shift()).cumsum()
+        n_stable = 0
+        for _, part in b.groupby(seg, sort=False):
+            if not bool(part["stable"].iloc[0]):
+                continue
+            n_stable += 1
+            for var in bifurcation.stocks:
+                bounds = ranges.bounds(var, kids)
+                if bounds is not None:
+                    e = pl.exit_of(list(part["param"]), part[var].to_numpy(dtype=float),
+                                   bounds, var, f"stable state {n_stable}")
+                    if e is not None:
+                        found.append(e)
+    if sweep is not None and not getattr(sweep, "param2", "") and len(sweep.table):
+        for direction in ("up", "down"):
+            leg = sweep.table[sweep.table["direction"] == direction].sort_values("step")
+            for var in sweep.table.columns:
+                bounds = ranges.bounds(str(var), kids)
+                if bounds is not None:
+                    e = pl.exit_of(list(leg["param"]), leg[var].to_numpy(dtype=float), bounds,
+                                   str(var), f"the sweep going {direction}")
+                    if e is not None:
+                        found.append(e)
+    return found
+
+
+def tipping_plausibility(bifurcation: Any, sweep: Any, ranges: Any,
+                         children: float | None = None) -> str:
+    """One sentence on where the tipping results leave what English authorities have recorded
+    ("" without ranges or anything to compare)."""
+    if ranges is None:
+        return ""
+    first = bifurcation if bifurcation is not None else sweep
+    if first is None:
+        return ""
+    exits = tipping_exits(bifurcation, sweep, ranges, children)
+    compared = [v for v in (list(getattr(bifurcation, "stocks", []) or []) + (
+        list(sweep.table.columns) if sweep is not None else [])) if ranges.row(str(v)) is not None]
+    if not exits:
+        if not compared:
+            return ""
+        return ("The stable states and the sweep stay within the ranges English authorities "
+                "have recorded for the measures compared, so the collapsed state looks like a "
+                "real failing service rather than an extrapolation.")
+    p = _label(first.param, first.model).lower()
+    when = {e.at: f"{p} {_g(float(e.at))}" for e in exits}
+    labels = {e.variable: _label(e.variable, first.model) for e in exits}
+    return pl.exits_sentence(exits, ranges, labels, when, _children(ranges, children),
+                             what="state")
 
 
 def fold_gap(bifurcation: Any, sweep: Any) -> dict[str, float] | None:
@@ -130,11 +277,16 @@ def sweep_explanation(bifurcation: Any, sweep: Any) -> str:
 
 
 def tipping_verdict(bifurcation: Any, sweep: Any, regime_map: Any = None,
-                    default: float | None = None) -> str:
+                    default: float | None = None, children: float | None = None) -> str:
     first = next(r for r in (bifurcation, sweep, regime_map) if r is not None)
     model = first.model
     p = _label(first.param, model)
     out: list[str] = []
+
+    def words(v: float) -> str:  # the setting in words, when its role has words
+        w = lever_level(first.param, v, model, children)
+        return "" if w.startswith(p.lower()) else f" ({w})"
+
     folds = bifurcation.folds if bifurcation is not None else pd.DataFrame()
     f = folds[folds["kind"] == "fold"] if len(folds) else folds
     upper = f.loc[f["direction"] == "upper", "param"] if len(f) else pd.Series(dtype=float)
@@ -147,11 +299,12 @@ def tipping_verdict(bifurcation: Any, sweep: Any, regime_map: Any = None,
     if len(upper) and len(lower):
         lo, hi = float(lower.min()), float(upper.max())
         out.append(f"The system has two stable states, sustainable and collapsed, for "
-                   f"{p.lower()} between {_g(min(lo, hi))} and {_g(max(lo, hi))}: there, "
-                   "history decides which one it is in.")
+                   f"{p.lower()} between {_g(min(lo, hi))} and {_g(max(lo, hi))}"
+                   f"{words(max(lo, hi))}: there, history decides which one it is in.")
     elif len(upper):
         out.append(f"The sustainable state ends at a fold at {p.lower()} = "
-                   f"{_g(float(upper.min()))}; beyond it the system can only collapse.")
+                   f"{_g(float(upper.min()))}{words(float(upper.min()))}; beyond it the system "
+                   "can only collapse.")
     elif bifurcation is not None and len(folds) and (
             (folds["kind"] == "stability") & (folds["direction"] == "loses")).any():
         at = float(folds.loc[(folds["kind"] == "stability") & (folds["direction"] == "loses"),
@@ -191,7 +344,9 @@ def tipping_verdict(bifurcation: Any, sweep: Any, regime_map: Any = None,
     return " ".join(out[:5])
 
 
-def policy_verdict(p: Any) -> str:
+def policy_verdict(p: Any, children: float | None = None) -> str:
+    """The verdict of a policy search; levers moved are said in words (`children`: the child
+    population, for levers set per child)."""
     front = p.front
     model = p.model
     out: list[str] = []
@@ -202,11 +357,12 @@ def policy_verdict(p: Any) -> str:
         best = safe.iloc[0]
         levers = [c for c in front.columns if c in base and c not in
                   ("cost", "collapse_risk", "caseload", "agency_premium")]
-        moved = [f"{_label(c, model).lower()} {_g(base[c])} to {_g(best[c])}" for c in levers
+        moved = [lever_change(c, float(best[c]), float(base[c]), model, children)
+                 for c in levers
                  if abs(float(best[c]) - float(base[c])) > 1e-9 * max(1.0, abs(float(base[c])))]
         out.append(f"The cheapest policy with the lowest collapse risk ({low:.0%} of the "
                    f"uncertain futures) costs £{best['cost']:,.1f} million a year"
-                   + (" and moves " + ", ".join(moved) if moved else "") + ".")
+                   + (": " + "; ".join(moved) if moved else "") + ".")
     if {"collapse_risk", "cost"} <= set(base):
         out.append(f"Doing nothing has a collapse risk of {float(base['collapse_risk']):.0%}.")
     only = sorted({_label(x, model) for x in p.short_run.loc[

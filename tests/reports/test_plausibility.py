@@ -108,3 +108,84 @@ def test_model_ranges_of_bundled_models():
     w = model_ranges(load("workforce_spiral")).table.set_index("variable")
     assert w.loc["Vacancy Rate", "factor"] == 0.01  # a share (Dmnl)
     assert "Social Workers" not in w.index  # a count, and the model has no child population
+
+
+def _rate_ranges(variable: str, low: float, high: float) -> ModelRanges:
+    table = pd.DataFrame([{"variable": variable, "series": "caseload", "low": low, "high": high,
+                           "unit": "cases per FTE", "low_at": "Rutland 2021",
+                           "high_at": "North East Lincolnshire 2019", "per_child": False,
+                           "factor": 1.0}])
+    return ModelRanges(table, "synthetic", None)
+
+
+def test_tipping_exits_follow_the_stable_states_and_the_sweep(exploration_results):
+    from carespiral.reports.verdicts import tipping_exits, tipping_plausibility
+
+    r = exploration_results
+    # equilibria x of p = x^3 - x: stable where |x| > 1/sqrt(3); the range holds |x| <= 1
+    ranges = _rate_ranges("Backlog", -1.0, 1.0)
+    exits = tipping_exits(r["bifurcation"], None, ranges)
+    assert [e.line for e in exits] == ["stable state 1", "stable state 2"]
+    low, high = exits
+    assert not low.above and low.value < -1.0  # the first stable stretch starts at x = -1.5
+    assert high.above and high.at == pytest.approx(1.0**3 - 1.0, abs=0.05)  # leaves at x = 1
+    text = tipping_plausibility(r["bifurcation"], None, ranges)
+    assert "extrapolating" in text and "North East Lincolnshire 2019" in text
+    # the sweep's caseload (16 + p sustainable, 30 + p collapsed) leaves 10-25 when it collapses
+    sweep_exits = tipping_exits(None, r["sweep"], _rate_ranges("Caseload", 10.0, 25.0))
+    assert {(e.line, e.at) for e in sweep_exits} == {("the sweep going up", 0.7),
+                                                    ("the sweep going down", 1.0)}
+    inside = tipping_plausibility(None, r["sweep"], _rate_ranges("Caseload", 10.0, 40.0))
+    assert "stay within" in inside
+
+
+def test_tipping_report_draws_the_band(tmp_path, exploration_results):
+    from carespiral.reports import exploration_report
+
+    r = exploration_results
+    path = exploration_report(tmp_path / "t.html", title="t", bifurcation=r["bifurcation"],
+                              sweep=r["sweep"], ranges=_rate_ranges("Caseload", 10.0, 25.0))
+    html = path.read_text()
+    assert BAND_NAME in html and "leaves the recorded range" in html
+    assert "From there on the state is the model extrapolating" in html
+
+
+def test_experiments_exits_count_the_scenarios_outside(experiments_maker):
+    from carespiral.reports.verdicts import experiments_exits, experiments_plausibility
+
+    ex = experiments_maker(400, seed=2)
+    ex.settings["outcomes"] = [{"name": "final_caseload", "variable": "Caseload",
+                                "stat": "final", "months": 12.0}]
+    # final caseload is about 16 when sustainable and 26 when collapsed; the range ends at 21
+    ranges = _rate_ranges("Caseload", 8.0, 21.0)
+    t = experiments_exits(ex, ranges)
+    collapsed = ex.outcomes["regime"] == "collapse"
+    assert t["outside"].sum() == collapsed.sum()
+    text = experiments_plausibility(ex, ranges)
+    assert text.startswith(f"{collapsed.mean():.0%} of the scenarios (100% of those that "
+                           "collapsed)")
+    assert "within" in experiments_plausibility(ex, _rate_ranges("Caseload", 8.0, 40.0))
+
+
+def test_levers_in_words():
+    from carespiral.reports.levers import lever_change, lever_level, lever_range
+
+    kids = 11_790_500
+    # 0.00013 fewer posts per child among 11.79 million children: about 1,533, said 1,500
+    assert lever_change("establishment", 0.00287, 0.003, "collapse_spiral", kids) == (
+        "about 1,500 fewer funded social worker posts (-4%)")
+    assert lever_change("establishment", 0.00287, 0.003, "collapse_spiral") == (
+        "4% fewer funded posts per child")
+    assert lever_level("compliance_burden", 1.116, "collapse_spiral") == (
+        "recording load 12% above the 2013-19 level")
+    assert lever_level("Compliance Burden", 0.7, "collapse_spiral") == (
+        "recording load 30% below the 2013-19 level")
+    assert lever_level("retention_measures", 0.5, "collapse_spiral") == (
+        "retention package at 50% of full strength")
+    assert lever_range("compliance_burden", 1.1, 1.4, "collapse_spiral") == (
+        "recording load 10% to 40% above the 2013-19 level")
+    # a teaching model's own meaning: posts in FTE, a compliance share of working time
+    assert lever_change("establishment", 160, 150, "workforce_spiral") == (
+        "about 10 more funded social worker posts (+7%)")
+    assert lever_level("Compliance Share", 0.6, "failure_demand") == (
+        "60% of working time on recording and compliance")
