@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from carespiral.calibration.backtest import naive_forecasts, summarise_backtest
+from carespiral.calibration.backtest import add_naive_forecasts, summarise_backtest
 from carespiral.calibration.fit_stats import fit_table
 from carespiral.calibration.methods import get_method
 from carespiral.calibration.methods.base import MethodOutput, Progress
 from carespiral.calibration.observations import SeriesObs, observations_for
+from carespiral.calibration.predict import prediction_tables
 from carespiral.calibration.problem import FitParameter, Problem
 from carespiral.calibration.result import CalibrationResult
 from carespiral.calibration.spec import CalibrationSpec, read_spec
@@ -115,35 +116,14 @@ def fit_problem(
         params["identifiability"] = np.where(width > 0.8, "flat", "identified")
 
     # predictions at the optimum and predictive intervals, fitted and held-out series together
-    allseries = list(problem.series) + list(holdout)
-    stop = float(np.ceil(max(s.times.max() for s in allseries)))
-    scales = problem.scales(best)
-    scales_all = scales + [scales[_train_index(problem, h)] for h in holdout]
-    at_best = problem.simulate(best[None, :], allseries, stop=stop)
+    fits = problem.scales(best)
     idx = rng.choice(len(draws), size=min(n_draws, len(draws)), replace=False)
-    pred = problem.predictive(draws[idx], rng, allseries, scales_all, stop=stop)
-    tables = []
-    for s, m, p in zip(allseries, at_best, pred, strict=True):
-        with np.errstate(all="ignore"):
-            qlo, qhi = np.nanquantile(p, [0.025, 0.975], axis=0) if len(p) else (m[0], m[0])
-        tables.append(pd.DataFrame({
-            "series": s.name, "year": s.years if len(s.years) else np.arange(len(s)),
-            "date": s.dates if len(s.dates) else pd.NaT, "time": s.times,
-            "observed": s.values, "fitted": m[0], "lower": qlo, "upper": qhi, "unit": s.unit,
-        }))
-    n_train = len(problem.series)
-    fitted = pd.concat(tables[:n_train], ignore_index=True)
+    fitted, forecasts = prediction_tables(problem, best, draws[idx], fits, rng, holdout)
     stats = fit_table(fitted)
+    stats["rho"] = [f.rho for f in fits]
     backtest = bsum = None
-    if holdout:
-        rows = []
-        for s, tab in zip(holdout, tables[n_train:], strict=True):
-            train = fitted[fitted["series"] == s.name]
-            pers, trend = naive_forecasts(train["year"].to_numpy(), train["observed"].to_numpy(),
-                                          tab["year"].to_numpy())
-            rows.append(tab.rename(columns={"fitted": "forecast"}).assign(
-                persistence=pers, trend=trend))
-        backtest = pd.concat(rows, ignore_index=True)
+    if forecasts is not None:
+        backtest = add_naive_forecasts(forecasts, fitted)
         bsum = summarise_backtest(backtest, fitted)
 
     diag = {**out.diagnostics, "runs": problem.n_runs, "start_logpost": start_lp,
@@ -160,16 +140,16 @@ def fit_problem(
     )
 
 
-def _train_index(problem: Problem, held: SeriesObs) -> int:
-    for i, s in enumerate(problem.series):
-        if s.name == held.name:
-            return i
-    raise AssertionError(held.name)
-
-
 def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int | None = None,
-                  data: pd.DataFrame | None = None) -> tuple[Problem, list[SeriesObs], str]:
-    """The Problem a spec describes for one area, the held-out series, and the area's label."""
+                  data: pd.DataFrame | None = None, horizon: int | None = None,
+                  ex_ante: bool = True) -> tuple[Problem, list[SeriesObs], str]:
+    """The Problem a spec describes for one area, the held-out series, and the area's label.
+
+    fit_until: fit the years up to it and hold out the later ones in `data` (up to `horizon`
+    years later). ex_ante (with fit_until): the drivers and the calendar's events are those
+    known at the last fitted figure (later driver values held by the stated rule, later events
+    at size 0 and not fitted); otherwise the run is given them as they happened.
+    """
     from carespiral.pysd_runner import load
 
     model_ref: str | Path = spec.model
@@ -186,10 +166,10 @@ def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int
     table, label = _area_data(area, data)
     first, last = spec.period
     if fit_until is not None:
-        if not first <= fit_until < last:
-            raise CarespiralError(f"--fit-until {fit_until} must lie in {first}-{last - 1} "
-                                  f"(the spec's period is {first}-{last})")
-        train_spec = spec.with_period(first, fit_until)
+        if not first <= fit_until:
+            raise CarespiralError(f"--fit-until {fit_until} is before the spec's period "
+                                  f"{first}-{last}")
+        train_spec = spec.with_period(first, min(fit_until, last))
     else:
         train_spec = spec
     series = observations_for(train_spec, model, table, label)
@@ -197,24 +177,63 @@ def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int
     if fit_until is not None:
         from carespiral.errors import FileFormatError
 
+        end = int(table["year"].max()) if horizon is None else fit_until + horizon
         test_spec = replace(spec, series=tuple(replace(s, period=None) for s in spec.series),
-                            period=(fit_until + 1, last))
+                            period=(fit_until + 1, max(end, fit_until + 1)))
         for s in test_spec.series:
             one = replace(test_spec, series=(s,))
             try:
                 holdout += observations_for(one, model, table, label)
             except FileFormatError:
                 continue  # no published values after the cut-off for this series
+        if not holdout:
+            raise CarespiralError(
+                f"--fit-until {fit_until}: no published values of the spec's series after "
+                f"{fit_until} for {label} to forecast (the data end in "
+                f"{int(table['year'].max())}); give a later release with --data or an earlier "
+                "--fit-until")
     fixed = dict(spec.fixed)
     for pname, sname in spec.scale.items():
         fixed[model.parameter(pname).name] = _scale_value(spec, pname, sname, table, first)
+    known = ex_ante and fit_until is not None
+    cut_date = max(pd.Timestamp(d) for s in series for d in s.dates) if known else None
+    inputs: dict[str, pd.Series] = {}
+    notes: list[str] = []
+    if spec.drivers:
+        from carespiral.calibration.drivers import driver_inputs
+
+        d = driver_inputs(spec.drivers, label.rsplit("(", 1)[-1].rstrip(")"),
+                          data, until=cut_date)
+        fixed.update(d.params)
+        inputs = {model.resolve(k): v for k, v in d.inputs.items()}
+        notes += d.notes
+    unknown_events: dict[str, float] = {}
+    if spec.calendar and known:
+        from carespiral.calibration.drivers import (
+            calendar_events,
+            later_event_sizes,
+            resolve_calendar,
+        )
+
+        path = resolve_calendar(spec.path, Path(model.mdl_path), spec.calendar)
+        cut_month = max(float(s.times.max()) for s in series)
+        unknown_events = later_event_sizes(calendar_events(path), cut_month)
+        fixed.update(unknown_events)
+        if unknown_events:
+            notes.append("events after the last fitted figure left out (size 0): "
+                         + ", ".join(unknown_events))
+    fixed = {model.parameter(k).name: v for k, v in fixed.items()}
     params = []
     for p in spec.parameters:
         real = model.parameter(p.name).name
+        if real in unknown_events:
+            continue  # an event after the origin: not known, not fitted
+        if real in fixed:
+            raise spec.error(f"parameter {p.name!r} is also set from the data (drivers or "
+                             "[scale]); fit it or set it, not both", "parameters", p.name)
         params.append(FitParameter(real, p.lower, p.upper, p.prior, p.initial))
-    problem = Problem(model, params, series, fixed={model.parameter(k).name: v
-                                                    for k, v in fixed.items()},
-                      scenario=spec.scenario)
+    problem = Problem(model, params, series, fixed=fixed, scenario=spec.scenario,
+                      inputs=inputs, notes=tuple(notes))
     return problem, holdout, label
 
 
@@ -230,18 +249,24 @@ def calibrate(
     progress: Progress | None = None,
     command: str | None = None,
     method_options: dict | None = None,
+    horizon: int | None = None,
+    ex_ante: bool = True,
 ) -> CalibrationResult:
     """Calibrate a spec (bundled name, path or object) to one area's published data.
 
+    data: the published table to fit (`carespiral.data.load()` by default; a user's release
+    merged in by `carespiral.data.releases`). fit_until, horizon, ex_ante: see `build_problem`.
     method_options override the spec's `[options.METHOD]` (e.g. {"walkers": 1024} for emcee).
     """
     if not isinstance(spec, CalibrationSpec):
         spec = read_spec(spec)
-    problem, holdout, label = build_problem(spec, area, fit_until, data)
+    problem, holdout, label = build_problem(spec, area, fit_until, data, horizon, ex_ante)
     labels = {"model": spec.model, "spec": spec.name, "area": label,
               "command": command or " ".join(sys.argv),
               "spec_sha256": hashlib.sha256(spec.text.encode()).hexdigest(),
-              "fit_until": "" if fit_until is None else str(fit_until)}
+              "fit_until": "" if fit_until is None else str(fit_until),
+              "forecasts": "" if fit_until is None else ("ex ante" if ex_ante else "ex post"),
+              "notes": list(problem.notes)}
     return fit_problem(problem, method or spec.method, seed=seed, budget=budget,
                        profiles=profiles, holdout=holdout, progress=progress, labels=labels,
                        method_options={**spec.options.get(method or spec.method, {}),

@@ -45,6 +45,7 @@ class SeriesObs:
     error: str = "normal"
     weight: float = 1.0
     dispersion: float | None = None
+    ar1: bool = False  # residuals autocorrelated (AR(1)) in the likelihood
     start: Any = DEFAULT_START
 
     @classmethod
@@ -181,6 +182,7 @@ def _one_series(spec: CalibrationSpec, s: SeriesSpec, model: Any, data: pd.DataF
     return SeriesObs(
         name=s.name, rows=_with_periods(rows).reset_index(drop=True), variable=role_var,
         roles=roles, needs=needed_variables(s.name, model, roles=roles), error=s.error,
-        weight=s.weight, dispersion=s.dispersion, start=model.start_date or DEFAULT_START,
+        weight=s.weight, dispersion=s.dispersion, ar1=s.autocorrelation == "ar1",
+        start=model.start_date or DEFAULT_START,
     )
 

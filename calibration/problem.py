@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from carespiral.calibration.errors_model import (
+    ErrorFit,
     deviance_residuals,
-    estimate_scale,
+    fit_error,
     loglik,
     sample_noise,
 )
@@ -56,6 +57,8 @@ class Problem:
     stop: float | None = None
     time_step: float | None = None
     backend: str = "auto"  # Model.run_batch's: auto (batch backend, PySD if it refuses) | pysd
+    inputs: Mapping[str, pd.Series] = field(default_factory=dict)  # drivers over model time
+    notes: tuple[str, ...] = ()  # what the set-up did (drivers, events left out), for reports
     on_batch: Callable[[int], None] | None = None
     n_runs: int = 0
 
@@ -109,8 +112,11 @@ class Problem:
         needs_step = any(s.how != "point" for s in self.series)
         model = self.model
         step = self.time_step or model.control("time_step")
-        kw = dict(outputs=list(dict.fromkeys([*self._variables(series), *extra])), saveper=step if needs_step else None,
-                  scenario=self.scenario, stop=stop or self.stop, time_step=self.time_step)
+        kw = dict(outputs=list(dict.fromkeys([*self._variables(series), *extra])),
+                  saveper=step if needs_step else None, scenario=self.scenario,
+                  stop=stop or self.stop, time_step=self.time_step)
+        if self.inputs:
+            kw["inputs"] = dict(self.inputs)
         ds = model.run_batch(frame, backend=self.backend, **kw)
         self.n_runs += len(frame)
         if self.on_batch is not None:
@@ -144,7 +150,7 @@ class Problem:
     def loglik_of(self, preds: Sequence[np.ndarray]) -> np.ndarray:
         total = np.zeros(preds[0].shape[0])
         for s, m in zip(self.series, preds, strict=True):
-            total = total + s.weight * loglik(s.values, m, s.error, s.dispersion)
+            total = total + s.weight * loglik(s.values, m, s.error, s.dispersion, s.ar1)
         return np.where(np.isfinite(total), total, -np.inf)
 
     def logprior(self, theta: np.ndarray) -> np.ndarray:
@@ -172,17 +178,18 @@ class Problem:
             out[ok] = lp[ok] + self.loglik_of(self.simulate(theta[ok]))
         return out
 
-    def scales(self, theta: np.ndarray) -> list[float]:
-        """Each series' error scale (s or negative-binomial size) at one parameter set."""
+    def scales(self, theta: np.ndarray) -> list[ErrorFit]:
+        """Each series' error model at one parameter set: scale (s or negative-binomial size)
+        and lag-1 autocorrelation of the residuals, both at their maximum-likelihood values."""
         preds = self.simulate(np.atleast_2d(theta))
-        return [estimate_scale(s.values, m[0], s.error, s.dispersion)
+        return [fit_error(s.values, m[0], s.error, s.dispersion, s.ar1)
                 for s, m in zip(self.series, preds, strict=True)]
 
-    def residuals(self, theta: np.ndarray, scales: Sequence[float]) -> np.ndarray:
+    def residuals(self, theta: np.ndarray, scales: Sequence[ErrorFit | float]) -> np.ndarray:
         """Weighted standardised residuals (runs x all observations) plus prior terms.
 
         Their half sum of squares is the negative log-posterior up to a constant at fixed
-        scales, which is what least squares minimises.
+        scales (and autocorrelations), which is what least squares minimises.
         """
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         preds = self.simulate(theta)
@@ -195,9 +202,11 @@ class Problem:
         return np.concatenate(parts, axis=1)
 
     def predictive(self, theta_draws: np.ndarray, rng: np.random.Generator,
-                   series: Sequence[SeriesObs] | None = None, scales: Sequence[float] | None = None,
+                   series: Sequence[SeriesObs] | None = None,
+                   scales: Sequence[ErrorFit | float] | None = None,
                    stop: float | None = None) -> list[np.ndarray]:
-        """Draws of published-like values: parameter draws through the model plus error noise."""
+        """Draws of published-like values: parameter draws through the model plus error noise
+        (in-sample: autocorrelated noise is the stationary AR(1) process)."""
         series = self.series if series is None else list(series)
         preds = self.simulate(theta_draws, series, stop=stop)
         if scales is None:

@@ -5,12 +5,15 @@ A result folder (`carespiral.results`: the one format of every result) holds:
     manifest.json       model and data hashes, versions, seed, method, command, diagnostics
     parameters.csv      fitted parameters with intervals, priors, bounds, identifiability
     fitted.csv          per series and period: observed, fitted, 95% predictive interval
-    fit.csv             fit statistics per series (R², MAPE, RMSE, Theil U^M/U^S/U^C, ...)
+    fit.csv             fit statistics per series (R² = 1 - SSE/SST, signed r, trend slopes
+                        and sign, MAPE, RMSE, Theil U^M/U^S/U^C, residual autocorrelation)
     correlation.csv     parameter correlations
     draws.parquet       posterior draws (emcee) or draws from the Laplace approximation
     profiles.csv        profile log-posterior per parameter (point methods, if computed)
     backtest.csv        out-of-sample forecasts vs published and naive forecasts (--fit-until)
-    backtest_summary.csv  MASE per series for the model, persistence and linear trend
+    backtest_summary.csv  MASE per series for the model, its run alone, persistence, linear
+                        trend and mean; coverage of the 95% interval
+    rolling_forecasts.csv forecasts of a rolling-origin backtest (`calibrate --origins`)
     report.txt          the text report
 
 The folder is written whole: an interrupted save leaves nothing that looks complete.
@@ -30,7 +33,8 @@ from carespiral.results import Result
 
 __all__ = ["CalibrationResult", "load_result"]
 
-_TEXT_COLUMNS = {"parameter", "series", "unit", "prior", "identifiability"}
+_TEXT_COLUMNS = {"parameter", "series", "unit", "prior", "identifiability", "trend_sign",
+                 "area"}
 _REQUIRED = ("parameters", "fitted", "fit", "correlation")
 _LABELS = ("model", "spec", "area", "method", "seed")
 _OUTCOME = ("converged", "message", "diagnostics")
@@ -51,6 +55,7 @@ class CalibrationResult(Result):
         draws: parameter draws (posterior or Laplace), one column per parameter.
         profiles: profile log-posterior per parameter (point methods); None if not computed.
         backtest / backtest_summary: out-of-sample check (only with a fit-until year).
+        rolling: forecasts of a rolling-origin backtest (`calibration.rolling`), if run.
         diagnostics: numbers the method reports (acceptance, autocorrelation, ESS, runs, ...).
         manifest: provenance (hashes, versions, seed, command, times).
     """
@@ -68,6 +73,7 @@ class CalibrationResult(Result):
     profiles: pd.DataFrame | None = None
     backtest: pd.DataFrame | None = None
     backtest_summary: pd.DataFrame | None = None
+    rolling: pd.DataFrame | None = None
     converged: bool = True
     message: str = ""
     diagnostics: dict[str, Any] = field(default_factory=dict)
@@ -78,7 +84,7 @@ class CalibrationResult(Result):
         "parameters": "parameters.csv", "fitted": "fitted.csv", "fit": "fit.csv",
         "correlation": "correlation.csv", "profiles": "profiles.csv",
         "backtest": "backtest.csv", "backtest_summary": "backtest_summary.csv",
-        "draws": "draws.parquet",
+        "rolling": "rolling_forecasts.csv", "draws": "draws.parquet",
     }
 
     # ---- views ---------------------------------------------------------------------------------
@@ -113,11 +119,15 @@ class CalibrationResult(Result):
         return out
 
     def report(self) -> str:
-        """A plain-text report: parameters, fit statistics, identifiability and backtest."""
+        """A plain-text report: the verdict, parameters, fit statistics and backtest."""
+        from carespiral.calibration.verdict import calibration_verdict
+
         lines = [
+            calibration_verdict(self), "",
             f"Calibration of {self.model} to {self.area} ({self.spec}), method {self.method}, "
             f"seed {self.seed}",
-            ("Converged. " if self.converged else "WARNING: NOT CONVERGED: ") + self.message,
+            ("Optimiser converged. " if self.converged else "WARNING: NOT CONVERGED: ")
+            + self.message,
             "",
             "Parameters (95% intervals):",
         ]
@@ -127,14 +137,22 @@ class CalibrationResult(Result):
             bound = "  [at bound]" if bool(r.get("at_bound", False)) else ""
             lines.append(f"  {r['parameter']:<40} {r['estimate']:>12.5g}  "
                          f"[{r['lower']:.5g}, {r['upper']:.5g}]  prior {r['prior']}{flag}{bound}")
-        lines += ["", "Fit (R² = squared correlation; Theil: bias U^M, variation U^S, "
-                      "covariation U^C):",
-                  f"  {'series':<22}{'n':>4}{'R²':>8}{'MAPE%':>8}{'RMSE':>12}{'U^M':>7}"
-                  f"{'U^S':>7}{'U^C':>7}{'ACF1':>7}"]
+        lines += ["", "Fit (R² = 1 - SSE/SST; r signed correlation; trend slopes a year, "
+                      "published and fitted; Theil: bias U^M, variation U^S, covariation U^C; "
+                      "rho: residual autocorrelation in the error model):",
+                  f"  {'series':<22}{'n':>4}{'R²':>8}{'r':>7}{'slope obs':>12}{'slope fit':>12}"
+                  f"{'trend':>9}{'MAPE%':>7}{'U^M':>6}{'U^S':>6}{'U^C':>6}{'rho':>6}"]
         for _, r in self.fit.iterrows():
-            lines.append(f"  {r['series']:<22}{int(r['n']):>4}{r['r2']:>8.3f}{r['mape']:>8.2f}"
-                         f"{r['rmse']:>12.4g}{r['u_m']:>7.2f}{r['u_s']:>7.2f}{r['u_c']:>7.2f}"
-                         f"{r['resid_acf1']:>7.2f}")
+            lines.append(f"  {r['series']:<22}{int(r['n']):>4}{r['r2']:>8.3f}"
+                         f"{r.get('r', np.nan):>7.2f}{r.get('slope_observed', np.nan):>12.4g}"
+                         f"{r.get('slope_fitted', np.nan):>12.4g}"
+                         f"{r.get('trend_sign', '')!s:>9}{r['mape']:>7.2f}{r['u_m']:>6.2f}"
+                         f"{r['u_s']:>6.2f}{r['u_c']:>6.2f}{r.get('rho', 0.0):>6.2f}")
+        wrong = self.fit[self.fit.get("trend_sign", pd.Series(dtype=object)) == "wrong"] \
+            if "trend_sign" in self.fit else self.fit.iloc[:0]
+        for _, r in wrong.iterrows():
+            lines.append(f"  WARNING: {r['series']}: the fitted trend ({r['slope_fitted']:+.4g} "
+                         f"a year) runs against the published one ({r['slope_observed']:+.4g})")
         if len(self.correlation) > 1:
             c = self.correlation.to_numpy(dtype=float)
             iu = np.triu_indices_from(c, 1)
@@ -144,13 +162,18 @@ class CalibrationResult(Result):
                 lines += ["", "Strongly correlated parameters (|r| > 0.9):"]
                 lines += [f"  {a} ~ {b}: {v:+.2f}" for a, b, v in strong]
         if self.backtest_summary is not None and len(self.backtest_summary):
-            lines += ["", "Backtest (MASE; below 1 beats the in-sample naive step):",
-                      f"  {'series':<22}{'n':>4}{'model':>9}{'persist':>9}{'trend':>9}"
-                      f"{'in 95%':>8}"]
+            lines += ["", "Backtest (MASE; below 1 beats the in-sample naive step; model: the "
+                          "forecast with the error model, run: the model run alone):",
+                      f"  {'series':<22}{'n':>4}{'model':>8}{'run':>8}{'persist':>9}"
+                      f"{'trend':>8}{'mean':>8}{'in 95%':>8}"]
             for _, r in self.backtest_summary.iterrows():
-                lines.append(f"  {r['series']:<22}{int(r['n']):>4}{r['mase_model']:>9.2f}"
-                             f"{r['mase_persistence']:>9.2f}{r['mase_trend']:>9.2f}"
-                             f"{r['coverage']:>8.0%}")
+                lines.append(f"  {r['series']:<22}{int(r['n']):>4}{r['mase_model']:>8.2f}"
+                             f"{r.get('mase_run', np.nan):>8.2f}"
+                             f"{r['mase_persistence']:>9.2f}{r['mase_trend']:>8.2f}"
+                             f"{r.get('mase_mean', np.nan):>8.2f}{r['coverage']:>8.0%}")
+        notes = (self.manifest or {}).get("notes") or []
+        if notes:
+            lines += ["", "Set-up: " + "; ".join(str(n) for n in notes)]
         if self.diagnostics:
             lines += ["", "Diagnostics: " + ", ".join(
                 f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"

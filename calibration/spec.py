@@ -25,11 +25,18 @@ A spec is a TOML file (bundled ones live in `models/specs/`, e.g. `national`, `l
     mean = 0.0125
     sd = 0.004
 
+    autocorrelation = "ar1"           # residuals of every series: ar1 (default) | none
+    drivers = ["child_population", "funded_posts"]  # optional: drivers over time from the
+                                      # area's data (carespiral.calibration.drivers)
+    calendar = "history_calendar.toml"  # optional: the model's calendar of events (beside the
+                                      # model); events after a forecast's origin are unknown
+
     [series.referrals]
     error = "lognormal"               # normal (estimated scale) | lognormal | negbin
     weight = 1.0
     breaks = "after"                  # what to do at a series break: refuse (default) |
                                       # before | after | span
+    autocorrelation = "none"          # overrides the spec's for this series
 
 Everything that can be checked without the model or the data is checked on reading; the checks
 against a model (`check_model`) and the data (`calibration.observations`) name the spec line too.
@@ -48,6 +55,7 @@ from carespiral.calibration.priors import PRIOR_ARGS, Prior
 from carespiral.errors import FileFormatError, UnknownNameError
 
 __all__ = [
+    "AUTOCORRELATION",
     "BREAK_POLICIES",
     "ERROR_MODELS",
     "CalibrationSpec",
@@ -59,10 +67,12 @@ __all__ = [
 
 ERROR_MODELS = ("normal", "lognormal", "negbin")
 BREAK_POLICIES = ("refuse", "before", "after", "span")
+AUTOCORRELATION = ("ar1", "none")
 _TOP_KEYS = {"title", "description", "model", "area", "period", "scenario", "method", "fixed",
-             "scale", "roles", "parameters", "series", "options"}
+             "scale", "roles", "parameters", "series", "options", "autocorrelation", "drivers",
+             "calendar"}
 _PARAM_KEYS = {"lower", "upper", "prior", "initial", *(a for v in PRIOR_ARGS.values() for a in v)}
-_SERIES_KEYS = {"error", "weight", "breaks", "period", "dispersion"}
+_SERIES_KEYS = {"error", "weight", "breaks", "period", "dispersion", "autocorrelation"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,7 @@ class SeriesSpec:
     period: tuple[int, int] | None = None
     dispersion: float | None = None  # negative binomial size; estimated when None
     line: int | None = None
+    autocorrelation: str = "ar1"  # residuals: ar1 (AR(1) in the likelihood) | none
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,8 @@ class CalibrationSpec:
     options: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     text: str = ""
+    drivers: tuple[str, ...] = ()  # drivers over time from the area's data
+    calendar: str | None = None  # the model's calendar of events (a TOML file beside the model)
 
     @property
     def where(self) -> str:
@@ -217,8 +230,19 @@ def parse_spec(text: str, path: Path | None = None, name: str = "spec") -> Calib
     raw_series = doc.get("series", {})
     if not isinstance(raw_series, dict) or not raw_series:
         raise fail("no [series.NAME] tables: name at least one published series to fit")
+    auto = doc.get("autocorrelation", "ar1")
+    if auto not in AUTOCORRELATION:
+        raise fail(f"unknown autocorrelation {auto!r}", "autocorrelation",
+                   hint="expected one of " + ", ".join(AUTOCORRELATION))
     for sname, raw in raw_series.items():
-        series.append(_series(sname, raw, fail))
+        series.append(_series(sname, raw, fail, auto))
+    drivers = doc.get("drivers", [])
+    if not isinstance(drivers, list) or not all(isinstance(d, str) for d in drivers):
+        raise fail(f"drivers must be a list of driver names, got {drivers!r}", "drivers",
+                   hint='e.g. drivers = ["child_population", "funded_posts"]')
+    calendar = doc.get("calendar")
+    if calendar is not None and not isinstance(calendar, str):
+        raise fail(f"calendar must name a TOML file, got {calendar!r}", "calendar")
     fixed = {}
     for k, v in doc.get("fixed", {}).items():
         if isinstance(v, bool) or not isinstance(v, int | float):
@@ -242,7 +266,8 @@ def parse_spec(text: str, path: Path | None = None, name: str = "spec") -> Calib
         series=tuple(series), area=area or None, title=str(doc.get("title", name)),
         description=" ".join(str(doc.get("description", "")).split()),
         scenario=doc.get("scenario"), method=str(doc.get("method", "differential_evolution")),
-        fixed=fixed, scale=scale, roles=roles, options=dict(doc.get("options", {})), path=path, text=text,
+        fixed=fixed, scale=scale, roles=roles, options=dict(doc.get("options", {})), path=path,
+        text=text, drivers=tuple(drivers), calendar=calendar,
     )
 
 
@@ -319,13 +344,21 @@ def _parameter(name: str, raw: Any, fail) -> ParameterSpec:
     return ParameterSpec(name, lower, upper, prior, initial, _locate_text_line(fail, keys))
 
 
-def _series(name: str, raw: Any, fail) -> SeriesSpec:
+def _series(name: str, raw: Any, fail, autocorrelation: str = "ar1") -> SeriesSpec:
     keys = ("series", name)
     _check_table("series", keys, raw, _SERIES_KEYS, "error, weight, breaks", fail)
     error = raw.get("error", "normal")
     if error not in ERROR_MODELS:
         raise fail(f"series {name!r}: unknown error model {error!r}", *keys, "error",
                    hint="expected one of " + ", ".join(ERROR_MODELS))
+    auto = raw.get("autocorrelation", autocorrelation if error != "negbin" else "none")
+    if auto not in AUTOCORRELATION:
+        raise fail(f"series {name!r}: unknown autocorrelation {auto!r}", *keys,
+                   "autocorrelation", hint="expected one of " + ", ".join(AUTOCORRELATION))
+    if auto == "ar1" and error == "negbin":
+        raise fail(f"series {name!r}: autocorrelated residuals need error = \"normal\" or "
+                   "\"lognormal\"", *keys, "autocorrelation",
+                   hint='set autocorrelation = "none" for a negbin series')
     weight = _number(raw, "weight", fail, keys)
     if weight is not None and weight <= 0:
         raise fail(f"series {name!r}: weight must be positive", *keys, "weight")
@@ -339,7 +372,7 @@ def _series(name: str, raw: Any, fail) -> SeriesSpec:
                    *keys, "dispersion")
     return SeriesSpec(name, error, 1.0 if weight is None else weight, breaks,
                       _period(raw.get("period"), fail, (*keys, "period")), dispersion,
-                      _locate_text_line(fail, keys))
+                      _locate_text_line(fail, keys), auto)
 
 
 def _locate_text_line(fail, keys) -> int | None:

@@ -69,3 +69,99 @@ def test_noise_has_the_error_model_moments():
     assert x.var() == pytest.approx(50 + 50**2 / 10, rel=0.03)
     z = np.log(sample_noise(rng, m, "lognormal", 0.1) / 50.0)
     assert z.std() == pytest.approx(0.1, rel=0.01)
+
+
+# ---- autocorrelated residuals (AR(1)) -------------------------------------------------------
+
+def _ar1_cov(n: int, s: float, rho: float) -> np.ndarray:
+    """The stationary AR(1) covariance s^2 rho^|i-j| / (1 - rho^2)."""
+    lag = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
+    return s**2 * rho**lag / (1 - rho**2)
+
+
+def _exact_ar1(y, m, error, s, rho):
+    """The exact Gaussian AR(1) log-density of y, by the multivariate normal (the reference)."""
+    e = np.log(y) - np.log(m) if error == "lognormal" else y - m
+    ll = stats.multivariate_normal(np.zeros(len(y)), _ar1_cov(len(y), s, rho)).logpdf(e)
+    return ll - np.sum(np.log(y)) if error == "lognormal" else ll
+
+
+Y7 = np.array([105.0, 98.0, 120.0, 87.0, 101.0, 111.0, 96.0])
+M7 = np.array([[100.0, 100.0, 110.0, 95.0, 100.0, 104.0, 99.0],
+               [90.0, 95.0, 130.0, 80.0, 110.0, 105.0, 92.0]])
+
+
+@pytest.mark.parametrize("error", ["normal", "lognormal"])
+def test_ar1_likelihood_is_the_exact_gaussian_density_at_its_profiled_values(error):
+    from scipy import optimize
+
+    from carespiral.calibration.errors_model import fit_error
+
+    for m in M7:
+        f = fit_error(Y7, m, error, ar1=True)
+        ll = loglik(Y7, m[None, :], error, ar1=True)[0]
+        assert ll == pytest.approx(_exact_ar1(Y7, m, error, f.scale, f.rho), rel=1e-10)
+
+        # and it is the maximum over (s, rho) of the exact density: a numerical search from
+        # several starts finds nothing better
+        def neg(x, m=m):
+            return -_exact_ar1(Y7, m, error, np.exp(x[0]), np.tanh(x[1]))
+
+        best = min((optimize.minimize(neg, [np.log(f.scale) + d, np.arctanh(r0)],
+                                      method="Nelder-Mead",
+                                      options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000})
+                    for d in (-0.5, 0.5) for r0 in (-0.6, 0.0, 0.6)), key=lambda o: o.fun)
+        assert -best.fun <= ll + 1e-7
+        assert np.tanh(best.x[1]) == pytest.approx(f.rho, abs=1e-4)
+        assert np.exp(best.x[0]) == pytest.approx(f.scale, rel=1e-4)
+
+
+def test_ar1_whitened_residuals_give_the_same_likelihood_differences():
+    from carespiral.calibration.errors_model import ErrorFit
+
+    fit = ErrorFit(6.0, 0.4)
+    d = [np.sum(deviance_residuals(Y7, m[None, :], "normal", fit) ** 2) for m in M7]
+    ll = [_exact_ar1(Y7, m, "normal", 6.0, 0.4) for m in M7]
+    assert -0.5 * (d[0] - d[1]) == pytest.approx(ll[0] - ll[1], rel=1e-10)
+
+
+def test_a_known_rho_is_recovered_from_seeded_synthetic_residuals():
+    from carespiral.calibration.errors_model import ar1_rho
+
+    rng = np.random.default_rng(11)
+    for rho in (-0.5, 0.0, 0.7):
+        runs, n = 400, 60
+        e = np.empty((runs, n))
+        e[:, 0] = rng.standard_normal(runs) / np.sqrt(1 - rho**2)
+        for t in range(1, n):
+            e[:, t] = rho * e[:, t - 1] + rng.standard_normal(runs)
+        est = ar1_rho(e)
+        # the ML estimator's sampling sd is about sqrt((1 - rho^2) / n); its mean over 400
+        # series is within a few standard errors of the truth (bias O(1/n) included)
+        assert abs(est.mean() - rho) < 3 * np.sqrt((1 - rho**2) / n) / np.sqrt(runs) + 2.5 / n
+        assert est.std() == pytest.approx(np.sqrt((1 - rho**2) / n), rel=0.25)
+
+
+def test_ar1_noise_has_the_stationary_moments_and_forecasts_carry_the_residual():
+    from carespiral.calibration.errors_model import ErrorFit, forecast_noise
+
+    rng = np.random.default_rng(5)
+    fit = ErrorFit(0.1, 0.6)
+    z = np.log(sample_noise(rng, np.full((100_000, 4), 50.0), "lognormal", fit) / 50.0)
+    assert z.std(axis=0) == pytest.approx(np.full(4, 0.1 / np.sqrt(1 - 0.36)), rel=0.02)
+    assert np.corrcoef(z[:, 1], z[:, 2])[0, 1] == pytest.approx(0.6, abs=0.01)
+    # one and three years after a last residual of 0.2: 0.6 and 0.216 of it carried over
+    centre, draws = forecast_noise(rng, np.full((100_000, 2), 50.0), "lognormal", fit,
+                                   np.full(100_000, 0.2), np.array([1.0, 3.0]))
+    assert np.log(centre[0] / 50.0) == pytest.approx([0.12, 0.2 * 0.6**3])
+    e = np.log(draws / 50.0)
+    assert e.mean(axis=0) == pytest.approx([0.12, 0.0432], abs=0.002)
+    assert e.std(axis=0) == pytest.approx([0.1, 0.1 * np.sqrt((1 - 0.6**6) / (1 - 0.36))],
+                                          rel=0.02)
+
+
+def test_short_series_and_negbin_are_not_autocorrelated():
+    y, m = Y[:4], M[:, :4]
+    assert loglik(y, m, "normal", ar1=True) == pytest.approx(loglik(y, m, "normal"))
+    with pytest.raises(ValueError, match="negbin"):
+        loglik(Y, M, "negbin", ar1=True)

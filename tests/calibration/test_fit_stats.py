@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy import stats
 
-from carespiral.calibration.backtest import mase, naive_forecasts
-from carespiral.calibration.fit_stats import fit_statistics, theil
+from carespiral.calibration.backtest import mase, naive_forecasts, score_forecasts
+from carespiral.calibration.fit_stats import fit_statistics, theil, trend
 
 # simulated S = 1, 2, 3, 4 and actual A = 2, 2, 4, 5, worked by hand with 1/n moments:
 # MSE = 3/4; bias (2.5 - 3.25)^2 = 0.5625; s_S = sqrt(1.25), s_A = sqrt(1.6875);
@@ -28,7 +30,9 @@ def test_theil_proportions_match_hand_computation():
 
 def test_other_statistics_match_hand_computation():
     st = fit_statistics(S, A)
-    assert st["r2"] == pytest.approx(R**2, rel=1e-12)
+    # R² = 1 - SSE/SST: SSE = 1 + 0 + 1 + 1 = 3, SST = sum (A - 3.25)^2 = 6.75
+    assert st["r2"] == pytest.approx(1 - 3 / 6.75, rel=1e-12)
+    assert st["r"] == pytest.approx(R, rel=1e-12)
     assert st["mape"] == pytest.approx(100 * (1 / 2 + 0 + 1 / 4 + 1 / 5) / 4, rel=1e-12)
     assert st["rmse"] == pytest.approx(np.sqrt(0.75), rel=1e-12)
     assert st["mean_error"] == pytest.approx(-0.75)
@@ -57,3 +61,50 @@ def test_naive_forecasts_and_mase():
     assert mase(np.array([18.0, 20.0]), pers, values) == pytest.approx(1.5)
     assert mase(np.array([18.0, 20.0]), trend, values) == pytest.approx(0.0)
     assert np.isnan(mase(np.array([1.0]), np.array([1.0]), np.array([3.0, 3.0])))
+
+
+def test_a_fit_that_runs_against_the_data_reads_as_bad():
+    # the published series rises by about 9,000 a year; the fit falls by 2,600 a year
+    years = np.arange(2013, 2024, dtype=float)
+    rng = np.random.default_rng(1)
+    a = 150_000 + 9_000 * (years - 2013) + rng.normal(0, 3_000, len(years))
+    s = 190_000 - 2_600 * (years - 2013)
+    st = fit_statistics(s, a, years)
+    assert st["r"] < -0.9  # a squared correlation would call this a good fit
+    assert st["r2"] < 0
+    assert st["trend_sign"] == "wrong"
+    assert st["slope_fitted"] == pytest.approx(-2_600)
+    ref = stats.linregress(years, a)
+    assert st["slope_observed"] == pytest.approx(ref.slope, rel=1e-10)
+    assert st["trend_t"] == pytest.approx(ref.slope / ref.stderr, rel=1e-10)
+
+
+def test_trend_sign_is_unclear_without_a_clear_published_trend():
+    years = np.arange(2017, 2024, dtype=float)
+    a = np.array([16.0, 15.5, 16.4, 15.8, 16.1, 15.7, 16.2])  # noise around 16
+    _slope, t = trend(years, a)
+    assert abs(t) < 2
+    assert fit_statistics(a[::-1], a, years)["trend_sign"] == "unclear"
+    assert fit_statistics(a + 0.1 * (years - 2017), a + 1.0 * (years - 2017),
+                          years)["trend_sign"] == "right"
+
+
+def test_scores_average_errors_scaled_at_each_origin():
+    # two origins of one series; scales 2 and 4 (in-sample mean absolute change)
+    f = pd.DataFrame({
+        "series": "x", "origin": [2018, 2018, 2019], "year": [2019, 2020, 2020],
+        "horizon": [1, 2, 1], "observed": [10.0, 12.0, 12.0], "forecast": [11.0, 12.0, 8.0],
+        "lower": [9.0, 13.0, 7.0], "upper": [12.0, 14.0, 13.0],
+        "persistence": [8.0, 8.0, 10.0], "trend": [10.0, 11.0, 13.0], "mean": [9.0, 9.0, 9.0],
+        "scale": [2.0, 2.0, 4.0]})
+    sc = score_forecasts(f).iloc[0]
+    assert sc["n"] == 3
+    assert sc["mase_model"] == pytest.approx((1 / 2 + 0 / 2 + 4 / 4) / 3)
+    assert sc["mase_persistence"] == pytest.approx((2 / 2 + 4 / 2 + 2 / 4) / 3)
+    assert sc["mase_trend"] == pytest.approx((0 + 1 / 2 + 1 / 4) / 3)
+    assert sc["coverage"] == pytest.approx(2 / 3)
+    by_h = score_forecasts(f, by=("series", "horizon")).set_index("horizon")
+    assert by_h.loc[2, "mase_model"] == 0.0 and by_h.loc[1, "n"] == 2
+    # a row without a scale (too few fitted values at its origin) is left out
+    f.loc[2, "scale"] = np.nan
+    assert score_forecasts(f).iloc[0]["n"] == 2

@@ -1,0 +1,246 @@
+"""Rolling-origin backtests: fit at each origin, forecast the next years, score against naive rules.
+
+    >>> from carespiral.calibration.rolling import rolling_backtest
+    >>> bt = rolling_backtest("national", origins=range(2016, 2023), horizon=3)  # doctest: +SKIP
+    >>> bt.scores            # MASE per series: model, its run alone, persistence, trend, mean
+    >>> bt.save("backtest-national")
+
+At each origin Y the spec is fitted to the years up to Y (`calibrate(..., fit_until=Y)`) and
+forecasts the published values of years Y+1 to Y+horizon. Ex ante (the default) the forecast
+knows only what was known at the origin: drivers after the last fitted figure are held (the
+data layer's rule) and calendar events after it are left out (`build_problem`). Each forecast is
+scored by its absolute error over the in-sample mean absolute one-step change at that origin
+(the MASE scale), and so are three naive forecasts from the same fitted years: persistence,
+the linear trend and the in-sample mean. Coverage is the share of published values inside the
+95% predictive interval.
+
+Any other way of fitting can be scored the same way: `forecast_rows(result, origin)` turns a
+fit's forecasts into rows and `score_forecasts` (in `backtest`) averages them; `fit=` takes a
+function `(spec, area, origin, horizon, data) -> result` with the tables of a
+`CalibrationResult` (`fitted`: series, year, observed; `backtest`: series, year, observed,
+forecast, lower, upper, optionally run).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from carespiral.calibration.backtest import add_naive_forecasts, mase_scale, score_forecasts
+from carespiral.calibration.spec import CalibrationSpec, read_spec
+from carespiral.errors import CarespiralError
+from carespiral.results import Result
+
+__all__ = ["BacktestResult", "Fit", "forecast_rows", "parse_origins", "rolling_backtest"]
+
+Fit = Callable[..., Any]  # (spec, area, origin, horizon, data) -> a result with fitted/backtest
+
+
+def parse_origins(text: str) -> list[int]:
+    """`2016:2022` (inclusive), `2016,2019,2022` or one year, as a sorted list of years."""
+    try:
+        if ":" in text:
+            a, b = (int(x) for x in text.split(":"))
+            years = list(range(a, b + 1))
+        else:
+            years = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise CarespiralError(f"--origins {text!r}: expected FIRST:LAST (e.g. 2016:2022) or a "
+                              "comma-separated list of years") from None
+    if not years:
+        raise CarespiralError(f"--origins {text!r}: no years (is FIRST after LAST?)")
+    return sorted(set(years))
+
+
+def forecast_rows(result: Any, origin: int, area: str = "") -> pd.DataFrame:
+    """One fit's forecasts as rows: origin, horizon, the naive forecasts and the MASE scale."""
+    bt = result.backtest
+    if bt is None or not len(bt):
+        return pd.DataFrame()
+    fitted = result.fitted
+    if not {"persistence", "trend", "mean"} <= set(bt.columns):
+        bt = add_naive_forecasts(bt, fitted)
+    scale = {name: mase_scale(g.sort_values("year")["observed"].to_numpy())
+             for name, g in fitted.groupby("series")}
+    keep = [c for c in ("series", "year", "date", "observed", "forecast", "run", "lower",
+                        "upper", "persistence", "trend", "mean", "unit") if c in bt.columns]
+    out = bt[keep].copy()
+    out.insert(0, "origin", int(origin))
+    out.insert(0, "area", area)
+    out["horizon"] = out["year"].astype(int) - int(origin)
+    out["scale"] = out["series"].map(scale).astype(float)
+    return out
+
+
+def _default_fit(method, seed, budget, ex_ante, method_options, progress) -> Fit:
+    from carespiral.calibration.engine import calibrate
+
+    def fit(spec, area, origin, horizon, data):
+        return calibrate(spec, area=area, method=method, fit_until=origin, seed=seed,
+                         budget=budget, profiles=False, data=data, progress=progress,
+                         command="", method_options=method_options, horizon=horizon,
+                         ex_ante=ex_ante)
+
+    return fit
+
+
+def rolling_backtest(
+    spec: str | Path | CalibrationSpec,
+    area: str | None = None,
+    origins: Iterable[int] = range(2016, 2023),
+    horizon: int = 3,
+    *,
+    data: pd.DataFrame | None = None,
+    method: str | None = None,
+    seed: int = 0,
+    budget: int | None = None,
+    ex_ante: bool = True,
+    method_options: dict | None = None,
+    fit: Fit | None = None,
+    progress: Callable[[int, float], None] | None = None,
+    on_origin: Callable[[int, Any], None] | None = None,
+    command: str = "",
+) -> BacktestResult:
+    """Fit `spec` at every origin and score its forecasts 1..horizon years ahead.
+
+    progress(runs, best): model runs so far over all origins (for a bar); on_origin(origin,
+    result) after each fit. An origin with nothing to forecast (no published values after
+    it) or a fit that fails is recorded in `fits` with the reason, not fatal.
+    """
+    if not isinstance(spec, CalibrationSpec):
+        spec = read_spec(spec)
+    if horizon < 1:
+        raise CarespiralError(f"--horizon {horizon}: must be at least 1 year")
+    origins = sorted(set(int(o) for o in origins))
+    first = spec.period[0]
+    if not origins or origins[0] < first + 1:
+        raise CarespiralError(f"origins must be after the spec's first year {first} (at least "
+                              "two fitted years), got "
+                              + (", ".join(map(str, origins)) or "none"))
+    done = {"runs": 0}
+
+    def counted(runs: int, best: float) -> None:
+        if progress is not None:
+            progress(done["runs"] + runs, best)
+
+    fit = fit or _default_fit(method, seed, budget, ex_ante, method_options, counted)
+    rows, fits, label = [], [], area or spec.area or ""
+    for origin in origins:
+        t0 = time.perf_counter()
+        try:
+            res = fit(spec, area, origin, horizon, data)
+        except CarespiralError as exc:
+            fits.append({"origin": origin, "status": "failed", "message": str(exc),
+                         "seconds": time.perf_counter() - t0})
+            continue
+        label = getattr(res, "area", label) or label
+        diag = getattr(res, "diagnostics", {}) or {}
+        done["runs"] += int(diag.get("runs", 0))
+        part = forecast_rows(res, origin, label)
+        rows.append(part)
+        fits.append({"origin": origin, "status": "ok", "converged": bool(res.converged),
+                     "message": res.message, "runs": int(diag.get("runs", 0)),
+                     "best_logpost": diag.get("best_logpost", float("nan")),
+                     "forecasts": len(part), "seconds": time.perf_counter() - t0})
+        if on_origin is not None:
+            on_origin(origin, res)
+    forecasts = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["area", "origin", "series", "year", "observed", "forecast", "lower", "upper",
+                 "persistence", "trend", "mean", "horizon", "scale"])
+    if not len(forecasts):
+        reasons = "; ".join(f"{f['origin']}: {f.get('message', '')}" for f in fits)
+        raise CarespiralError(f"no origin gave a forecast to score ({reasons})")
+    return BacktestResult(
+        model=spec.model, spec=spec.name, area=label, origins=origins, horizon=horizon,
+        ex_ante=ex_ante, method=method or spec.method, seed=seed,
+        forecasts=forecasts, scores=score_forecasts(forecasts),
+        by_horizon=score_forecasts(forecasts, by=("series", "horizon")),
+        fits=pd.DataFrame(fits), manifest={"command": command, "budget": budget})
+
+
+@dataclass
+class BacktestResult(Result):
+    """A rolling-origin backtest of one spec and area.
+
+    forecasts: one row per origin, series and forecast year (observed, forecast, run, 95%
+    interval, the naive forecasts, horizon, MASE scale). scores: per series, the number of
+    forecasts, mean scaled errors of the model (`mase_model`: the statistical model's forecast;
+    `mase_run`: the model run alone) and of persistence, trend and mean, and coverage.
+    by_horizon: the same per series and horizon. fits: one row per origin (status, convergence,
+    runs, seconds).
+    """
+
+    model: str
+    spec: str
+    area: str
+    origins: list[int]
+    horizon: int
+    ex_ante: bool
+    method: str
+    seed: int
+    forecasts: pd.DataFrame
+    scores: pd.DataFrame
+    by_horizon: pd.DataFrame
+    fits: pd.DataFrame
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    kind: ClassVar[str] = "backtest"
+    tables: ClassVar[dict[str, str]] = {"forecasts": "forecasts.csv", "scores": "scores.csv",
+                                        "by_horizon": "scores_by_horizon.csv",
+                                        "fits": "fits.csv"}
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.scores.set_index("series")
+
+    def overall(self) -> dict[str, float]:
+        """Means over series of each MASE column (every series counts once), and coverage over
+        all forecasts."""
+        s = self.scores
+        out = {c: float(s[c].mean()) for c in s.columns if c.startswith("mase_")}
+        f = self.forecasts
+        ok = f["observed"].notna() & np.isfinite(f["scale"].to_numpy(dtype=float))
+        inside = (f.loc[ok, "observed"] >= f.loc[ok, "lower"]) & \
+            (f.loc[ok, "observed"] <= f.loc[ok, "upper"])
+        out["coverage"] = float(inside.mean()) if ok.any() else float("nan")
+        out["forecasts"] = float(ok.sum())
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {"model": self.model, "spec": self.spec, "area": self.area,
+                "origins": list(self.origins), "horizon": self.horizon,
+                "ex_ante": self.ex_ante, "overall": self.overall(),
+                "mase": {r["series"]: {k: float(r[k]) for k in self.scores.columns
+                                       if k.startswith("mase_")}
+                         for _, r in self.scores.iterrows()}}
+
+    def report(self) -> str:
+        from carespiral.calibration.verdict import backtest_verdict
+
+        lines = [backtest_verdict(self), "",
+                 f"Rolling-origin backtest of {self.model} for {self.area} ({self.spec}): "
+                 f"origins {', '.join(map(str, self.origins))}, forecasts 1-{self.horizon} "
+                 f"years ahead, {'ex ante' if self.ex_ante else 'ex post'}, method "
+                 f"{self.method}, seed {self.seed}", "",
+                 "Mean absolute scaled error (below 1 beats the in-sample one-step change):",
+                 f"  {'series':<22}{'n':>4}{'model':>8}{'run':>8}{'persist':>9}{'trend':>8}"
+                 f"{'mean':>8}{'in 95%':>8}"]
+        for _, r in self.scores.iterrows():
+            lines.append(f"  {r['series']:<22}{int(r['n']):>4}{r['mase_model']:>8.2f}"
+                         f"{r.get('mase_run', float('nan')):>8.2f}"
+                         f"{r['mase_persistence']:>9.2f}{r['mase_trend']:>8.2f}"
+                         f"{r['mase_mean']:>8.2f}{r['coverage']:>8.0%}")
+        o = self.overall()
+        lines.append(f"  {'mean over series':<26}{o['mase_model']:>8.2f}"
+                     f"{o.get('mase_run', float('nan')):>8.2f}{o['mase_persistence']:>9.2f}"
+                     f"{o['mase_trend']:>8.2f}{o['mase_mean']:>8.2f}{o['coverage']:>8.0%}")
+        failed = self.fits[self.fits["status"] != "ok"] if "status" in self.fits else []
+        if len(failed):
+            lines += ["", "Origins without a forecast:"]
+            lines += [f"  {int(r['origin'])}: {r['message']}" for _, r in failed.iterrows()]
+        return "\n".join(lines) + "\n"
