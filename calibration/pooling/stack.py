@@ -1,0 +1,301 @@
+"""Many areas' problems run as one batch: authority as a dimension of the runs.
+
+An `AreaCase` is one area's calibration problem (its published series, the constants its own
+data set, e.g. child population) with its drivers over time (time inputs such as the child
+population index). `AreaStack` runs parameter sets of any mix of areas together: each row of a
+batch belongs to one area (`owner`), gets that area's constants and that area's drivers as
+per-run time inputs, and is observed against that area's published rows. One `run_batch` call
+(in chunks, to bound memory) serves every area, on the compiled engine, with the runs split over
+the machine's cores.
+
+Observing is shared too: for each series, the union of all areas' reporting periods is observed
+once over every run (`carespiral.data.observe.observe_batch`), and each area then reads its own
+periods from its own runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from carespiral.calibration.errors_model import deviance_residuals, estimate_scale
+from carespiral.calibration.observations import SeriesObs
+from carespiral.calibration.problem import Problem
+from carespiral.errors import CarespiralError
+
+__all__ = ["AreaCase", "AreaStack"]
+
+_KEY = ["date", "period_start", "period_end"]
+
+
+@dataclass
+class AreaCase:
+    """One area to fit: its Problem, held-out series and drivers over time.
+
+    inputs: model variable -> Series (model month -> value), the area's time inputs.
+    """
+
+    code: str
+    name: str
+    problem: Problem
+    holdout: list[SeriesObs] = field(default_factory=list)
+    inputs: Mapping[str, pd.Series] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+class _Template:
+    """One series' reporting periods over all areas, and where each area's rows sit in it."""
+
+    def __init__(self, name: str, pairs: Sequence[tuple[int, SeriesObs]]) -> None:
+        obs = [s for _, s in pairs]
+        rows = pd.concat([o.rows for o in obs], ignore_index=True)
+        rows = rows.drop_duplicates(_KEY).sort_values("date").reset_index(drop=True)
+        self.name = name
+        self.rows = rows
+        self.needs = obs[0].needs
+        self.roles = obs[0].roles
+        self.start = obs[0].start
+        key = rows[_KEY].astype("int64").apply(tuple, axis=1)
+        where = {k: i for i, k in enumerate(key)}
+        self.index = [np.array([where[k] for k in o.rows[_KEY].astype("int64").apply(
+            tuple, axis=1)], dtype=int) for o in obs]
+
+
+class AreaStack:
+    """The areas of `cases` (same model, parameters and scenario) as one batch problem."""
+
+    def __init__(self, cases: Sequence[AreaCase], chunk: int = 1500,
+                 engine: str | None = "numba") -> None:
+        if not cases:
+            raise CarespiralError("no areas to fit")
+        self.cases = list(cases)
+        first = self.cases[0].problem
+        self.model = first.model
+        self.parameters = list(first.parameters)
+        self.names = first.names
+        self.scenario = first.scenario
+        self.time_step = first.time_step
+        for c in self.cases:
+            if c.problem.names != self.names:
+                raise CarespiralError(f"area {c.name}: fits {c.problem.names}, not {self.names}")
+        self.chunk, self.engine = chunk, engine
+        self.n_runs = 0
+        self.series_names = list(dict.fromkeys(s.name for c in self.cases
+                                               for s in c.problem.series))
+        self._fixed = sorted({k for c in self.cases for k in c.problem.fixed})
+        self._fixed_values = np.array([[c.problem.fixed.get(k, np.nan) for k in self._fixed]
+                                       for c in self.cases], dtype=float)
+        if np.isnan(self._fixed_values).any():
+            raise CarespiralError("every area must set the same constants")
+        self._inputs = self._input_grids()
+
+    # ---- shapes ----------------------------------------------------------------------------
+
+    @property
+    def n_areas(self) -> int:
+        return len(self.cases)
+
+    @property
+    def k(self) -> int:
+        return len(self.names)
+
+    def n_obs(self, area: int) -> int:
+        return self.cases[area].problem.n_obs
+
+    def templates(self, which: str = "fit") -> list[_Template]:
+        """Per series: the union of the areas' rows (`fit`: fitted series; `holdout`)."""
+        cache = self.__dict__.setdefault("_templates", {})
+        if which not in cache:
+            cache[which] = self._build_templates(which)
+        return cache[which]
+
+    def set_series(self, which: str, series: Sequence[Sequence[SeriesObs]]) -> None:
+        """Other series to predict per area (e.g. future reporting periods), by a name."""
+        if which in ("fit", "holdout") or len(series) != self.n_areas:
+            raise CarespiralError("set_series needs a new name and one list per area")
+        self.__dict__.setdefault("_extra", {})[which] = [list(s) for s in series]
+        self.__dict__.setdefault("_templates", {}).pop(which, None)
+
+    def _series_of(self, which: str, area: int) -> list[SeriesObs]:
+        case = self.cases[area]
+        if which == "fit":
+            return list(case.problem.series)
+        if which == "holdout":
+            return list(case.holdout)
+        return self.__dict__["_extra"][which][area]
+
+    def _build_templates(self, which: str) -> list[_Template]:
+        by_name: dict[str, list[tuple[int, SeriesObs]]] = {}
+        where: dict[tuple[int, int], tuple[int, int]] = {}  # (area, its series) -> (template, entry)
+        for a in range(self.n_areas):
+            for i, s in enumerate(self._series_of(which, a)):
+                pairs = by_name.setdefault(s.name, [])
+                where[(a, i)] = (list(by_name).index(s.name), len(pairs))
+                pairs.append((a, s))
+        self.__dict__.setdefault("_where", {})[which] = where
+        return [_Template(name, pairs) for name, pairs in by_name.items()]
+
+    def _input_grids(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per time input: a common time grid and every area's values on it (grid x areas).
+
+        Linear interpolation on the union of the areas' points reproduces each area's own
+        piecewise-linear input exactly (ends held)."""
+        names = sorted({k for c in self.cases for k in c.inputs})
+        grids = {}
+        for name in names:
+            if any(name not in c.inputs for c in self.cases):
+                raise CarespiralError(f"time input {name!r} is given for some areas only")
+            t = np.unique(np.concatenate([c.inputs[name].index.to_numpy(dtype=float)
+                                          for c in self.cases]))
+            vals = np.column_stack([np.interp(t, c.inputs[name].index.to_numpy(dtype=float),
+                                              c.inputs[name].to_numpy(dtype=float))
+                                    for c in self.cases])
+            grids[name] = (t, vals)
+        return grids
+
+    # ---- running ---------------------------------------------------------------------------
+
+    def predict(self, theta: np.ndarray, owner: np.ndarray, which: str = "fit",
+                templates: Sequence[_Template] | None = None, stop: float | None = None
+                ) -> list[np.ndarray]:
+        """Observed model values of every row: per template, an array (rows x template rows).
+
+        Rows that fail (a run the engine cannot finish) are NaN.
+        """
+        from carespiral.pysd_runner.batch.model import TimeInput
+
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        owner = np.asarray(owner, dtype=int)
+        temps = list(self.templates(which) if templates is None else templates)
+        out = [np.full((len(theta), len(t.rows)), np.nan) for t in temps]
+        if not len(theta) or not temps:
+            return out
+        outputs = list(dict.fromkeys(v for t in temps for v in t.needs))
+        last = max(float(np.max(_months(t))) for t in temps)
+        stop = float(np.ceil(last)) if stop is None else stop
+        step = self.time_step or self.model.control("time_step")
+
+        def run(rows: np.ndarray) -> None:
+            frame = pd.DataFrame(theta[rows], columns=self.names)
+            for j, name in enumerate(self._fixed):
+                frame[name] = self._fixed_values[owner[rows], j]
+            inputs = {name: TimeInput(t, vals[:, owner[rows]])
+                      for name, (t, vals) in self._inputs.items()}
+            options = {"engine": self.engine} if self.engine else {}
+            ds = self.model.run_batch(frame, outputs=outputs, saveper=step,
+                                      scenario=self.scenario, stop=stop,
+                                      time_step=self.time_step, backend="auto", inputs=inputs,
+                                      **options)
+            self.n_runs += len(rows)
+            from carespiral.data.observe import observe_batch
+
+            for j, t in enumerate(temps):
+                seen = observe_batch(ds[list(t.needs)], t.rows, self.model, roles=t.roles)
+                out[j][rows] = seen.to_numpy().T
+
+        def guarded(rows: np.ndarray) -> None:
+            try:
+                run(rows)
+            except CarespiralError:
+                raise
+            except Exception:
+                if len(rows) == 1:
+                    return  # this run fails: NaN, the others go on
+                half = len(rows) // 2
+                guarded(rows[:half])
+                guarded(rows[half:])
+
+        for start in range(0, len(theta), self.chunk):
+            guarded(np.arange(start, min(start + self.chunk, len(theta))))
+        return out
+
+    def area_values(self, preds: Sequence[np.ndarray], owner: np.ndarray, area: int,
+                    which: str = "fit") -> list[np.ndarray]:
+        """One area's model values per series (its rows x its observations) from `predict`."""
+        rows = np.flatnonzero(np.asarray(owner) == area)
+        temps = self.templates(which)
+        where = self.__dict__["_where"][which]
+        out = []
+        for i in range(len(self._series_of(which, area))):
+            j, entry = where[(area, i)]
+            out.append(preds[j][np.ix_(rows, temps[j].index[entry])])
+        return out
+
+    # ---- scoring ---------------------------------------------------------------------------
+
+    def residuals(self, theta: np.ndarray, owner: np.ndarray, scales: np.ndarray,
+                  width: int) -> np.ndarray:
+        """Weighted standardised residuals per row, padded with zeros to `width` columns.
+
+        scales: (areas x series) error scales of the fitted series, fixed during a fit round.
+        """
+        owner = np.asarray(owner, dtype=int)
+        preds = self.predict(theta, owner)
+        out = np.zeros((len(owner), width))
+        for a in np.unique(owner):
+            rows = np.flatnonzero(owner == a)
+            parts = []
+            for s, m in zip(self.cases[a].problem.series, self.area_values(preds, owner, a),
+                            strict=True):
+                sc = scales[a, self.series_names.index(s.name)]
+                parts.append(np.sqrt(s.weight) * deviance_residuals(s.values, m, s.error, sc))
+            r = np.concatenate(parts, axis=1)
+            out[rows, :r.shape[1]] = r
+        return out
+
+    def loglik(self, theta: np.ndarray, owner: np.ndarray) -> np.ndarray:
+        """Log-likelihood per row with each series' scale profiled (as `Problem.loglik_of`)."""
+        owner = np.asarray(owner, dtype=int)
+        preds = self.predict(theta, owner)
+        out = np.zeros(len(owner))
+        for a in np.unique(owner):
+            rows = np.flatnonzero(owner == a)
+            out[rows] = self.cases[a].problem.loglik_of(self.area_values(preds, owner, a))
+        return np.where(np.isfinite(out), out, -np.inf)
+
+    def scales(self, theta: np.ndarray, pooled_weight: float = 0.0) -> np.ndarray:
+        """Error scales (areas x series) at each area's parameters `theta` (areas x k); an
+        area without a series has NaN there.
+
+        With `pooled_weight` nu > 0, a normal or lognormal scale is shrunk towards the series'
+        scale over all areas: s^2 = (SSR + nu s0^2) / (n + nu), s0^2 = sum SSR / sum n (an
+        inverse-gamma prior worth nu observations; a normal series' scale is pooled relative
+        to each area's level), so a short series cannot claim an error scale near zero.
+        """
+        owner = np.arange(self.n_areas)
+        preds = self.predict(theta, owner)
+        names = self.series_names
+        out = np.full((self.n_areas, len(names)), np.nan)
+        n = np.zeros_like(out)
+        level = np.ones_like(out)
+        for a in owner:
+            for s, m in zip(self.cases[a].problem.series, self.area_values(preds, owner, a),
+                            strict=True):
+                j = names.index(s.name)
+                out[a, j] = estimate_scale(s.values, m[0], s.error, s.dispersion)
+                n[a, j] = len(s)
+                level[a, j] = max(float(np.mean(np.abs(s.values))), 1e-12)
+        if pooled_weight <= 0:
+            return out
+        errors = {s.name: s.error for c in self.cases for s in c.problem.series}
+        for j, name in enumerate(names):
+            if errors[name] not in ("normal", "lognormal"):
+                continue
+            has = np.isfinite(out[:, j])
+            rel = out[has, j] ** 2 * n[has, j]  # SSR
+            if errors[name] == "normal":  # in the series' units: pooled relative to the level
+                rel = rel / level[has, j] ** 2
+            s0 = np.sum(rel) / np.sum(n[has, j])
+            s0 = s0 * (level[has, j] ** 2 if errors[name] == "normal" else 1.0)
+            out[has, j] = np.sqrt((out[has, j] ** 2 * n[has, j] + pooled_weight * s0)
+                                  / (n[has, j] + pooled_weight))
+        return out
+
+
+def _months(t: _Template) -> np.ndarray:
+    from carespiral.pysd_runner.calendar import reference_months
+
+    return reference_months(t.rows["date"], t.start)
