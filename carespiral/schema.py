@@ -161,6 +161,9 @@ def describe_key(loc: Sequence[str | int], doc: Any = None) -> str:
                 parts.append(f"[[{'.'.join([*tables, _quote(key)])}]] number {nxt + 1}{kind}")
                 tables = []
             else:
+                if tables:
+                    parts.append(f"[{'.'.join(tables)}]")
+                    tables = []
                 parts.append(f"key {_quote(key)}, item {nxt + 1}")
             node = item
             continue
@@ -224,12 +227,15 @@ def _error(exc: ValidationError, schema: type[BaseModel], doc: Any, path: str | 
     if not errors:  # pragma: no cover - pydantic always lists at least one
         return FileFormatError(path, str(exc))
 
+    def key_path(e: dict[str, Any]) -> tuple[str | int, ...]:
+        return _drop_tags(_loc(e), doc, keep_last=e["type"] in ("missing", "extra_forbidden"))
+
     def place(e: dict[str, Any]) -> tuple[float, int]:
-        line = locate(text, _drop_tags(_loc(e), doc))
-        return (float("inf") if line is None else line, -len(e["loc"]))
+        line = locate(text, key_path(e))
+        return (float("inf") if line is None else line, -len(key_path(e)))
 
     err = min(errors, key=place)  # the first mistake in the file, the most specific
-    loc = _drop_tags(_loc(err), doc)
+    loc = key_path(err)
     if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
         tag = str((err.get("ctx") or {}).get("discriminator", "type")).strip("'")
         loc = (*loc, tag)
@@ -313,15 +319,16 @@ def _found(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _drop_tags(loc: tuple[str | int, ...], doc: Any) -> tuple[str | int, ...]:
-    """pydantic puts a union member's tag into the path (inputs, 0, 'pulse', duration)."""
+def _drop_tags(loc: tuple[str | int, ...], doc: Any, keep_last: bool = False) -> tuple[str | int, ...]:
+    """The key path of an error without the names pydantic adds for a union's members
+    (inputs, 0, 'pulse', duration; uncertainties, X, 'list[...]', 0): keys the document does
+    not hold, except a missing last key (`keep_last`)."""
     out: list[str | int] = []
     node = doc
-    for key in loc:
+    for i, key in enumerate(loc):
         child = _get(node, key)
-        if child is _MISSING and isinstance(key, str) and isinstance(node, dict) and \
-                node.get("type") == key:
-            continue  # the tag, not a key
+        if child is _MISSING and not (keep_last and i == len(loc) - 1):
+            continue
         out.append(key)
         node = child
     return tuple(out)

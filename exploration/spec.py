@@ -42,13 +42,12 @@
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from carespiral.errors import CarespiralError, FileFormatError
+from carespiral.errors import CarespiralError
 from carespiral.exploration.criteria import Criterion, default_criteria, read_criteria
 from carespiral.exploration.designs import DESIGNS
 
@@ -168,6 +167,7 @@ class ExploreSpec:
                     raise CarespiralError(f"{where}: range of {obj.name!r}: {exc}") from None
             return replace(obj, name=p.name)
 
+        self._check_size(model, where)
         unc = tuple(ranged(u) for u in self.uncertainties)
         lev = tuple(ranged(lv) for lv in self.levers)
         names = [f.name for f in (*unc, *lev)]
@@ -187,6 +187,23 @@ class ExploreSpec:
         except CarespiralError as exc:
             raise CarespiralError(f"{where}: {exc}") from None
         return replace(self, uncertainties=unc, levers=lev, criteria=crit, outcomes=outs)
+
+
+    def _check_size(self, model, where: str) -> None:
+        """A stop after the start, and runs x steps within the runner's limits (checked before
+        the design is built, so a spec of 10^13 runs is refused, not a MemoryError)."""
+        from carespiral.pysd_runner.limits import check_size
+
+        start = model.control("initial_time") if self.start is None else self.start
+        stop = model.control("final_time") if self.stop is None else self.stop
+        dt = model.control("time_step") if self.time_step is None else self.time_step
+        if not stop > start:
+            raise CarespiralError(f"{where}: stop = {stop:g} must come after the start "
+                                  f"({start:g}): the runs would have no length")
+        kept = (stop - start) / (self.saveper or model.control("saveper") or dt) + 1
+        per_run = len(self.factors) + max(len(self.outcomes), 12) + 4  # design and outcomes
+        check_size((stop - start) / dt, float(self.runs) * per_run + self.chunk * kept * 16,
+                   f"{where}: {self.runs:,} runs", f"(({stop:g} - {start:g}) / {dt:g})")
 
 
 def default_outcomes(model) -> tuple[Outcome, ...]:
@@ -213,15 +230,19 @@ def read_spec(path: str | Path) -> ExploreSpec:
                 f"spec {path} does not exist (bundled specs: {', '.join(known) or 'none'})"
             )
         path = alt
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        raise FileFormatError(path, f"not valid TOML: {exc}", line=line) from None
+    from carespiral.exploration.spec_schema import ExploreSpecFile
+    from carespiral.schema import check, read_toml
+
+    data, text = read_toml(path, "exploration spec")
+    check(ExploreSpecFile, data, path, text)  # the shape: mistakes name their line and key
     return spec_from_dict(data, path)
 
 
 def spec_from_dict(data: Mapping[str, Any], path: str | Path = "spec") -> ExploreSpec:
+    from carespiral.exploration.spec_schema import ExploreSpecFile
+    from carespiral.schema import check
+
+    check(ExploreSpecFile, data, path)
     data = dict(data)
     where = str(path)
 

@@ -82,7 +82,8 @@ def test_bad_criteria_are_named(items, message):
     ('model = "workforce_spiral"\ndesign = "grid"\n[uncertainties]\n"Referral Rate" = [1, 2]\n',
      "design must be one of"),
     ('model = "workforce_spiral"\n[uncertainties]\n"Referral Rate" = [300, 200]\n', "must be below"),
-    ('model = "workforce_spiral"\nrun = 5\n[uncertainties]\n"Referral Rate" = [1, 2]\n', "unknown keys"),
+    ('model = "workforce_spiral"\nrun = 5\n[uncertainties]\n"Referral Rate" = [1, 2]\n',
+     "line 2: key run: unknown key"),
     ('model = "workforce_spiral"\n[uncertainties\n', "line 2"),
 ])
 def test_bad_specs_are_named(tmp_path, text, message):
