@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from carespiral.errors import UnknownNameError
+from carespiral.errors import CarespiralError, UnknownNameError
 
 __all__ = ["DESIGNS", "Design", "get_design", "latin_hypercube", "sample_ranges"]
 
@@ -74,6 +74,10 @@ def _saltelli(names: Sequence[str], lo: np.ndarray, hi: np.ndarray, runs: int,
     from SALib.sample import sobol as salsobol
 
     d = len(names)
+    if runs < 8 * (d + 2):  # fewer base samples give total indices far outside [0, 1]
+        raise CarespiralError(f"a Saltelli design for {d} factors needs at least {8 * (d + 2)} "
+                              f"runs (8 base samples x (factors + 2)), got {runs}; Sobol "
+                              "indices settle only with hundreds of base samples")
     # Total runs are base_n * (d + 2) without second-order indices; base_n a power of two.
     base = 2 ** max(1, math.ceil(math.log2(max(runs / (d + 2), 2))))
     x = salsobol.sample(_salib_problem(names, lo, hi), base, calc_second_order=False, seed=seed)
