@@ -190,11 +190,9 @@ def read_spec(name_or_path: str | Path) -> CalibrationSpec:
             raise FileFormatError(path, "spec file does not exist")
         raise UnknownNameError("calibration spec", text_name, bundled,
                                hint="(bundled specs: " + ", ".join(bundled) + "; or a .toml path)")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FileFormatError(path, f"cannot read spec: {exc.strerror}") from None
-    return parse_spec(text, path=path, name=path.stem)
+    from carespiral.schema import read_text
+
+    return parse_spec(read_text(path, "calibration spec"), path=path, name=path.stem)
 
 
 def parse_spec(text: str, path: Path | None = None, name: str = "spec") -> CalibrationSpec:
@@ -210,6 +208,10 @@ def parse_spec(text: str, path: Path | None = None, name: str = "spec") -> Calib
         m = re.search(r"line (\d+)", str(exc))
         raise FileFormatError(where, f"not valid TOML: {str(exc).split(' (at')[0]}",
                               line=int(m.group(1)) if m else None) from None
+    from carespiral.calibration.spec_schema import CalibrationSpecFile
+    from carespiral.schema import check
+
+    check(CalibrationSpecFile, doc, where, text)  # the shape: mistakes name line and key
     unknown = sorted(set(doc) - _TOP_KEYS)
     if unknown:
         raise fail(f"unknown key {unknown[0]!r}", unknown[0],

@@ -48,6 +48,8 @@ __all__ = [
     "check_table",
     "describe_key",
     "locate",
+    "parse_toml",
+    "read_text",
     "read_toml",
 ]
 
@@ -70,18 +72,24 @@ class Schema(BaseModel):
 def read_toml(path: str | Path, what: str = "file") -> tuple[dict[str, Any], str]:
     """The parsed document and the text of a TOML file; a file that cannot be read, is not
     UTF-8 or is not TOML is a FileFormatError naming the line."""
+    text = read_text(path, what)
+    return parse_toml(text, path, what), text
+
+
+def read_text(path: str | Path, what: str = "file") -> str:
+    """A UTF-8 text file's content; a file that cannot be read or is not UTF-8 is a
+    FileFormatError (naming the line of the first byte that is not UTF-8)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise FileFormatError(path, f"cannot read the {what}: {exc.strerror or exc}") from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise FileFormatError(path, f"not UTF-8 text (byte {raw[exc.start]:#04x})", line=line,
                               hint=f"save the {what} as UTF-8") from None
-    return parse_toml(text, path, what), text
 
 
 def parse_toml(text: str, path: str | Path, what: str = "file") -> dict[str, Any]:
