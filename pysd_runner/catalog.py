@@ -108,10 +108,11 @@ def get_entry(name: str) -> CatalogEntry:
 
 
 def _read_catalog(path: Path) -> dict[str, CatalogEntry]:
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise FileFormatError(path, f"not valid TOML: {exc}") from None
+    from carespiral.pysd_runner.catalog_schema import CatalogFile
+    from carespiral.schema import check, read_toml
+
+    doc, text = read_toml(path, "model catalogue")
+    check(CatalogFile, doc, path, text)  # the shape: mistakes name their line and key
     entries: dict[str, CatalogEntry] = {}
     for name, table in doc.get("models", {}).items():
         if "file" not in table:
