@@ -29,7 +29,7 @@ from typing import Any
 __all__ = ["cache_dir", "file_digest", "install", "read_entry", "write_manifest"]
 
 MANIFEST = "manifest.json"
-FORMAT = 3  # bump when the layout of an entry or the translation pipeline changes
+FORMAT = 4  # bump when the layout of an entry or the translation pipeline changes
 
 _usable: dict[str, Path] = {}
 _lock = threading.Lock()

@@ -185,10 +185,13 @@ def _build(path: Path, entry: Path, allow: bool) -> None:
 
 
 def _run_builder(path: Path, am) -> None:
+    import numpy as np
     from pysd.builders.python.python_model_builder import ModelBuilder
 
     try:
-        with warnings.catch_warnings():
+        # PySD writes lookup tables and arrays of constants with np.array2string, which rounds
+        # to numpy's print precision (8 decimals): print each number so that it reads back exact
+        with warnings.catch_warnings(), np.printoptions(floatmode="unique"):
             warnings.simplefilter("ignore")  # PySD warns on constructs it builds as stubs
             ModelBuilder(am).build_model()
     except KeyError as exc:

@@ -113,3 +113,18 @@ def test_reference_rewrite_only_touches_first_order_smooths(helpers, tmp_path) -
     # SMOOTH3 and others are left alone
     text3 = pysd_reference(CONSTRUCTS, tmp_path).read_text(encoding="utf-8")
     assert "SMOOTH3(Input, Smooth Time)" in text3 and "SMOOTH N(" in text3
+
+
+def test_pysd_reads_tables_and_arrays_at_full_precision(helpers) -> None:
+    # PySD's builder prints lookup tables and arrays of constants with numpy's print precision
+    # (8 decimals) unless the translation asks for exact output; both backends then run the
+    # numbers written in the model: 0.967217483 at time 0, not 0.96721748
+    mdl = helpers.models / "precise_tables.mdl"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = load(mdl).run()
+    assert ref["Scaled"].iloc[0] == 967217.483
+    ds = compile_model(mdl).run(engine="numpy")
+    for name in ("Scaled", "Stock[North]", "Stock[South]", "Stock[East]"):
+        np.testing.assert_array_equal(ds[name].to_numpy()[0], ref[name].to_numpy(dtype=float),
+                                      err_msg=name)
