@@ -26,6 +26,7 @@ from carespiral.calibration.errors_model import (
 )
 from carespiral.calibration.observations import SeriesObs, observe_runs
 from carespiral.calibration.priors import Prior
+from carespiral.errors import ModelRunError
 
 __all__ = ["FitParameter", "Problem"]
 
@@ -135,9 +136,11 @@ class Problem:
             ds = self.trajectories(theta, stop=stop, series=series)
             for j, s in enumerate(series):
                 out[j] = observe_runs(s, ds, self.model)
-        except Exception:
+        except (ModelRunError, ArithmeticError):
+            # only a run that fails for its numbers (division by zero, overflow at these
+            # values) scores -inf; anything else is a bug or a set-up mistake and is raised
             if len(theta) == 1:
-                return out  # a run that fails scores -inf rather than stopping the fit
+                return out
             for i in range(len(theta)):  # find the failing run(s), keep the rest
                 for j, v in enumerate(self.simulate(theta[i:i + 1], series, stop)):
                     out[j][i] = v[0]

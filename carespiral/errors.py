@@ -21,6 +21,7 @@ __all__ = [
     "FileFormatError",
     "FolderBusyError",
     "IncompleteResultError",
+    "ModelRunError",
     "OutputPathError",
     "RunTooLargeError",
     "UnknownNameError",
@@ -92,6 +93,11 @@ class FileFormatError(CarespiralError, ValueError):
 class UnsafeModelError(FileFormatError):
     """A model whose translation contains code PySD's translator does not write: refused
     before anything of it runs."""
+
+
+class ModelRunError(CarespiralError, ArithmeticError):
+    """A run that fails for its numbers (a division by zero, an overflow) at the parameter
+    values it was given; other values may run. Calibration scores such a run -inf."""
 
 
 class RunTooLargeError(CarespiralError, ValueError):

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from carespiral.errors import CarespiralError, FileFormatError
+from carespiral.errors import CarespiralError, FileFormatError, ModelRunError
 
 __all__ = ["check_simultaneous", "explain", "simultaneous_loop"]
 
@@ -147,7 +147,7 @@ def explain(exc: BaseException, model: str, module: Path | None,
         var = _variable_frame(exc, module)
         where = f"the equation of {var!r}" if var else "an equation"
         what = "divides by zero" if isinstance(exc, ZeroDivisionError) else "overflows"
-        return CarespiralError(
+        return ModelRunError(
             f"{model}: {where} {what} while PySD runs it (PySD stops where Vensim "
             "would give infinity); check the values it divides by, write XIDZ/ZIDZ for a "
             "division that may be by zero, or run it with Model.run_batch, which flags the "
