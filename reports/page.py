@@ -30,7 +30,7 @@ import plotly.offline
 from carespiral._atomic import write_text as atomic_write
 from carespiral.errors import CarespiralError
 
-__all__ = ["PLOTLYJS_FILE", "Page", "Section", "atomic_write", "format_value"]
+__all__ = ["PLOTLYJS_FILE", "Page", "Section", "atomic_write", "format_value", "page_verdict"]
 
 PLOTLYJS_FILE = "plotly.min.js"
 PlotlyJs = Literal["inline", "beside"]
@@ -208,6 +208,16 @@ class Page:
         return sec
 
     @property
+    def verdict(self) -> str:
+        """The plain text of the page's "Verdict" section ("" without one)."""
+        for sec in self.sections:
+            if sec.heading.strip().lower() == "verdict":
+                texts = [b.markup for b in sec.blocks if isinstance(b, _Html)]
+                plain = re.sub(r"<[^>]+>", " ", " ".join(texts))
+                return " ".join(html.unescape(plain).split())
+        return ""
+
+    @property
     def n_figures(self) -> int:
         return sum(isinstance(b, _Figure) for s in self.sections for b in s.blocks)
 
@@ -223,6 +233,8 @@ class Page:
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             '<meta name="generator" content="carespiral">',
             f"<title>{html.escape(self.title)}</title>",
+            # the verdict, for an index of pages and for previews
+            f'<meta name="description" content="{html.escape(self.verdict, quote=True)}">',
             f"<style>{_CSS}</style>",
         ]
         has_figures = self.n_figures > 0
@@ -388,3 +400,13 @@ def _py(v: object) -> object:
     if hasattr(v, "item") and not isinstance(v, pd.Timestamp):
         return v.item()  # type: ignore[no-any-return]
     return v
+
+
+def page_verdict(path: str | Path) -> str:
+    """The verdict a report page was written with (its description), or ""."""
+    try:
+        head = Path(path).read_text(encoding="utf-8", errors="replace")[:200_000]
+    except OSError:
+        return ""
+    m = re.search(r'<meta name="description" content="([^"]*)"', head)
+    return html.unescape(m.group(1)) if m else ""

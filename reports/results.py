@@ -11,7 +11,9 @@ and exploration result folders) and a `manifest.json` in the one result format
 `render_results(dir)` turns every item into its HTML report and writes `index.html` linking them;
 this is what `carespiral report RESULT_DIR` does. The item fields per kind are documented in
 docs/reports.md; the `save_*` functions here write them. The `--out` folder of one command (a
-calibration or exploration result) renders to its own `report.html`.
+calibration, exploration, tipping or policy result) renders to its own `report.html`; a folder
+holding several such folders renders each and writes an `index.html` with one line per result
+(its kind, title and verdict) linking to each report.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from carespiral.errors import CarespiralError, FileFormatError
-from carespiral.results import FORMAT, MANIFEST, VERSION, Result, read_manifest, read_table
+from carespiral.pysd_runner.catalog import label as role_label
+from carespiral.results import FORMAT, MANIFEST, VERSION, Result, read_table
 from carespiral.results import load_result as _load_result
 from carespiral.results import write_table as _write_table
 
@@ -33,18 +36,21 @@ from .calibration_report import calibration_report
 from .data_report import data_report
 from .exploration_report import exploration_report
 from .model_report import model_report, parameter_table
-from .page import Page, PlotlyJs
+from .page import PlotlyJs
 from .run_report import Shock, run_report
 from .structure import Structure, structure_from
 
 __all__ = [
+    "KIND_TEXT",
     "MANIFEST",
     "RENDERERS",
     "ResultsIndex",
+    "count_reports",
     "implicit_manifest",
     "index_page",
     "load_manifest",
     "render_results",
+    "result_folders",
     "save_calibration_results",
     "save_data_results",
     "save_exploration_results",
@@ -161,8 +167,12 @@ def save_run_results(
     name: str = "run",
     fmt: str = "parquet",
     directory_title: str | None = None,
+    model: str | None = None,
+    ranges: Any = None,
+    children: Mapping[str, float] | None = None,
 ) -> Path:
-    """Save runs (from `Model.run`) as one table per run plus a manifest item of kind "run"."""
+    """Save runs (from `Model.run`) as one table per run plus a manifest item of kind "run";
+    `model`, `ranges` (a ModelRanges) and `children` (per run) are kept for the report."""
     result_dir = Path(result_dir)
     _check_name(name)
     if fmt not in ("parquet", "csv"):
@@ -180,8 +190,12 @@ def save_run_results(
     item = {
         "kind": "run", "name": name, "title": title, "html": f"{name}.html", "runs": files,
         "units": dict(units or {}), "outputs": list(outputs) if outputs else None,
-        "shocks": _shock_json(shocks),
+        "shocks": _shock_json(shocks), "model": model,
+        "children": {k: float(v) for k, v in children.items()} if children else None,
     }
+    if ranges is not None:
+        ranges.save(result_dir / f"{name}_ranges")
+        item["ranges"] = f"{name}_ranges"
     _add_item(result_dir, item, directory_title)
     return result_dir / MANIFEST
 
@@ -224,16 +238,20 @@ def save_data_results(
     rank_series: str | None = None,
     name: str = "data",
     directory_title: str | None = None,
+    neighbours: Sequence[str] | None = None,
 ) -> Path:
-    """Save the rows of the data table a data report needs plus a manifest item "data"."""
+    """Save the rows of the data table a data report needs plus a manifest item "data"
+    (`neighbours`: the area codes of its statistical neighbours, for the ranking)."""
     result_dir = Path(result_dir)
     _check_name(name)
-    keep = table if not series else table[table["series"].isin([*series, rank_series])]
+    keep = table if not series else table[table["series"].isin(
+        [*series, rank_series, "child_population"])]  # the population: counts per 10,000
     _write_table(keep.reset_index(drop=True), result_dir / f"{name}_table.parquet")
     item = {
         "kind": "data", "name": name, "title": title or f"Published data: {area}",
         "html": f"{name}.html", "table": f"{name}_table.parquet", "area": area,
         "series": list(series) if series else None, "region": region, "rank_series": rank_series,
+        "neighbours": list(neighbours) if neighbours else None,
     }
     _add_item(result_dir, item, directory_title)
     return result_dir / MANIFEST
@@ -313,10 +331,12 @@ def _field(result_dir: Path, item: Mapping[str, Any], key: str, kind: type) -> A
 def _render_run(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs) -> Path:
     files = _field(result_dir, item, "runs", dict)
     runs = {label: read_table(result_dir / rel, index="time") for label, rel in files.items()}
-    shocks = [(at, label) for at, label in item.get("shocks") or []]
+    shocks = [(at, text) for at, text in item.get("shocks") or []]
+    ranges = _load_result(result_dir / str(item["ranges"])) if item.get("ranges") else None
     return run_report(runs, _html_path(result_dir, item), title=item["title"],
                       units=item.get("units") or {}, outputs=item.get("outputs"),
-                      shocks=shocks, plotlyjs=plotlyjs)
+                      shocks=shocks, plotlyjs=plotlyjs, model=item.get("model"),
+                      ranges=ranges, children=item.get("children"))
 
 
 def _render_model(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs) -> Path:
@@ -333,7 +353,7 @@ def _render_data(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs) 
     return data_report(table, _html_path(result_dir, item), area=_field(result_dir, item, "area",
                        str), series=item.get("series"), region=item.get("region"),
                        rank_series=item.get("rank_series"), title=item["title"],
-                       plotlyjs=plotlyjs)
+                       plotlyjs=plotlyjs, neighbours=item.get("neighbours"))
 
 
 def _render_calibration(result_dir: Path, item: Mapping[str, Any], plotlyjs: PlotlyJs) -> Path:
@@ -365,6 +385,13 @@ def _render_exploration(result_dir: Path, item: Mapping[str, Any], plotlyjs: Plo
                                   "in this report")
         kwargs[slot] = res
     pair = item.get("map_inputs")
+    if item.get("ranges"):
+        kwargs["ranges"] = _load_result(result_dir / str(item["ranges"]))
+    if "bifurcation" in kwargs or "sweep" in kwargs:
+        first = kwargs.get("bifurcation") or kwargs.get("sweep")
+        kwargs.setdefault("subtitle", f"against {role_label(first.param, first.model)}")
+    if item.get("default") is not None:
+        kwargs["tipping_default"] = float(item["default"])
     return exploration_report(_html_path(result_dir, item), title=item["title"],
                               map_inputs=tuple(pair) if pair else None, plotlyjs=plotlyjs,
                               **kwargs)
@@ -379,7 +406,7 @@ RENDERERS: dict[str, Renderer] = {
     "exploration": _render_exploration,
 }
 
-_KIND_TEXT = {
+KIND_TEXT = {
     "run": "Model outputs over time, scenarios overlaid.",
     "model": "The model's structure: stocks, flows, loops and parameters.",
     "data": "Published statistics for an area against its region and England.",
@@ -388,93 +415,12 @@ _KIND_TEXT = {
 }
 
 
-def render_results(
-    result_dir: str | Path,
-    *,
-    plotlyjs: PlotlyJs = "beside",
-    progress: Callable[[str], None] | None = None,
-) -> list[Path]:
-    """Re-render every report of a results directory and its index page; returns the files.
-
-    With plotlyjs="beside" (the default here) the directory holds one plotly.min.js that every
-    page uses; "inline" makes each page a standalone file.
-    """
-    result_dir = Path(result_dir)
-    manifest = implicit_manifest(result_dir) or load_manifest(result_dir)
-    written = []
-    for item in manifest["items"]:
-        if progress:
-            progress(item["name"])
-        written.append(RENDERERS[item["kind"]](result_dir, item, plotlyjs))
-    if not manifest.get("implicit"):
-        written.append(index_page(result_dir, manifest=manifest))
-    return written
-
-
-def implicit_manifest(result_dir: str | Path) -> dict[str, Any] | None:
-    """A manifest for the `--out` folder of one command, or None for a results directory.
-
-    A calibration result (`carespiral calibrate --out`) gives one calibration item; an
-    exploration folder (`explore`/`tipping`/`optimise --out`: an exploration result here and/or
-    in subfolders) gives one exploration item. Either renders to DIR/report.html.
-    """
-    result_dir = Path(result_dir)
-    if not result_dir.is_dir():
-        return None
-    kind = _kind_of(result_dir, quiet=False)
-    if kind == "calibration":
-        meta = read_manifest(result_dir)
-        cal = {"kind": "calibration", "name": "report", "html": "report.html", "result": ".",
-               "title": f"Calibration of {meta.get('model')} to {meta.get('area')}"}
-        return {"format": FORMAT, "version": VERSION, "implicit": True, "items": [cal]}
-    if kind == "results":
-        return None
-    found = ["."] if kind in _EXPLORATION_SLOTS else []
-    found += sorted(p.name for p in result_dir.iterdir()
-                    if p.is_dir() and _kind_of(p) in _EXPLORATION_SLOTS)
-    if not found:
-        return None
-    model = read_manifest(result_dir / found[0]).get("model")  # named in the title
-    title = (f"Exploration of {model}" if model else "Exploration") + (
-        f" ({result_dir.resolve().name})")
-    item: dict[str, Any] = {"kind": "exploration", "name": "report", "html": "report.html",
-                            "results": found, "title": title}
-    return {"format": FORMAT, "version": VERSION, "implicit": True, "items": [item]}
-
-
-def _kind_of(folder: Path, quiet: bool = True) -> str | None:
-    """The kind of result a folder holds (None without one; `quiet` hides malformed ones)."""
-    if not ((folder / MANIFEST).is_file() or (folder / "result.json").is_file()):
-        return None
-    try:
-        return str(read_manifest(folder)["kind"])
-    except FileFormatError:
-        if quiet:
-            return None
-        raise
-
-
-def index_page(result_dir: str | Path, *, manifest: Mapping[str, Any] | None = None) -> Path:
-    """Write `index.html` linking every report of a results directory (manifest items first)."""
-    result_dir = Path(result_dir)
-    manifest = manifest or load_manifest(result_dir)
-    page = Page(str(manifest.get("title") or "carespiral results"),
-                f"Reports in {result_dir.resolve().name}")
-    links = []
-    listed = set()
-    for item in manifest["items"]:
-        html = _html_path(result_dir, item)
-        listed.add(html.name)
-        state = "" if html.exists() else " (not rendered yet: run carespiral report)"
-        links.append((html.name, item["title"], f"{item['kind'].capitalize()} report. "
-                      f"{_KIND_TEXT.get(item['kind'], '')}{state}"))
-    sec = page.section("Reports")
-    if links:
-        sec.links(links)
-    else:
-        sec.note("The manifest lists no results yet.")
-    extra = sorted(p.name for p in result_dir.glob("*.html")
-                   if p.name not in listed and p.name != "index.html")
-    if extra:
-        page.section("Other pages in this directory").links([(n, n, "") for n in extra])
-    return page.write(result_dir / "index.html")
+# rendering a directory, one command's folder or a folder of them (imported last: that module
+# uses the renderers above)
+from .result_folders import (  # noqa: E402
+    count_reports,
+    implicit_manifest,
+    index_page,
+    render_results,
+    result_folders,
+)

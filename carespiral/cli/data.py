@@ -106,19 +106,31 @@ def plot(
     """The data report: a series over time for an area with its region and England, and a
     ranking of authorities."""
     from carespiral import data
+    from carespiral.cli._progress import progress_bar
     from carespiral.errors import CarespiralError
-    from carespiral.reports import data_report
+    from carespiral.reports.data_report import data_page
 
     if html is None:
         html = Path(f"{series}-{(area or 'england').lower().replace(' ', '_')}.html")
     output_file(html, "--html", suffixes=(".html", ".htm"), force=force)
-    rows = data.load(series=series, area=area or "England")  # clear errors for bad names
-    if rows.empty:
-        raise CarespiralError(f"no {series} figures for {area or 'England'}")
-    name = str(rows["series"].iloc[0])
-    data_report(data.load(), html, area=str(rows["area_code"].iloc[0]), series=[name],
-                rank_series=name)
+    with progress_bar(counts=False) as bar:
+        task = bar.add_task("reading the published data", total=3)
+        rows = data.load(series=series, area=area or "England")  # clear errors for bad names
+        if rows.empty:
+            raise CarespiralError(f"no {series} figures for {area or 'England'}")
+        name, code = str(rows["series"].iloc[0]), str(rows["area_code"].iloc[0])
+        table = data.load()
+        bar.update(task, advance=1, description="finding its statistical neighbours")
+        try:
+            near = list(data.neighbours(code, table)["area_code"])
+        except CarespiralError:  # England, a region, an authority without a grouping
+            near = None
+        bar.update(task, advance=1, description="drawing the page")
+        page = data_page(table, area=code, series=[name], rank_series=name, neighbours=near)
+        page.write(html)
+        bar.update(task, advance=1)
     console.print(f"wrote {html}")
+    console.print("[bold]Verdict[/bold]: " + page.verdict)
 
 
 def register(app: typer.Typer) -> None:

@@ -106,8 +106,7 @@ def ensemble(
     force: bool = FORCE,
 ) -> None:
     """Run many parameter sets at once and write one table (runs x summaries or x time)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
+    from carespiral.cli._progress import progress_bar
     from carespiral.pysd_runner import load
     from carespiral.pysd_runner.limits import check_size
 
@@ -137,9 +136,7 @@ def ensemble(
         from carespiral.exploration.designs import sample_ranges  # the one Latin hypercube
 
         params = sample_ranges(ranges, lhs, seed)
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                  transient=True) as bar:
+    with progress_bar() as bar:
         task = bar.add_task(f"{m.name}: {len(params)} runs", total=len(params))
         # backend "auto": a model the batch backend cannot compile runs on PySD
         ds = m.run_batch(params, outputs=split_list(outputs), saveper=saveper,

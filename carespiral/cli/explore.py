@@ -5,15 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from carespiral.cli._common import FORCE, check_scheduler, claim_output, console
+from carespiral.cli._progress import progress_bar
 
-
-def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=console, transient=True)
+__all__ = ["progress_bar", "register"]
 
 
 def explore(
@@ -37,12 +34,21 @@ def explore(
         task = bar.add_task(f"exploring {s.model}", total=None)
         result = run_experiments(s, out=out, resume=resume, scheduler=scheduler,
                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
+    from carespiral.reports.verdicts import model_date
+
     summary = result.summary()
     table = Table("", "", box=None)
-    for key in ("model", "runs", "design", "collapse_share", "median_collapse_month", "seconds"):
+    words = {"model": "model", "runs": "scenarios run", "design": "sampling design",
+             "collapse_share": "share that collapsed",
+             "median_collapse_month": "half of the collapses had begun by",
+             "seconds": "seconds taken"}
+    for key, text in words.items():
         if key in summary:
             v = summary[key]
-            table.add_row(key, f"{v:.4g}" if isinstance(v, float) else str(v))
+            shown = (f"{v:.1%}" if key == "collapse_share" else
+                     model_date(result.model, v) if key == "median_collapse_month" else
+                     f"{v:,.4g}" if isinstance(v, float) else str(v))
+            table.add_row(text, shown)
     console.print(table)
     found = None
     if 0 < result.collapsed.sum() < len(result.outcomes):
@@ -59,16 +65,34 @@ def explore(
         for k, v in sens.summary().items():
             if isinstance(v, dict):
                 console.print(f"{k}: " + ", ".join(f"{a} {b:.3f}" for a, b in v.items()))
+    ranges = observed_ranges(result.model, out)
     if html:
         from carespiral.reports.exploration import exploration_report
 
-        page = exploration_report(result, found, sens, out / "report.html")
+        page = exploration_report(result, found, sens, out / "report.html", ranges=ranges)
         console.print(f"Wrote {page}")
     from carespiral.reports.verdicts import experiments_verdict
 
-    console.print("[bold]Verdict[/bold]: " + experiments_verdict(result, found, sens))
+    console.print("[bold]Verdict[/bold]: " + experiments_verdict(result, found, sens, ranges))
     claim.complete()
     console.print(f"Results in {out}")
+
+
+def observed_ranges(model: str, out: Path):
+    """The ranges English authorities have recorded in the model's units (for its default
+    child population), saved in OUT/observed_ranges for the report; None if none apply."""
+    from carespiral.data.ranges import model_ranges
+    from carespiral.pysd_runner import load
+
+    m = load(model)
+    if not m.outputs:
+        return None
+    with console.status("the ranges English authorities have recorded"):
+        ranges = model_ranges(m)
+    if not len(ranges.table):
+        return None
+    ranges.save(out / "observed_ranges")
+    return ranges
 
 
 def register(app: typer.Typer) -> None:

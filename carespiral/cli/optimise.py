@@ -16,7 +16,8 @@ def optimise(
     force: bool = FORCE,
 ) -> None:
     """Search for policies that keep the system out of collapse across the uncertainty ensemble."""
-    from carespiral.cli.explore import progress_bar
+    from carespiral.cli._progress import progress_bar
+    from carespiral.cli.explore import observed_ranges
     from carespiral.exploration import optimise as run_optimise
     from carespiral.exploration import read_spec
 
@@ -27,6 +28,7 @@ def optimise(
         task = bar.add_task(f"NSGA-II on {s.model}", total=s.optimise.generations)
         res = run_optimise(s, progress=lambda g, n: bar.update(task, completed=min(g, n), total=n))
     res.save(out)
+    ranges = observed_ranges(res.model, out)  # its child population puts posts in numbers
     # plain echo, not rich: a wide table must not be re-wrapped to the terminal width
     typer.echo(res.front.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     only = res.short_run_only
@@ -34,10 +36,11 @@ def optimise(
     if html:
         from carespiral.reports.exploration import policy_report
 
-        console.print(f"Wrote {policy_report(res, out / 'report.html')}")
+        console.print(f"Wrote {policy_report(res, out / 'report.html', ranges=ranges)}")
     from carespiral.reports.verdicts import policy_verdict
 
-    console.print("[bold]Verdict[/bold]: " + policy_verdict(res))
+    console.print("[bold]Verdict[/bold]: " + policy_verdict(res, getattr(ranges, "children",
+                                                                         None)))
     claim.complete()
     console.print(f"Results in {out}")
 

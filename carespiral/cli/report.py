@@ -5,32 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn
 
 from carespiral.cli._common import console
 
 
 def report(
     result_dir: Path = typer.Argument(
-        ..., help="A results directory (manifest.json) or a calibrate/explore/tipping --out folder."
+        ..., help="A results directory (manifest.json), a calibrate/explore/tipping/optimise "
+        "--out folder, or a folder holding several of them (each rendered, with an index)."
     ),
     inline: bool = typer.Option(
         False, "--inline", help="Embed plotly.js in every page instead of one file beside them."
     ),
 ) -> None:
-    """Re-render the reports of RESULT_DIR: every item of its manifest.json and index.html, or,
-    for a folder written by calibrate/explore/tipping/optimise --out, its report.html."""
+    """Re-render the reports of RESULT_DIR: every item of its manifest.json and index.html; for
+    a folder written by calibrate/explore/tipping/optimise --out, its report.html; for a folder
+    of such folders, each one's report and an index.html with one line per result (kind,
+    title, verdict)."""
     from carespiral._atomic import check_complete
-    from carespiral.reports.results import implicit_manifest, load_manifest, render_results
+    from carespiral.cli._progress import progress_bar
+    from carespiral.reports.results import count_reports, render_results
 
     check_complete(result_dir)  # an interrupted run's folder is not drawn as complete
-    # fail on a bad directory before drawing anything
-    manifest = implicit_manifest(result_dir) or load_manifest(result_dir)
-    n = len(manifest["items"]) + (0 if manifest.get("implicit") else 1)
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        console=console, transient=True,
-    ) as bar:
+    n = count_reports(result_dir)  # fails on a bad directory before drawing anything
+    with progress_bar() as bar:
         task = bar.add_task("rendering", total=n)
 
         def step(name: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -49,14 +50,14 @@ def run(
     for name in params:
         m.parameter(name)  # fail on a bad name before running
     scenarios = [m.scenario(s) for s in scenario] if scenario else [None]
-    runs: dict[str, pd.DataFrame] = {}
-    shocks: list[tuple[float, str]] = []
-    for sc in scenarios:
-        label = sc.name if sc is not None else "default"
-        runs[label] = m.run(params=params, scenario=sc, start=start, stop=stop,
-                            time_step=time_step, saveper=saveper, outputs=names)
-        if sc is not None:
-            shocks.extend(sc.events())
+    runs, shocks, children = _run_all(m, scenarios, params, names, start, stop, time_step,
+                                      saveper)
+    ranges = None
+    if any(m.outputs.get(r) in names for r in m.outputs):  # outputs with published figures
+        from carespiral.data.ranges import model_ranges
+
+        with console.status("the ranges English authorities have recorded"):
+            ranges = model_ranges(m, children=next(iter(children.values()), None))
     if out:
         table = next(iter(runs.values())) if len(runs) == 1 else pd.concat(
             [df.assign(scenario=label) for label, df in runs.items()])
@@ -68,7 +69,7 @@ def run(
         units = {v.name: v.units for v in m.variables}
         title = f"{m.title}: " + ", ".join(runs)
         run_report(runs, html, title=title, units=units, outputs=names, shocks=shocks,
-                   model=m.name)
+                   model=m.name, ranges=ranges, children=children or None)
         console.print(f"Wrote {html}")
     if not out and not html:
         units = {v.name: v.units for v in m.variables}
@@ -83,7 +84,43 @@ def run(
     from carespiral.reports.run_report import verdict_of_runs
 
     units = {v.name: v.units for v in m.variables}
-    console.print("\n[bold]Verdict[/bold]: " + verdict_of_runs(runs, names, m.name, units))
+    console.print("\n[bold]Verdict[/bold]: " + verdict_of_runs(runs, names, m.name, units,
+                                                             ranges, children or None))
+
+
+def _run_all(m, scenarios, params, names, start, stop, time_step, saveper
+             ) -> tuple[dict[str, pd.DataFrame], list[tuple[float, str]], dict[str, float]]:
+    """One run per scenario under a bar with a time estimate (a short pilot run times the
+    first; later runs take the first's time). Also the child population of each run."""
+    from carespiral.cli._progress import estimated, pilot_seconds
+
+    pop = (m.drivers or {}).get("child_population")
+    wanted = names + ([pop] if pop and pop not in names else [])
+    grid = m.time_grid(start, stop, time_step, saveper)
+    runs: dict[str, pd.DataFrame] = {}
+    shocks: list[tuple[float, str]] = []
+    children: dict[str, float] = {}
+    took: float | None = None
+    for k, sc in enumerate(scenarios, 1):
+        label = sc.name if sc is not None else "default"
+        kw = dict(params=params, scenario=sc, start=start, time_step=time_step, saveper=saveper)
+        if took is None:
+            with console.status(f"timing a short run of {m.name}"):
+                took = pilot_seconds(lambda months, kw=kw: m.run(
+                    **kw, stop=grid.start + months, outputs=names[:1]), grid.stop - grid.start)
+        what = f"running {label}" + (f" ({k} of {len(scenarios)})" if len(scenarios) > 1 else "")
+        t0 = time.perf_counter()
+        with estimated(what, took):
+            df = m.run(**kw, stop=stop, outputs=wanted)
+        took = time.perf_counter() - t0
+        if pop:
+            children[label] = float(df[pop].iloc[0])
+            if pop not in names:
+                df = df.drop(columns=pop)
+        runs[label] = df
+        if sc is not None:
+            shocks.extend(sc.events())
+    return runs, shocks, children
 
 
 def register(app: typer.Typer) -> None:

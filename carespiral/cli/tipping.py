@@ -84,9 +84,15 @@ def tipping(
     if loops is not None:
         m.parameter(name).check(loops)  # before anything runs
     claim = claim_output(out, force=force, inputs=[model, spec])
+    from carespiral.cli._progress import estimated, pilot_seconds
+
+    ranges = _ranges(m, fixed)
+    if ranges is not None:
+        ranges.save(out / "observed_ranges")  # for the report, and for `carespiral report`
     bif = None
     try:
-        with console.status("continuation of equilibria"):
+        # no estimate: how long the branch is (its folds) is what the continuation finds out
+        with estimated("continuation of equilibria", None):
             bif = continuation(m, name, lo, hi, params=fixed)
         bif.save(out / "bifurcation")
         console.print(f"Continuation: {len(bif.branch)} equilibria, "
@@ -96,8 +102,6 @@ def tipping(
     except CarespiralError as exc:
         console.print(f"No continuation: {exc}")
     values = np.linspace(lo, hi, points)
-    from carespiral.cli.explore import progress_bar
-
     found = None
     if not criteria:
         console.print("No collapse criteria apply to this model (give --spec with [[criteria]]): "
@@ -108,16 +112,21 @@ def tipping(
         name2 = m.parameter(param2).name
         lo2, hi2 = _range(range2, m, name2, "--range2")
         height = (hi - lo) / 2 if shock is None else shock
-        with console.status(f"regime map: {points * points2} cells, each with and without a shock"):
+        with estimated(f"regime map: {points * points2} cells, each with and without a shock",
+                       None):
             found = shock_map(m, name, values, name2, np.linspace(lo2, hi2, points2), criteria,
                               shock=height, duration=shock_months, hold=hold, params=fixed)
         found.save(out / "regime_map")
         typer.echo(found.thresholds().to_string(index=False))
     else:
-        with progress_bar() as bar:
-            task = bar.add_task("up/down sweep", total=1)
-            found = sweep(m, name, values, criteria, hold=hold, params=fixed,
-                          progress=lambda k, n: bar.update(task, completed=k, total=n))
+        months = 2 * points * hold  # one run holding each value going up, then down
+        with console.status("timing a short run for the estimate"):
+            took = pilot_seconds(lambda t: m.run(params={**fixed, name: lo}, stop=t,
+                                                 saveper=m.control("time_step"),
+                                                 outputs=list(m.outputs.values())[:4] or None),
+                                 months)
+        with estimated(f"up/down sweep: {points} values held {hold:g} months each", took):
+            found = sweep(m, name, values, criteria, hold=hold, params=fixed)
         found.save(out / "sweep")
         typer.echo(found.thresholds().to_string(index=False))
     if loops is not None:
@@ -132,17 +141,39 @@ def tipping(
     if html and (bif is not None or found is not None):
         from carespiral.reports.exploration import tipping_report
 
-        console.print(f"Wrote {tipping_report(bif, found, out / 'report.html')}")
+        page = tipping_report(bif, found, out / "report.html", ranges=ranges,
+                              default=float(m.parameter(name).default))
+        console.print(f"Wrote {page}")
     if bif is not None or found is not None:
-        from carespiral.reports.exploration import parameter_default
-        from carespiral.reports.verdicts import sweep_explanation, tipping_verdict
+        from carespiral.reports.verdicts import (
+            sweep_explanation,
+            tipping_plausibility,
+            tipping_verdict,
+        )
 
         rmap = found if getattr(found, "kind", "") == "regime_map" else None
         sw = None if rmap is not None else found
-        console.print("[bold]Verdict[/bold]: " + tipping_verdict(
-            bif, sw, rmap, parameter_default(m.name, name)) + " " + sweep_explanation(bif, sw))
+        kids = getattr(ranges, "children", None)
+        words = [tipping_verdict(bif, sw, rmap, float(m.parameter(name).default), kids),
+                 tipping_plausibility(bif, sw, ranges), sweep_explanation(bif, sw)]
+        console.print("[bold]Verdict[/bold]: " + " ".join(w for w in words if w))
     claim.complete()
     console.print(f"Results in {out}")
+
+
+def _ranges(m, fixed: dict[str, float]):
+    """The ranges English authorities have recorded, in the model's units, for the child
+    population of these runs (None for a model without outputs that have published figures)."""
+    if not m.outputs:
+        return None
+    from carespiral.data.ranges import model_ranges
+
+    pop = (m.drivers or {}).get("child_population")
+    children = next((float(v) for k, v in fixed.items() if pop and m.parameter(k).name == pop),
+                    None)
+    with console.status("the ranges English authorities have recorded"):
+        ranges = model_ranges(m, children=children)
+    return ranges if len(ranges.table) else None
 
 
 def register(app: typer.Typer) -> None:
