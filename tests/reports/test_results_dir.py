@@ -163,3 +163,64 @@ def test_an_exploration_out_folder_renders_its_results_together(tmp_path,
     html = written[0].read_text()
     for heading in ("Runs and regimes", "Scenario discovery (PRIM)", "Global sensitivity"):
         assert f">{heading}</h2>" in html
+
+
+@pytest.fixture
+def folder_of_results(tmp_path, calibration_result, exploration_results):
+    """What three commands' --out folders look like side by side: a calibration, an
+    exploration (experiments at the top, PRIM and Sobol in subfolders) and tipping points
+    (continuation and sweep in subfolders, the recorded ranges beside them)."""
+    from carespiral.data.ranges import ModelRanges
+
+    r = exploration_results
+    d = tmp_path / "study"
+    calibration_result.save(d / "calibration-national")
+    r["experiments"].save(d / "explore-national")
+    r["discovery"].save(d / "explore-national" / "discovery")
+    r["sensitivity"].save(d / "explore-national" / "sensitivity")
+    r["bifurcation"].save(d / "tipping-demand" / "bifurcation")
+    r["sweep"].save(d / "tipping-demand" / "sweep")
+    ranges = pd.DataFrame([{"variable": "Caseload", "series": "caseload", "low": 8.0,
+                            "high": 25.0, "unit": "cases per FTE", "low_at": "A 2021",
+                            "high_at": "B 2019", "per_child": False, "factor": 1.0}])
+    ModelRanges(ranges, "synthetic", None).save(d / "tipping-demand" / "observed_ranges")
+    return d
+
+
+def test_a_folder_of_results_gets_one_report_each_and_an_index(folder_of_results):
+    from carespiral.reports.page import page_verdict
+    from carespiral.reports.results import result_folders
+
+    d = folder_of_results
+    assert [p.name for p in result_folders(d)] == ["calibration-national", "explore-national",
+                                                    "tipping-demand"]
+    written = render_results(d)
+    assert [str(p.relative_to(d)) for p in written] == [
+        "calibration-national/report.html", "explore-national/report.html",
+        "tipping-demand/report.html", "index.html"]
+    # each result keeps its own page: the exploration is not merged with the tipping points
+    explore = (d / "explore-national" / "report.html").read_text()
+    tipping = (d / "tipping-demand" / "report.html").read_text()
+    assert ">Runs and regimes</h2>" in explore and "Tipping points and hysteresis" not in explore
+    assert ">Tipping points and hysteresis</h2>" in tipping and "Runs and regimes" not in tipping
+    assert "range recorded by English authorities" in tipping  # the ranges saved beside it
+    index = (d / "index.html").read_text()
+    for link in ("calibration-national/report.html", "explore-national/report.html",
+                 "tipping-demand/report.html"):
+        assert f'href="{link}"' in index
+    for kind in ("Calibration, in calibration-national/", "Exploration, in explore-national/",
+                 "Tipping points, in tipping-demand/"):
+        assert kind in index
+    # each line carries the verdict the report was written with
+    for page in ("explore-national", "tipping-demand"):
+        verdict = page_verdict(d / page / "report.html")
+        assert verdict and verdict[:60] in index.replace("&#x27;", "'")
+    assert "Of 4,000 sampled scenarios" in index
+
+
+def test_cli_report_on_a_folder_of_results_writes_the_index(folder_of_results):
+    res = CliRunner().invoke(app, ["report", str(folder_of_results)])
+    assert res.exit_code == 0, res.output
+    assert (folder_of_results / "index.html").exists()
+    assert "index.html" in res.output
+    assert not (folder_of_results / "report.html").exists()  # nothing merged at the top
