@@ -1,11 +1,13 @@
 """Every current authority's calibration problem from a spec, or the reason it has none.
 
 The authorities are the local authorities of today (after every reorganisation in
-`carespiral.data.AREA_CHANGES`). Each gets the spec's problem for its own published series, with
-its own drivers (`carespiral.data.drivers`): the child population at mid-2019 and funded posts
-per child at September 2019 as constants, and their indices over time as time inputs. The
-drivers replace the spec's `[scale]` constants, and a parameter the drivers set (funded posts
-per child) is not fitted.
+`carespiral.data.AREA_CHANGES`). Each gets the spec's problem for its own published series
+(`calibration.engine.build_problem`), with its own drivers (`calibration.drivers`, added to the
+spec when it names none and its model has them): the child population at mid-2019 and funded
+posts per child at September 2019 as constants, and their indices over time as time inputs
+(with a fit-until year, only what was published by then: later values held). The drivers
+replace the spec's `[scale]` constants, and a parameter the drivers set (funded posts per
+child) is not fitted.
 
 - A **code change on the same boundary** (Buckinghamshire 2020, North Yorkshire and Somerset
   2023) leaves the area as it was: the series published under the old code are read as the new
@@ -27,9 +29,9 @@ from carespiral.calibration.pooling.stack import AreaCase
 from carespiral.calibration.spec import CalibrationSpec
 from carespiral.errors import CarespiralError
 
-__all__ = ["MIN_VALUES", "Failure", "authority_cases", "current_authorities"]
+__all__ = ["MIN_VALUES", "Failure", "authority_cases", "current_authorities", "with_drivers"]
 
-MIN_VALUES = 3  # published values a series needs in the fitted years
+MIN_VALUES = 2  # published values a series needs in the fitted years (one change: a MASE scale)
 
 
 @dataclass(frozen=True)
@@ -55,13 +57,15 @@ def current_authorities(table: pd.DataFrame | None = None) -> pd.DataFrame:
 
 
 def authority_cases(spec: CalibrationSpec, areas: Sequence[str] | None = None,
-                    fit_until: int | None = None, table: pd.DataFrame | None = None
-                    ) -> tuple[list[AreaCase], list[Failure]]:
+                    fit_until: int | None = None, table: pd.DataFrame | None = None,
+                    horizon: int | None = None) -> tuple[list[AreaCase], list[Failure]]:
     """The problem of each authority (`areas`: codes or names; default every current one),
-    and the authorities that cannot be fitted with the reason."""
+    and the authorities that cannot be fitted with the reason. With `fit_until`, the years
+    after it (up to `horizon` years) are held out, and the drivers are those known then."""
     from carespiral import data as published
 
     table = published.load() if table is None else table
+    spec = with_drivers(spec)
     known = current_authorities(table)
     if areas is None:
         wanted = list(zip(known["area_code"], known["area_name"], strict=True))
@@ -85,12 +89,32 @@ def authority_cases(spec: CalibrationSpec, areas: Sequence[str] | None = None,
             failures.append(Failure(code, code, name[1:]))
             continue
         try:
-            cases.append(_case(spec, code, name, fit_until, groups, joint))
+            cases.append(_case(spec, code, name, fit_until, groups, joint, horizon))
         except CarespiralError as exc:
             failures.append(Failure(code, name, str(exc)))
         except Exception as exc:  # one authority's broken data must not stop the others
             failures.append(Failure(code, name, f"{type(exc).__name__}: {exc}"))
     return cases, failures
+
+
+def with_drivers(spec: CalibrationSpec) -> CalibrationSpec:
+    """The spec with each authority's own drivers over time (child population, funded posts)
+    when its model has them and the spec does not name drivers itself."""
+    from carespiral.calibration.drivers import DRIVERS, known_driver
+    from carespiral.pysd_runner import load
+
+    if spec.drivers:
+        return spec
+    names = {v.name for v in load(spec.model).variables}
+    wanted = ("child_population", "funded_posts")
+    if not (all(known_driver(d) for d in wanted) and all(
+            level in names and index in names for level, index in
+            (DRIVERS[d] for d in wanted))):
+        return spec
+    levels = {DRIVERS[d][0].lower() for d in wanted}  # set by the drivers: not fitted
+    return replace(spec, drivers=wanted,
+                   parameters=tuple(p for p in spec.parameters if p.name.lower() not in levels),
+                   scale={k: v for k, v in spec.scale.items() if k.lower() not in levels})
 
 
 def _changes_for(code: str) -> list:
@@ -118,9 +142,8 @@ def _area_rows(groups: dict[str, pd.DataFrame], code: str) -> tuple[pd.DataFrame
 
 
 def _case(spec: CalibrationSpec, code: str, name: str, fit_until: int | None,
-          groups: dict[str, pd.DataFrame], joint: list[str]) -> AreaCase:
+          groups: dict[str, pd.DataFrame], joint: list[str], horizon: int | None) -> AreaCase:
     from carespiral.calibration.engine import build_problem
-    from carespiral.data.drivers import ESTABLISHMENT_PER_CHILD, area_drivers
 
     rows, notes = _area_rows(groups, code)
     shared = [j for j in joint if code in j.split(" / ")]
@@ -134,23 +157,15 @@ def _case(spec: CalibrationSpec, code: str, name: str, fit_until: int | None,
                          "and not fitted: its workforce parameters come from the national "
                          "distribution")
     _check_years(spec, code, name, rows, fit_until, shared)
-    problem, holdout, _label = build_problem(spec, code, fit_until, rows)
+    partners = {m for j in shared for m in j.split(" / ")} - {code}
+    census = pd.concat([rows, *(groups[j] for j in shared),
+                        *(groups[m] for m in partners if m in groups)], ignore_index=True)
+    problem, holdout, _label = build_problem(spec, code, fit_until, census, horizon=horizon)
     inputs = dict(getattr(problem, "inputs", None) or {})
     fixed = dict(problem.fixed)
-    if not inputs:  # the spec does not wire drivers: each authority gets its own here
-        partners = {m for j in shared for m in j.split(" / ")} - {code}
-        census = pd.concat([rows, *(groups[j] for j in shared),
-                            *(groups[m] for m in partners if m in groups)], ignore_index=True)
-        drivers = area_drivers(code, census)
-        fixed.update(drivers.params())
-        inputs = drivers.time_inputs()
-        notes += list(drivers.notes)
     params = [p for p in problem.parameters if p.name not in fixed]
     problem = replace(problem, parameters=params, fixed=fixed, n_runs=0)
     notes += list(getattr(problem, "notes", ()) or ())
-    if ESTABLISHMENT_PER_CHILD in fixed and len(params) < len(spec.parameters):
-        notes.append("funded posts per child come from the workforce census, so they are "
-                     "not fitted")
     return AreaCase(code, name, problem, holdout, inputs, tuple(dict.fromkeys(notes)))
 
 

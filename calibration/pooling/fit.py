@@ -3,12 +3,13 @@
 1. **Starts**: for each area, points of a scrambled Sobol design spread over the spec's prior
    (on the logit scale), all areas in one batch; each area keeps its best.
 2. **Unpooled**: each area's posterior mode under the spec's prior (`Population.from_priors`),
-   by lockstep Levenberg-Marquardt with each series' error scale re-estimated between two
-   rounds, as the single-area least-squares method does.
+   by lockstep Levenberg-Marquardt with each series' error model (scale, and lag-1
+   autocorrelation where the spec asks for it) re-estimated between two rounds, as the
+   single-area least-squares method does.
 3. **Partial pooling**: repeat (a) the national mean and spread of maximum marginal
    likelihood given each area's likelihood approximated by a quadratic at its mode
-   (`Population.fit`, no model runs), (b) the error scales, each shrunk towards its series'
-   scale over all areas, (c) every area's mode re-fitted from where it was under the new
+   (`Population.fit`, no model runs), (b) the error models, each series' scale and
+   autocorrelation shrunk towards their values over all areas, (c) every area's mode re-fitted from where it was under the new
    national prior (from its mode and from the national mean, keeping the better: a few
    years of data can leave a second, wrong mode), until the national mean and spread move by less than `tol` (in spreads, or
    in log spread) between rounds.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.stats import norm, qmc
@@ -34,7 +35,7 @@ from carespiral.calibration.pooling.stack import AreaStack
 __all__ = ["POOLING", "PooledEstimate", "fit_stack"]
 
 POOLING = ("partial", "none")
-SCALE_WEIGHT = 4.0  # pseudo-observations behind each series' pooled error scale
+SCALE_WEIGHT = 4.0  # pseudo-observations behind each series' pooled error model
 
 
 @dataclass
@@ -48,10 +49,12 @@ class PooledEstimate:
     data_precision: np.ndarray  # diagonal curvature of the likelihood alone (areas x k)
     population: Population  # fitted (partial) or the spec's priors (none)
     prior: Population  # the spec's priors, moment-matched
-    scales: np.ndarray  # error scale per area and series
+    errors: list  # per area, the ErrorFit (scale, autocorrelation) of each series
     logpost: np.ndarray  # per area, at the mode (fixed scales, up to a constant)
     unpooled_z: np.ndarray
     unpooled_covariance: np.ndarray
+    unpooled_errors: list
+    unpooled_precision: np.ndarray
     converged: bool
     rounds: list[dict] = field(default_factory=list)
     runs: int = 0
@@ -64,6 +67,12 @@ class PooledEstimate:
     @property
     def shrinkage(self) -> np.ndarray:
         return shrinkage(self.data_precision, self.population.tau)
+
+    def unpooled(self) -> PooledEstimate:
+        """The unpooled fit (each area alone with the spec's prior) as an estimate."""
+        return replace(self, pooling="none", z=self.unpooled_z,
+                       covariance=self.unpooled_covariance, errors=self.unpooled_errors,
+                       data_precision=self.unpooled_precision, population=self.prior)
 
     def draws(self, n: int, rng: np.random.Generator, unpooled: bool = False) -> np.ndarray:
         """Parameter draws per area from the Laplace approximation (areas x n x k)."""
@@ -90,14 +99,14 @@ def fit_stack(stack: AreaStack, pooling: str = "partial", seed: int = 0, starts:
     prior = Population.from_priors([p.prior for p in params], tr, seed=seed)
     A, k = stack.n_areas, stack.k
     width = max(stack.n_obs(a) for a in range(A)) + k
-    state = {"pop": prior, "scales": None}
+    state = {"pop": prior, "errors": None}
 
     def note(stage: str) -> None:
         if progress:
             progress(stage, stack.n_runs)
 
     def residuals(z: np.ndarray, owner: np.ndarray) -> np.ndarray:
-        data = stack.residuals(tr.to_theta(z), owner, state["scales"], width - k)
+        data = stack.residuals(tr.to_theta(z), owner, state["errors"], width - k)
         return np.concatenate([data, state["pop"].residuals(z)], axis=1)
 
     # 1. starts: the prior's mean and a Sobol design over the prior, every area in one batch
@@ -111,16 +120,17 @@ def fit_stack(stack: AreaStack, pooling: str = "partial", seed: int = 0, starts:
     z = z_starts[np.argmax(lp, axis=1)]
     note("starts")
 
-    # 2. unpooled: the spec's prior, two rounds of scales then Levenberg-Marquardt
+    # 2. unpooled: the spec's prior, two rounds of error models then Levenberg-Marquardt
     lm = None
     for _ in range(2):
-        state["scales"] = stack.scales(tr.to_theta(z))
+        state["errors"] = stack.error_fits(tr.to_theta(z))
         lm = lockstep_lm(residuals, z, iterations=iterations)
         z = lm.z
         note("unpooled")
     assert lm is not None
     cov = np.linalg.inv(lm.curvature())
-    unpooled_z, unpooled_cov = z.copy(), cov.copy()
+    unpooled_z, unpooled_cov, unpooled_errors = z.copy(), cov.copy(), state["errors"]
+    unpooled_precision = _precision(lm, width - k)
     rounds = [_round(0, prior, lm, stack.n_runs, t0)]
     converged = True
     m_data = width - k
@@ -134,7 +144,7 @@ def fit_stack(stack: AreaStack, pooling: str = "partial", seed: int = 0, starts:
             new = state["pop"].fit(D, b)
             change = state["pop"].change(new)
             state["pop"] = new
-            state["scales"] = stack.scales(tr.to_theta(z), pooled_weight=SCALE_WEIGHT)
+            state["errors"] = stack.error_fits(tr.to_theta(z), pooled_weight=SCALE_WEIGHT)
             lm = _refit(residuals, z, new.mu, iterations)
             z = lm.z
             cov = np.linalg.inv(lm.curvature())
@@ -143,12 +153,13 @@ def fit_stack(stack: AreaStack, pooling: str = "partial", seed: int = 0, starts:
             if change < tol:
                 converged = True
                 break
-    Jd = lm.J[:, :m_data, :]
-    precision = np.einsum("amk,amk->ak", Jd, Jd)
     return PooledEstimate(
-        transform=tr, pooling=pooling, z=z, covariance=cov, data_precision=precision,
-        population=state["pop"], prior=prior, scales=state["scales"], logpost=-lm.cost,
-        unpooled_z=unpooled_z, unpooled_covariance=unpooled_cov, converged=converged,
+        transform=tr, pooling=pooling, z=z, covariance=cov,
+        data_precision=_precision(lm, m_data),
+        population=state["pop"], prior=prior, errors=state["errors"], logpost=-lm.cost,
+        unpooled_z=unpooled_z, unpooled_covariance=unpooled_cov,
+        unpooled_errors=unpooled_errors, unpooled_precision=unpooled_precision,
+        converged=converged,
         rounds=rounds, runs=stack.n_runs, seconds=time.perf_counter() - t0)
 
 
@@ -161,6 +172,12 @@ def _refit(residuals, z: np.ndarray, mu: np.ndarray, iterations: int):
     pick = np.where(both.cost[A:] < both.cost[:A], np.arange(A, 2 * A), np.arange(A))
     return LMState(both.z[pick], both.cost[pick], both.r[pick], both.J[pick], both.iterations,
                    both.runs)
+
+
+def _precision(lm, m_data: int) -> np.ndarray:
+    """The diagonal Gauss-Newton curvature of each area's data residuals alone (areas x k)."""
+    Jd = lm.J[:, :m_data, :]
+    return np.einsum("amk,amk->ak", Jd, Jd)
 
 
 def _quadratic(lm, m_data: int) -> tuple[np.ndarray, np.ndarray]:

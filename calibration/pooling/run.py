@@ -21,8 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from carespiral.calibration.backtest import naive_forecasts, summarise_backtest
-from carespiral.calibration.errors_model import sample_noise
 from carespiral.calibration.fit_stats import fit_table
 from carespiral.calibration.observations import SeriesObs
 from carespiral.calibration.pooling.authorities import Failure, authority_cases
@@ -32,7 +30,7 @@ from carespiral.calibration.pooling.stack import AreaCase, AreaStack
 from carespiral.calibration.spec import CalibrationSpec, read_spec
 from carespiral.errors import CarespiralError
 
-__all__ = ["HORIZON", "fit_authorities", "fit_cases"]
+__all__ = ["HORIZON", "backtest_rows", "fit_authorities", "fit_cases", "predictions"]
 
 HORIZON = 3  # years forecast after the last published figure
 Progress = Callable[[str, int], None]
@@ -48,6 +46,7 @@ def fit_authorities(
     progress: Progress | None = None,
     n_draws: int = 200,
     n_predictive: int = 40,
+    horizon: int = HORIZON,
     command: str | None = None,
 ) -> AuthoritiesFit:
     """Fit every current authority (or `areas`) with `spec`, all together.
@@ -59,16 +58,16 @@ def fit_authorities(
     if not isinstance(spec, CalibrationSpec):
         spec = read_spec(spec)
     t0 = time.perf_counter()
-    cases, failures = authority_cases(spec, areas, fit_until, table)
+    cases, failures = authority_cases(spec, areas, fit_until, table, horizon=horizon)
     if progress:
         progress("problems built", 0)
     if not cases:
         reasons = "; ".join(f"{f.name}: {f.reason}" for f in failures[:3])
         raise CarespiralError(f"no authority can be fitted with spec {spec.name!r}: {reasons}")
     fit = fit_cases(cases, failures, pooling=pooling, seed=seed, progress=progress,
-                    n_draws=n_draws, n_predictive=n_predictive,
+                    n_draws=n_draws, n_predictive=n_predictive, horizon=horizon,
                     labels={"model": spec.model, "spec": spec.name,
-                            "scenario": str(spec.scenario or "")})
+                            "scenario": str(spec.scenario or "")}, origin=fit_until)
     fit.fit_until = fit_until
     fit.diagnostics["seconds"] = round(time.perf_counter() - t0, 1)
     fit.manifest = _manifest(spec, fit, fit_until, command)
@@ -78,7 +77,8 @@ def fit_authorities(
 def fit_cases(cases: Sequence[AreaCase], failures: Sequence[Failure] = (),
               pooling: str = "partial", seed: int = 0, progress: Progress | None = None,
               n_draws: int = 200, n_predictive: int = 40, horizon: int = HORIZON,
-              labels: dict[str, str] | None = None, **options) -> AuthoritiesFit:
+              labels: dict[str, str] | None = None, origin: int | None = None,
+              **options) -> AuthoritiesFit:
     """Fit `cases` together (`fit_stack` options pass through) and build the result."""
     labels = labels or {}
     stack = AreaStack(cases)
@@ -86,15 +86,15 @@ def fit_cases(cases: Sequence[AreaCase], failures: Sequence[Failure] = (),
     rng = np.random.default_rng(seed + 1)
     draws = est.draws(n_draws, rng)
     unpooled = est.draws(n_draws, rng, unpooled=True)
-    fitted, held, ahead = _predictions(stack, est, draws, rng, n_predictive, horizon)
+    fitted, held, ahead = predictions(stack, est, draws, rng, n_predictive, horizon)
     if progress:
         progress("predictions", stack.n_runs)
     codes = [c.code for c in cases]
     stats = pd.concat([fit_table(fitted[fitted["area_code"] == c]).assign(area_code=c)
                        for c in codes], ignore_index=True)
     backtest = bsum = None
-    if len(held):
-        backtest, bsum = _backtest(fitted, held)
+    if len(held) and origin is not None:
+        backtest, bsum = backtest_rows(fitted, held, origin)
     return AuthoritiesFit(
         model=labels.get("model", getattr(stack.model, "name", "")),
         spec=labels.get("spec", ""), pooling=pooling, seed=seed,
@@ -109,7 +109,7 @@ def fit_cases(cases: Sequence[AreaCase], failures: Sequence[Failure] = (),
         converged=est.converged,
         diagnostics={"runs": est.runs, "runs_total": stack.n_runs,
                      "fit_seconds": round(est.seconds, 1), "rounds": est.rounds,
-                     "parameters": stack.names})
+                     "parameters": stack.names, "error_models": _error_table(cases, est)})
 
 
 # ---- predictions ------------------------------------------------------------------------------
@@ -132,56 +132,65 @@ def _future(series: Sequence[SeriesObs], horizon: int) -> list[SeriesObs]:
     return out
 
 
-def _predictions(stack: AreaStack, est: PooledEstimate, draws: np.ndarray,
+class _Ran:
+    """One area's runs, already made, in the shape `prediction_tables` asks a problem for:
+    `simulate` of the best parameters (one row) or of the parameter draws."""
+
+    def __init__(self, series: list[SeriesObs], best: list[np.ndarray],
+                 draws: list[np.ndarray]) -> None:
+        self.series, self._best, self._draws = series, best, draws
+
+    def simulate(self, theta: np.ndarray, series=None, stop=None) -> list[np.ndarray]:
+        return self._best if len(np.atleast_2d(theta)) == 1 else self._draws
+
+
+def predictions(stack: AreaStack, est: PooledEstimate, draws: np.ndarray,
                  rng: np.random.Generator, n: int, horizon: int
                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Fitted, held-out and future values per area: at the mode, and 95% predictive intervals
-    from `n` parameter draws through the model plus the error model's noise; one batch."""
+    """Fitted, held-out and future values of every area, by the project's predictions
+    (`calibration.predict.prediction_tables`: 95% bands from `n` parameter draws and the error
+    model; after the fit the run plus the carried-over residual). The runs are one batch."""
+    from carespiral.calibration.predict import prediction_tables
+
     A = stack.n_areas
     groups = []
     for c in stack.cases:
         fit, held = list(c.problem.series), list(c.holdout)
         groups.append((fit, held, _future(held or fit, horizon)))
     stack.set_series("all", [f + h + a for f, h, a in groups])
-    n = min(n, draws.shape[1])
+    n = max(2, min(n, draws.shape[1]))
     theta = np.vstack([est.theta, draws[:, :n, :].reshape(A * n, -1)])
     owner = np.concatenate([np.arange(A), np.repeat(np.arange(A), n)])
     preds = stack.predict(theta, owner, which="all")
-    tables: tuple[list, list, list] = ([], [], [])
+    fitted, held, ahead = [], [], []
     for a, c in enumerate(stack.cases):
+        fit, hold, future = groups[a]
         values = stack.area_values(preds, owner, a, which="all")
-        sizes = [len(g) for g in groups[a]]
-        kinds = np.repeat([0, 1, 2], sizes)
-        for kind, s, m in zip(kinds, [*groups[a][0], *groups[a][1], *groups[a][2]], values,
-                              strict=True):
-            scale = est.scales[a, stack.series_names.index(s.name)]
-            with np.errstate(all="ignore"):
-                noisy = sample_noise(rng, m[1:], s.error, scale)
-                lo, mid, hi = np.nanquantile(noisy, [0.025, 0.5, 0.975], axis=0)
-            tables[kind].append(pd.DataFrame({
-                "area_code": c.code, "series": s.name, "year": s.years, "date": s.dates,
-                "time": s.times, "observed": s.values, "fitted": m[0], "median": mid,
-                "lower": lo, "upper": hi, "unit": s.unit}))
-    fitted, held, ahead = (pd.concat(t, ignore_index=True) if t else pd.DataFrame()
-                           for t in tables)
-    if len(ahead):
-        ahead = ahead.drop(columns=["observed"]).rename(columns={"fitted": "forecast"})
-    return fitted, held, ahead
+        ran = _Ran(fit, [v[:1] for v in values], [v[1:] for v in values])
+        f, fc = prediction_tables(ran, est.theta[a], theta[owner == a][1:], est.errors[a],
+                                  rng, hold + future)
+        fitted.append(f.assign(area_code=c.code))
+        n_held = sum(len(h) for h in hold)
+        held.append(fc.iloc[:n_held].assign(area_code=c.code))
+        ahead.append(fc.iloc[n_held:].assign(area_code=c.code))
+    return tuple(_first(pd.concat(t, ignore_index=True)) for t in (fitted, held, ahead))
 
 
-def _backtest(fitted: pd.DataFrame, held: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rows, sums = [], []
-    for (code, name), g in held.groupby(["area_code", "series"], sort=False):
-        train = fitted[(fitted["area_code"] == code) & (fitted["series"] == name)]
-        pers, trend = naive_forecasts(train["year"].to_numpy(), train["observed"].to_numpy(),
-                                      g["year"].to_numpy())
-        rows.append(g.rename(columns={"fitted": "forecast"}).assign(persistence=pers,
-                                                                    trend=trend))
-    backtest = pd.concat(rows, ignore_index=True)
-    for code, g in backtest.groupby("area_code", sort=False):
-        sums.append(summarise_backtest(g, fitted[fitted["area_code"] == code]).assign(
-            area_code=code))
-    return backtest, _first(pd.concat(sums, ignore_index=True))
+def backtest_rows(fitted: pd.DataFrame, held: pd.DataFrame, origin: int
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Forecast rows and MASE per area and series, by the rolling backtest's own scoring
+    (`calibration.rolling.forecast_rows`, `calibration.backtest.score_forecasts`)."""
+    from types import SimpleNamespace
+
+    from carespiral.calibration.backtest import score_forecasts
+    from carespiral.calibration.rolling import forecast_rows
+
+    rows = [forecast_rows(SimpleNamespace(backtest=g.drop(columns="area_code"),
+                                          fitted=fitted[fitted["area_code"] == code]),
+                          origin, code)
+            for code, g in held.groupby("area_code", sort=False)]
+    table = pd.concat(rows, ignore_index=True).rename(columns={"area": "area_code"})
+    return _first(table), score_forecasts(table, by=("area_code", "series"))
 
 
 # ---- tables -----------------------------------------------------------------------------------
@@ -245,6 +254,12 @@ def _draws(codes, names, draws: np.ndarray) -> pd.DataFrame:
     out.insert(0, "draw", np.tile(np.arange(n), A))
     out.insert(0, "area_code", np.repeat(codes, n))
     return out
+
+
+def _error_table(cases, est: PooledEstimate) -> list[dict]:
+    return [{"area_code": c.code, "series": s.name, "scale": f.scale, "rho": f.rho}
+            for c, fits in zip(cases, est.errors, strict=True)
+            for s, f in zip(c.problem.series, fits, strict=True)]
 
 
 def _constants(cases) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from carespiral.calibration.errors_model import deviance_residuals, estimate_scale
+from carespiral.calibration.errors_model import ErrorFit, deviance_residuals, fit_error
 from carespiral.calibration.observations import SeriesObs
 from carespiral.calibration.problem import Problem
 from carespiral.errors import CarespiralError
@@ -226,28 +226,29 @@ class AreaStack:
 
     # ---- scoring ---------------------------------------------------------------------------
 
-    def residuals(self, theta: np.ndarray, owner: np.ndarray, scales: np.ndarray,
+    def residuals(self, theta: np.ndarray, owner: np.ndarray, errors: Sequence[Sequence],
                   width: int) -> np.ndarray:
-        """Weighted standardised residuals per row, padded with zeros to `width` columns.
+        """Weighted standardised residuals per row (whitened where the series' residuals are
+        autocorrelated), padded with zeros to `width` columns.
 
-        scales: (areas x series) error scales of the fitted series, fixed during a fit round.
+        errors: per area, the `ErrorFit` (scale, autocorrelation) of each of its series, fixed
+        during a fit round (`error_fits`).
         """
         owner = np.asarray(owner, dtype=int)
         preds = self.predict(theta, owner)
         out = np.zeros((len(owner), width))
         for a in np.unique(owner):
             rows = np.flatnonzero(owner == a)
-            parts = []
-            for s, m in zip(self.cases[a].problem.series, self.area_values(preds, owner, a),
-                            strict=True):
-                sc = scales[a, self.series_names.index(s.name)]
-                parts.append(np.sqrt(s.weight) * deviance_residuals(s.values, m, s.error, sc))
+            parts = [np.sqrt(s.weight) * deviance_residuals(s.values, m, s.error, fit)
+                     for s, m, fit in zip(self.cases[a].problem.series,
+                                          self.area_values(preds, owner, a), errors[a],
+                                          strict=True)]
             r = np.concatenate(parts, axis=1)
             out[rows, :r.shape[1]] = r
         return out
 
     def loglik(self, theta: np.ndarray, owner: np.ndarray) -> np.ndarray:
-        """Log-likelihood per row with each series' scale profiled (as `Problem.loglik_of`)."""
+        """Log-likelihood per row with each series' error model profiled (`Problem.loglik_of`)."""
         owner = np.asarray(owner, dtype=int)
         preds = self.predict(theta, owner)
         out = np.zeros(len(owner))
@@ -256,42 +257,49 @@ class AreaStack:
             out[rows] = self.cases[a].problem.loglik_of(self.area_values(preds, owner, a))
         return np.where(np.isfinite(out), out, -np.inf)
 
-    def scales(self, theta: np.ndarray, pooled_weight: float = 0.0) -> np.ndarray:
-        """Error scales (areas x series) at each area's parameters `theta` (areas x k); an
-        area without a series has NaN there.
+    def error_fits(self, theta: np.ndarray, pooled_weight: float = 0.0) -> list[list[ErrorFit]]:
+        """Each area's error model per series (scale and lag-1 autocorrelation, at their
+        maximum-likelihood values) at its parameters `theta` (areas x k).
 
-        With `pooled_weight` nu > 0, a normal or lognormal scale is shrunk towards the series'
-        scale over all areas: s^2 = (SSR + nu s0^2) / (n + nu), s0^2 = sum SSR / sum n (an
-        inverse-gamma prior worth nu observations; a normal series' scale is pooled relative
-        to each area's level), so a short series cannot claim an error scale near zero.
+        With `pooled_weight` nu > 0, a normal or lognormal series' scale and autocorrelation
+        are shrunk towards their values over all areas, as if nu more observations had shown
+        those: s^2 = (n s_a^2 + nu s0^2) / (n + nu) with s0^2 the pooled mean square (a
+        normal series' scale relative to each area's level), rho likewise towards the mean
+        rho. A short series then cannot claim an error near zero, nor a serial correlation
+        from a handful of points.
         """
         owner = np.arange(self.n_areas)
         preds = self.predict(theta, owner)
-        names = self.series_names
-        out = np.full((self.n_areas, len(names)), np.nan)
-        n = np.zeros_like(out)
-        level = np.ones_like(out)
-        for a in owner:
-            for s, m in zip(self.cases[a].problem.series, self.area_values(preds, owner, a),
-                            strict=True):
-                j = names.index(s.name)
-                out[a, j] = estimate_scale(s.values, m[0], s.error, s.dispersion)
-                n[a, j] = len(s)
-                level[a, j] = max(float(np.mean(np.abs(s.values))), 1e-12)
+        fits = [[fit_error(s.values, m[0], s.error, s.dispersion, getattr(s, "ar1", False))
+                 for s, m in zip(self.cases[a].problem.series,
+                                 self.area_values(preds, owner, a), strict=True)]
+                for a in owner]
         if pooled_weight <= 0:
-            return out
-        errors = {s.name: s.error for c in self.cases for s in c.problem.series}
-        for j, name in enumerate(names):
-            if errors[name] not in ("normal", "lognormal"):
+            return fits
+        nu = pooled_weight
+        for name in self.series_names:
+            at = [(a, i, s) for a in owner for i, s in enumerate(self.cases[a].problem.series)
+                  if s.name == name and s.error in ("normal", "lognormal")]
+            if not at:
                 continue
-            has = np.isfinite(out[:, j])
-            rel = out[has, j] ** 2 * n[has, j]  # SSR
-            if errors[name] == "normal":  # in the series' units: pooled relative to the level
-                rel = rel / level[has, j] ** 2
-            s0 = np.sum(rel) / np.sum(n[has, j])
-            s0 = s0 * (level[has, j] ** 2 if errors[name] == "normal" else 1.0)
-            out[has, j] = np.sqrt((out[has, j] ** 2 * n[has, j] + pooled_weight * s0)
-                                  / (n[has, j] + pooled_weight))
+            n = np.array([len(s) for _, _, s in at], dtype=float)
+            level = np.array([max(float(np.mean(np.abs(s.values))), 1e-12)
+                              if s.error == "normal" else 1.0 for _, _, s in at])
+            s2 = np.array([fits[a][i].scale for a, i, _ in at]) ** 2 / level**2
+            rho = np.array([fits[a][i].rho for a, i, _ in at])
+            s0, r0 = np.sum(n * s2) / np.sum(n), np.sum(n * rho) / np.sum(n)
+            new_s = np.sqrt((n * s2 + nu * s0) / (n + nu)) * level
+            new_r = np.where(rho != 0, (n * rho + nu * r0) / (n + nu), 0.0)
+            for (a, i, _), sc, r in zip(at, new_s, new_r, strict=True):
+                fits[a][i] = ErrorFit(float(sc), float(r))
+        return fits
+
+    def scale_table(self, fits: Sequence[Sequence[ErrorFit]]) -> np.ndarray:
+        """Scales as an (areas x series) array, NaN where an area lacks a series."""
+        out = np.full((self.n_areas, len(self.series_names)), np.nan)
+        for a, c in enumerate(self.cases):
+            for s, f in zip(c.problem.series, fits[a], strict=True):
+                out[a, self.series_names.index(s.name)] = f.scale
         return out
 
 
