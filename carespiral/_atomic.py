@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 from carespiral.errors import FolderBusyError, IncompleteResultError, OutputPathError
 
@@ -105,7 +106,11 @@ class FolderClaim:
     """A claim on a folder filled in several steps: entering it locks the folder (a second
     claim while it is held is a `FolderBusyError`) and writes `INCOMPLETE.txt`; `complete()`
     removes the marker, the last step of a successful command; leaving it releases the lock
-    (the marker stays if `complete()` was not called, so the folder reads as incomplete)."""
+    (the marker stays if `complete()` was not called, so the folder reads as incomplete).
+    A claim on a folder this process already holds is nested: it does nothing, and the outer
+    claim decides when the folder is complete."""
+
+    _held: ClassVar[dict[Path, FolderClaim]] = {}
 
     def __init__(self, folder: str | Path, command: str = "") -> None:
         self.folder = Path(folder)
@@ -114,10 +119,17 @@ class FolderClaim:
         self._fd: int | None = None
         self._created = False
         self._completed = False
+        self._nested = False
 
     def __enter__(self) -> FolderClaim:
         folder, marker = self.folder, self.marker
+        key = folder.resolve()
+        if key in FolderClaim._held:
+            self._nested = True
+            return self
         self._created = not folder.exists()
+        self._was_marked = marker.exists()
+        self._before = _snapshot(folder)
         with _writing(folder):
             folder.mkdir(parents=True, exist_ok=True)
         while True:
@@ -136,6 +148,7 @@ class FolderClaim:
                 break
             os.close(fd)
         self._fd = fd
+        FolderClaim._held[key] = self
         note = {"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                 "command": self.command,
                 "meaning": "this folder is being written, or its command was interrupted; "
@@ -156,10 +169,13 @@ class FolderClaim:
     def __exit__(self, *exc: object) -> None:
         if self._fd is None:
             return
+        FolderClaim._held.pop(self.folder.resolve(), None)
         try:
-            if not self._completed and not _holds_anything(self.folder):
-                # stopped before writing anything (a mistake found early): leave no trace
-                self.marker.unlink(missing_ok=True)
+            if not self._completed and _snapshot(self.folder) == self._before:
+                # stopped before changing anything (a mistake found early): leave the folder
+                # as it was
+                if not self._was_marked:
+                    self.marker.unlink(missing_ok=True)
                 if self._created:
                     shutil.rmtree(self.folder, ignore_errors=True)
         finally:
@@ -218,9 +234,20 @@ def clean_leftovers(folder: str | Path, recursive: bool = False) -> list[Path]:
 # ---- helpers ---------------------------------------------------------------------------------
 
 
-def _holds_anything(folder: Path) -> bool:
-    """Whether `folder` holds a file other than the marker (empty subfolders do not count)."""
-    return any(f != INCOMPLETE for _, _, files in os.walk(folder) for f in files)
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Size and modification time of every file under `folder` but the marker."""
+    out: dict[str, tuple[int, int]] = {}
+    for root, _, files in os.walk(folder):
+        for f in files:
+            p = Path(root) / f
+            if p == folder / INCOMPLETE:
+                continue
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            out[str(p.relative_to(folder))] = (st.st_size, st.st_mtime_ns)
+    return out
 
 
 def _prefix(target: Path) -> str:

@@ -10,6 +10,7 @@ chunking: every run is computed on its own.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from carespiral._atomic import FolderClaim
 from carespiral.errors import CarespiralError
 from carespiral.exploration.criteria import COLLAPSE, classify, criterion_to_dict, outputs_needed
 from carespiral.exploration.designs import DESIGNS, get_design
@@ -194,59 +196,67 @@ def run_experiments(
     model = load(spec.model)
     spec = spec.bind(model)
     design, info = build_design(spec, model)
-    done: dict[int, pd.DataFrame] = {}
-    chunk_dir = None
+    # the folder is locked while this runs and marked incomplete until the result is saved
+    # (inside a command that claimed it already, that command decides when it is complete)
     if out is not None:
-        out = Path(out)
-        chunk_dir = out / "chunks"
-        done = _prepare_out(out, design, resume)
-    finished = {int(i) for rows in done.values() for i in rows.index}
-    todo = [i for i in design.index if i not in finished]
-    chunks = [todo[k:k + spec.chunk] for k in range(0, len(todo), spec.chunk)]
-    n_total = len(design)
-    n_done = sum(len(v) for v in done.values())
-    if progress:
-        progress(n_done, n_total)
-
-    def keep(rows: pd.DataFrame) -> None:
-        nonlocal n_done
-        first, last = int(rows.index[0]), int(rows.index[-1])
-        if chunk_dir is not None:
-            write_table(rows, chunk_dir / f"runs-{first:09d}-{last:09d}.parquet")
-        done[first] = rows
-        n_done += len(rows)
+        _check_out(Path(out), design, resume)  # before the folder is touched
+    claim = FolderClaim(out if out is not None else ".", "run_experiments")
+    with claim if out is not None else contextlib.nullcontext():
+        done: dict[int, pd.DataFrame] = {}
+        chunk_dir = None
+        if out is not None:
+            out = Path(out)
+            chunk_dir = out / "chunks"
+            done = _prepare_out(out, design, resume)
+        finished = {int(i) for rows in done.values() for i in rows.index}
+        todo = [i for i in design.index if i not in finished]
+        chunks = [todo[k:k + spec.chunk] for k in range(0, len(todo), spec.chunk)]
+        n_total = len(design)
+        n_done = sum(len(v) for v in done.values())
         if progress:
             progress(n_done, n_total)
-        if on_chunk:
-            on_chunk(n_done)
 
-    if scheduler:
-        _run_dask(scheduler, model, spec, design, chunks, keep)
-    else:
-        for idx in chunks:
-            keep(evaluate(model, spec, design.loc[idx]))
+        def keep(rows: pd.DataFrame) -> None:
+            nonlocal n_done
+            first, last = int(rows.index[0]), int(rows.index[-1])
+            if chunk_dir is not None:
+                write_table(rows, chunk_dir / f"runs-{first:09d}-{last:09d}.parquet")
+            done[first] = rows
+            n_done += len(rows)
+            if progress:
+                progress(n_done, n_total)
+            if on_chunk:
+                on_chunk(n_done)
 
-    outcomes = pd.concat([done[k] for k in sorted(done)]).sort_index() if done else pd.DataFrame()
-    settings = {
-        **info,
-        "runs": n_total,
-        "chunk": spec.chunk,
-        "criteria": [criterion_to_dict(c) for c in spec.criteria],
-        "outcomes": [asdict(o) for o in spec.outcomes],
-        "scenario": spec.scenario,
-        "stop": spec.stop if spec.stop is not None else model.control("final_time"),
-        "source": spec.source,
-        "seconds": time.perf_counter() - t0,
-    }
-    factors = [{"name": f.name, "lower": f.lower, "upper": f.upper,
-                "role": "lever" if f in spec.levers else "uncertainty"} for f in spec.factors]
-    result = ExperimentResult(design, outcomes, model.name, factors, settings)
-    if out is not None:
-        result.save(out)
+        if scheduler:
+            _run_dask(scheduler, model, spec, design, chunks, keep)
+        else:
+            for idx in chunks:
+                keep(evaluate(model, spec, design.loc[idx]))
+
+        outcomes = pd.concat([done[k] for k in sorted(done)]).sort_index() if done else pd.DataFrame()
+        settings = {
+            **info,
+            "runs": n_total,
+            "chunk": spec.chunk,
+            "criteria": [criterion_to_dict(c) for c in spec.criteria],
+            "outcomes": [asdict(o) for o in spec.outcomes],
+            "scenario": spec.scenario,
+            "stop": spec.stop if spec.stop is not None else model.control("final_time"),
+            "source": spec.source,
+            "seconds": time.perf_counter() - t0,
+        }
+        factors = [{"name": f.name, "lower": f.lower, "upper": f.upper,
+                    "role": "lever" if f in spec.levers else "uncertainty"} for f in spec.factors]
+        result = ExperimentResult(design, outcomes, model.name, factors, settings)
+        if out is not None:
+            result.save(out)
+            claim.complete()
     return result
 
 
-def _prepare_out(out: Path, design: pd.DataFrame, resume: bool) -> dict[int, pd.DataFrame]:
+def _check_out(out: Path, design: pd.DataFrame, resume: bool) -> None:
+    """Refuse to start over an exploration (without `resume`) or to resume a different one."""
     design_file = out / "design.parquet"
     if design_file.exists():
         if not resume:
@@ -262,7 +272,12 @@ def _prepare_out(out: Path, design: pd.DataFrame, resume: bool) -> dict[int, pd.
                 f"{out}: the spec's design differs from the one being resumed (changed ranges, "
                 "runs, design or seed?); use another --out folder"
             )
-    else:
+
+
+def _prepare_out(out: Path, design: pd.DataFrame, resume: bool) -> dict[int, pd.DataFrame]:
+    _check_out(out, design, resume)
+    design_file = out / "design.parquet"
+    if not design_file.exists():
         out.mkdir(parents=True, exist_ok=True)
         write_table(design, design_file)
     done: dict[int, pd.DataFrame] = {}

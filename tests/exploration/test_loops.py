@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
-pytest.importorskip("simlin")
-
 import numpy as np
+import pytest
 
 from carespiral.errors import CarespiralError
 from carespiral.exploration.loops import _with_constants, loop_dominance
