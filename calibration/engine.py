@@ -39,7 +39,7 @@ from carespiral.calibration.uncertainty import (
 )
 from carespiral.errors import CarespiralError
 
-__all__ = ["build_problem", "calibrate", "fit_problem"]
+__all__ = ["build_problem", "calibrate", "expected_runs", "fit_problem"]
 
 
 def fit_problem(
@@ -70,6 +70,8 @@ def fit_problem(
     out: MethodOutput = entry.fit(problem, rng, budget=budget, progress=progress,
                                   **(method_options or {}))
     best = np.asarray(out.best, dtype=float)
+    if progress is not None:  # intervals, profiles and predictions count on the same bar
+        problem.on_batch = lambda _n: progress(problem.n_runs, out.best_logpost)
     names = problem.names
 
     # parameter uncertainty: posterior draws, or the Laplace approximation
@@ -126,6 +128,7 @@ def fit_problem(
         backtest = add_naive_forecasts(forecasts, fitted)
         bsum = summarise_backtest(backtest, fitted)
 
+    problem.on_batch = None
     diag = {**out.diagnostics, "runs": problem.n_runs, "start_logpost": start_lp,
             "seconds": round(time.perf_counter() - t0, 2), "best_logpost": out.best_logpost,
             "laplace_positive_definite": lap.positive_definite}
@@ -271,6 +274,16 @@ def calibrate(
                        profiles=profiles, holdout=holdout, progress=progress, labels=labels,
                        method_options={**spec.options.get(method or spec.method, {}),
                                        **(method_options or {})})
+
+
+def expected_runs(k: int, budget: int, profiles: bool = True, n_draws: int = 200,
+                  sampler: bool = False) -> int:
+    """About how many model runs a fit of `k` parameters takes: the method's budget, the
+    Laplace stencil, the profiles (each of k parameters on 11 values, re-fitted by 12
+    Levenberg-Marquardt iterations of k+1 runs) and the predictive draws. For progress bars."""
+    lap = 1 + 2 * k + 2 * k * (k - 1)
+    prof = k * 11 * (k + 1) * 13 if profiles and not sampler else 0
+    return int(budget + lap + prof + n_draws + 2)
 
 
 def _area_data(area: str, data: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:

@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 _SIZES = np.logspace(0, 9, 46)
-RHO_MAX = 0.95  # beyond this an AR(1) process is hard to tell from a random walk in 13 points
+RHO_MAX = 0.8  # beyond it, a level offset passes for noise in a series of 7-13 values
 AR1_MIN_N = 5
 
 

@@ -153,8 +153,9 @@ def _year_dates(year: int, census: str, span: str,
 RECODED_CODES = {"E06000048": "E06000057", "E08000020": "E08000037"}
 
 
-def _read_open(f: _OpenFile, directory: Path, problems: list[str]) -> pd.DataFrame:
-    path = directory / "dfe" / f.name
+def _read_open(f: _OpenFile, directory: Path, problems: list[str],
+               path: Path | None = None) -> pd.DataFrame:
+    path = path or directory / "dfe" / f.name  # `path`: a release given by the user
     required = list(_META) + ([f.by] if f.by else [])
     header, rows = read_rows(path, required)
     arr = np.array(rows, dtype=object)

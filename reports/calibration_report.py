@@ -1,11 +1,12 @@
-"""The calibration report: data against fit, parameters with intervals, Theil, profiles, pairs,
-and the backtest against naive forecasts.
+"""The calibration report: a verdict, data against fit, parameters with intervals, Theil,
+profiles, pairs, and backtests against naive forecasts.
 
 It consumes a `carespiral.calibration.result.CalibrationResult` (or anything with the same
 tables): `fitted` (series, date or year, observed, fitted, lower, upper, unit), `parameters`
-(parameter, estimate, lower, upper, bound_lower, bound_upper, ...), `fit` (series, r2, mape,
-u_m, u_s, u_c, ...), optional `draws`, `profiles` (parameter, value, delta), `backtest` and
-`backtest_summary`.
+(parameter, estimate, lower, upper, bound_lower, bound_upper, ...), `fit` (series, r2, r,
+slope_observed, slope_fitted, trend_sign, mape, u_m, u_s, u_c, ...), optional `draws`,
+`profiles` (parameter, value, delta), `backtest`, `backtest_summary` and `rolling`. Visible
+text uses the catalogue's labels and units (`carespiral.pysd_runner.catalog.naming`).
 """
 
 from __future__ import annotations
@@ -19,16 +20,38 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from carespiral.errors import CarespiralError
+from carespiral.pysd_runner.catalog import catalog, naming
 
 from .page import Page, PlotlyJs
-from .style import GREY, HIGHLIGHT, PALETTE, apply_layout, colour
+from .style import GREY, HIGHLIGHT, PALETTE, apply_layout, colour, wrap_title
 
-__all__ = ["calibration_page", "calibration_report"]
+__all__ = ["calibration_page", "calibration_report", "series_label", "series_unit"]
 
 MAX_PAIR_PARAMETERS = 5  # a pair grid beyond this is unreadable at laptop width
 MAX_DRAWS = 1500  # points per pair panel
 CHI2_95 = 1.92  # half the 95% chi-square(1) quantile: a profile interval's log-posterior drop
 PROFILE_CUT = 8.0  # profile panels show drops up to this (about four times the 95% line)
+
+
+def series_label(series: str, model: str | None) -> str:
+    """A series' label from the catalogue ("Section 47 enquiries")."""
+    return naming(str(series), model).label
+
+
+def series_unit(series: str, model: str | None, unit: str = "") -> str:
+    """How a series is published ("referrals in the year to 31 March"), else its unit."""
+    n = naming(str(series), model)
+    return n.published or n.unit or unit
+
+
+def _model(result: Any) -> str | None:
+    m = str(getattr(result, "model", "") or "")
+    return m if m in catalog() else None
+
+
+def _model_title(result: Any) -> str:
+    entry = catalog().get(str(getattr(result, "model", "")))
+    return entry.title if entry is not None else str(getattr(result, "model", "the model"))
 
 
 def calibration_report(result: Any, path: str | Path, *, title: str | None = None,
@@ -39,25 +62,41 @@ def calibration_report(result: Any, path: str | Path, *, title: str | None = Non
 
 def calibration_page(result: Any, *, title: str | None = None) -> Page:
     """The calibration report as a `Page`."""
+    from carespiral.calibration.verdict import calibration_verdict
+
     for attr in ("fitted", "parameters", "fit"):
         if not isinstance(getattr(result, attr, None), pd.DataFrame):
             raise CarespiralError(f"a calibration report needs the result's {attr!r} table")
-    page = Page(title or f"Calibration of {result.model} to {result.area}",
-                f"Method {result.method}, seed {result.seed}, spec {result.spec or '–'}.")
+    page = Page(title or f"Calibration of {_model_title(result)} to {result.area}",
+                f"Method: {str(result.method).replace('_', ' ')}; random seed {result.seed}.")
+    page.section("Verdict", calibration_verdict(result))
     intro = page.section("Summary")
     if not result.converged:
-        intro.note(f"The method did not converge: {result.message or 'no reason given'}. "
+        intro.note(f"The optimiser did not converge: {result.message or 'no reason given'}. "
                    "Treat the estimates below with care.")
     diag = getattr(result, "diagnostics", {}) or {}
-    if diag:
-        intro.table(pd.DataFrame([{"diagnostic": k, "value": v if isinstance(v, int | float)
-                                   else str(v)} for k, v in diag.items()]))
+    facts = [("Model runs", diag.get("runs")), ("Seconds", diag.get("seconds")),
+             ("Log-posterior at the priors' centres", diag.get("start_logpost")),
+             ("Best log-posterior found", diag.get("best_logpost")),
+             ("Sampler acceptance fraction", diag.get("acceptance_fraction")),
+             ("Effective sample size", diag.get("ess"))]
+    facts = [(k, v) for k, v in facts if isinstance(v, int | float)]
+    if facts:
+        intro.table(pd.DataFrame(facts, columns=["fact", "value"]))
+    notes = (getattr(result, "manifest", {}) or {}).get("notes") or []
+    for n in notes:
+        intro.note(str(n)[:1].upper() + str(n)[1:] + ".")
     _fit_section(page, result)
     _parameter_section(page, result)
     if result.draws is not None and len(result.draws) and result.draws.shape[1] >= 2:
         _pairs_section(page, result.draws, result.parameters)
     if getattr(result, "backtest", None) is not None and len(result.backtest):
         _backtest_section(page, result)
+    rolling = getattr(result, "rolling", None)
+    if rolling is not None and len(rolling):
+        from .backtest_report import rolling_section
+
+        rolling_section(page, rolling, _model(result))
     return page
 
 
@@ -68,15 +107,22 @@ def _x(frame: pd.DataFrame) -> tuple[pd.Series, str]:
 
 
 def _fit_section(page: Page, result: Any) -> None:
+    model = _model(result)
     sec = page.section(
         "Data against fit",
         "Published values (dots) against the calibrated model (line), with the 95% predictive "
         "interval (band) from parameter uncertainty and the error model.",
     )
+    fit = result.fit
+    if "trend_sign" in fit:
+        for _, r in fit[fit["trend_sign"] == "wrong"].iterrows():
+            sec.note(f"Warning: {series_label(r['series'], model)} runs against the data: "
+                     f"published {r['slope_observed']:+,.4g} a year, fitted "
+                     f"{r['slope_fitted']:+,.4g} a year.")
     for series, g in result.fitted.groupby("series", sort=False):
         g = g.sort_values("date" if "date" in g.columns else "year")
         x, xtitle = _x(g)
-        unit = str(g["unit"].iloc[0]) if "unit" in g.columns and len(g) else ""
+        unit = series_unit(series, model, str(g["unit"].iloc[0]) if "unit" in g else "")
         fig = go.Figure()
         fig.add_trace(go.Scatter(x=x, y=g["upper"], mode="lines", line={"width": 0},
                                  showlegend=False, hoverinfo="skip"))
@@ -89,21 +135,21 @@ def _fit_section(page: Page, result: Any) -> None:
         fig.add_trace(go.Scatter(x=x, y=g["observed"], mode="markers", name="published",
                                  marker={"color": HIGHLIGHT, "size": 8},
                                  hovertemplate=f"published: %{{y:,.4~g}} {unit}<extra></extra>"))
-        apply_layout(fig, title=str(series), height=380)
+        apply_layout(fig, title=series_label(series, model), height=380)
         fig.update_layout(hovermode="x unified")
         fig.update_xaxes(title_text=xtitle)
-        fig.update_yaxes(title_text=unit or "value")
+        fig.update_yaxes(title_text=wrap_title(unit or "value"))
         sec.figure(fig, how_to_read=(
             "Dots are the published figures, the line the fitted model and the band where 95% of "
             "published values should fall if the model and its error model are right."))
-    fit = result.fit
     if len(fit) and {"u_m", "u_s", "u_c"} <= set(fit.columns):
+        labels = [series_label(x, model) for x in fit["series"]]
         fig = go.Figure()
         names = {"u_m": "bias (U^M)", "u_s": "unequal variation (U^S)",
                  "u_c": "unequal covariation (U^C)"}
         for i, key in enumerate(("u_m", "u_s", "u_c")):
             fig.add_trace(go.Bar(
-                y=fit["series"], x=fit[key], orientation="h", name=names[key],
+                y=labels, x=fit[key], orientation="h", name=names[key],
                 marker={"color": (HIGHLIGHT, PALETTE[1], PALETTE[0])[i]},
                 hovertemplate=f"%{{y}}: {names[key]} %{{x:.2f}}<extra></extra>",
             ))
@@ -111,11 +157,32 @@ def _fit_section(page: Page, result: Any) -> None:
                      height=max(260, 40 * len(fit) + 160))
         fig.update_layout(barmode="stack")
         fig.update_xaxes(title_text="share of the mean squared error", range=[0, 1])
+        fig.update_yaxes(automargin=True)
         sec.figure(fig, how_to_read=(
             "Each bar splits a series' squared error into bias (the model runs too high or low), "
             "unequal variation (it swings too much or too little) and unequal covariation "
             "(point-by-point noise). Most error in U^C is the healthy case (Sterman 1984)."))
-        sec.table(fit, caption="Fit statistics per series.")
+        sec.table(fit_frame(fit, model), caption=(
+            "Fit statistics per series. R² is 1 - SSE/SST (below 0: worse than the series' own "
+            "mean); r the signed correlation; the trends are least-squares slopes a year; a "
+            "trend is 'wrong' when the published one is clear (at least twice its standard "
+            "error) and the fit goes the other way; rho is the residuals' lag-1 "
+            "autocorrelation in the error model."))
+
+
+def fit_frame(fit: pd.DataFrame, model: str | None) -> pd.DataFrame:
+    """The fit table with readable headings and series labels."""
+    from carespiral.calibration.verdict import fit_quality
+
+    q = fit_quality(fit)
+    cols = {"series": "series", "n": "values", "quality": "fit", "r2": "R²", "r": "r",
+            "slope_observed": "published trend a year", "slope_fitted": "fitted trend a year",
+            "trend_sign": "trend", "mape": "MAPE %", "u_m": "U^M", "u_s": "U^S", "u_c": "U^C",
+            "rho": "rho"}
+    f = fit.assign(quality=fit["series"].map(q))
+    f = f[[c for c in cols if c in f.columns]].rename(columns=cols)
+    f["series"] = [series_label(x, model) for x in fit["series"]]
+    return f
 
 
 def _parameter_section(page: Page, result: Any) -> None:
@@ -161,10 +228,23 @@ def _parameter_section(page: Page, result: Any) -> None:
         sec.figure(fig, how_to_read=(
             "A short whisker means the data pin the parameter down; a whisker across most of the "
             "range means they do not (flat). Hover for values in the parameter's own units."))
-    sec.table(p, caption="Fitted parameters.")
+    sec.table(parameter_frame(p), caption=(
+        "Fitted parameters: estimate and 95% interval (the profile interval where profiles "
+        "were computed, the Laplace one beside it), prior and bounds; 'flat': the data do not "
+        "identify the parameter, 'one-sided': only one end of its interval is."))
     prof = getattr(result, "profiles", None)
     if prof is not None and len(prof):
         _profiles(sec, prof)
+
+
+def parameter_frame(p: pd.DataFrame) -> pd.DataFrame:
+    """The parameter table with readable headings."""
+    cols = {"parameter": "parameter", "estimate": "estimate", "posterior_median": "median",
+            "lower": "95% lower", "upper": "95% upper", "laplace_lower": "Laplace lower",
+            "laplace_upper": "Laplace upper", "identifiability": "identified",
+            "prior": "prior", "bound_lower": "lower bound", "bound_upper": "upper bound",
+            "at_bound": "at a bound"}
+    return p[[c for c in cols if c in p.columns]].rename(columns=cols)
 
 
 def _profiles(sec: Any, prof: pd.DataFrame) -> None:
@@ -252,15 +332,19 @@ def _pairs_section(page: Page, draws: pd.DataFrame, params: pd.DataFrame) -> Non
 
 
 def _backtest_section(page: Page, result: Any) -> None:
+    model = _model(result)
     bt = result.backtest
+    until = (getattr(result, "manifest", {}) or {}).get("fit_until", "")
     sec = page.section(
         "Backtest against naive forecasts",
-        "The model was fitted to the years before the hold-out and then forecast it; the naive "
-        "forecasts repeat the last value (persistence) or extend the trend.",
+        f"The model was fitted to the figures up to {until or 'the cut-off'} and then forecast "
+        "the later ones; the naive forecasts repeat the last value (persistence), extend the "
+        "linear trend or repeat the mean of the fitted years.",
     )
     for series, g in bt.groupby("series", sort=False):
         g = g.sort_values("date" if "date" in g.columns else "year")
         x, xtitle = _x(g)
+        unit = series_unit(series, model)
         fig = go.Figure()
         fig.add_trace(go.Scatter(x=x, y=g["upper"], mode="lines", line={"width": 0},
                                  showlegend=False, hoverinfo="skip"))
@@ -274,18 +358,23 @@ def _backtest_section(page: Page, result: Any) -> None:
                     x=x, y=g[col], mode="lines+markers", name=label,
                     line={"color": (PALETTE[0], GREY, PALETTE[1])[i],
                           "dash": ("solid", "dot", "dash")[i]},
-                    hovertemplate=f"{label}: %{{y:,.4~g}}<extra></extra>"))
+                    hovertemplate=f"{label}: %{{y:,.4~g}} {unit}<extra></extra>"))
         fig.add_trace(go.Scatter(x=x, y=g["observed"], mode="markers", name="published",
                                  marker={"color": HIGHLIGHT, "size": 9},
-                                 hovertemplate="published: %{y:,.4~g}<extra></extra>"))
-        apply_layout(fig, title=f"Hold-out: {series}", height=360)
+                                 hovertemplate=f"published: %{{y:,.4~g}} {unit}<extra></extra>"))
+        apply_layout(fig, title=f"Forecast: {series_label(series, model)}", height=360)
         fig.update_layout(hovermode="x unified")
         fig.update_xaxes(title_text=xtitle)
+        fig.update_yaxes(title_text=wrap_title(unit or "value"))
         sec.figure(fig, how_to_read=(
             "Dots are the held-out published figures; the model should be nearer to them than "
             "the grey (persistence) and orange (trend) naive forecasts."))
     summary = getattr(result, "backtest_summary", None)
     if summary is not None and len(summary):
-        sec.table(summary, caption="Mean absolute scaled error (below 1 beats the in-sample "
-                  "one-step naive forecast) and the share of held-out values inside the model's "
-                  "95% interval.")
+        from .backtest_report import score_frame
+
+        sec.table(score_frame(summary, model), caption=(
+            "Mean absolute scaled error (below 1 beats the in-sample one-step change): the "
+            "model's forecast (its run plus the error model's carry-over of the last fitted "
+            "residual), the run alone, and the naive rules; and the share of held-out values "
+            "inside the model's 95% interval."))

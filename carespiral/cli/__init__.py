@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ensemble",
     "check",
     "calibrate",
+    "backtest",
     "export",
     "simulator",
 )

@@ -26,7 +26,20 @@ def calibrate(
     method: str = typer.Option(None, "--method", help="least_squares, differential_evolution "
                                "or emcee (default: the spec's)."),
     fit_until: int = typer.Option(None, "--fit-until", help="Fit up to this year and forecast "
-                                  "the rest of the period (backtest)."),
+                                  "the later years in the data (backtest)."),
+    data: list[Path] = typer.Option(None, "--data", help="A DfE open-data CSV as published "
+                                    "(any release, recognised by its columns) or a file in "
+                                    "carespiral's tidy format, added to the shipped series "
+                                    "(its rows replace shipped ones for the same area, series "
+                                    "and date). Repeatable."),
+    origins: str = typer.Option(None, "--origins", help="Also run a rolling-origin backtest "
+                                "from these origins (e.g. 2016:2022); its section goes in "
+                                "the report."),
+    horizon: int = typer.Option(3, "--horizon", help="Years ahead each backtest origin "
+                                "forecasts."),
+    ex_post: bool = typer.Option(False, "--ex-post", help="Backtests: give the model the "
+                                 "drivers and events after the origin as they happened "
+                                 "(default: only what was known at the origin)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (the run is reproducible)."),
     budget: int = typer.Option(None, "--budget", help="Model runs the method may spend."),
     out: Path = typer.Option(None, "--out", help="Result directory (default calibration-SPEC[-AREA])."),
@@ -59,15 +72,37 @@ def calibrate(
         raise CarespiralError(f"--walkers {walkers}: emcee needs at least twice as many walkers "
                               f"as fitted parameters ({len(s.parameters)} here), so at least "
                               f"{2 * len(s.parameters)}")
-    claim = claim_output(target, force=force, inputs=[s.path])
+    check_count(horizon, "--horizon", 1, "a number of years")
+    every = area is not None and area.strip().lower() == "all"
+    if every and (data or origins):
+        raise CarespiralError("--data and --origins apply to one area; with --area all, "
+                              "calibrate each authority's release separately")
+    if origins:
+        from carespiral.calibration.rolling import parse_origins
+
+        origin_years = parse_origins(origins)
+    else:
+        origin_years = None
+    claim = claim_output(target, force=force, inputs=[s.path, *(data or [])])
+    table = read_data(data)
     command = _command(spec, area=area, method=method, fit_until=fit_until, seed=seed,
-                       budget=budget, walkers=walkers, out=str(target), profiles=profiles)
-    if area is not None and area.strip().lower() == "all":
+                       budget=budget, walkers=walkers, out=str(target), profiles=profiles,
+                       data=[str(p) for p in data] if data else None,
+                       origins=origins, horizon=horizon if origins else None,
+                       **({"ex_post": ""} if ex_post else {}))
+    if every:
         _all_areas(s, method, fit_until, seed, budget, target, scheduler, command)
         claim.complete()
         return
     options = {"walkers": walkers} if walkers else None
-    result = _one(s, area, method, fit_until, seed, budget, profiles, command, options)
+    result = _one(s, area, method, fit_until, seed, budget, profiles, command, options, table,
+                  ex_post)
+    if origin_years:
+        from carespiral.cli.backtest import run_backtest
+
+        bt = run_backtest(s, area, origin_years, horizon, table, method, seed, budget,
+                          not ex_post, command)
+        result.rolling = bt.forecasts
     result.save(target)
     console.print(result.report(), markup=False, highlight=False, soft_wrap=True)
     console.print(f"Wrote {target}/")
@@ -77,27 +112,60 @@ def calibrate(
         page = calibration_report(result, target / "report.html")
         console.print(f"Wrote {page}")
     claim.complete()
+    from carespiral.calibration.verdict import calibration_verdict
+
+    console.print("\n" + calibration_verdict(result), markup=False, highlight=False,
+                  soft_wrap=True)
 
 
-def _one(spec, area, method, fit_until, seed, budget, profiles, command, options=None):
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+def read_data(paths: list[Path] | None):
+    """The published table with the user's files merged in (None: the shipped data)."""
+    if not paths:
+        return None
+    from carespiral.data.releases import with_releases
 
-    from carespiral.calibration.engine import calibrate
+    with console.status("reading " + ", ".join(str(p) for p in paths)):
+        return with_releases(paths)
+
+
+def progress_bar(description: str, total: int):
+    """A rich progress bar counting model runs, with elapsed time and a time estimate."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                   TextColumn("{task.completed:,.0f} of about {task.total:,.0f} runs  "
+                              "best log-posterior {task.fields[best]}"),
+                   TimeElapsedColumn(), TextColumn("left about"), TimeRemainingColumn(),
+                   console=console, transient=True)
+    task = bar.add_task(description, total=total, best="-")
+    return bar, task
+
+
+def _one(spec, area, method, fit_until, seed, budget, profiles, command, options=None,
+         data=None, ex_post=False):
+    from carespiral.calibration.engine import calibrate, expected_runs
     from carespiral.calibration.methods import get_method
 
     entry = get_method(method or spec.method)
-    name, total = entry.name, budget or entry.budget
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed:,.0f} runs  best log-posterior {task.fields[best]}"),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task(f"calibrating ({name})", total=total, best="-")
-
+    name = entry.name
+    total = expected_runs(len(spec.parameters), budget or entry.budget, profiles,
+                          sampler=name == "emcee")
+    bar, task = progress_bar(f"calibrating ({name})", total)
+    with bar:
         def progress(runs: int, best: float) -> None:
-            bar.update(task, completed=min(runs, total), best=f"{best:,.2f}")
+            if runs > bar.tasks[0].total:
+                bar.update(task, total=runs)
+            bar.update(task, completed=runs, best=f"{best:,.2f}")
 
         return calibrate(spec, area=area, method=method, fit_until=fit_until, seed=seed,
                          budget=budget, profiles=profiles, progress=progress, command=command,
-                         method_options=options)
+                         method_options=options, data=data, ex_ante=not ex_post)
 
 
 def _all_areas(spec, method, fit_until, seed, budget, target, scheduler, command) -> None:
@@ -115,7 +183,12 @@ def _command(spec: str, profiles: bool, **options) -> str:
     """The command line that reproduces this run (recorded in the manifest)."""
     parts = ["carespiral", "calibrate", shlex.quote(spec)]
     for key, value in options.items():
-        if value is not None:
+        if value == "":
+            parts.append(f"--{key.replace('_', '-')}")  # a flag
+        elif isinstance(value, list):  # a repeatable option
+            for v in value:
+                parts += [f"--{key.replace('_', '-')}", shlex.quote(str(v))]
+        elif value is not None:
             parts += [f"--{key.replace('_', '-')}", shlex.quote(str(value))]
     if not profiles:
         parts.append("--no-profiles")

@@ -18,23 +18,23 @@ def figures(page):
 def test_sections_and_figures(calibration_result):
     page = calibration_page(calibration_result)
     assert [s.heading for s in page.sections] == [
-        "Summary", "Data against fit", "Parameters", "Posterior pairs",
+        "Verdict", "Summary", "Data against fit", "Parameters", "Posterior pairs",
         "Backtest against naive forecasts"]
     assert set(figures(page)) == {
-        "referrals", "re_referral_rate", "Theil decomposition of the mean squared error",
+        "Referrals", "Re-referral rate", "Theil decomposition of the mean squared error",
         "Estimates and 95% intervals within the bounds",
         "Profiles: drop in log-posterior as each parameter moves",
-        "Posterior draws, two parameters at a time", "Hold-out: referrals"}
+        "Posterior draws, two parameters at a time", "Forecast: Referrals"}
 
 
 def test_fit_figure_holds_data_model_and_band(calibration_result):
-    fig = figures(calibration_page(calibration_result))["referrals"]
+    fig = figures(calibration_page(calibration_result))["Referrals"]
     by = {tr.name: tr for tr in fig.data}
     want = calibration_result.fitted.query("series == 'referrals'")
     np.testing.assert_allclose(by["published"].y, want["observed"])
     np.testing.assert_allclose(by["model"].y, want["fitted"])
     np.testing.assert_allclose(by["95% predictive interval"].y, want["lower"])
-    assert fig.layout.yaxis.title.text == "count"
+    assert fig.layout.yaxis.title.text == "referrals in the year to 31 March"
 
 
 def test_theil_bars_are_the_fit_table(calibration_result):
@@ -69,17 +69,19 @@ def test_pairs_show_the_widest_five_parameters_and_sample_draws(calibration_resu
 
 def test_backtest_shows_model_and_naive_forecasts(calibration_result):
     page = calibration_page(calibration_result)
-    fig = figures(page)["Hold-out: referrals"]
+    fig = figures(page)["Forecast: Referrals"]
     assert [tr.name for tr in fig.data][1:] == [
         "model 95% interval", "model", "persistence", "linear trend", "published"]
-    assert "<td>referrals</td><td class=\"num\">3</td><td class=\"num\">0.4</td>" in page.render()
+    assert "<td>Referrals</td><td class=\"num\">3</td><td class=\"num\">0.4</td>" in page.render()
 
 
 def test_non_convergence_is_stated(calibration_result):
     calibration_result.converged = False
     calibration_result.message = "chains did not mix"
-    assert "did not converge: chains did not mix" in calibration_page(
-        calibration_result).render()
+    html = calibration_page(calibration_result).render()
+    assert "did not converge: chains did not mix" in html
+    # the verdict says it too, for a sampler in its own words
+    assert "The sampler did not converge" in calibration_page(calibration_result).verdict
 
 
 def test_a_result_without_its_tables_is_refused():
@@ -105,3 +107,30 @@ def test_profile_panels_show_the_95_percent_region(calibration_result):
     assert lo == pytest.approx(4.5 * 1.05) and hi < 0
     shapes = [s for s in fig.layout.shapes if s.y0 == s.y1]
     assert len(shapes) == 6 and all(s.y0 == 1.92 for s in shapes)
+
+
+def test_verdict_first_names_series_by_label_and_warns_of_a_wrong_trend(calibration_result):
+    import re
+
+    from carespiral.pysd_runner.catalog import code_names
+
+    fit = calibration_result.fit.copy()
+    fit["r"] = [0.9, -0.8]
+    fit["slope_observed"] = [2000.0, -0.4]
+    fit["slope_fitted"] = [2100.0, 0.3]
+    fit["trend_sign"] = ["right", "wrong"]
+    fit["r2"] = [0.9, -0.5]
+    calibration_result.fit = fit
+    page = calibration_page(calibration_result)
+    assert page.sections[0].heading == "Verdict"
+    v = page.verdict
+    assert "well (R² at least 0.5) on referrals" in v
+    assert "runs against the data on re-referral rate" in v
+    assert "better than 'same as last year' on 1 of 1 series" in v
+    html = page.render()
+    assert "Warning: Re-referral rate runs against the data" in html
+    # no code names in the visible text (tags, scripts and figure data left out)
+    body = re.sub(r"<script.*?</script>", " ", html, flags=re.S)
+    visible = re.sub(r"<[^>]+>", " ", body)
+    for name in code_names() | {"start_logpost", "laplace_positive_definite", "mase_model"}:
+        assert name not in visible, name
