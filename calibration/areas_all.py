@@ -1,6 +1,14 @@
-"""Calibrate one spec to every local authority, in parallel on Dask.
+"""Calibrate one spec to every local authority: all together (pooled), or one process each.
 
-Each authority is one task: fit (no profiles, to keep it affordable), save its result directory
+**All together** (the default, `method=None`): every current authority in one vectorised fit
+with partial pooling (`carespiral.calibration.pooling`): the folder holds `fit/` (the
+`AuthoritiesFit`), `areas.csv` (one row per authority: status, the reason for one not fitted,
+each parameter's estimate and 95% interval) and, when an `assess` function is given (the
+command line passes the exploration's table of margins to collapse and regime today),
+`authorities/` with its columns merged into `areas.csv`.
+
+**One process each** (a `method` named, e.g. `differential_evolution`), on Dask: each authority
+is one task: fit (no profiles, to keep it affordable), save its result directory
 under `areas/<code>/`, and add the columns a `per_area` function computes from the result (the
 command line passes the exploration's margin to collapse, `exploration.margin.margin_columns`).
 A task that fails (missing series, a run that cannot be fitted) becomes a row with status
@@ -23,10 +31,12 @@ from carespiral._atomic import atomic_dir
 from carespiral.calibration.spec import CalibrationSpec
 from carespiral.errors import CarespiralError
 
-__all__ = ["PerArea", "calibrate_all", "current_authorities"]
+__all__ = ["Assess", "PerArea", "calibrate_all", "current_authorities"]
 
 # Extra columns of an authority's row from its result and the spec (picklable, for Dask).
 PerArea = Callable[[Any, CalibrationSpec], dict[str, Any]]
+# The table of every authority from the pooled fit (a Result whose `table` has area_code).
+Assess = Callable[[Any], Any]
 
 
 def current_authorities(last_year: int) -> pd.DataFrame:
@@ -85,13 +95,20 @@ def calibrate_all(
     console: Any = None,
     areas: Sequence[str] | None = None,
     per_area: PerArea | None = None,
+    pooling: str = "partial",
+    assess: Assess | None = None,
 ) -> pd.DataFrame:
     """Fit every current local authority (or `areas`, codes) and write `out/areas.csv`.
 
-    scheduler: None for a local Dask cluster, a `tcp://` address for an existing cluster, or
-    "sync" to fit one after the other in this process. per_area: extra columns per authority
-    from its result (e.g. `carespiral.exploration.margin.margin_columns`).
+    method None: all together, `pooling` partial or none (see the module docstring); `assess`
+    adds the table of margins. A method named: one fit per authority, where scheduler is None
+    for a local Dask cluster, a `tcp://` address for an existing cluster, or "sync" to fit one
+    after the other in this process, and per_area adds columns per authority from its result
+    (e.g. `carespiral.exploration.margin.margin_columns`).
     """
+    if method is None:
+        return _all_together(spec, fit_until, seed, Path(out), command, console, areas,
+                             pooling, assess)
     names = current_authorities(spec.period[1])
     if areas is not None:
         wanted = list(areas)
@@ -113,6 +130,41 @@ def calibrate_all(
             rows = _on_dask(jobs, scheduler, progress)
         table = pd.DataFrame(rows).sort_values("area_name", ignore_index=True)
         table.to_csv(tmp / "areas.csv", index=False)
+    return table
+
+
+def _all_together(spec, fit_until, seed, out: Path, command, console, areas, pooling,
+                  assess) -> pd.DataFrame:
+    from carespiral.calibration.pooling.authorities import authority_cases
+    from carespiral.calibration.pooling.run import HORIZON, fit_authorities
+
+    say = (lambda text: console.print(text)) if console is not None else (lambda text: None)
+    t0 = time.perf_counter()
+
+    def progress(stage: str, runs: int) -> None:
+        say(f"{stage}: {runs:,} model runs, {time.perf_counter() - t0:.0f} s")
+
+    with atomic_dir(out) as tmp:
+        cases, failures = authority_cases(spec, areas, fit_until, horizon=HORIZON)
+        if not cases:  # nothing to fit: the reasons are the result
+            table = pd.DataFrame([{"area_code": f.code, "area_name": f.name,
+                                   "status": "failed", "message": f.reason} for f in failures])
+            table.to_csv(tmp / "areas.csv", index=False)
+            return table
+        fit = fit_authorities(spec, areas=areas, fit_until=fit_until, pooling=pooling,
+                              seed=seed, progress=progress, command=command,
+                              prepared=(cases, failures))
+        fit.save(tmp / "fit")
+        table = fit.to_frame()
+        if assess is not None:
+            assessed = assess(fit)
+            assessed.save(tmp / "authorities")
+            extra = assessed.table.drop(columns=[c for c in assessed.table.columns
+                                                 if c in table.columns and c != "area_code"])
+            table = table.merge(extra, on="area_code", how="left")
+        table.to_csv(tmp / "areas.csv", index=False)
+    for row in table[table["status"] != "ok"].itertuples():
+        say(f"not fitted: {row.area_name} ({row.area_code}): {row.message}")
     return table
 
 

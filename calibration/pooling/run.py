@@ -48,17 +48,20 @@ def fit_authorities(
     n_predictive: int = 40,
     horizon: int = HORIZON,
     command: str | None = None,
+    prepared: tuple[list[AreaCase], list[Failure]] | None = None,
 ) -> AuthoritiesFit:
     """Fit every current authority (or `areas`) with `spec`, all together.
 
     pooling: `partial` (the national distribution fitted too) or `none` (each authority alone
     with the spec's priors). fit_until: fit the years up to it and forecast the rest (the
-    backtest). Authorities that cannot be fitted are listed with the reason.
+    backtest). Authorities that cannot be fitted are listed with the reason. `prepared`:
+    the authorities' problems and failures when already built (`authority_cases`).
     """
     if not isinstance(spec, CalibrationSpec):
         spec = read_spec(spec)
     t0 = time.perf_counter()
-    cases, failures = authority_cases(spec, areas, fit_until, table, horizon=horizon)
+    cases, failures = prepared or authority_cases(spec, areas, fit_until, table,
+                                                  horizon=horizon)
     if progress:
         progress("problems built", 0)
     if not cases:

@@ -24,7 +24,7 @@ import pandas as pd
 from carespiral.calibration.errors_model import ErrorFit, deviance_residuals, fit_error
 from carespiral.calibration.observations import SeriesObs
 from carespiral.calibration.problem import Problem
-from carespiral.errors import CarespiralError
+from carespiral.errors import CarespiralError, ModelRunError
 
 __all__ = ["AreaCase", "AreaStack"]
 
@@ -163,7 +163,7 @@ class AreaStack:
                 ) -> list[np.ndarray]:
         """Observed model values of every row: per template, an array (rows x template rows).
 
-        Rows that fail (a run the engine cannot finish) are NaN.
+        Rows whose run fails for its numbers (`ModelRunError`) are NaN.
         """
         from carespiral.pysd_runner.batch.model import TimeInput
 
@@ -199,11 +199,11 @@ class AreaStack:
         def guarded(rows: np.ndarray) -> None:
             try:
                 run(rows)
-            except CarespiralError:
-                raise
-            except Exception:
+            except (ModelRunError, ArithmeticError):
+                # only a run that fails for its numbers is NaN (scored -inf); anything else
+                # is a set-up mistake and is raised
                 if len(rows) == 1:
-                    return  # this run fails: NaN, the others go on
+                    return
                 half = len(rows) // 2
                 guarded(rows[:half])
                 guarded(rows[half:])
