@@ -37,6 +37,7 @@ __all__ = [
     "check_complete",
     "claim_folder",
     "clean_leftovers",
+    "is_busy",
     "write_text",
 ]
 
@@ -207,6 +208,12 @@ def check_complete(folder: str | Path) -> None:
             hint=("wait for it to finish" if busy else
                   "run the command again (an exploration continues with --resume), or remove "
                   f"the folder; {INCOMPLETE} says which command wrote it"))
+
+
+def is_busy(folder: str | Path) -> bool:
+    """Whether another process is writing `folder` now (it holds the folder's lock)."""
+    marker = Path(folder) / INCOMPLETE
+    return marker.is_file() and _held(marker)
 
 
 def clean_leftovers(folder: str | Path, recursive: bool = False) -> list[Path]:

@@ -22,8 +22,8 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from carespiral._atomic import INCOMPLETE, FolderClaim, atomic_path
-from carespiral.errors import CarespiralError, OutputPathError
+from carespiral._atomic import INCOMPLETE, FolderClaim, atomic_path, is_busy
+from carespiral.errors import CarespiralError, FolderBusyError, OutputPathError
 
 __all__ = [
     "FORCE",
@@ -163,6 +163,9 @@ def output_folder(path: Path, flag: str, *, force: bool = False,
     if path.exists() and not path.is_dir():
         raise OutputPathError(f"{flag} {path}: is a file, not a folder; choose a folder name")
     _not_input(path, flag, inputs, folder=True)
+    if is_busy(path):
+        raise FolderBusyError(f"{flag} {path}: another carespiral process is writing this "
+                              "folder now; wait for it to finish or choose another folder")
     if path.is_dir() and any(path.iterdir()) and not (force or resume):
         state = (" (an interrupted run: it holds " + INCOMPLETE + ")"
                  if (path / INCOMPLETE).exists() else "")

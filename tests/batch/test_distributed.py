@@ -6,12 +6,11 @@ import os
 import signal
 from pathlib import Path
 
+import distributed
 import numpy as np
 import pytest
 
 from carespiral.pysd_runner.batch import compile_model
-
-distributed = pytest.importorskip("distributed")
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "workforce_spiral.mdl"
 
@@ -33,18 +32,26 @@ def test_cluster_results_equal_in_process_results_even_when_a_worker_dies(client
     local = bm.run(params, reduce=reduce)
 
     killed: list[int] = []
+    lost: list[str] = []  # the chunks the killed worker was running or had queued
 
     def kill_one_worker(done: int, total: int) -> None:
-        # after the first chunk comes back, kill a worker that is busy with another chunk
-        if not killed:
-            pids = client.run(os.getpid)
-            pid = next(iter(pids.values()))
-            os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
+        # after a chunk comes back, kill a worker that is busy with another chunk (an idle one
+        # would show nothing); if none is busy at this moment, try at the next chunk
+        if killed:
+            return
+        busy = {addr: keys for addr, keys in client.processing().items() if keys}
+        if not busy:
+            return
+        addr = next(iter(busy))
+        pid = client.run(os.getpid, workers=[addr])[addr]
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+        lost.extend(str(k) for k in busy[addr])
 
     remote = bm.run(params, reduce=reduce, scheduler=client, chunk_size=500,
                     progress=kill_one_worker)
     assert killed, "the test did not kill a worker"
+    assert lost, "the killed worker had no chunk"  # so the complete result below needed a rerun
     with pytest.raises(ProcessLookupError):
         os.kill(killed[0], 0)  # the worker process is really gone
     assert remote.sizes["run"] == len(params)

@@ -142,7 +142,7 @@ def test_users_monthly_figures_are_observed_over_their_month(tmp_path):
     assert out["time"].tolist() == [217.0, 218.0]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**32 - 1), step=st.sampled_from([0.0625, 0.25, 0.5, 1.0]),
        year=st.integers(2007, 2023))
 def test_twelve_monthly_flows_add_up_to_the_year(seed, step, year):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 
@@ -9,7 +10,7 @@ import plotly.graph_objects as go
 import plotly.offline
 import pytest
 
-from carespiral.errors import CarespiralError
+from carespiral.errors import CarespiralError, OutputPathError
 from carespiral.reports import Page
 from carespiral.reports.page import PLOTLYJS_FILE, atomic_write, format_value
 
@@ -89,10 +90,11 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path, mon
     target.write_text("old")
 
     def fail(*args, **kwargs):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError, match="disk full"):
+    # a clear error naming the file and why (exit 2 from the CLI), not an OSError's traceback
+    with pytest.raises(OutputPathError, match=r"cannot write .*r\.html: no space left"):
         atomic_write(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
