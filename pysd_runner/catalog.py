@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -23,6 +24,7 @@ __all__ = [
     "label",
     "models_dir",
     "naming",
+    "plain_text",
     "plain_unit",
     "published_unit",
     "unit",
@@ -230,6 +232,23 @@ def code_names() -> set[str]:
     """Names that must not appear in a report's visible text: canonical roles (snake_case)."""
     return {r for r in (*OUTPUT_ROLES, *LEVER_ROLES, *DRIVER_ROLES, *_label_tables()[0])
             if "_" in r}
+
+
+def plain_text(text: str, model: str | None = None) -> str:
+    """Free text (a model's comment, a description) with every code name replaced by its label
+    ("... Wakefield 2016, re_referral_rate" -> "... Wakefield 2016, re-referral rate"), so text
+    written for modellers reads in a report."""
+    names = code_names()
+    if not text or "_" not in text:
+        return text
+
+    def words(m: re.Match[str]) -> str:
+        found = naming(m.group(0), model).label
+        # mid-sentence a label reads in lower case, unless it starts with an acronym (FTE ...)
+        return found if found[1:2].isupper() else found[:1].lower() + found[1:]
+
+    pattern = r"\b(?:" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b"
+    return re.sub(pattern, words, text)
 
 
 def _role_of(entry: CatalogEntry, name: str) -> str:

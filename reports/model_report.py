@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from carespiral.errors import CarespiralError
-from carespiral.pysd_runner.catalog import plain_unit
+from carespiral.pysd_runner.catalog import plain_text, plain_unit
 
 from .page import Page, PlotlyJs
 from .structure import LABEL_FONT, LABEL_SIZE, Box, Structure, layout, structure_from
@@ -68,7 +68,7 @@ def model_page(
     if not st.nodes:
         raise CarespiralError("the model structure has no variables to draw")
     params = parameter_table(parameters)
-    page = Page(title, description)
+    page = Page(title, plain_text(description))
     page.section("Verdict", model_verdict(st))
     counts = pd.Series(list(st.nodes.values())).value_counts()
     summary = ", ".join(
@@ -179,6 +179,9 @@ def parameter_table(parameters: Any) -> pd.DataFrame:
     # units in words ("children a month", never "Dmnl")
     frame["unit"] = [plain_unit(u if isinstance(u, str) else "", str(n))
                      for u, n in zip(frame["unit"], frame["parameter"], strict=True)]
+    # comments written for modellers may name a role by its code name: say its label instead
+    frame["description"] = [plain_text(d) if isinstance(d, str) else d
+                            for d in frame["description"]]
     # unbounded sides read better as blanks than as "inf"
     for c in ("lower", "upper"):
         frame[c] = pd.to_numeric(frame[c], errors="coerce").replace([math.inf, -math.inf], math.nan)

@@ -452,3 +452,28 @@ def regime_map_result():
             rows.append({"param": p, "param2": p2, "regime": regime})
     return RegimeMap(pd.DataFrame(rows), "synthetic", "demand", "compliance",
                      {"height": 0.5, "start": 12.0, "duration": 36.0, "hold": 120.0})
+
+
+# ---------------------------------------------------------------- a folder of results
+
+
+@pytest.fixture
+def folder_of_results(tmp_path, calibration_result, exploration_results):
+    """What three commands' --out folders look like side by side: a calibration, an
+    exploration (experiments at the top, PRIM and Sobol in subfolders) and tipping points
+    (continuation and sweep in subfolders, the recorded ranges beside them)."""
+    from carespiral.data.ranges import ModelRanges
+
+    r = exploration_results
+    d = tmp_path / "study"
+    calibration_result.save(d / "calibration-national")
+    r["experiments"].save(d / "explore-national")
+    r["discovery"].save(d / "explore-national" / "discovery")
+    r["sensitivity"].save(d / "explore-national" / "sensitivity")
+    r["bifurcation"].save(d / "tipping-demand" / "bifurcation")
+    r["sweep"].save(d / "tipping-demand" / "sweep")
+    ranges = pd.DataFrame([{"variable": "Caseload", "series": "caseload", "low": 8.0,
+                            "high": 25.0, "unit": "cases per FTE", "low_at": "A 2021",
+                            "high_at": "B 2019", "per_child": False, "factor": 1.0}])
+    ModelRanges(ranges, "synthetic", None).save(d / "tipping-demand" / "observed_ranges")
+    return d

@@ -7,6 +7,8 @@ Locally the tests skip when Chromium is missing; with CI=true they fail instead.
 from __future__ import annotations
 
 import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.support.ui import WebDriverWait
 
 from carespiral.reports import (
     Page,
@@ -174,6 +176,18 @@ def test_check_catches_a_network_request(open_report, tmp_path):
     assert check.requests == ["http://127.0.0.1:9/pixel.png"]
 
 
+_SIZES = ("return Array.from(document.querySelectorAll('div.cs-plot')).map(function (el) {"
+          "  return [el.getBoundingClientRect().height, el._fullLayout.height,"
+          "          el.querySelector('svg.main-svg').getBoundingClientRect().width,"
+          "          el.getBoundingClientRect().width]; });")
+
+
+def _refitted(driver):
+    sizes = driver.execute_script(_SIZES)
+    done = sizes and all(h == fh and sw <= dw + 1 for h, fh, sw, dw in sizes)
+    return sizes if done else False
+
+
 def test_figures_keep_their_height_when_the_window_is_resized(open_report, browser, tmp_path,
                                                               sample_runs, sample_graph,
                                                               sample_parameters):
@@ -185,13 +199,12 @@ def test_figures_keep_their_height_when_the_window_is_resized(open_report, brows
     for path in (run, model):
         assert_rendered(open_report(path), 2 if path == run else 1)
         browser.set_window_size(900, 900)
-        browser.execute_async_script(  # let the resize handlers run
-            "var done = arguments[arguments.length - 1]; setTimeout(done, 400);")
-        sizes = browser.execute_script(
-            "return Array.from(document.querySelectorAll('div.cs-plot')).map(function (el) {"
-            "  return [el.getBoundingClientRect().height, el._fullLayout.height,"
-            "          el.querySelector('svg.main-svg').getBoundingClientRect().width,"
-            "          el.getBoundingClientRect().width]; });")
+        # wait until the resize handlers have refitted every figure (polled, not a fixed
+        # sleep); the asserts below then show the sizes if they never do
+        try:
+            sizes = WebDriverWait(browser, 30, poll_frequency=0.05).until(_refitted)
+        except TimeoutException:
+            sizes = browser.execute_script(_SIZES)
         for div_h, fig_h, svg_w, div_w in sizes:
             assert div_h == fig_h, (path.name, sizes)
             assert svg_w <= div_w + 1, (path.name, sizes)

@@ -1,8 +1,9 @@
 """Readable pages, checked in headless Chromium at 1280 px: the verdict comes first, no label's
 box overlaps another's, no code name or "Dmnl" is visible, and no table is cut off.
 
-The pages are the run, model, tipping, exploration and policy reports (the set-up of
-test_browser.py). Screenshots go to $CARESPIRAL_SCREENSHOTS when set.
+The pages are the run, model, tipping, exploration, policy and data reports and the index of a
+folder of results (the set-up of test_browser.py). Screenshots go to $CARESPIRAL_SCREENSHOTS
+when set.
 """
 
 from __future__ import annotations
@@ -36,7 +37,16 @@ var tables = Array.from(document.querySelectorAll('.cs-table-wrap')).map(functio
   return {scroll: w.scrollHeight, client: w.clientHeight};
 });
 var verdict = document.querySelector('section#verdict');
-return {figs: figs, text: document.body.innerText + ' ' + svgText, tables: tables,
+var axisText = Array.from(document.querySelectorAll('div.cs-plot')).map(function (el) {
+  return Array.from(el.querySelectorAll('g.ytick text, g.xtick text, g.textpoint text'))
+    .filter(function (t) { var r = t.getBoundingClientRect(); return r.width > 0; })
+    .map(function (t) {
+      var r = t.getBoundingClientRect();
+      return {text: t.textContent, x0: r.left, y0: r.top, x1: r.right, y1: r.bottom};
+    });
+});
+return {figs: figs, ticks: axisText, text: document.body.innerText + ' ' + svgText,
+        tables: tables,
         verdict: verdict ? verdict.innerText : '',
         first: (document.querySelector('main section') || {}).id || ''};
 """
@@ -130,3 +140,32 @@ def test_the_overlap_check_can_fail(open_report, browser, tmp_path):
     open_report(path)
     state = browser.execute_script(_LAYOUT_JS)
     assert _overlapping(state["figs"][0]) != []
+
+
+def test_data_report_of_the_published_data_is_readable(open_report, browser, tmp_path):
+    from carespiral import data
+    from carespiral.reports import data_report
+
+    table = data.load()
+    near = list(data.neighbours("Haringey", table)["area_code"])
+    path = data_report(table, tmp_path / "data_report.html", area="E09000014",
+                       rank_series="caseload", neighbours=near)
+    state = assert_readable(open_report, browser, path)
+    # the verdict names the ranked series, the area and its place
+    assert "Haringey's caseload was" in state["verdict"] and "rank" in state["verdict"]
+    # the ranking shows the area, its neighbours and the extremes, not every authority: its
+    # bar labels and values (tick and text labels) do not overlap either
+    ranking = state["ticks"][-1]
+    names = [t["text"] for t in ranking if ". " in t["text"]]
+    assert any(n.endswith("Haringey") for n in names) and 10 < len(names) < 30
+    assert _overlapping(ranking) == []
+
+
+def test_index_of_a_folder_of_results_is_readable(open_report, browser, folder_of_results):
+    from carespiral.reports import render_results
+
+    render_results(folder_of_results)
+    state = assert_readable(open_report, browser, folder_of_results / "index.html")
+    for kind in ("Calibration", "Exploration", "Tipping points"):
+        assert kind in state["verdict"]
+    assert "Of 4,000 sampled scenarios" in state["verdict"]

@@ -147,6 +147,18 @@ def test_parameter_table_from_parameter_objects_and_frames(sample_parameters):
     assert math.isnan(a.loc[1, "upper"])  # an unbounded side is left blank, not "inf"
 
 
+def test_a_description_naming_a_role_by_its_code_name_says_its_label():
+    from carespiral.pysd_runner.parameters import Parameter
+
+    p = Parameter("Maximum Re Referral Fraction", "maximum_re_referral_fraction", "Dmnl", 0.45,
+                  0.2, 0.8, "None more than 67.6% (Wakefield 2016, re_referral_rate; "
+                  "social_workers_fte_x stays).")
+    described = parameter_table([p]).loc[0, "description"]
+    # a whole code name becomes its catalogue label; a longer word that contains one does not
+    assert described == ("None more than 67.6% (Wakefield 2016, re-referral rate; "
+                         "social_workers_fte_x stays).")
+
+
 def test_parameter_frame_without_names_is_refused():
     import pandas as pd
 

@@ -165,28 +165,6 @@ def test_an_exploration_out_folder_renders_its_results_together(tmp_path,
         assert f">{heading}</h2>" in html
 
 
-@pytest.fixture
-def folder_of_results(tmp_path, calibration_result, exploration_results):
-    """What three commands' --out folders look like side by side: a calibration, an
-    exploration (experiments at the top, PRIM and Sobol in subfolders) and tipping points
-    (continuation and sweep in subfolders, the recorded ranges beside them)."""
-    from carespiral.data.ranges import ModelRanges
-
-    r = exploration_results
-    d = tmp_path / "study"
-    calibration_result.save(d / "calibration-national")
-    r["experiments"].save(d / "explore-national")
-    r["discovery"].save(d / "explore-national" / "discovery")
-    r["sensitivity"].save(d / "explore-national" / "sensitivity")
-    r["bifurcation"].save(d / "tipping-demand" / "bifurcation")
-    r["sweep"].save(d / "tipping-demand" / "sweep")
-    ranges = pd.DataFrame([{"variable": "Caseload", "series": "caseload", "low": 8.0,
-                            "high": 25.0, "unit": "cases per FTE", "low_at": "A 2021",
-                            "high_at": "B 2019", "per_child": False, "factor": 1.0}])
-    ModelRanges(ranges, "synthetic", None).save(d / "tipping-demand" / "observed_ranges")
-    return d
-
-
 def test_a_folder_of_results_gets_one_report_each_and_an_index(folder_of_results):
     from carespiral.reports.page import page_verdict
     from carespiral.reports.results import result_folders
