@@ -77,15 +77,21 @@ class AuthoritiesTable(Result):
 
 def assess_authorities(fit, draws: int = 24, roles: tuple[str, ...] = MARGIN_ROLES,
                        backtest=None, seed: int = 0, points: int = 8, refine: int = 5,
-                       progress: Callable[[str, int], None] | None = None) -> AuthoritiesTable:
+                       progress: Callable[[str, int], None] | None = None,
+                       codes: list[str] | None = None) -> AuthoritiesTable:
     """The table of every authority of `fit` (an `AuthoritiesFit`); `backtest` is an
-    `AuthoritiesFit` with a fit-until year or a `PoolingComparison` (skill columns)."""
+    `AuthoritiesFit` with a fit-until year or a `PoolingComparison` (skill columns);
+    `codes`: only these fitted authorities (the table still lists every authority)."""
     from carespiral.pysd_runner import load
 
     t0 = time.perf_counter()
     model = load(fit.model)
     roles = tuple(r for r in roles if r in model.roles)
-    codes = fit.fitted_codes
+    codes = [c for c in fit.fitted_codes if codes is None or c in set(codes)]
+    if not codes:
+        from carespiral.errors import CarespiralError
+
+        raise CarespiralError("none of the authorities asked for was fitted")
     base, inputs, owner = _rows(fit, codes, draws, seed)
     today = float(fit.fitted["time"].max())
     scenario = fit.scenario or None
@@ -138,6 +144,7 @@ def _table(fit, margins: pd.DataFrame, today: pd.DataFrame, roles, backtest) -> 
 
     lo_q, hi_q = (1 - LEVEL) / 2, 1 - (1 - LEVEL) / 2
     out = fit.areas[["area_code", "area_name", "status", "message", "notes"]].copy()
+    out = out[(out["status"] != "ok") | out["area_code"].isin(set(margins["area_code"]))]
     rows = []
     for code, g in margins.groupby("area_code", sort=False):
         r: dict[str, Any] = {"area_code": code}
