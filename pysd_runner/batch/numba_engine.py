@@ -25,10 +25,10 @@ import itertools
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+from carespiral._atomic import write_text
 from carespiral.errors import CarespiralError
 from carespiral.pysd_runner.batch.codegen import Generated, Plan, plan
 from carespiral.pysd_runner.batch.lowering import Program
@@ -341,6 +341,14 @@ def _module_dir() -> str:
     return str(cache_dir() / "numba")
 
 
+def _holds(path: str, source: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read() == source.encode("utf-8")
+    except OSError:
+        return False
+
+
 def load(gen: Generated) -> Callable:
     """The `simulate` function of generated numba source, written to the cache directory once
     (by a hash of its source) so numba can keep the compiled code between processes."""
@@ -348,15 +356,12 @@ def load(gen: Generated) -> Callable:
     name = f"carespiral_numba_{digest}"
     if name in sys.modules:
         return sys.modules[name].simulate
-    folder = _module_dir()
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"{name}.py")
-    if not os.path.exists(path):
-        # written atomically and never rewritten: numba's cache is keyed on the file's stamp
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(gen.source)
-        os.replace(tmp, path)
+    path = os.path.join(_module_dir(), f"{name}.py")
+    if not _holds(path, gen.source):
+        # written whole (a killed writer's temporary is removed later), and rewritten only when
+        # missing, damaged or edited: numba's cache is keyed on the file's stamp, so a rewrite
+        # also compiles afresh; what runs is always the generated source
+        write_text(path, gen.source)
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
