@@ -65,7 +65,8 @@ def count_reports(result_dir: str | Path) -> int:
 
 # Result kinds a command writes at the top of its --out folder, and what the folder is then.
 _TOP_KINDS = {"calibration": "calibration", "experiments": "exploration",
-              "policy": "policy search", "results": "results directory"}
+              "policy": "policy search", "results": "results directory",
+              "authorities": "every authority"}
 # Result kinds a command writes in subfolders of its --out folder (parts of one report).
 _PART_KINDS = ("discovery", "sensitivity", "bifurcation", "sweep", "regime_map", "loops",
                "observed_ranges")
@@ -112,6 +113,10 @@ def implicit_manifest(result_dir: str | Path) -> dict[str, Any] | None:
     if not result_dir.is_dir():
         return None
     kind = _kind_of(result_dir, quiet=False)
+    if kind == "authorities":  # every authority's margins: the ranked view
+        return {"format": FORMAT, "version": VERSION, "implicit": True, "items": [
+            {"kind": "authorities", "name": "report", "html": "report.html", "result": ".",
+             "title": "Every authority, ranked by margin to collapse"}]}
     if kind == "calibration":
         meta = read_manifest(result_dir)
         cal = {"kind": "calibration", "name": "report", "html": "report.html", "result": ".",

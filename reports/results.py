@@ -32,6 +32,7 @@ from carespiral.results import FORMAT, MANIFEST, VERSION, Result, read_table
 from carespiral.results import load_result as _load_result
 from carespiral.results import write_table as _write_table
 
+from .authorities_report import render_authorities
 from .calibration_report import calibration_report
 from .data_report import data_report
 from .exploration_report import exploration_report
@@ -404,6 +405,7 @@ RENDERERS: dict[str, Renderer] = {
     "data": _render_data,
     "calibration": _render_calibration,
     "exploration": _render_exploration,
+    "authorities": render_authorities,
 }
 
 KIND_TEXT = {
@@ -412,6 +414,7 @@ KIND_TEXT = {
     "data": "Published statistics for an area against its region and England.",
     "calibration": "Data against fit, parameter intervals, Theil, profiles, backtest.",
     "exploration": "Regimes, scenario discovery, sensitivity, tipping points and policies.",
+    "authorities": "Every authority ranked by margin to collapse, with intervals and briefs.",
 }
 
 
