@@ -173,3 +173,29 @@ def test_a_failed_write_leaves_no_part_file(tmp_path):
         tmp.write_text("half")
         raise RuntimeError("stopped")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_error_class_is_documented():
+    """docs/errors.md lists every CarespiralError subclass defined anywhere in the package."""
+    import ast
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    dirs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-dir"].values()
+    bases: dict[str, set[str]] = {}
+    for folder in dirs:
+        for path in (root / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ClassDef):
+                    bases[node.name] = {b.id if isinstance(b, ast.Name) else
+                                        getattr(b, "attr", "") for b in node.bases}
+    errors = {"CarespiralError"}
+    while True:
+        more = {name for name, b in bases.items() if b & errors} - errors
+        if not more:
+            break
+        errors |= more
+    assert len(errors) >= 10, errors  # the scan found the classes of carespiral.errors
+    doc = (root / "docs" / "errors.md").read_text(encoding="utf-8")
+    assert not [e for e in sorted(errors) if f"`{e}`" not in doc]
