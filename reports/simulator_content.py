@@ -20,8 +20,8 @@ import pandas as pd
 
 from carespiral.errors import CarespiralError
 
-__all__ = ["PANELS", "SHOCKS", "Shock", "first_sentence", "simulator_content", "slider_specs",
-           "starting_values"]
+__all__ = ["PANELS", "SHOCKS", "SLIDER_DRIVERS", "Shock", "first_sentence", "simulator_content",
+           "slider_specs", "starting_values"]
 
 # What the page draws: (key, title, output roles), in reading order.
 PANELS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -32,6 +32,11 @@ PANELS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
                                                       "turnover_rate")),
     ("re_referrals", "Children referred again", ("re_referral_rate",)),
 )
+
+
+# Drivers that get a slider: demand. The others describe the area or its past (the child
+# population, COVID-19, the history switch) and come from a scenario or a calibration.
+SLIDER_DRIVERS = ("underlying_need",)
 
 
 @dataclass(frozen=True)
@@ -60,14 +65,27 @@ SHOCKS: tuple[Shock, ...] = (
 
 
 def first_sentence(text: str, limit: int = 140) -> str:
-    """The first sentence (or clause before a colon) of a variable's comment: its meaning."""
+    """A variable's meaning in one line, from its comment: the first sentence (or clause before
+    a colon) outside brackets, without a leading role tag ("A driver: ..."); an aside in
+    brackets is dropped when the sentence would be longer than `limit`."""
     text = " ".join(re.sub(r"\\\s", " ", text or "").split())  # Vensim's line continuations
-    m = re.search(r"(?<=[a-z0-9)%])(\.|:)\s", text + " ")
-    out = text[:m.start()] if m else text
+    text = re.sub(r"^an? (lever|driver|constant|parameter|output)\s*[:.]\s*", "", text,
+                  flags=re.I)
+    depth, cut = 0, len(text)
+    for i, ch in enumerate(text):
+        depth += (ch in "([") - (ch in ")]")
+        if (depth == 0 and ch in ".:" and i > 0 and re.match(r"[a-z0-9)%\]]", text[i - 1])
+                and (i + 1 == len(text) or text[i + 1] == " ")):
+            cut = i
+            break
+    out = text[:cut].strip()
+    if len(out) > limit:  # asides first, then words
+        out = re.sub(r"\s*\([^()]*\)", "", out)
     if len(out) > limit:
         out = out[:limit].rsplit(" ", 1)[0] + "..."
     if not out:
         return ""
+    out = out[:1].upper() + out[1:]
     return out if out.endswith(("?", "!", "...")) else out.rstrip(".") + "."
 
 
@@ -132,7 +150,7 @@ def starting_values(model: Any, calibration: Any = None,
 
 
 def slider_specs(model: Any, base: Mapping[str, float] | None = None) -> list[dict[str, Any]]:
-    """The page's sliders: the catalogue's levers, then its drivers (the scandal is a button),
+    """The page's sliders: the catalogue's levers, then its demand driver (shocks are buttons),
     each with its label, unit in words, meaning, bounds and starting value (`base` or the
     default). A model without catalogue levers gets its constants with declared bounds."""
     from carespiral.pysd_runner.catalog import naming
@@ -147,7 +165,7 @@ def slider_specs(model: Any, base: Mapping[str, float] | None = None) -> list[di
 
     sliders: list[dict[str, Any]] = []
     roles = [(r, v, "lever") for r, v in model.levers.items()]
-    roles += [(r, v, "driver") for r, v in model.drivers.items() if r != "scandal_shock"]
+    roles += [(r, v, "driver") for r, v in model.drivers.items() if r in SLIDER_DRIVERS]
     for role, var, group in roles:
         if var not in params:
             continue
