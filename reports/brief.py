@@ -41,7 +41,7 @@ def _num(v: float) -> str:
 
 def _money(m: float) -> str:
     """£ million a year in words: £230,000 / £1.2m."""
-    return f"£{m * 1e6:,.0f}" if m < 1 else f"£{m:,.1f}m"
+    return f"£{float(f'{m * 1e6:.2g}'):,.0f}" if m < 1 else f"£{m:,.1f}m"
 
 
 def _form(s: pd.Series, model: str) -> str:
