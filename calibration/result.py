@@ -40,6 +40,13 @@ _LABELS = ("model", "spec", "area", "method", "seed")
 _OUTCOME = ("converged", "message", "diagnostics")
 
 
+# diagnostics in words for the plain-text report
+_DIAGNOSTICS = {"runs": "model runs", "seconds": "seconds", "start_logpost":
+                "log-posterior at the priors' centres", "best_logpost": "best log-posterior",
+                "laplace_positive_definite": "curvature usable for Laplace intervals",
+                "acceptance_fraction": "sampler acceptance", "ess": "effective sample size"}
+
+
 @dataclass
 class CalibrationResult(Result):
     """Everything a calibration found, with how it was obtained.
@@ -121,6 +128,10 @@ class CalibrationResult(Result):
     def report(self) -> str:
         """A plain-text report: the verdict, parameters, fit statistics and backtest."""
         from carespiral.calibration.verdict import calibration_verdict
+        from carespiral.pysd_runner.catalog import label
+
+        def name(series: str) -> str:  # the catalogue's label, never a code name
+            return label(series, self.model)[:30]
 
         lines = [
             calibration_verdict(self), "",
@@ -140,10 +151,10 @@ class CalibrationResult(Result):
         lines += ["", "Fit (R² = 1 - SSE/SST; r signed correlation; trend slopes a year, "
                       "published and fitted; Theil: bias U^M, variation U^S, covariation U^C; "
                       "rho: residual autocorrelation in the error model):",
-                  f"  {'series':<22}{'n':>4}{'R²':>8}{'r':>7}{'slope obs':>12}{'slope fit':>12}"
+                  f"  {'series':<30}{'n':>4}{'R²':>8}{'r':>7}{'slope obs':>12}{'slope fit':>12}"
                   f"{'trend':>9}{'MAPE%':>7}{'U^M':>6}{'U^S':>6}{'U^C':>6}{'rho':>6}"]
         for _, r in self.fit.iterrows():
-            lines.append(f"  {r['series']:<22}{int(r['n']):>4}{r['r2']:>8.3f}"
+            lines.append(f"  {name(r['series']):<30}{int(r['n']):>4}{r['r2']:>8.3f}"
                          f"{r.get('r', np.nan):>7.2f}{r.get('slope_observed', np.nan):>12.4g}"
                          f"{r.get('slope_fitted', np.nan):>12.4g}"
                          f"{r.get('trend_sign', '')!s:>9}{r['mape']:>7.2f}{r['u_m']:>6.2f}"
@@ -151,7 +162,7 @@ class CalibrationResult(Result):
         wrong = self.fit[self.fit.get("trend_sign", pd.Series(dtype=object)) == "wrong"] \
             if "trend_sign" in self.fit else self.fit.iloc[:0]
         for _, r in wrong.iterrows():
-            lines.append(f"  WARNING: {r['series']}: the fitted trend ({r['slope_fitted']:+.4g} "
+            lines.append(f"  WARNING: {name(r['series'])}: the fitted trend ({r['slope_fitted']:+.4g} "
                          f"a year) runs against the published one ({r['slope_observed']:+.4g})")
         if len(self.correlation) > 1:
             c = self.correlation.to_numpy(dtype=float)
@@ -164,10 +175,10 @@ class CalibrationResult(Result):
         if self.backtest_summary is not None and len(self.backtest_summary):
             lines += ["", "Backtest (MASE; below 1 beats the in-sample naive step; model: the "
                           "forecast with the error model, run: the model run alone):",
-                      f"  {'series':<22}{'n':>4}{'model':>8}{'run':>8}{'persist':>9}"
+                      f"  {'series':<30}{'n':>4}{'model':>8}{'run':>8}{'persist':>9}"
                       f"{'trend':>8}{'mean':>8}{'in 95%':>8}"]
             for _, r in self.backtest_summary.iterrows():
-                lines.append(f"  {r['series']:<22}{int(r['n']):>4}{r['mase_model']:>8.2f}"
+                lines.append(f"  {name(r['series']):<30}{int(r['n']):>4}{r['mase_model']:>8.2f}"
                              f"{r.get('mase_run', np.nan):>8.2f}"
                              f"{r['mase_persistence']:>9.2f}{r['mase_trend']:>8.2f}"
                              f"{r.get('mase_mean', np.nan):>8.2f}{r['coverage']:>8.0%}")
@@ -176,7 +187,9 @@ class CalibrationResult(Result):
             lines += ["", "Set-up: " + "; ".join(str(n) for n in notes)]
         if self.diagnostics:
             lines += ["", "Diagnostics: " + ", ".join(
-                f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                f"{_DIAGNOSTICS.get(k, k.replace('_', ' '))} "
+                + (f"{v:.4g}" if isinstance(v, float) else "yes" if v is True
+                   else "no" if v is False else f"{v}")
                 for k, v in self.diagnostics.items())]
         return "\n".join(lines) + "\n"
 

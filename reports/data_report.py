@@ -125,7 +125,7 @@ def data_page(
     national = tab[tab["_level"] == "national"]
     regional = tab[tab["area_code"] == region_code] if region_code else tab.iloc[0:0]
     for s in chosen:
-        fig, mode = _series_figure(s, tab, codes, regional, national, near)
+        fig, mode, left_out = _series_figure(s, tab, codes, regional, national, near)
         how = (
             f"Each line is one area over time; higher means more "
             f"{lower_first(describe(s))}. "
@@ -134,6 +134,9 @@ def data_page(
                "per10k": "Counts per 10,000 children, so areas of any size compare; hover "
                          "gives the published count. ",
                "level": f"Values are {published_form(s, _unit(tab, s))}. "}[mode]
+            + (f"{left_out:,} published value{'s' if left_out > 1 else ''} from years "
+               "without a child population estimate cannot be put per 10,000 children and "
+               f"{'are' if left_out > 1 else 'is'} left out. " if left_out else "")
             + "England is black, the region blue, the area vermillion"
             + ("; the orange band spans its statistical neighbours" if near and mode != "index"
                else "")
@@ -207,8 +210,9 @@ def _region_code(tab: pd.DataFrame, codes: list[str], region: str | None) -> str
 def _series_figure(
     s: str, tab: pd.DataFrame, codes: list[str], regional: pd.DataFrame, national: pd.DataFrame,
     near: Sequence[str] = (),
-) -> tuple[go.Figure, str]:
-    """The figure of one series and how it is scaled: "level", "per10k" or "index"."""
+) -> tuple[go.Figure, str, int]:
+    """The figure of one series, how it is scaled ("level", "per10k" or "index") and how many
+    published values were left out for want of a population estimate."""
     unit = _unit(tab, s)
     form = published_form(s, unit)
     label = describe(s)
@@ -240,10 +244,15 @@ def _series_figure(
         first = pd.concat([r for _, r, _, _ in lines[: len(codes)]])
         first = first[first["value"].notna() & (first["value"] != 0)]
         base_date = first["date"].min() if len(first) else None
+    unscaled = 0  # published values before (or without) a population estimate
     for k, (line_name, rows, col, dash) in enumerate(lines):
         y = rows["value"].to_numpy(dtype=float)
         if mode == "per10k":
-            y = scaled[k]
+            # values without a population estimate cannot be put per 10,000: left out, so the
+            # axis does not stretch over years with nothing drawn
+            keep = np.isfinite(scaled[k])
+            unscaled += int((~keep & np.isfinite(y)).sum())
+            rows, y = rows[keep], scaled[k][keep]
         elif mode == "index":
             ok = rows["value"].notna().to_numpy() & (y != 0)
             if base_date is not None:
@@ -274,7 +283,7 @@ def _series_figure(
               "per10k": f"{form}, per 10,000 children",
               "level": form}[mode]
     fig.update_yaxes(title_text=wrap_title(ytitle, 44))
-    return fig, mode
+    return fig, mode, unscaled
 
 
 def _neighbour_band(fig: go.Figure, tab: pd.DataFrame, s: str, near: Sequence[str],

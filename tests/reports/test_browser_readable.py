@@ -169,3 +169,13 @@ def test_index_of_a_folder_of_results_is_readable(open_report, browser, folder_o
     for kind in ("Calibration", "Exploration", "Tipping points"):
         assert kind in state["verdict"]
     assert "Of 4,000 sampled scenarios" in state["verdict"]
+
+
+def test_calibration_report_is_readable(open_report, browser, tmp_path, calibration_result):
+    from carespiral.reports import calibration_report
+
+    path = calibration_report(calibration_result, tmp_path / "calibration_report.html")
+    state = assert_readable(open_report, browser, path)
+    # the verdict names the fitted series by their labels and says how well each fits
+    assert "Re-referral rate" in state["verdict"] or "re-referral rate" in state["verdict"]
+    assert "Referrals" in state["verdict"] or "referrals" in state["verdict"]

@@ -194,6 +194,17 @@ def test_counts_are_drawn_per_10000_children_when_the_population_is_known(sample
     assert title == "referrals in the year to 31 March, per 10,000 children"
 
 
+def test_values_without_a_population_estimate_are_left_out_and_said(sample_table):
+    # England's referrals go back to 2009; population estimates start in 2011 here
+    table = _with_population(sample_table)
+    table = table[~((table.series == "child_population") & (table.date.dt.year < 2011))]
+    page = data_page(table, area="Haringey", series=["referrals"])
+    england = next(t for t in figures(page)[0].data if t.name == "England")
+    assert pd.Timestamp(min(england.x)).year == 2011 and len(england.x) == 13  # 2011-2023
+    assert np.isfinite(np.asarray(england.y, dtype=float)).all()
+    assert "2 published values from years without a child population estimate" in page.render()
+
+
 def test_a_count_ranking_is_per_10000_children_with_england(sample_table):
     table = _with_population(sample_table)
     page = data_page(table, area="Haringey", rank_series="referrals")
