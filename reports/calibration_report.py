@@ -11,6 +11,7 @@ text uses the catalogue's labels and units (`carespiral.pysd_runner.catalog.nami
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from carespiral.errors import CarespiralError
-from carespiral.pysd_runner.catalog import catalog, naming
+from carespiral.pysd_runner.catalog import catalog, naming, plain_unit
 
 from .page import Page, PlotlyJs
 from .style import GREY, HIGHLIGHT, PALETTE, apply_layout, colour, wrap_title
@@ -67,12 +68,15 @@ def calibration_page(result: Any, *, title: str | None = None) -> Page:
     for attr in ("fitted", "parameters", "fit"):
         if not isinstance(getattr(result, attr, None), pd.DataFrame):
             raise CarespiralError(f"a calibration report needs the result's {attr!r} table")
-    page = Page(title or f"Calibration of {_model_title(result)} to {result.area}",
+    # the area's name; its statistical code ("England (E92000001)") is for machines
+    area = re.sub(r"\s*\([A-Z]\d{8}\)$", "", str(result.area))
+    page = Page(title or f"Calibration of {_model_title(result)} to {area}",
                 f"Method: {str(result.method).replace('_', ' ')}; random seed {result.seed}.")
     page.section("Verdict", calibration_verdict(result))
     intro = page.section("Summary")
     if not result.converged:
-        intro.note(f"The optimiser did not converge: {result.message or 'no reason given'}. "
+        why = str(result.message or "no reason given").rstrip(". ")
+        intro.note(f"The optimiser did not converge: {why}. "
                    "Treat the estimates below with care.")
     diag = getattr(result, "diagnostics", {}) or {}
     facts = [("Model runs", diag.get("runs")), ("Seconds", diag.get("seconds")),
@@ -182,6 +186,17 @@ def fit_frame(fit: pd.DataFrame, model: str | None) -> pd.DataFrame:
     f = fit.assign(quality=fit["series"].map(q))
     f = f[[c for c in cols if c in f.columns]].rename(columns=cols)
     f["series"] = [series_label(x, model) for x in fit["series"]]
+    # as many digits as a reader can use: shares and correlations to 2 decimals, MAPE to 1,
+    # trends to 3 significant figures
+    for c in ("R²", "r", "U^M", "U^S", "U^C", "rho"):
+        if c in f.columns:
+            f[c] = pd.to_numeric(f[c], errors="coerce").round(2)
+    if "MAPE %" in f.columns:
+        f["MAPE %"] = pd.to_numeric(f["MAPE %"], errors="coerce").round(1)
+    for c in ("published trend a year", "fitted trend a year"):
+        if c in f.columns:
+            f[c] = [float(f"{v:.3g}") if np.isfinite(v) else v
+                    for v in pd.to_numeric(f[c], errors="coerce")]
     return f
 
 
@@ -228,7 +243,7 @@ def _parameter_section(page: Page, result: Any) -> None:
         sec.figure(fig, how_to_read=(
             "A short whisker means the data pin the parameter down; a whisker across most of the "
             "range means they do not (flat). Hover for values in the parameter's own units."))
-    sec.table(parameter_frame(p), caption=(
+    sec.table(parameter_frame(p, _parameter_units(result)), caption=(
         "Fitted parameters: estimate and 95% interval (the profile interval where profiles "
         "were computed, the Laplace one beside it), prior and bounds; 'flat': the data do not "
         "identify the parameter, 'one-sided': only one end of its interval is."))
@@ -237,9 +252,24 @@ def _parameter_section(page: Page, result: Any) -> None:
         _profiles(sec, prof)
 
 
-def parameter_frame(p: pd.DataFrame) -> pd.DataFrame:
-    """The parameter table with readable headings."""
-    cols = {"parameter": "parameter", "estimate": "estimate", "posterior_median": "median",
+def _parameter_units(result: Any) -> dict[str, str]:
+    """Each parameter's unit in words, from the model file (read, not run); {} when the model
+    cannot be opened (a result moved away from its model)."""
+    from carespiral.pysd_runner import load
+
+    try:
+        m = load(str(getattr(result, "model", "")))
+    except (CarespiralError, OSError):
+        return {}
+    return {v.name: plain_unit(v.units, v.name) for v in m.variables}
+
+
+def parameter_frame(p: pd.DataFrame, units: dict[str, str] | None = None) -> pd.DataFrame:
+    """The parameter table with readable headings (and each parameter's unit when known)."""
+    if units:
+        p = p.assign(unit=[units.get(str(n), "") for n in p["parameter"]])
+    cols = {"parameter": "parameter", "unit": "unit", "estimate": "estimate",
+            "posterior_median": "median",
             "lower": "95% lower", "upper": "95% upper", "laplace_lower": "Laplace lower",
             "laplace_upper": "Laplace upper", "identifiability": "identified",
             "prior": "prior", "bound_lower": "lower bound", "bound_upper": "upper bound",
