@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +116,9 @@ def ensemble(
     if engine not in ("auto", "numpy", "numba"):
         raise CarespiralError(f"--engine {engine}: expected numpy, numba or auto")
     _check_options(seed, chunk_size, scheduler)
+    if not (math.isfinite(period_offset) and period_offset >= 0):
+        raise CarespiralError(f"--period-offset {period_offset:g}: expected a finite time from 0 "
+                              "up (6: annual summaries to September)")
     if (samples is None) == (lhs is None):
         raise CarespiralError("give either --samples FILE or --lhs N with --vary NAME=LO:HI")
     m = load(model)

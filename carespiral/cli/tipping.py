@@ -81,6 +81,11 @@ def tipping(
     criteria = criteria or default_criteria(m)
     out = out or Path(f"tipping-{m.name}-{re.sub(r'[^A-Za-z0-9]+', '_', name).strip('_')}")
     _check_sizes(m, points, hold, points2 if param2 else None, shock_months)
+    if shock is not None and not np.isfinite(shock):
+        raise CarespiralError(f"--shock {shock}: expected a finite number")
+    if param2 and m.parameter(param2).name == name:
+        raise CarespiralError(f"--param2 {param2!r}: a regime map needs a second parameter, "
+                              "not --param again")
     if loops is not None:
         m.parameter(name).check(loops)  # before anything runs
     claim = claim_output(out, force=force, inputs=[model, spec])
