@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import json
 import os
 import sys
 import tempfile
@@ -71,16 +72,49 @@ def wait_for(driver, script: str, timeout: float = 60.0):
         lambda d: d.execute_script(script))
 
 
-def open_sim(driver, path: Path, shot_dir: Path, fragment: str = "", width: int = LAPTOP[0]):
-    """Open a simulator page (optionally with a URL fragment) and wait for its figures and, if
-    it has draws, its band; returns the report checks' PageCheck."""
-    check = helpers.check_page(driver, path, shot_dir, width=width)
-    if fragment:  # check_page opens the bare file: open it afresh with the fragment
-        driver.get("about:blank")
-        driver.get(path.resolve().as_uri() + "#" + fragment)
-        wait_for(driver, "return document.body.getAttribute('data-plots-rendered')")
-    wait_draws(driver)
-    return check
+def open_sim(driver, path: Path, shot_dir: Path, fragment: str = "", width: int = LAPTOP[0],
+             screenshot: bool = False):
+    """Open a simulator page afresh (optionally with a URL fragment), wait for its figures and,
+    if it has draws, its band; return the report checks' PageCheck (errors, network requests,
+    overflow and figures of this load). A full-page screenshot only when asked (it costs a
+    resize and a capture of the whole page)."""
+    driver.get_log("browser")  # drop entries from earlier pages
+    driver.get_log("performance")
+    driver.set_window_size(width, LAPTOP[1])
+    driver.get("about:blank")  # a new document even when only the fragment differs
+    url = path.resolve().as_uri()
+    driver.get(url + ("#" + fragment if fragment else ""))
+    status = "rendered"
+    try:
+        wait_for(driver, "var b = document.body; return b.getAttribute('data-plots-rendered')"
+                         " || b.getAttribute('data-plots-failed');", timeout=90)
+        failed = driver.execute_script("return document.body.getAttribute('data-plots-failed')")
+        if failed:
+            status = f"failed: {failed}"
+    except Exception:  # selenium's TimeoutException
+        status = "timeout"
+    figures = driver.execute_script(helpers._FIGURE_STATE_JS)
+    errors = [e["message"] for e in driver.get_log("browser")
+              if e.get("level") in ("SEVERE", "ERROR")]
+    requests = []
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg.get("method") == "Network.requestWillBeSent":
+            req = msg["params"]["request"]["url"]
+            if not req.startswith(("file:", "about:", "data:", "blob:", "chrome:")):
+                requests.append(req)
+    overflow = driver.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    shot = None
+    if screenshot:
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(width, min(max(int(height) + 40, LAPTOP[1]), 12000))
+        shot = shot_dir / f"{path.stem}_{width}px.png"
+        driver.save_screenshot(str(shot))
+        driver.set_window_size(width, LAPTOP[1])
+    if status == "rendered":
+        wait_draws(driver)
+    return helpers.PageCheck(url, status, figures, errors, requests, shot, int(overflow))
 
 
 def wait_draws(driver) -> None:

@@ -30,7 +30,12 @@ def config_of(path) -> dict:
 
 
 def numpy_runs(model, cfg, settings, draws=(None,), scenario=None) -> dict[str, np.ndarray]:
-    """The page's runs by the numpy engine: {output: runs x times}."""
+    """The page's runs by the numpy engine, in one batch: {output: runs x times}. `settings` is
+    one page state for every draw, or a list of states (one run each, central values)."""
+    if isinstance(settings, dict):
+        runs = [(settings, d) for d in draws]
+    else:
+        runs = [(st, None) for st in settings]
     bm = compile_model(model.mdl_path)
     dt = model.control("time_step")
     grid = np.arange(model.control("initial_time"), model.control("final_time") + dt / 2, dt)
@@ -42,31 +47,31 @@ def numpy_runs(model, cfg, settings, draws=(None,), scenario=None) -> dict[str, 
         return cfg["draws"]["rows"][d][names.index(name)] if d is not None and name in names \
             else cfg["base"][name]
 
-    params = pd.DataFrame([{n: own(n, d) for n in cfg["params"]} for d in draws])
+    params = pd.DataFrame([{n: own(n, d) for n in cfg["params"]} for _, d in runs])
     inputs = {}
     for name in cfg["inputs"]:
         cols = []
-        for d in draws:
+        for st, d in runs:
             b = own(name, d)
             if scenario is not None and name in scenario.input_names:
                 v = scenario.series(name, b, grid, dt)
             else:
                 v = np.full(len(grid), b)
             s = sliders.get(name)
-            lever = settings.get("levers", {}).get(s["key"]) if s else None
+            lever = st.get("levers", {}).get(s["key"]) if s else None
             if lever and lever["value"] != s["start"]:
                 new = lever["value"] if d is None else float(
                     np.clip(b + (lever["value"] - s["start"]), s["lower"], s["upper"]))
                 v = np.where(grid >= lever["from"] - dt / 2, new, v)
             for sh in cfg["shocks"]:
-                if settings.get("shocks", {}).get(sh["key"]) and sh["name"] == name:
-                    t0 = settings["shockFrom"]
+                if st.get("shocks", {}).get(sh["key"]) and sh["name"] == name:
+                    t0 = st["shockFrom"]
                     on = (grid >= t0 - dt / 2) & (grid < t0 + sh["months"] - dt / 2)
                     v = np.where(on, v + sh["amount"] if sh["op"] == "add" else
                                  v * sh["amount"], v)
             cols.append(v)
         inputs[name] = TimeInput(grid, cols[0] if len(cols) == 1 else np.stack(cols, axis=1))
-    ds = bm.run(params if len(params.columns) else None, inputs=inputs, n=len(draws),
+    ds = bm.run(params if len(params.columns) else None, inputs=inputs, n=len(runs),
                 outputs=[o["name"] for o in cfg["outputs"]], engine="numpy")
     return {o["name"]: ds[o["name"]].to_numpy() for o in cfg["outputs"]}
 
@@ -145,10 +150,11 @@ def test_verdict_follows_the_collapse_criteria(browser, sim, shots, pages, model
     cfg = config_of(path)
     sim.open(browser, path, shots)
     seen = set()
-    for burden in (1.0, 1.2, 1.3, 1.5, 1.8, 2.2, 2.6, 3.0):
-        st = {"levers": {"compliance_burden": {"value": burden, "from": 96.0}}}
-        ref = numpy_runs(model, cfg, st)
-        kind, when = _expected_regime(model, cfg, {k: v[0] for k, v in ref.items()})
+    burdens = (1.0, 1.04, 1.1, 1.2, 1.3, 1.5, 1.8, 2.2, 2.6, 3.0)
+    states = [{"levers": {"compliance_burden": {"value": b, "from": 96.0}}} for b in burdens]
+    ref = numpy_runs(model, cfg, states)
+    for i, (burden, st) in enumerate(zip(burdens, states, strict=True)):
+        kind, when = _expected_regime(model, cfg, {k: v[i] for k, v in ref.items()})
         browser.execute_script("window.carespiralSimulator.set(arguments[0]);", st)
         got = browser.execute_script("return window.carespiralSimulator.regime();")
         assert got["kind"] == kind, (burden, got, kind)
@@ -282,11 +288,15 @@ def test_a_link_reproduces_the_view(browser, sim, shots, pages):
     assert browser.execute_script("return window.carespiralSimulator.state().compare;")
     assert browser.find_element("id", "cs-lever-compliance_burden-from") \
         .get_attribute("value") == "2015-04"
-    # pasting a link into a page opened without one gives the same view
-    sim.open(browser, path, shots)
+    # pasting a link into a page showing another view (here reset) gives the linked view
+    browser.find_element("id", "cs-reset").click()
+    sim.wait_for(browser, "return window.carespiralSimulator.fragment() === '';")
     browser.find_element("id", "cs-paste").send_keys("file:///elsewhere/sim.html#" + fragment)
     browser.find_element("id", "cs-open").click()
     sim.wait_for(browser, f"return window.carespiralSimulator.fragment() === {json.dumps(fragment)};")
+    pasted = sim.outputs(browser, "return window.carespiralSimulator.central();",
+                          len(cfg["outputs"]), len(cfg["times"]))
+    assert np.array_equal(first, pasted, equal_nan=True)
 
 
 def test_tipping_points_are_marked_on_the_sliders(browser, sim, shots, pages, tipping, models):
@@ -322,7 +332,7 @@ def test_tipping_points_are_marked_on_the_sliders(browser, sim, shots, pages, ti
 @pytest.mark.parametrize("width", [1280, 800])
 def test_page_draws_without_errors_or_network_and_fits_the_screen(browser, sim, shots, pages, width):
     for name in ("collapse_spiral", "calibrated", "workforce_spiral"):
-        check = sim.open(browser, pages[name], shots, width=width)
+        check = sim.open(browser, pages[name], shots, width=width, screenshot=True)
         assert check.status == "rendered", (name, check.status)
         assert check.errors == [], (name, check.errors)
         assert check.requests == [], (name, check.requests)
