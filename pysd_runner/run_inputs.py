@@ -84,8 +84,19 @@ def time_grid(model: Runner, start: float | None = None, stop: float | None = No
 
 
 def scenario_constants(model: Runner, scenario: Scenario) -> dict[str, float]:
-    """The scenario's constant overrides by Vensim name (names checked against the model)."""
-    return {model.parameter(k).name: float(v) for k, v in scenario.params.items()}
+    """The scenario's constant overrides by Vensim name. Checks the whole scenario against the
+    model first (the names of its constants and inputs, the constants' bounds), so a mistake
+    names the scenario's file and line."""
+    for k, i in enumerate(scenario.inputs):
+        with scenario.locating(i.name, item=k):
+            model.parameter(i.name)
+    out: dict[str, float] = {}
+    for k, v in scenario.params.items():
+        with scenario.locating(k):
+            p = model.parameter(k)
+            p.check(float(v))
+            out[p.name] = float(v)
+    return out
 
 
 def scenario_series(model: Runner, scenario: Scenario, bases: Mapping[str, np.ndarray],
@@ -98,8 +109,11 @@ def scenario_series(model: Runner, scenario: Scenario, bases: Mapping[str, np.nd
     """
     # inputs may name a variable by Vensim name, Python name or role: a step given by role and
     # a pulse given by Vensim name add up on the same variable
-    named = replace(scenario, inputs=tuple(replace(i, name=model.parameter(i.name).name)
-                                           for i in scenario.inputs))
+    inputs = []
+    for k, i in enumerate(scenario.inputs):
+        with scenario.locating(i.name, item=k):
+            inputs.append(replace(i, name=model.parameter(i.name).name))
+    named = replace(scenario, inputs=tuple(inputs))
     out: dict[str, np.ndarray] = {}
     for name in named.input_names:
         own = bases.get(name)

@@ -17,15 +17,17 @@ Several inputs on one name add up (a step plus a pulse); a `table` gives absolut
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from carespiral.errors import FileFormatError
+from carespiral.errors import CarespiralError, FileFormatError
 
 __all__ = ["Input", "Scenario", "read_scenario"]
 
@@ -101,6 +103,27 @@ class Scenario:
     @property
     def input_names(self) -> list[str]:
         return sorted({i.name for i in self.inputs})
+
+    @contextlib.contextmanager
+    def locating(self, key: str, item: int | None = None) -> Iterator[None]:
+        """Prefix a CarespiralError raised in the block (an unknown name, a value out of bounds)
+        with this scenario's file and the line of `key` in [params], or of [[inputs]] number
+        `item` (from 0)."""
+        try:
+            yield
+        except CarespiralError as exc:
+            if self.path is None or not exc.args or not isinstance(exc.args[0], str):
+                raise
+            try:
+                text = self.path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                text = ""
+            line = (_nth_line(text, "[[inputs]]", item) if item is not None
+                    else _find_key_line(text, key))
+            where = f"{self.path}, line {line}" if line else str(self.path)
+            what = f"[[inputs]] number {item + 1}" if item is not None else "[params]"
+            exc.args = (f"{where}: {what}: {exc.args[0]}", *exc.args[1:])
+            raise
 
 
 def read_scenario(path: str | Path) -> Scenario:

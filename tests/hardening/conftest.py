@@ -62,6 +62,10 @@ FILES: dict[str, str | bytes] = {
                                           "height = 50\nstart = 10\nduration = -3"),
     "sc_nan.toml": SCENARIO.format(body='[params]\n"Referral Rate" = nan'),
     "sc_latin1.toml": 'title = "Sc\xe9nario"\n'.encode("latin-1"),
+    "sc_unknown.toml": SCENARIO.format(body='[params]\n"Referal Rate" = 300'),
+    "sc_bounds.toml": SCENARIO.format(body='[params]\n"Referral Rate" = 1e9'),
+    "sc_input_name.toml": SCENARIO.format(body='[[inputs]]\nname = "Nosuch"\ntype = "step"\n'
+                                                "height = 3\nstart = 5"),
     # exploration specs
     "ex_seed.toml": explore_spec().replace("seed = 3", 'seed = "x"'),
     "ex_seed_negative.toml": explore_spec().replace("seed = 3", "seed = -1"),
