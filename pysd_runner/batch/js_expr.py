@@ -17,7 +17,7 @@ from typing import Any
 from carespiral.errors import CarespiralError
 from carespiral.pysd_runner.batch.lowering import Program, UnsupportedConstructError
 
-__all__ = ["IDENT", "JsUnsupportedError", "ToJs"]
+__all__ = ["IDENT", "JsUnsupportedError", "ToJs", "dotted"]
 
 
 class JsUnsupportedError(UnsupportedConstructError):
@@ -129,7 +129,7 @@ class ToJs:
             out.append(f" {_CMPOPS[type(n.ops[0])]} ")
             self.node(n.comparators[0], out)
             out.append(")")
-        elif isinstance(n, ast.Attribute) and ast.unparse(n) == "np.pi":
+        elif isinstance(n, ast.Attribute) and dotted(n) == "np.pi":
             out.append("Math.PI")
         elif isinstance(n, ast.Subscript) and _is_key(n, "P"):
             name = f"$p_{n.slice.value}"  # type: ignore[attr-defined]
@@ -171,7 +171,7 @@ class ToJs:
             out.append(f", {lk}__x, {lk}__sl, {lk}__xe, {lk}__ye)" if self.fast[lk]
                        else f", {lk}__x, {lk}__y)")
             return
-        full = ast.unparse(f) if isinstance(f, ast.Attribute | ast.Name) else "?"
+        full = dotted(f)
         if full == "np.where" and len(n.args) == 3:
             out.append("(")
             if _is_boolean(n.args[0]):
@@ -209,6 +209,16 @@ class ToJs:
             raise self.refuse(f"the function {ast.unparse(f)[:60]}")
 
 
+def dotted(n: ast.AST) -> str:
+    """A function's or attribute's dotted name ("np.where", "rt.step", "x"), else "?" (cheaper
+    than unparsing, which the calls of long vector expressions would repeat)."""
+    if isinstance(n, ast.Name):
+        return n.id
+    if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
+        return f"{n.value.id}.{n.attr}"
+    return "?"
+
+
 def _is_key(n: ast.Subscript, base: str) -> bool:
     return (isinstance(n.value, ast.Name) and n.value.id == base
             and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str)
@@ -223,5 +233,5 @@ def _is_boolean(n: ast.AST) -> bool:
     """An expression whose value is already a boolean (a comparison or a logical function)."""
     if isinstance(n, ast.Compare):
         return True
-    return isinstance(n, ast.Call) and ast.unparse(n.func) in (
+    return isinstance(n, ast.Call) and dotted(n.func) in (
         "np.logical_and", "np.logical_or", "np.logical_not")

@@ -35,7 +35,7 @@ from typing import Any
 
 from carespiral.errors import CarespiralError
 from carespiral.pysd_runner.batch.codegen import control_source, plan
-from carespiral.pysd_runner.batch.js_expr import IDENT, JsUnsupportedError, ToJs
+from carespiral.pysd_runner.batch.js_expr import IDENT, JsUnsupportedError, ToJs, dotted
 from carespiral.pysd_runner.batch.js_runtime import JS_RUNTIME, RUNTIME_NAMES
 from carespiral.pysd_runner.batch.lowering import Program
 
@@ -155,7 +155,7 @@ def generate_js(prog: Program, params: Iterable[str], inputs: Iterable[str],
             raise JsUnsupportedError(f"an initial statement {line[:60]!r}", "?",
                                      prog.path) from None
         tr.parsed[rhs] = value
-        func = ast.unparse(value.func) if isinstance(value, ast.Call) else ""
+        func = dotted(value.func) if isinstance(value, ast.Call) else ""
         if name in ("time_step", "time") or func in ("np.array", "rt.Table", "rt.as_numpy"):
             continue  # the time and the tables are set up separately; states are plain numbers
         tr.name(name)
