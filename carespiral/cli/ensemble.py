@@ -59,6 +59,29 @@ def read_samples(path: Path) -> pd.DataFrame:
     return df
 
 
+def _check_samples(m, df: pd.DataFrame, path: Path) -> None:
+    """Each column a constant of the model and each value within its bounds; a mistake names
+    the file, line and column."""
+    seen: dict[str, str] = {}
+    for col in df.columns:
+        try:
+            p = m.parameter(str(col))
+        except CarespiralError as exc:
+            raise FileFormatError(path, str(exc), line=1, column=col) from None
+        if p.name in seen:
+            raise FileFormatError(path, f"columns {seen[p.name]!r} and {col!r} both set "
+                                  f"{p.name!r}", line=1, hint="give each parameter once")
+        seen[p.name] = str(col)
+        x = df[col].to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(x) | (x < p.lower) | (x > p.upper))
+        if len(bad):
+            try:
+                p.check(float(x[bad[0]]))
+            except CarespiralError as exc:  # the first row out of bounds (line 1 is the header)
+                raise FileFormatError(path, str(exc), line=int(bad[0]) + 2,
+                                      column=col) from None
+
+
 def to_table(ds, params: pd.DataFrame) -> pd.DataFrame:
     """One row per run (summaries) or per run and time (trajectories), with the inputs."""
     flags = ["blowup_time", "blowup_variable", "blowup_kind"]
@@ -126,6 +149,7 @@ def ensemble(
         if vary:
             raise CarespiralError("--vary goes with --lhs, not with --samples")
         params = read_samples(samples)
+        _check_samples(m, params, samples)
     else:
         if lhs < 1:
             raise CarespiralError(f"--lhs {lhs}: expected a positive number of runs")

@@ -53,6 +53,8 @@ FILES: dict[str, str | bytes] = {
     "samples.csv": "Referral Rate\n250\n300\n",
     "twice.csv": "Referral Rate,referral_rate\n250,300\n",
     "words.csv": "Referral Rate\n250\nmany\n",
+    "s_bounds.csv": "Referral Rate\n250\n1e9\n",
+    "s_nan.csv": "Referral Rate\nnan\n",
     # scenarios
     "sc_params_number.toml": SCENARIO.format(body="params = 5"),
     "sc_params_text.toml": SCENARIO.format(body='params = "x"'),
