@@ -131,4 +131,7 @@ def lever_range(name: str, lower: float, upper: float, model: str | None = None,
             "retention_measures": "a full retention package",
             "redesign": "a full systems redesign",
             "agency_cap": "posts as the agency cap"}[role]
+    if unit.endswith(" per child"):  # a rate per child reads better per 10,000 children
+        return (f"{_num(lo * 1e4)} to {_num(hi * 1e4)} "
+                f"{unit.removesuffix(' per child')} per 10,000 children")
     return ""

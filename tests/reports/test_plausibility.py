@@ -184,6 +184,9 @@ def test_levers_in_words():
         "retention package at 50% of full strength")
     assert lever_range("compliance_burden", 1.1, 1.4, "collapse_spiral") == (
         "recording load 10% to 40% above the 2013-19 level")
+    # a rate per child is said per 10,000 children: 0.0306 a year per child is 306
+    assert lever_range("Underlying Need", 0.0306, 0.042, "collapse_spiral") == (
+        "306 to 420 first-time referrals a year per 10,000 children")
     # a teaching model's own meaning: posts in FTE, a compliance share of working time
     assert lever_change("establishment", 160, 150, "workforce_spiral") == (
         "about 10 more funded social worker posts (+7%)")
