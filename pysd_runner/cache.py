@@ -26,7 +26,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cache_dir", "file_digest", "install", "read_entry", "write_manifest"]
+from carespiral._atomic import clean_leftovers
+
+__all__ = ["cache_dir", "file_digest", "install", "read_entry", "work_folder", "write_manifest"]
 
 MANIFEST = "manifest.json"
 FORMAT = 4  # bump when the layout of an entry or the translation pipeline changes
@@ -57,6 +59,7 @@ def cache_dir() -> Path:
             os.close(fd)
             os.unlink(probe)
             _usable[key] = configured
+            clean_leftovers(configured)  # the work folders of translations that were killed
         except OSError as exc:
             fallback = Path(tempfile.mkdtemp(prefix="carespiral-cache-"))
             atexit.register(shutil.rmtree, fallback, True)
@@ -67,6 +70,12 @@ def cache_dir() -> Path:
                 RuntimeWarning, stacklevel=2)
             _usable[key] = fallback
         return _usable[key]
+
+
+def work_folder(parent: Path, what: str) -> Path:
+    """A new hidden folder in `parent` named with this process's id (`.WHAT.PID-XXXX.part`),
+    so a folder left by a killed process is removed when the cache is next opened."""
+    return Path(tempfile.mkdtemp(prefix=f".{what}.{os.getpid()}-", suffix=".part", dir=parent))
 
 
 def file_digest(path: Path) -> str:
@@ -114,7 +123,7 @@ def install(work: Path, entry: Path) -> None:
         return
     except OSError:
         pass
-    trash = Path(tempfile.mkdtemp(prefix=".old-", dir=entry.parent))
+    trash = work_folder(entry.parent, "old")
     try:
         with contextlib.suppress(OSError):
             os.replace(entry, trash / "entry")

@@ -44,6 +44,7 @@ from carespiral.pysd_runner.cache import (
     file_digest,
     install,
     read_entry,
+    work_folder,
     write_manifest,
 )
 from carespiral.pysd_runner.diagnostics import check_simultaneous
@@ -149,7 +150,7 @@ def _build(path: Path, entry: Path, allow: bool) -> None:
     parsed = parse_model(path)
     am = copy.deepcopy(parsed.abstract)
     check_simultaneous(am, path)
-    work = Path(tempfile.mkdtemp(prefix=".translate-", dir=entry.parent))
+    work = work_folder(entry.parent, "translate")
     try:
         externals = find_externals(am, path, allow)
         for ext in externals:
