@@ -27,7 +27,7 @@ from .page import Page, PlotlyJs, _Html
 from .style import GREY, HIGHLIGHT, PALETTE, apply_layout
 
 __all__ = ["NEAREST", "authorities_report", "authorities_verdict", "brief_file", "rank_role",
-           "render_authorities"]
+           "ranked", "render_authorities"]
 
 NEAREST = 20  # authorities named in the second figure
 
@@ -70,9 +70,19 @@ def rank_role(table: Any) -> str:
     return "underlying_need" if "underlying_need" in roles else roles[0]
 
 
+def ranked(table: Any, role: str) -> pd.DataFrame:
+    """Fitted authorities by margin; ties (most often no margin at all) by the share of draws
+    in collapse today, then by the top of the interval."""
+    ok = table.ranked(role)
+    key = ok[f"{role} margin"].where(~ok[f"{role} censored"].astype(bool), np.inf)
+    return (ok.assign(_k=key, _s=-ok["collapse_today_share"].fillna(0))
+            .sort_values(["_k", "_s", f"{role} margin upper", "area_name"])
+            .drop(columns=["_k", "_s"]).reset_index(drop=True))
+
+
 def authorities_verdict(table: Any) -> str:
     role = rank_role(table)
-    ok = table.ranked(role)
+    ok = ranked(table, role)
     failed = table.table[table.table["status"] != "ok"]
     what = naming(role, table.model).label.lower()
     out = [f"{len(ok)} of {len(table.table)} authorities fitted together "
@@ -86,12 +96,17 @@ def authorities_verdict(table: Any) -> str:
                + ".")
     if len(ok):
         m = ok[f"{role} margin"]
-        near = ok.head(3)
+        none = int((m <= 0).sum())
+        if none:
+            out.append(f"{none} {'has' if none == 1 else 'have'} no margin: at today's "
+                       "pressures the model runs them into collapse before the end of its run.")
+        near = ok[m > 0].head(3)
         out.append(f"The median authority could take a rise of {np.nanmedian(m):.0%} in {what} "
-                   "before collapsing by the model's horizon; the nearest to collapse are "
-                   + ", ".join(f"{n} ({v:.0%})" for n, v in
-                               zip(near["area_name"], near[f"{role} margin"], strict=True))
-                   + ".")
+                   "before collapsing by the end of the model's run"
+                   + ("; the nearest to collapse with some margin are " + ", ".join(
+                       f"{n} ({v:.1%})" if v < 0.1 else f"{n} ({v:.0%})" for n, v in
+                       zip(near["area_name"], near[f"{role} margin"], strict=True))
+                      if len(near) else "") + ".")
         wide = (ok[f"{role} margin upper"] - ok[f"{role} margin lower"]).median()
         out.append(f"The typical 90% interval of a margin is {wide:.0%} wide: ranks close "
                    "together are not different.")
@@ -105,7 +120,7 @@ def authorities_report(table: Any, path: str | Path, *, plotlyjs: PlotlyJs = "in
     to its brief (relative to the page)."""
     briefs = dict(briefs or {})
     role = rank_role(table)
-    ok = table.ranked(role).reset_index(drop=True)
+    ok = ranked(table, role)
     label = naming(role, table.model).label
     page = Page(title, f"{table.model.replace('_', ' ')} model, spec {table.spec}, "
                 f"{table.pooling} pooling; margins over {table.settings.get('draws')} posterior "
@@ -118,10 +133,15 @@ def authorities_report(table: Any, path: str | Path, *, plotlyjs: PlotlyJs = "in
             f"the dot is the rise in {label.lower()} it can absorb before collapse (median over "
             "posterior draws), the line its 90% interval; red dots are in collapse today. Hover "
             "for the name."))
-        near = ok.head(NEAREST)
-        sec.figure(_nearest(near, role, label), how_to_read=(
-            f"The {len(near)} authorities nearest to collapse by name, with the same intervals; "
-            "overlapping lines mean the order between them is not settled."))
+        near = ok[ok[f"{role} margin"] > 0].head(NEAREST)
+        none = int((ok[f"{role} margin"] <= 0).sum())
+        if len(near):
+            sec.figure(_nearest(near, role, label), how_to_read=(
+                f"The {len(near)} authorities nearest to collapse that have some margin, by "
+                "name, with the same intervals; overlapping lines mean the order between them "
+                "is not settled."
+                + (f" The {none} with no margin are first in the table below." if none
+                   else "")))
     _ranked_table(page, ok, table, role, briefs)
     failed = table.table[table.table["status"] != "ok"]
     if len(failed):
@@ -164,7 +184,7 @@ def _nearest(near: pd.DataFrame, role: str, label: str) -> go.Figure:
         error_x={"type": "data", "symmetric": False, "array": hi - m, "arrayminus": m - lo,
                  "color": GREY},
         hovertemplate="%{y}: %{x:.0f}%<extra></extra>"))
-    apply_layout(fig, title=f"The {len(near)} nearest to collapse", height=int(130 + 24 * len(near)))
+    apply_layout(fig, title=f"The {len(near)} nearest to collapse with some margin", height=int(130 + 24 * len(near)))
     fig.update_xaxes(title_text=f"rise in {label.lower()} before collapse (%)", rangemode="tozero")
     fig.update_yaxes(autorange="reversed", automargin=True, dtick=1)
     fig.update_layout(showlegend=False)
