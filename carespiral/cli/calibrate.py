@@ -172,11 +172,20 @@ def _all_areas(spec, method, fit_until, seed, budget, target, scheduler, command
     from carespiral.calibration.areas_all import calibrate_all
     from carespiral.exploration.margin import margin_columns
 
+    def assess(fit):  # the pooled path: margins and regime today of every authority
+        from carespiral.exploration.authorities import assess_authorities
+
+        console.print("margins to collapse of every authority over posterior draws ...")
+        return assess_authorities(fit)
+
     table = calibrate_all(spec, method=method, fit_until=fit_until, seed=seed, budget=budget,
                           out=target, scheduler=scheduler, command=command, console=console,
-                          per_area=margin_columns)
+                          per_area=margin_columns, assess=assess)
     ok = int((table["status"] == "ok").sum())
     console.print(f"Fitted {ok} of {len(table)} areas; wrote {target}/areas.csv")
+    if method is None:
+        console.print(f"Ranked view: carespiral report {target}; briefs: carespiral brief "
+                      f"--from {target} --area all --html", soft_wrap=True)
 
 
 def _command(spec: str, profiles: bool, **options) -> str:
