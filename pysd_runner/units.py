@@ -40,6 +40,12 @@ def check_units(mdl_path: str | Path) -> list[UnitFinding]:
     if not path.is_file():
         raise FileFormatError(path, "no such model file", hint="give a path to a Vensim .mdl file")
     read_mdl(path)  # an empty or binary file is an error, not a model without findings
+    # read as carespiral reads it: a malformed equation or units field, or equations that
+    # cannot be computed (simultaneous), is an error naming the line or the variables
+    from carespiral.pysd_runner.abstract import parse_model
+    from carespiral.pysd_runner.diagnostics import check_simultaneous
+
+    check_simultaneous(parse_model(path).abstract, path)
     import simlin  # pysimlin, a core dependency; imported here because it is heavy
     from simlin.errors import ErrorKind
 

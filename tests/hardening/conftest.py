@@ -41,6 +41,36 @@ error = "normal"
 """
 
 
+CONTROL = "".join(
+    f"{name}  = {value}\n\t~\t{units}\n\t~\t\n\t|\n\n"
+    for name, value, units in (("FINAL TIME", 12, "Month"), ("INITIAL TIME", 0, "Month"),
+                               ("SAVEPER", 1, "Month [0,?]"), ("TIME STEP", 1, "Month [0,?]")))
+
+
+def mdl(*equations: str) -> str:
+    """A small Vensim model: the equations given (with a constant Rate to vary) and controls."""
+    body = "".join(f"{e}\n\t|\n\n" for e in
+                   ("Rate=\n\t3\n\t~\tWidgets/Month [0,10]\n\t~\t", *equations))
+    return "{UTF-8}\n" + body + CONTROL
+
+
+# bad models, each the case of one class of model mistake
+MODELS: dict[str, str | bytes] = {
+    "m_cycle.mdl": mdl("A=\n\tB + Rate\n\t~\tWidgets/Month\n\t~\t",
+                       "B=\n\tA * 0.5\n\t~\tWidgets/Month\n\t~\t",
+                       "S= INTEG (A, 0)\n\t~\tWidgets\n\t~\t"),
+    "m_units.mdl": mdl("Other=\n\t3\n\t~\tWidgets/Month [0, c]\n\t~\t",
+                       "S= INTEG (Rate + Other, 0)\n\t~\tWidgets\n\t~\t"),
+    "m_binary.mdl": bytes(range(256)) * 40,
+    "m_missing_data.mdl": mdl("Level=\n\tGET DIRECT CONSTANTS('data/inputs.csv', ',', 'B2')"
+                              "\n\t~\tWidgets\n\t~\t",
+                              "S= INTEG (Rate, Level)\n\t~\tWidgets\n\t~\t"),
+    "m_outside.mdl": mdl("Level=\n\tGET DIRECT CONSTANTS('/etc/passwd', ':', 'C1')"
+                         "\n\t~\tWidgets\n\t~\t",
+                         "S= INTEG (Rate, Level)\n\t~\tWidgets\n\t~\t"),
+}
+
+
 def explore_spec(extra: str = "", tables: str = "") -> str:
     return EXPLORE.format(extra=extra, tables=tables)
 
@@ -92,6 +122,10 @@ FILES: dict[str, str | bytes] = {
     "cal_good.toml": CALIBRATE.format(options=""),
     "empty.mdl": "",
 }
+FILES.update(MODELS)
+for _name in ("m_cycle", "m_units", "m_missing_data"):
+    FILES[f"ex_{_name}.toml"] = (f'model = "{_name}.mdl"\nruns = 5\nchunk = 5\nseed = 1\n'
+                                 '[uncertainties]\nRate = [1, 5]\n')
 FOLDERS = ("d.csv", "d.html", "d.mdl", "full", "full/inside")
 
 
