@@ -39,7 +39,8 @@ _ASSETS = Path(__file__).resolve().parent / "assets"
 def simulator_page(model: Any, path: str | Path, *, calibration: Any = None,
                    scenarios: Sequence[Any] = (), tipping: Mapping[str, Any] | None = None,
                    data: pd.DataFrame | None = None, area: str | None = None, draws: int = 100,
-                   seed: int = 20261202, criteria: Sequence[Any] | None = None) -> Path:
+                   seed: int = 20261202, criteria: Sequence[Any] | None = None,
+                   inputs: Mapping[str, pd.Series] | None = None) -> Path:
     """Write the simulator page of `model` to `path` (an .html file) and return the path.
 
     calibration: a `CalibrationResult` of this model (sliders start at its fitted values; `draws`
@@ -47,14 +48,16 @@ def simulator_page(model: Any, path: str | Path, *, calibration: Any = None,
     objects overlaid on the model (their inputs are the page's starting point); tipping: a
     continuation result (`Bifurcation`) per parameter name, marked on that slider; data: the
     area's rows of the published table (`carespiral.data.load(area=...)`), drawn for orientation
-    where they are of the model's size; area: the area's name as the page shows it.
+    where they are of the model's size; area: the area's name as the page shows it; inputs:
+    series over model time replacing variables' equations (a calibration's drivers, such as the
+    area's child population index).
     """
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         raise CarespiralError(f"{path}: the simulator must be written to an .html file")
     config, js = simulator_content(model, calibration=calibration, scenarios=scenarios,
                                    tipping=tipping, data=data, area=area, draws=draws,
-                                   seed=seed, criteria=criteria)
+                                   seed=seed, criteria=criteria, inputs=inputs)
     atomic_write(path, render_simulator(config, js.source))
     return path
 

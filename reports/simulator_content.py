@@ -197,14 +197,17 @@ def slider_specs(model: Any, base: Mapping[str, float] | None = None) -> list[di
 def simulator_content(model: Any, *, calibration: Any = None, scenarios: Sequence[Any] = (),
                       tipping: Mapping[str, Any] | None = None, data: pd.DataFrame | None = None,
                       area: str | None = None, draws: int = 100, seed: int = 20261202,
-                      criteria: Sequence[Any] | None = None) -> tuple[dict[str, Any], Any]:
+                      criteria: Sequence[Any] | None = None,
+                      inputs: Mapping[str, pd.Series] | None = None) -> tuple[dict[str, Any], Any]:
     """The page's configuration (JSON-ready) and the compiled `JsModel`.
 
     model: a runner `Model`; calibration: a `CalibrationResult` (its fitted values start the
     sliders, its draws make the band); scenarios: `Scenario` objects overlaid; tipping: a
     `Bifurcation` per parameter name (its first loss of stability is marked on the slider);
     data: the area's tidy published table; criteria: collapse criteria (default: the
-    exploration defaults for the model).
+    exploration defaults for the model); inputs: series over model time (index: model months)
+    that replace variables' equations, as a calibration's drivers do (linear between points,
+    held beyond them, as `TimeInput`).
     """
     from carespiral.exploration.criteria import INITIAL, Growing, default_criteria
     from carespiral.pysd_runner.batch import compile_model
@@ -242,8 +245,10 @@ def simulator_content(model: Any, *, calibration: Any = None, scenarios: Sequenc
     # ---- run configuration: time inputs and per-run parameters -------------------------------
     scen_inputs = sorted({model.parameter(i.name).name for i in scenario.inputs}) \
         if scenario is not None else []
+    series_in = {bm.resolve(str(k)): v for k, v in (inputs or {}).items()}
+    scen_inputs = [n for n in scen_inputs if n not in series_in]  # the given series win
     inputs = list(dict.fromkeys([s["name"] for s in sliders] + [s["name"] for s in shocks]
-                                + scen_inputs))
+                                + scen_inputs + list(series_in)))
     per_run = [n for n in dict.fromkeys(list(base) + list(fitted)) if n not in inputs]
     crit = [c.bind(model) for c in (criteria if criteria is not None else
                                      default_criteria(model))]
@@ -255,7 +260,8 @@ def simulator_content(model: Any, *, calibration: Any = None, scenarios: Sequenc
     outputs = list(dict.fromkeys(outputs))
     js = compile_js(bm, params=per_run, inputs=inputs, outputs=outputs)
     out_index = {name: j for j, name in enumerate(js.outputs)}
-    base_all = {n: base.get(n, float(params[n].default)) for n in per_run + inputs}
+    base_all = {n: base.get(n, float(params[n].default)) if n in params else
+                float(np.asarray(series_in[n], dtype=float)[0]) for n in per_run + inputs}
 
     t0, dt = js.t0, js.dt
     t1 = t0 + js.nsteps * dt
@@ -273,6 +279,11 @@ def simulator_content(model: Any, *, calibration: Any = None, scenarios: Sequenc
             explicit = [i.base for i in mine if i.base is not None]
             scen_specs[name] = {"base": explicit[0] if explicit else None,
                                 "incs": [_rle(i.increment(grid, dt)) for i in mine]}
+
+    for name, series in series_in.items():
+        knots = np.asarray(series.index, dtype=float)
+        scen_specs[name] = {"table": np.interp(grid, knots, np.asarray(series, dtype=float))
+                            .tolist()}
 
     # ---- posterior draws --------------------------------------------------------------------
     draw_block, draws_note = None, ""

@@ -17,7 +17,7 @@ import typer
 from carespiral.cli._common import FORCE, console, output_file
 from carespiral.errors import CarespiralError
 
-# sliders that get a tipping point (the continuation parameters of the issue: burden and need)
+# sliders that get a tipping point from a continuation: the burden and the need
 TIPPING_ROLES = ("compliance_burden", "underlying_need")
 
 
@@ -31,6 +31,24 @@ def _area_table(area: str):
     last = table.groupby("area_code")["year"].max().sort_values()
     rows = table[table["area_code"] == last.index[-1]]
     return rows, str(rows["area_name"].iloc[0])
+
+
+def _calibration_drivers(result) -> dict:
+    """The drivers over time the calibration ran its area with (its spec's `drivers`, such as
+    the area's child population index), as published: {variable: series over model months}."""
+    from carespiral.calibration.drivers import driver_inputs
+    from carespiral.calibration.spec import read_spec
+
+    try:
+        spec = read_spec(result.spec)
+    except CarespiralError:  # a spec file not at hand: the page keeps the model's own
+        console.print(f"The calibration's spec {result.spec!r} was not found: the page runs "
+                      "without its drivers over time.")
+        return {}
+    if not spec.drivers:
+        return {}
+    code = re.search(r"\(([A-Z]\d{8})\)", str(result.area))
+    return dict(driver_inputs(spec.drivers, code.group(1) if code else str(result.area)).inputs)
 
 
 def simulator(
@@ -75,6 +93,7 @@ def simulator(
     if not names and result is not None and result.manifest.get("scenario"):
         names = [str(result.manifest["scenario"])]
     scenarios = [m.scenario(s) for s in names]
+    drivers = _calibration_drivers(result) if result is not None else {}
 
     table, area_name = None, None
     if m.outputs:  # published figures are drawn against catalogue outputs only
@@ -101,7 +120,7 @@ def simulator(
                     console.print(f"No tipping point for {s['label']}: {exc}")
     with console.status("writing the page"):
         path = simulator_page(m, out, calibration=result, scenarios=scenarios, tipping=bifs,
-                              data=table, area=area_name, draws=draws)
+                              data=table, area=area_name, draws=draws, inputs=drivers)
     size = path.stat().st_size / 1e6
     console.print(f"Wrote {path} ({size:.1f} MB). Open it in a web browser; it needs no network, "
                   "so it can be sent as an email attachment.")

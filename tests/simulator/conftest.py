@@ -212,9 +212,18 @@ def calibration_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pages(tmp_path_factory, models, tipping, england, calibration_dir):
+def haringey_drivers():
+    """Haringey's child population and funded posts over time (a calibration's drivers)."""
+    from carespiral.calibration.drivers import driver_inputs
+
+    return dict(driver_inputs(["child_population", "funded_posts"], "E09000014").inputs)
+
+
+@pytest.fixture(scope="session")
+def pages(tmp_path_factory, models, tipping, england, calibration_dir, haringey_drivers):
     """Simulator pages: the main model (England's figures, tipping marks), the same model
-    calibrated (draws, baseline scenario, Haringey's figures) and the two teaching models."""
+    calibrated (draws, baseline scenario, Haringey's figures and drivers) and the two teaching
+    models."""
     from carespiral import data
     from carespiral.calibration import load_result
     from carespiral.reports.simulator import simulator_page
@@ -226,7 +235,7 @@ def pages(tmp_path_factory, models, tipping, england, calibration_dir):
     result = load_result(calibration_dir)
     out["calibrated"] = simulator_page(
         m, d / "calibrated.html", calibration=result, scenarios=[m.scenario("baseline")],
-        data=data.load(area="E09000014"), area="Haringey", draws=120)
+        data=data.load(area="E09000014"), area="Haringey", draws=120, inputs=haringey_drivers)
     for name in ("workforce_spiral", "failure_demand"):
         out[name] = simulator_page(models[name], d / f"{name}.html", data=england,
                                    area="England")

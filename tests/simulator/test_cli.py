@@ -54,6 +54,10 @@ def test_calibration_sets_the_start_scenario_area_and_draws(tmp_path, calibratio
     assert cfg["scenario"] == "Baseline" or cfg["scenario"].lower().startswith("baseline")
     assert cfg["area"] == "Haringey"
     assert len(cfg["draws"]["rows"]) == 100
+    # the spec's drivers over time, if it has any (see the test below)
+    from carespiral.calibration.spec import read_spec
+
+    assert ("Relative Child Population" in cfg["inputs"]) == bool(read_spec("local").drivers)
 
 
 def test_tipping_marks_are_the_continuations_folds(tmp_path, monkeypatch):
@@ -133,3 +137,36 @@ def test_a_calibration_without_spread_draws_no_band(tmp_path, calibration_dir):
     assert cfg["draws"] is None
     assert "no band" in cfg["drawsNote"]
     assert cfg["calibrated"]
+
+
+def test_a_calibration_with_drivers_runs_its_area_with_them(tmp_path, calibration_dir):
+    # a spec with drivers (national: child population and funded posts over time) ran its area
+    # with them: the page does too
+    import dataclasses
+
+    import numpy as np
+
+    from carespiral.calibration import load_result
+    from carespiral.calibration.drivers import driver_inputs
+
+    result = load_result(calibration_dir)
+    national = dataclasses.replace(result, spec="national", area="England (E92000001)")
+    folder = national.save(tmp_path / "national")
+    out = tmp_path / "national.html"
+    res = invoke("simulator", "collapse_spiral", "--calibration", str(folder), "--no-tipping",
+                 "--out", str(out))
+    assert res.exit_code == 0, res.output
+    cfg = config_of(out)
+    grid = np.asarray(cfg["grid"]["knots"])
+    expected = driver_inputs(["child_population", "funded_posts"], "E92000001").inputs
+    assert sorted(expected) == ["Relative Child Population", "Relative Establishment"]
+    for name, series in expected.items():
+        assert name in cfg["inputs"]
+        table = np.asarray(cfg["scenarioInputs"][name]["table"])
+        # linear between published points, held before the first and after the last
+        assert table[0] == series.iloc[0] and table[-1] == series.iloc[-1]
+        k = series.index
+        mid = (k[0] + k[1]) / 2
+        j = int(np.searchsorted(grid, mid))
+        assert grid[j] == mid
+        assert table[j] == pytest.approx((series.iloc[0] + series.iloc[1]) / 2, rel=1e-12)

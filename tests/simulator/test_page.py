@@ -29,9 +29,11 @@ def config_of(path) -> dict:
     return json.loads(m.group(1))
 
 
-def numpy_runs(model, cfg, settings, draws=(None,), scenario=None) -> dict[str, np.ndarray]:
+def numpy_runs(model, cfg, settings, draws=(None,), scenario=None,
+               series=None) -> dict[str, np.ndarray]:
     """The page's runs by the numpy engine, in one batch: {output: runs x times}. `settings` is
-    one page state for every draw, or a list of states (one run each, central values)."""
+    one page state for every draw, or a list of states (one run each, central values); `series`
+    are inputs given over model time (drivers), handed to the engine as they are."""
     if isinstance(settings, dict):
         runs = [(settings, d) for d in draws]
     else:
@@ -50,6 +52,10 @@ def numpy_runs(model, cfg, settings, draws=(None,), scenario=None) -> dict[str, 
     params = pd.DataFrame([{n: own(n, d) for n in cfg["params"]} for _, d in runs])
     inputs = {}
     for name in cfg["inputs"]:
+        if series and name in series:
+            inputs[name] = TimeInput(np.asarray(series[name].index, dtype=float),
+                                     np.asarray(series[name], dtype=float))
+            continue
         cols = []
         for st, d in runs:
             b = own(name, d)
@@ -193,7 +199,7 @@ def test_degraded_means_only_the_queue_test_is_met(browser, sim, shots, models, 
 
 
 def test_calibrated_page_starts_at_the_fit_and_draws_a_band(browser, sim, shots, pages, models,
-                                                            calibration_dir):
+                                                            calibration_dir, haringey_drivers):
     from carespiral.calibration import load_result
 
     path, model = pages["calibrated"], models["collapse_spiral"]
@@ -210,13 +216,16 @@ def test_calibrated_page_starts_at_the_fit_and_draws_a_band(browser, sim, shots,
     # the central run reproduces the fitted run, with the baseline scenario's shocks
     st = {"levers": {"establishment": {"value": 0.004, "from": 230.0}}, "shocks": {"surge": True},
           "shockFrom": 240.0}
-    ref = numpy_runs(model, cfg, st, scenario=scenario)
+    ref = numpy_runs(model, cfg, st, scenario=scenario, series=haringey_drivers)
     assert_same(page_central(browser, sim, cfg, st), {k: v[0] for k, v in ref.items()}, cfg,
                 "calibrated central")
+    # the area's drivers over time matter: without them the run is another
+    other = numpy_runs(model, cfg, st, scenario=scenario)
+    assert not np.allclose(ref[cfg["outputs"][0]["name"]], other[cfg["outputs"][0]["name"]])
     sim.wait_for(browser, "return document.body.getAttribute('data-draws-state') === 'done' && "
                       "window.carespiralSimulator.band() !== null")
     draws = list(range(len(cfg["draws"]["rows"])))
-    runs = numpy_runs(model, cfg, st, draws=draws, scenario=scenario)
+    runs = numpy_runs(model, cfg, st, draws=draws, scenario=scenario, series=haringey_drivers)
     watch = browser.execute_script(
         "return Object.keys(window.carespiralSimulator.band()).map(Number);")
     n_t = len(cfg["times"])
