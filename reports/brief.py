@@ -78,7 +78,14 @@ def brief_verdict(b: Any) -> str:
     need = pos.loc["underlying_need"] if "underlying_need" in pos.index else None
     burden = pos.loc["compliance_burden"] if "compliance_burden" in pos.index else None
     parts = []
+    both = [r for r in (need, burden) if r is not None]
+    if both and all(not bool(r["censored"]) and r["margin"] <= 0 for r in both):
+        out.append("It has no margin left: at today's need and recording load the model "
+                   "runs it into collapse.")
+        both = []
     for r, what in ((need, "need"), (burden, "recording and compliance load")):
+        if not both:
+            break
         if r is None:
             continue
         if bool(r["censored"]):
@@ -109,7 +116,8 @@ def brief_verdict(b: Any) -> str:
     if len(lv) and np.isfinite(lv["gain_per_million"].iloc[0]):
         best = lv.iloc[0]
         out.append(f"The lever that buys the most margin per pound here is "
-                   f"{best['lever'].lower()}: {_money(best['cost_million'])} a year raises the "
+                   f"{best['lever'].lower()} (from {_num(best['now'])} to "
+                   f"{_num(best['setting'])}): {_money(best['cost_million'])} a year raises the "
                    f"rise in need it can absorb by about {best['gain_median'] * 100:.0f} "
                    f"percentage points (at least {best['gain_p10'] * 100:.0f} in 9 of 10 "
                    "plausible versions).")
