@@ -60,10 +60,12 @@ def experiments_verdict(res: Any, discovery: Any = None, sensitivity: Any = None
     n = len(res.outcomes)
     collapsed = res.outcomes["regime"] == "collapse"
     share = float(collapsed.mean()) if n else float("nan")
-    out = [f"Of {n:,} sampled scenarios, {share:.0%} collapsed by the collapse criteria."]
+    first = f"Of {n:,} sampled scenarios, {share:.0%} collapsed by the collapse criteria"
     if collapsed.any() and "collapse_time" in res.outcomes:
+        # one sentence with the share, so the box and the sensitivity keep their room
         t = float(res.outcomes.loc[collapsed, "collapse_time"].median())
-        out.append(f"Half of the collapses had begun by {model_date(res.model, t)}.")
+        first += f", half of them by {model_date(res.model, t)}"
+    out = [first + "."]
     if discovery is not None and len(getattr(discovery, "box", [])):
         box = discovery.box[discovery.box["restricted"]]
         if len(box):
@@ -80,7 +82,8 @@ def experiments_verdict(res: Any, discovery: Any = None, sensitivity: Any = None
         c = idx[idx["outcome"] == "collapse"].sort_values("ST", ascending=False)
         if len(c):
             top = c.iloc[0]
-            out.append(f"{_label(top['factor'], res.model)} matters most for whether the system "
+            name = _label(top["factor"], res.model)
+            out.append(f"{name[:1].upper() + name[1:]} matters most for whether the system "
                        f"collapses (it explains {top['ST']:.0%} of the variation with its "
                        "interactions).")
     tail = [experiments_plausibility(res, ranges, kids)] if ranges is not None else []

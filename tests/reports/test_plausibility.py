@@ -167,6 +167,26 @@ def test_experiments_exits_count_the_scenarios_outside(experiments_maker):
     assert "within" in experiments_plausibility(ex, _rate_ranges("Caseload", 8.0, 40.0))
 
 
+def test_the_exploration_verdict_keeps_the_box_and_the_sensitivity(exploration_results,
+                                                                    experiments_maker):
+    from carespiral.reports.verdicts import experiments_verdict
+
+    r = exploration_results
+    ex = experiments_maker(400, seed=2)
+    ex.settings["outcomes"] = [{"name": "final_caseload", "variable": "Caseload",
+                                "stat": "final", "months": 12.0}]
+    text = experiments_verdict(ex, r["discovery"], r["sensitivity"],
+                               _rate_ranges("Caseload", 8.0, 21.0))
+    # at most five sentences, yet the share, the box, the strongest factor (demand: ST 0.65),
+    # the ranges and the caveat all keep their place
+    assert text.count(". ") + 1 <= 5, text
+    assert text.startswith("Of 400 sampled scenarios")
+    assert "Collapse concentrates where" in text
+    assert "Demand matters most" in text and "65%" in text, text
+    assert "of the scenarios (100% of those that collapsed)" in text
+    assert text.endswith("not probabilities of what will happen.")
+
+
 def test_levers_in_words():
     from carespiral.reports.levers import lever_change, lever_level, lever_range
 
