@@ -131,8 +131,8 @@ def main() -> None:
           f"bytes; built in {build:.1f} CPU s")
     print(f"  one run in the browser: median {res['median']:.2f} ms "
           f"(fastest batch {res['min']:.2f} ms; {res['batches']} batches of {res['perBatch']})")
-    print(f"  100 posterior draws in the browser: {band[1]:.0f} ms "
-          f"(first time, while the engine warms up: {band[0]:.0f} ms)")
+    print(f"  100 posterior draws in the browser: {band[1]:.0f} ms, {100e3 / band[1]:.0f} draws "
+          f"a second (first time, while the engine warms up: {band[0]:.0f} ms)")
     print(f"  one run by the numpy engine (N = 1) in this process: {numpy_ms:.0f} CPU ms; "
           f"the browser run takes {res['median'] / numpy_ms:.3f} of its time")
 
