@@ -56,6 +56,7 @@ __all__ = [
     "VERSION",
     "Result",
     "from_json",
+    "inside",
     "kinds",
     "load_result",
     "read_json",
@@ -78,6 +79,20 @@ R = TypeVar("R", bound="Result")
 
 
 # ---- JSON and tables ------------------------------------------------------------------------
+
+
+def inside(folder: str | Path, rel: Any, what: str = "a file") -> Path:
+    """`folder / rel` for a path a manifest names, refused (FileFormatError naming the manifest)
+    unless it is a relative path that stays inside `folder`: a hand-edited or received result
+    must not make carespiral read, or copy into a page, a file elsewhere (`/etc/passwd`)."""
+    folder = Path(folder)
+    path = folder / str(rel)
+    root = folder.resolve()
+    if (not isinstance(rel, str) or not rel or Path(rel).is_absolute()
+            or (path.resolve() != root and root not in path.resolve().parents)):
+        raise FileFormatError(folder / MANIFEST, f"{what} {rel!r} is not inside the result "
+                              "folder", hint="a result names its files relative to its folder")
+    return path
 
 
 def to_json(obj: Any) -> Any:
@@ -265,7 +280,7 @@ def load_result(folder: str | Path) -> Result:
     if cls is None:
         raise FileFormatError(folder / MANIFEST, f"unknown result kind {meta['kind']!r}",
                               hint="known kinds: " + ", ".join(kinds()))
-    frames = {name: read_table(folder / file) for name, file in meta["tables"].items()}
+    frames = {name: read_table(inside(folder, file)) for name, file in meta["tables"].items()}
     values = {k: v for k, v in meta.items() if k not in _RESERVED}
     return cls._from_parts(values, frames, folder)
 

@@ -28,7 +28,7 @@ import pandas as pd
 
 from carespiral.errors import CarespiralError, FileFormatError
 from carespiral.pysd_runner.catalog import label as role_label
-from carespiral.results import FORMAT, MANIFEST, VERSION, Result, read_table
+from carespiral.results import FORMAT, MANIFEST, VERSION, Result, inside, read_table
 from carespiral.results import load_result as _load_result
 from carespiral.results import write_table as _write_table
 
@@ -115,6 +115,11 @@ class ResultsIndex(Result):
             if item["name"] in seen:
                 raise FileFormatError(path, f"{where}: name {item['name']!r} is used twice")
             seen.add(item["name"])
+            for key in ("runs", "results", "structure", "parameters", "table", "result", "ranges"):
+                value = item.get(key)  # the files an item names stay inside this folder
+                for rel in (value.values() if isinstance(value, dict) else
+                            value if isinstance(value, list) else [value] if value else []):
+                    inside(folder, rel, f"{where}: {key}")
         return cls(str(values.get("title") or "carespiral results"), items)
 
 
