@@ -27,6 +27,7 @@ TIP = ["tipping", "workforce_spiral", "--param", "Referral Rate"]
 CAL = ["calibrate", "cal_good.toml"]
 SIM = ["simulator", "workforce_spiral", "--no-tipping"]
 BACK = ["backtest", "cal_good.toml"]
+BRIEF = ["brief", "--area", "Haringey", "--from"]
 
 CASES: list[tuple[str, list[str], str]] = [
     # ---- output paths: a folder in the way, a path under a file, places that hold no files,
@@ -146,6 +147,12 @@ CASES: list[tuple[str, list[str], str]] = [
     ("file shape", [*ENS[:2], "--samples", "words.csv"], "column 'Referral Rate' is not numeric"),
     ("file shape", ["check", "empty.mdl"], "empty.mdl"),
     ("file shape", ["describe", "empty.mdl"], "empty.mdl"),
+    ("values", [*BRIEF, "nosuch"], "--from nosuch: no pooled fit there"),
+    ("values", [*BRIEF, "nosuch", "--seed", "-1"], "--seed -1: expected a whole number from 0"),
+    ("values", [*BRIEF, "nosuch", "--budget", "0"], "give £ million a year, above 0 and below 1,000"),
+    ("values", [*BRIEF, "nosuch", "--draws", "1"], "Invalid value for '--draws'"),
+    ("data loss", [*BRIEF, "interrupted"], "was left incomplete"),
+    ("file shape", [*BRIEF, "res_good"], "--from res_good: not a pooled fit of every authority"),
     # ---- bad models, through every command that opens one
     ("model", ["run", "m_cycle.mdl"], "m_cycle.mdl: simultaneous equations: B -> A -> B"),
     ("model", ["check", "m_cycle.mdl"], "simultaneous equations: B -> A -> B"),
