@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from carespiral.errors import CarespiralError
-from carespiral.pysd_runner.catalog import OUTPUT_ROLES, naming
+from carespiral.pysd_runner.catalog import OUTPUT_ROLES, naming, plain_text
 
 from . import exploration_figures as ef
 from . import plausibility as pl
@@ -141,6 +141,16 @@ def _relabel(frame: pd.DataFrame, model: str | None, cols: Any = None) -> pd.Dat
     return frame.rename(columns={c: _lab(c, model) for c in cols})
 
 
+def criterion_words(name: str, model: str | None = None) -> str:
+    """A collapse criterion's name in words: "awaiting_assessment > 2 x its starting level" ->
+    "children awaiting assessment above 2 times its starting level"."""
+    text = plain_text(name, model)
+    for sign, words in ((" > ", " above "), (" < ", " below "), (" >= ", " at least "),
+                        (" <= ", " at most "), (" x ", " times ")):
+        text = text.replace(sign, words)
+    return text
+
+
 def _experiments_table(res: Any) -> pd.DataFrame:
     n = len(res.outcomes)
     collapsed = res.outcomes["regime"] == "collapse"
@@ -152,7 +162,8 @@ def _experiments_table(res: Any) -> pd.DataFrame:
             ("share that collapsed", f"{collapsed.mean():.1%}" if n else "–")]
     crit = res.outcomes.loc[collapsed, "criterion"].value_counts()
     for k, v in crit.items():
-        rows.append((f"collapses first flagged by: {k}", f"{int(v):,}"))
+        rows.append((f"collapses first flagged by: {criterion_words(str(k), res.model)}",
+                     f"{int(v):,}"))
     if collapsed.any():
         t = res.outcomes.loc[collapsed, "collapse_time"]
         rows.append(("half of the collapses had begun by",

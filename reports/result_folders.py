@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import carespiral.data.ranges  # noqa: F401  (registers the observed_ranges kind saved beside results)
 from carespiral.errors import FileFormatError
 from carespiral.pysd_runner.catalog import catalog
 from carespiral.results import FORMAT, MANIFEST, VERSION, read_manifest

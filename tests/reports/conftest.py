@@ -324,8 +324,9 @@ def make_experiments(n: int = 4000, seed: int = 3):
 FOLD_P = 2 / (3 * np.sqrt(3))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def exploration_results():
+    """Built once (PRIM on 4,000 runs takes seconds); the tests only read these results."""
     import xarray as xr
 
     from carespiral.exploration.discovery import discover

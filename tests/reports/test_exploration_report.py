@@ -223,3 +223,14 @@ def test_the_exploration_verdict_gives_the_share_and_the_box(exploration_results
     share = (ex.outcomes["regime"] == "collapse").mean()
     assert f"Of 4,000 sampled scenarios, {share:.0%} collapsed" in verdict
     assert "Collapse concentrates where" in verdict and "not probabilities" in verdict
+
+
+def test_collapse_criteria_are_named_in_words():
+    from carespiral.reports.exploration_report import criterion_words
+
+    assert criterion_words("awaiting_assessment > 2 x its starting level for 12 months",
+                           "collapse_spiral") == (
+        "children awaiting assessment above 2 times its starting level for 12 months")
+    assert criterion_words("social_workers_fte < 0.5 x establishment for 6 months",
+                           "collapse_spiral") == (
+        "social workers in post below 0.5 times establishment for 6 months")

@@ -202,3 +202,17 @@ def test_cli_report_on_a_folder_of_results_writes_the_index(folder_of_results):
     assert (folder_of_results / "index.html").exists()
     assert "index.html" in res.output
     assert not (folder_of_results / "report.html").exists()  # nothing merged at the top
+
+
+def test_cli_report_reads_the_saved_ranges_in_a_fresh_process(folder_of_results):
+    # a new process has imported nothing but the command line: the kinds the folders hold
+    # (here observed_ranges beside the tipping points) must still be known
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "from carespiral.cli import main; main()",
+                           "report", str(folder_of_results / "tipping-demand")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    page = (folder_of_results / "tipping-demand" / "report.html").read_text()
+    assert "range recorded by English authorities" in page
