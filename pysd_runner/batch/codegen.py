@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from carespiral.errors import CarespiralError
 from carespiral.pysd_runner.batch.lowering import Program
+from carespiral.pysd_runner.batch.program import RANDOM_RUN
 
 __all__ = ["Generated", "Plan", "generate", "plan"]
 
@@ -167,7 +168,7 @@ def plan(prog: Program, params: Iterable[str], inputs: Iterable[str],
 
     # Sub-expressions of per-step equations that read only constants are computed once, before
     # the loop: the same operations on the same operands, so the same numbers, fewer per step.
-    varying = dynamic | moving | {"time"}
+    varying = dynamic | moving | {"time", "k"}  # k: the step (RANDOM functions read it)
     hoist = _Hoister(varying)
     core = tuple((nid, hoist.rewrite(step_code(nid)[0])) for nid in core_order)
     extra_code = tuple((nid, hoist.rewrite(step_code(nid)[0])) for nid in extra_order)
@@ -179,6 +180,8 @@ def plan(prog: Program, params: Iterable[str], inputs: Iterable[str],
         # blow-up) instead of raising, as for every array value
         "time = np.float64(t0)",
     ]
+    if RANDOM_RUN in aux:
+        lines.append("k = 0  # the step: RANDOM functions draw from it")
     for lk in prog.lookups.values():
         lines.append(f"{lk.id}__x = np.array({list(lk.x)!r})")
         lines.append(f"{lk.id}__y = np.array({list(lk.y)!r})")

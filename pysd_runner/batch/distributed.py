@@ -55,8 +55,10 @@ def run_distributed(model: Any, params: pd.DataFrame | None, *, scheduler: Any,
         for i, (lo, hi) in enumerate(bounds):
             chunk_inputs = {k: v.rows(slice(lo, hi)) for k, v in tis.items()}
             # every chunk runs on the engine chosen for the whole ensemble (not by chunk size)
+            # each chunk keeps its runs' positions in the ensemble (their RANDOM streams)
             fut = client.submit(_run_chunk, model.program, params.iloc[lo:hi], chunk_inputs,
-                                {**kwargs, "engine": job.gen.engine}, retries=3, pure=False)
+                                {**kwargs, "engine": job.gen.engine, "first_run": lo},
+                                retries=3, pure=False)
             futures[fut] = i
         store: dict[str, np.ndarray] = {}
         done = 0

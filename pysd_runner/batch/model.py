@@ -18,6 +18,8 @@ from carespiral.pysd_runner.batch import numba_engine, runtime
 from carespiral.pysd_runner.batch.codegen import Generated, control_source, generate
 from carespiral.pysd_runner.batch.lowering import Program, lower_file
 from carespiral.pysd_runner.batch.numba_engine import NumbaUnavailableError
+from carespiral.pysd_runner.batch.program import RANDOM_RUN, RANDOM_SEED
+from carespiral.pysd_runner.batch.random_streams import MAX_SEED
 from carespiral.pysd_runner.batch.recording import (
     BlowUpCheck,
     ReduceRecorder,
@@ -217,6 +219,7 @@ class BatchModel:
         n: int | None = None,
         engine: str | None = None,
         threads: int | None = None,
+        seed: int = 0,
     ) -> xr.Dataset:
         """Run every row of `params` (one run per row) and return an `xarray.Dataset`.
 
@@ -234,6 +237,8 @@ class BatchModel:
             process may use); the results are the same bits for any number.
             scheduler: None (in this process) or a Dask scheduler: "local" for a local cluster,
             an address "tcp://...", or a `distributed.Client`; see `run_distributed`.
+            seed: RANDOM functions' seed (a whole number from 0): run i (the i-th row) draws
+            from the stream (seed, i), whatever the chunks, engine or threads.
 
         The result has dims (run, time) (or (run,) / (run, period) with `reduce`) and per-run
         blow-up flags: `blowup_time` (NaN when the run stayed finite), `blowup_variable`,
@@ -247,10 +252,10 @@ class BatchModel:
                                    inputs=inputs, period=period,
                                    period_offset=period_offset, chunk_size=chunk_size,
                                    scheduler=scheduler, progress=progress, n=n,
-                                   engine=engine)
+                                   engine=engine, seed=seed)
         job = self.prepare(params, outputs=outputs, saveper=saveper, start=start, stop=stop,
                            time_step=time_step, reduce=reduce, inputs=inputs, period=period,
-                           period_offset=period_offset, n=n, engine=engine)
+                           period_offset=period_offset, n=n, engine=engine, seed=seed)
         job.threads = numba_engine.default_threads() if threads is None else max(1, int(threads))
         size = chunk_size or DEFAULT_CHUNK
         store: dict[str, np.ndarray] = {}
@@ -267,8 +272,11 @@ class BatchModel:
                 reduce: str | Sequence[str | Reduction] | None = None,
                 inputs: Mapping[str, Any] | None = None, period: float = 12.0,
                 period_offset: float = 0.0, n: int | None = None,
-                engine: str | None = None) -> Job:
-        """Check names and values and fix the time grid, once for a whole ensemble."""
+                engine: str | None = None, seed: int = 0, first_run: int = 0) -> Job:
+        """Check names and values and fix the time grid, once for a whole ensemble.
+
+        `first_run`: the position of the first row in the whole ensemble (a Dask chunk's
+        offset), which keys each run's RANDOM stream with `seed`."""
         prog = self.program
         if params is None:
             params = pd.DataFrame(index=pd.RangeIndex(1 if n is None else n, name="run"))
@@ -301,6 +309,14 @@ class BatchModel:
                 ctl_over[nid] = float(vals[0])
                 continue
             P[nid] = np.ascontiguousarray(vals)
+        if RANDOM_RUN in prog.aux:
+            for what, value in (("seed", seed), ("first_run", first_run)):
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or \
+                        not 0 <= value < MAX_SEED - nruns:
+                    raise CarespiralError(f"{what} must be a whole number from 0 (below 2**53), "
+                                          f"got {value!r}")
+            P[RANDOM_SEED] = np.float64(seed)
+            P[RANDOM_RUN] = np.arange(first_run, first_run + nruns, dtype=np.float64)
         c = prog.control
         for key, val in (("initial_time", start), ("final_time", stop),
                          ("time_step", time_step), ("saveper", saveper)):

@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from carespiral.pysd_runner.batch.random_streams import (
+    random_0_1,
+    random_exponential,
+    random_normal,
+    random_uniform,
+)
+
 __all__ = [
     "FixedPipe",
     "Table",
@@ -22,6 +29,10 @@ __all__ = [
     "pulse_train",
     "quantum",
     "ramp",
+    "random_0_1",
+    "random_exponential",
+    "random_normal",
+    "random_uniform",
     "step",
     "xidz",
     "zidz",
@@ -52,8 +63,11 @@ def pulse(time: float, time_step: float, start, width):
 
 
 def pulse_train(time: float, start, repeat, width, end):
+    # a repeat time of 0 is one pulse of that width (its end ignored), as in PySD
+    once = (start - SMALL_VENSIM <= time) & (time < start + width)
     on = (start <= time) & (time < end)
-    return np.where(on & (np.mod(time - start + SMALL_VENSIM, repeat) < width), 1.0, 0.0)
+    train = on & (np.mod(time - start + SMALL_VENSIM, np.where(repeat == 0, 1.0, repeat)) < width)
+    return np.where(np.where(repeat == 0, once, train), 1.0, 0.0)
 
 
 # The division helpers choose before dividing: where the denominator counts as zero, it is

@@ -13,6 +13,8 @@ import math
 import numba as nb
 import numpy as np
 
+from carespiral.pysd_runner.batch import random_streams as rs
+
 __all__ = ["SCALAR"]
 
 SMALL_VENSIM = 1e-6
@@ -87,6 +89,8 @@ def s_mod(a, b):
 
 @_jit
 def s_pulse_train(time, start, repeat, width, end):
+    if repeat == 0:  # one pulse of that width (its end ignored), as in PySD
+        return 1.0 if (start - SMALL_VENSIM <= time) and (time < start + width) else 0.0
     on = (start <= time) and (time < end)
     return 1.0 if on and (s_mod(time - start + SMALL_VENSIM, repeat) < width) else 0.0
 
@@ -146,6 +150,71 @@ def s_lookup_hold_backward(x, xs, ys):
     return ys[idx]
 
 
+# ---- RANDOM functions (random_streams): the same hash and the same inverse CDFs -------------
+
+_c_central = _jit(rs.ndtri_central)
+_c_near = _jit(rs.ndtri_near)
+_c_far = _jit(rs.ndtri_far)
+
+
+@_jit
+def _s_mix(z):
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(rs.MIX1)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(rs.MIX2)
+    return z ^ (z >> np.uint64(31))
+
+
+@_jit
+def _s_unit(seed, run, site, k):
+    h = _s_mix(np.uint64(seed) + np.uint64(rs.GOLDEN))
+    h = _s_mix(h ^ np.uint64(run))
+    h = _s_mix(h ^ np.uint64(site))
+    h = _s_mix(h + np.uint64(k + 1) * np.uint64(rs.GOLDEN))
+    return (float(h >> np.uint64(11)) + 0.5) * rs.UNIT
+
+
+@_jit
+def _s_ndtri(p):
+    q = p - 0.5
+    if abs(q) <= 0.425:
+        return _c_central(q)
+    tail = math.sqrt(-math.log(p if q < 0 else 1.0 - p))
+    val = _c_near(tail) if tail <= 5.0 else _c_far(tail)
+    return -val if q < 0 else val
+
+
+@_jit
+def s_random_0_1(seed, run, site, k):
+    return _s_unit(seed, run, site, k)
+
+
+@_jit
+def s_random_uniform(lo, hi, seed, run, site, k):
+    return lo + (hi - lo) * _s_unit(seed, run, site, k)
+
+
+@_jit
+def s_random_normal(lo, hi, mean, sd, seed, run, site, k):
+    u = _s_unit(seed, run, site, k)
+    a = s_xidz(lo - mean, sd, -math.inf)
+    b = s_xidz(hi - mean, sd, math.inf)
+    flip = a > 0
+    if flip:
+        a, b = -b, -a
+    pa = 0.5 * math.erfc(-a / math.sqrt(2.0))
+    pb = 0.5 * math.erfc(-b / math.sqrt(2.0))
+    z = s_minimum(s_maximum(_s_ndtri(pa + u * (pb - pa)), a), b)
+    return mean + sd * (-z if flip else z)
+
+
+@_jit
+def s_random_exponential(lo, hi, shift, stretch, seed, run, site, k):
+    u = _s_unit(seed, run, site, k)
+    loc = s_maximum(lo, shift)
+    b = s_xidz(hi - loc, stretch, math.inf)
+    return loc + stretch * -math.log1p(u * math.expm1(-b))
+
+
 # Names of the vectorised code (`np.x` / `rt.x`) -> scalar function names in this module.
 SCALAR = {
     "np.minimum": "s_minimum", "np.maximum": "s_maximum", "np.where": "s_where",
@@ -155,6 +224,8 @@ SCALAR = {
     "rt.xidz": "s_xidz", "rt.zidz": "s_zidz", "rt.quantum": "s_quantum", "rt.modulo": "s_modulo",
     "rt.lookup_extrapolate": "s_lookup_extrapolate",
     "rt.lookup_hold_backward": "s_lookup_hold_backward",
+    "rt.random_0_1": "s_random_0_1", "rt.random_uniform": "s_random_uniform",
+    "rt.random_normal": "s_random_normal", "rt.random_exponential": "s_random_exponential",
     # numba compiles these numpy functions for floats itself
     "np.abs": "np.abs", "np.exp": "np.exp", "np.log": "np.log", "np.sqrt": "np.sqrt",
     "np.sin": "np.sin", "np.cos": "np.cos", "np.tan": "np.tan", "np.arcsin": "np.arcsin",

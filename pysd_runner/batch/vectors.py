@@ -13,7 +13,7 @@ import itertools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from carespiral.pysd_runner.batch.lowering import _Lowerer
+    from carespiral.pysd_runner.batch.expressions import _Lowerer
 
 __all__ = ["VECTOR_FUNCS", "lower_vector"]
 
@@ -65,7 +65,7 @@ def _terms(low: _Lowerer, arg: object, deps: set[str], bangs: list[str],
             code = low.expr(arg, term_deps)
             if not code.isidentifier() and term_deps:
                 # a compound term gets its own node: the functions below repeat their terms
-                from carespiral.pysd_runner.batch.lowering import Aux
+                from carespiral.pysd_runner.batch.program import Aux
 
                 nid = low.hidden("vec")
                 low.aux[nid] = Aux(nid, code, term_deps)

@@ -127,7 +127,7 @@ def test_blow_ups_are_flagged_per_run_and_spare_the_others(helpers) -> None:
 def test_unsupported_construct_is_refused_naming_it_and_the_variable(helpers) -> None:
     with pytest.raises(UnsupportedConstructError) as err:
         compile_model(helpers.models / "unsupported.mdl")
-    assert "RANDOM UNIFORM" in str(err.value) and "'Noise'" in str(err.value)
+    assert "GET TIME VALUE" in str(err.value) and "'Noise'" in str(err.value)
     assert err.value.variable == "Noise"
 
 

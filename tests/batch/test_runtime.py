@@ -56,5 +56,13 @@ def test_guarded_division_and_pulses() -> None:
         # Vensim: PULSE with width 0 lasts one TIME STEP
         assert [float(rt.pulse(t, 0.25, 1.0, 0.0)) for t in (0.75, 1.0, 1.25)] == [0, 1, 0]
         assert list(rt.pulse_train(4.0, starts, 3.0, 1.0, 10.0)) == [1.0, 0.0]
+        # a repeat time of 0: one pulse of the given width, its end ignored (PySD's pulse);
+        # the numba engine's twin agrees
+        from carespiral.pysd_runner.batch.scalar_runtime import s_pulse_train
+
+        times = (29.0, 30.0, 45.0, 59.5, 60.0)
+        once = [float(rt.pulse_train(t, 30.0, 0.0, 30.0, 40.0)) for t in times]
+        assert once == [0, 1, 1, 1, 0]
+        assert [s_pulse_train(t, 30.0, 0.0, 30.0, 40.0) for t in times] == once
         assert list(rt.step(2.0, 0.25, np.array([5.0, 5.0]), np.array([2.0, 2.2]))) == [5.0, 0.0]
         assert list(rt.ramp(5.0, 2.0, starts, 4.0)) == [6.0, 4.0]

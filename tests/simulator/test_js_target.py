@@ -166,7 +166,7 @@ def test_lowering_refusals_reach_the_js_target():
     models = TESTS / "batch" / "models"
     with pytest.raises(UnsupportedConstructError) as err:
         compile_js(compile_model(models / "unsupported.mdl"))
-    assert "RANDOM" in str(err.value) and err.value.variable
+    assert "GET TIME VALUE" in str(err.value) and err.value.variable
 
 
 def test_unknown_function_is_refused_with_its_variable():
