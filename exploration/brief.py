@@ -316,8 +316,14 @@ def _levers(model, fit, code: str, draws: int, budget: float, seed: int
     censored = m["censored"].to_numpy(dtype=bool).reshape(n, draws)
     for k, (lc, now, step, spend) in enumerate(plans, start=1):
         gain = margin[k] - margin[0]
+        per_child = (model.parameter(lc.name).units or "").replace(" ", "") == "FTE/Children"
+        scale = float(values.get("Child Population", 1.0)) if per_child else 1.0
         rows.append({"lever": label(role_of[lc.name], model.name), "variable": lc.name,
-                     "now": now, "setting": now + step, "cost_million": spend,
+                     "now": now, "setting": now + step,
+                     # posts per child shown as posts: the authority's own scale
+                     "shown_now": now * scale, "shown_setting": (now + step) * scale,
+                     "shown_unit": "funded FTE posts" if per_child else "",
+                     "cost_million": spend,
                      "margin_before": float(np.median(margin[0])),
                      "margin_after": float(np.median(margin[k])),
                      "gain_median": float(np.median(gain)),

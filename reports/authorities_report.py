@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from carespiral.pysd_runner.catalog import naming
+from carespiral.pysd_runner.catalog import naming, plain_text
 
 from .page import Page, PlotlyJs, _Html
 from .style import GREY, HIGHLIGHT, PALETTE, apply_layout
@@ -147,7 +147,7 @@ def authorities_report(table: Any, path: str | Path, *, plotlyjs: PlotlyJs = "in
     if len(failed):
         page.section("Not fitted").table(pd.DataFrame({
             "Authority": failed["area_name"], "Code": failed["area_code"],
-            "Reason": failed["message"]}))
+            "Reason": [plain_text(str(m), table.model) for m in failed["message"]]}))
     _shrinkage(page, table)
     return page.write(path, plotlyjs)
 

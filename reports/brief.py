@@ -116,8 +116,8 @@ def brief_verdict(b: Any) -> str:
     if len(lv) and np.isfinite(lv["gain_per_million"].iloc[0]):
         best = lv.iloc[0]
         out.append(f"The lever that buys the most margin per pound here is "
-                   f"{best['lever'].lower()} (from {_num(best['now'])} to "
-                   f"{_num(best['setting'])}): {_money(best['cost_million'])} a year raises the "
+                   f"{best['lever'].lower()}, from {_change(best, b.model).replace('→', 'to')}: "
+                   f"{_money(best['cost_million'])} a year raises the "
                    f"rise in need it can absorb by about {best['gain_median'] * 100:.0f} "
                    f"percentage points (at least {best['gain_p10'] * 100:.0f} in 9 of 10 "
                    "plausible versions).")
@@ -351,8 +351,7 @@ def _levers(page: Page, b: Any) -> None:
             "before spending the whole budget is costed at what it spends."))
         sec.table(pd.DataFrame({
             "Lever": names,
-            "Change": [f"{_num(r.now)} → {_num(r.setting)} "
-                       f"({naming(r.variable, b.model).unit})" for r in ranked.itertuples()],
+            "Change": [_change(r, b.model) for r in ranked.itertuples()],
             "Cost a year": [_money(v) for v in ranked["cost_million"]],
             "Margin gained (median)": [f"{100 * v:.0f} points" for v in ranked["gain_median"]],
             "In 9 of 10 versions, at least": [f"{100 * v:.0f} points"
@@ -364,6 +363,14 @@ def _levers(page: Page, b: Any) -> None:
         sec.note("Not ranked: " + ", ".join(free["lever"].str.lower()) + ". They have no "
                  "direct spending in the cost model; their costs fall on children turned away "
                  "or on other services, which a price per pound would hide.")
+
+
+def _change(r: Any, model: str) -> str:
+    """A lever's move in its own words (posts per child as the authority's posts)."""
+    shown = getattr(r, "shown_unit", "")
+    if isinstance(shown, str) and shown:
+        return f"{_num(r.shown_now)} → {_num(r.shown_setting)} {shown}"
+    return f"{_num(r.now)} → {_num(r.setting)} ({naming(r.variable, model).unit})"
 
 
 def _caveats(page: Page, b: Any) -> None:
