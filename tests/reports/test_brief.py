@@ -117,10 +117,24 @@ def test_unknown_area_missing_fit_and_unfitted_area_are_clear_errors(folder, tmp
     assert "Traceback" not in res.output
 
 
+def _code_names_shown(page: str) -> list[str]:
+    """Catalogue code names (snake_case roles) in a page's visible text."""
+    import html
+    import re
+
+    from carespiral.pysd_runner.catalog import code_names
+
+    text = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<script.*?</script>", "", page,
+                                                          flags=re.S)))
+    return [c for c in code_names() if re.search(rf"\b{re.escape(c)}\b", text)]
+
+
 def test_report_draws_the_ranked_view_linking_to_the_brief(folder, brief_page):
     res = runner.invoke(app, ["report", str(folder)])
     assert res.exit_code == 0, res.output
     page = (folder / "authorities" / "report.html").read_text(encoding="utf-8")
+    assert _code_names_shown(page) == []
+    assert _code_names_shown(brief_page.read_text(encoding="utf-8")) == []
     assert 'href="../briefs/haringey.html"' in page
     assert "Camden" in page and "E99999999" in page  # fitted and not fitted, with the reason
     table = pd.read_csv(folder / "authorities" / "authorities.csv")
