@@ -151,13 +151,14 @@ def _table(fit, margins: pd.DataFrame, today: pd.DataFrame, roles, backtest) -> 
         for role in roles:
             m = g[g["role"] == role]
             v = np.where(m["censored"], np.inf, m["margin"])
-            r[f"{role} margin"] = float(np.quantile(v, 0.5))
-            r[f"{role} margin lower"] = float(np.quantile(v, lo_q))
-            r[f"{role} margin upper"] = float(np.quantile(v, hi_q))
+            r[f"{role} margin"] = _quantile(v, 0.5)
+            r[f"{role} margin lower"] = _quantile(v, lo_q)
+            r[f"{role} margin upper"] = _quantile(v, hi_q)
             r[f"{role} censored"] = bool(np.isinf(r[f"{role} margin"]))
             r[f"{role} bound margin"] = float(m["bound"].iloc[0] / m["value"].median() - 1)
-            if r[f"{role} censored"]:
-                r[f"{role} margin"] = r[f"{role} bound margin"]
+            for key in ("", " lower", " upper"):  # censored: at least the bound's margin
+                if np.isinf(r[f"{role} margin{key}"]):
+                    r[f"{role} margin{key}"] = r[f"{role} bound margin"]
         t = today[today["area_code"] == code]
         share = float((t["regime"] == "collapse").mean())
         r["collapse_today_share"] = share
@@ -182,6 +183,14 @@ def _table(fit, margins: pd.DataFrame, today: pd.DataFrame, roles, backtest) -> 
     out = out.merge(info[["area_code", "region_name", "la_code"]], on="area_code", how="left")
     out["neighbours"] = [_neighbours(c) for c in out["area_code"]]
     return out
+
+
+def _quantile(v: np.ndarray, q: float) -> float:
+    """A quantile of margins where censored ones are +inf: between two censored draws it is
+    +inf (numpy's interpolation would give inf - inf = NaN)."""
+    with np.errstate(invalid="ignore"):
+        out = float(np.quantile(v, q))
+    return np.inf if np.isnan(out) and not np.isnan(v).any() else out
 
 
 def _skill(backtest) -> pd.DataFrame | None:
