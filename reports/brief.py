@@ -287,7 +287,7 @@ def _forecast(page: Page, b: Any) -> None:
             x = part["year"].tolist()
             fig.add_trace(go.Scatter(
                 x=x + x[::-1], y=part["upper"].tolist() + part["lower"].tolist()[::-1],
-                fill="toself", fillcolor=colour, opacity=0.18, line={"width": 0},
+                mode="lines", fill="toself", fillcolor=colour, opacity=0.18, line={"width": 0},
                 hoverinfo="skip", showlegend=False, legendgroup=label), row=r, col=c)
             fig.add_trace(go.Scatter(x=x, y=part["value"], mode="lines", name=label,
                                      line={"color": colour, "dash": "solid" if part is past
