@@ -8,6 +8,8 @@ draws its own section. Large results are aggregated or sampled for drawing and t
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from . import plausibility as pl
 from . import verdicts
 from .levers import lever_change, lever_level, lever_range
 from .page import Page, PlotlyJs, format_value
+from .style import wrap_title
 
 __all__ = ["exploration_page", "exploration_report"]
 
@@ -186,6 +189,14 @@ def _experiments(page: Page, res: Any, discovery: Any, sensitivity: Any,
     if pair:
         lx, ly = _lab(pair[0], model), _lab(pair[1], model)
         fig, note = ef.regime_map_figure(design, res.outcomes, lx, ly, factors=factors)
+        # the axes say what the numbers are: "Underlying need (first-time referrals a year
+        # per child)", "Compliance burden (index, 1 = 2013-19 recording load)"
+        for axis, name, label in (("x", pair[0], lx), ("y", pair[1], ly)):
+            unit = naming(str(name), model).unit
+            if unit and unit != "unit not given":
+                # a vertical title has the plot's height (about 330 px) to itself
+                fig.layout[f"{axis}axis"].title.text = wrap_title(f"{label} ({unit})",
+                                                                  60 if axis == "x" else 36)
         sec.figure(fig, how_to_read=(
             f"Each cell is a range of {lx.lower()} (across) and {ly.lower()} (up); its colour is "
             "the share of scenarios in it that collapsed, from dark (none) to yellow (all). A "
@@ -225,6 +236,38 @@ def _recorded_ranges(sec: Any, res: Any, ex: pd.DataFrame, ranges: Any) -> None:
             caption=f"{n_out:,} of {len(rows):,} scenarios leave the recorded range.")
 
 
+_CONDITION = re.compile(r"^\s*(.+?)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*$")
+
+
+def rule_words(rule: str, model: str | None = None) -> str:
+    """A decision-tree rule in words, one range per input: "Compliance Burden > 1.106 and
+    Compliance Burden > 1.184 and Underlying Need <= 0.03255" -> "compliance burden above 1.18
+    and underlying need at most 0.0326". A rule it cannot read is returned as it is."""
+    bounds: dict[str, list[float]] = {}
+    for part in rule.split(" and "):
+        m = _CONDITION.match(part)
+        if m is None:
+            return rule
+        name, sign, value = m.group(1), m.group(2), float(m.group(3))
+        lo, hi = bounds.setdefault(name, [-math.inf, math.inf])
+        if sign in (">", ">="):
+            bounds[name][0] = max(lo, value)
+        else:
+            bounds[name][1] = min(hi, value)
+    words = []
+    for name, (lo, hi) in bounds.items():
+        label = _lab(name, model)
+        label = label if label[1:2].isupper() else label[:1].lower() + label[1:]
+        if math.isfinite(lo) and math.isfinite(hi):
+            words.append(f"{label} from {lo:.3g} to {hi:.3g}")
+        elif math.isfinite(lo):
+            words.append(f"{label} above {lo:.3g}")
+        else:
+            words.append(f"{label} at most {hi:.3g}")
+    text = " and ".join(words)
+    return text[:1].upper() + text[1:]
+
+
 _BOX_COLUMNS = {"factor": "input", "lower": "box from", "upper": "box to",
                 "restricted": "restricted", "qp_value": "chance it is a fluke (quasi-p)",
                 "range_lower": "whole range from", "range_upper": "whole range to"}
@@ -249,13 +292,21 @@ def _discovery(page: Page, d: Any, children: float | None = None) -> None:
         sec.figure(ef.prim_box_figure(box), how_to_read=(
             "For each input the grey bar is its whole range and the coloured bar the chosen "
             "box's range; vermillion inputs are restricted, so collapse concentrates there."))
+        if "qp_value" in box.columns:  # a reader needs "tiny", not 2.75e-18
+            box["qp_value"] = ["below 0.001" if v < 0.001 else f"{v:.2g}" if v == v else "–"
+                               for v in pd.to_numeric(box["qp_value"], errors="coerce")]
         sec.table(box.rename(columns=_BOX_COLUMNS),
                   caption=f"The chosen box: coverage {d.coverage:.0%}, density {d.density:.0%}, "
                   f"{d.cases:,} collapses among {d.runs:,} scenarios.")
     if len(d.leaves):
-        sec.table(d.leaves.rename(columns={"collapse_share": "share that collapsed",
-                                           "runs": "scenarios"}),
-                  caption="A decision tree's leaves: rules that separate collapse from not.")
+        leaves = d.leaves.assign(rule=[rule_words(str(r), model) for r in d.leaves["rule"]])
+        for c in ("collapse_share", "coverage"):
+            if c in leaves.columns:
+                leaves[c] = [f"{v:.0%}" for v in leaves[c]]
+        sec.table(leaves.rename(columns={"collapse_share": "share that collapsed",
+                                         "runs": "scenarios"}),
+                  caption="A decision tree's leaves: rules that separate collapse from not; "
+                  "coverage is the share of all collapses under the rule.")
 
 
 def _sensitivity(page: Page, s: Any) -> None:

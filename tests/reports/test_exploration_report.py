@@ -234,3 +234,13 @@ def test_collapse_criteria_are_named_in_words():
     assert criterion_words("social_workers_fte < 0.5 x establishment for 6 months",
                            "collapse_spiral") == (
         "social workers in post below 0.5 times establishment for 6 months")
+
+
+def test_decision_tree_rules_read_as_one_range_per_input():
+    from carespiral.reports.exploration_report import rule_words
+
+    rule = ("Compliance Burden > 1.106 and Underlying Need <= 0.03255 and "
+            "Compliance Burden > 1.184 and Compliance Burden <= 1.4")
+    assert rule_words(rule, "collapse_spiral") == (
+        "Compliance burden from 1.18 to 1.4 and underlying need at most 0.0326")
+    assert rule_words("all scenarios", "collapse_spiral") == "all scenarios"  # left as it is
