@@ -52,6 +52,10 @@ def run(
     scenarios = [m.scenario(s) for s in scenario] if scenario else [None]
     runs, shocks, children = _run_all(m, scenarios, params, names, start, stop, time_step,
                                       saveper)
+    # people read scenario titles ("Heavy compliance"); the table written keeps the names
+    titles = {sc.name: sc.title or sc.name for sc in scenarios if sc is not None}
+    shown = {titles.get(k, k): df for k, df in runs.items()}
+    shown_children = {titles.get(k, k): v for k, v in children.items()}
     ranges = None
     if any(m.outputs.get(r) in names for r in m.outputs):  # outputs with published figures
         from carespiral.data.ranges import model_ranges
@@ -67,9 +71,9 @@ def run(
         from carespiral.reports import run_report
 
         units = {v.name: v.units for v in m.variables}
-        title = f"{m.title}: " + ", ".join(runs)
-        run_report(runs, html, title=title, units=units, outputs=names, shocks=shocks,
-                   model=m.name, ranges=ranges, children=children or None)
+        title = f"{m.title}: " + ", ".join(shown)
+        run_report(shown, html, title=title, units=units, outputs=names, shocks=shocks,
+                   model=m.name, ranges=ranges, children=shown_children or None)
         console.print(f"Wrote {html}")
     if not out and not html:
         units = {v.name: v.units for v in m.variables}
@@ -84,8 +88,8 @@ def run(
     from carespiral.reports.run_report import verdict_of_runs
 
     units = {v.name: v.units for v in m.variables}
-    console.print("\n[bold]Verdict[/bold]: " + verdict_of_runs(runs, names, m.name, units,
-                                                             ranges, children or None))
+    console.print("\n[bold]Verdict[/bold]: " + verdict_of_runs(shown, names, m.name, units,
+                                                             ranges, shown_children or None))
 
 
 def _run_all(m, scenarios, params, names, start, stop, time_step, saveper

@@ -152,3 +152,22 @@ def test_run_report_writes_the_page(sample_runs, tmp_path):
     path = run_report(sample_runs, tmp_path / "run.html", title="Runs", units=UNITS)
     html = path.read_text()
     assert "<title>Runs</title>" in html and html.count('class="cs-plot"') == 2
+
+
+def test_the_run_command_names_scenarios_by_their_titles(tmp_path):
+    from typer.testing import CliRunner
+
+    from carespiral.cli import app
+
+    page, table = tmp_path / "run.html", tmp_path / "run.csv"
+    calm = tmp_path / "calm_days.toml"  # a scenario file without a title is named by its stem
+    calm.write_text('[params]\n"Referral Rate" = 200\n')
+    res = CliRunner().invoke(app, ["run", "workforce_spiral", "--scenario", "demand_surge",
+                                   "--scenario", str(calm), "--stop", "60",
+                                   "--html", str(page), "--out", str(table)])
+    assert res.exit_code == 0, res.output
+    html = page.read_text(encoding="utf-8")
+    title = html.split("<title>")[1].split("</title>")[0]
+    assert "Demand surge" in title and "demand_surge" not in title
+    assert "Demand surge" in res.output  # the verdict at the end
+    assert set(pd.read_csv(table)["scenario"]) == {"demand_surge", "calm_days"}  # names
