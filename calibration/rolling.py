@@ -37,7 +37,8 @@ from carespiral.calibration.spec import CalibrationSpec, read_spec
 from carespiral.errors import CarespiralError
 from carespiral.results import Result
 
-__all__ = ["BacktestResult", "Fit", "forecast_rows", "parse_origins", "rolling_backtest"]
+__all__ = ["BacktestResult", "Fit", "forecast_rows", "parse_origins", "rolling_backtest",
+           "series_known_by"]
 
 Fit = Callable[..., Any]  # (spec, area, origin, horizon, data) -> a result with fitted/backtest
 
@@ -78,6 +79,38 @@ def forecast_rows(result: Any, origin: int, area: str = "") -> pd.DataFrame:
     return out
 
 
+def series_known_by(spec: CalibrationSpec, area: str | None, origin: int,
+                    data: pd.DataFrame | None = None) -> tuple[CalibrationSpec, list[str]]:
+    """The spec without the series that have no published value in its period up to `origin`
+    (a series that starts later, such as the workforce census from September 2017, cannot be
+    fitted or scored there), and the names left out."""
+    from dataclasses import replace
+
+    from carespiral.calibration.engine import _area_data
+    from carespiral.calibration.observations import observations_for
+    from carespiral.errors import FileFormatError
+    from carespiral.pysd_runner import load
+
+    model_ref: str | Path = spec.model
+    if spec.path is not None and spec.model.lower().endswith((".mdl", ".xmile", ".stmx")):
+        beside = spec.path.parent / spec.model
+        if not Path(spec.model).is_absolute() and beside.is_file():
+            model_ref = beside
+    model = load(model_ref)
+    table, label = _area_data(area or spec.area or "", data)
+    train = spec.with_period(spec.period[0], min(origin, spec.period[1]))
+    keep, dropped = [], []
+    for s in spec.series:
+        try:
+            observations_for(replace(train, series=(s,)), model, table, label)
+            keep.append(s)
+        except FileFormatError:
+            dropped.append(s.name)
+    if not keep:
+        return spec, []  # nothing to fit: let the fit say why
+    return replace(spec, series=tuple(keep)), dropped
+
+
 def _default_fit(method, seed, budget, ex_ante, method_options, progress) -> Fit:
     from carespiral.calibration.engine import calibrate
 
@@ -111,7 +144,8 @@ def rolling_backtest(
 
     progress(runs, best): model runs so far over all origins (for a bar); on_origin(origin,
     result) after each fit. An origin with nothing to forecast (no published values after
-    it) or a fit that fails is recorded in `fits` with the reason, not fatal.
+    it) or a fit that fails is recorded in `fits` with the reason, not fatal. A series with no
+    published value by an origin (it starts later) is left out there (`fits`: series_left_out).
     """
     if not isinstance(spec, CalibrationSpec):
         spec = read_spec(spec)
@@ -134,7 +168,8 @@ def rolling_backtest(
     for origin in origins:
         t0 = time.perf_counter()
         try:
-            res = fit(spec, area, origin, horizon, data)
+            spec_o, dropped = series_known_by(spec, area, origin, data)
+            res = fit(spec_o, area, origin, horizon, data)
         except CarespiralError as exc:
             fits.append({"origin": origin, "status": "failed", "message": str(exc),
                          "seconds": time.perf_counter() - t0})
@@ -147,7 +182,8 @@ def rolling_backtest(
         fits.append({"origin": origin, "status": "ok", "converged": bool(res.converged),
                      "message": res.message, "runs": int(diag.get("runs", 0)),
                      "best_logpost": diag.get("best_logpost", float("nan")),
-                     "forecasts": len(part), "seconds": time.perf_counter() - t0})
+                     "forecasts": len(part), "seconds": time.perf_counter() - t0,
+                     "series_left_out": ", ".join(dropped)})
         if on_origin is not None:
             on_origin(origin, res)
     forecasts = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(

@@ -78,7 +78,10 @@ def collapse_signs(df: pd.DataFrame, since: float) -> dict[str, bool]:
     The queue no longer runs away (the model bounds it, as real services do, by thresholds,
     drift and closures without help; tests/model/test_collapse_ranges.py holds it within the
     worst authority-year on record, about 9 times England's normal queue per child), so the
-    backlog sign is a queue held above three times normal from three years on.
+    backlog sign is a queue held above three times normal from three years on. "Far below
+    establishment" is a workforce under 75% of the funded posts, a vacancy rate of 25% or more:
+    the top quarter of authority-years (the 75th percentile of vacancy_rate over authorities
+    and years on record is 24.0%, data/).
     """
     before = df.loc[since - 1]
     after = df.loc[since + 72]  # within six years
@@ -86,7 +89,7 @@ def collapse_signs(df: pd.DataFrame, since: float) -> dict[str, bool]:
         "queue held several times normal": df.loc[since + 36:, "Awaiting Assessment"].min()
         > 3 * REFERENCE_BACKLOG,
         "caseloads rise": after["Caseload"] > 1.4 * before["Caseload"],
-        "workforce far below establishment": after["Social Workers"] < 0.7 * ESTABLISHMENT,
+        "workforce far below establishment": after["Social Workers"] < 0.75 * ESTABLISHMENT,
         "agency share climbs": after["Agency Rate"] > before["Agency Rate"] + 10,
     }
 
@@ -165,10 +168,18 @@ def without_2008(model) -> pd.DataFrame:
 def test_2008_shock_raises_demand_and_later_leaving(baseline, without_2008):
     shock = 43
     within_two_years = slice(shock + 12, shock + 24)
-    for column in ("Referrals Accepted", "S47 Enquiries", "CP Plans Started", "CP Plans"):
+    # least rises, from the published figures of one source (CPR3, before the 2009-10 change to
+    # the children in need census, data/series.py): plans started 34,000 (2007-08) to 37,900
+    # (2008-09, +11.5%, only 4.5 months of it after the scandal) -> 5% for enquiries and plans
+    # started; referrals 538,500 to 547,000 (+1.6%; the +10% of 2009-10 spans the change of
+    # source) -> 1% for referrals accepted. The plans stock follows its starts with a lag of
+    # one plan duration (about 10 months): a first-order stock fed by a ramp rising 5% over 24
+    # months has risen 5% x (24 - 10(1 - exp(-2.4)))/24 = 3.1% by then (algebra) -> 3%.
+    for column, least in (("Referrals Accepted", 1.01), ("S47 Enquiries", 1.05),
+                          ("CP Plans Started", 1.05), ("CP Plans", 1.03)):
         rise = (baseline.loc[within_two_years, column]
                 / without_2008.loc[within_two_years, column]).max()
-        assert rise > 1.05, f"{column} rose only {rise - 1:.1%}"
+        assert rise > least, f"{column} rose only {rise - 1:.1%}"
     # more enquiries in the year after the shock than in the year before it
     assert baseline.loc[shock + 12:shock + 24, "S47 Enquiries"].sum() > 1.15 * baseline.loc[
         shock - 12:shock, "S47 Enquiries"].sum()
@@ -233,8 +244,9 @@ def test_lever_moves_outcomes_in_the_direction_of_the_causal_story(model, no_sho
 # Levers whose effect one year after the change and by 2040 differ in sign, on a canonical output
 # (changes smaller than 0.1% ignored). Named in docs/models/collapse_spiral.md.
 SIGN_FLIPS = {
-    # new posts start empty and are covered by agency staff; later better conditions fill them
-    ("Establishment per Child", "Vacancy Rate"),
+    # the new posts not filled as they are created (30%) are covered by agency staff; later
+    # better conditions fill them. (The vacancy rate no longer flips: 70% of new posts are
+    # filled as they are created, New Post Fill Share, so it falls from the first year.)
     ("Establishment per Child", "Agency Rate"),
     # more first-time referrals dilute the re-referral share; worse help later raises it
     ("Upstream Failure Demand", "Re Referral Rate"),

@@ -189,6 +189,7 @@ def test_the_post_2008_rise_in_enquiries_lasts(ratchet_runs):
     assert base[-1] > 2 * base[0]  # enquiries more than double, as published (89k to 225k)
     plans = ratchet_runs["CP Plans"].isel(run=0).to_pandas()
     assert plans.loc[216] > 1.2 * plans.loc[36]  # plans: 34,100 (2009) to 50,780 (2023)
+    assert plans.loc[96:216].min() > plans.loc[36]  # and they stay up
 
 
 def test_the_ratchet_holds_because_risk_aversion_is_forgotten_slowly(ratchet_runs):

@@ -35,6 +35,7 @@ STOCK_FLOWS = {
     "Inspection Pressure": (["Inspection Pressure Change"], []),
     "Risk Aversion": (["Risk Aversion Rise"], ["Risk Aversion Decay"]),
     "Procedural Burden": (["Procedure Added"], ["Procedure Removed"]),
+    "Deferred Leavers": (["Leaving Deferred"], ["Deferred Leaving"]),
     "Redesign Progress": (["Redesign Progress Change"], []),
 }
 
