@@ -23,7 +23,10 @@
   range), each judged over the same posterior draws by the margin to collapse in need it buys
   (paired with the draws' margin without it): median and 10th-percentile gain, and gain per
   £1m. Levers with no direct spending (thresholds, the agency cap) are listed, not ranked:
-  their costs fall on children and other services.
+  their costs fall on children and other services;
+- **packages**: every pair of those levers at half the budget each, judged over the same draws
+  and ranked robustly, by the gain in the worst tenth of the posterior (then the median), so
+  that levers that help (or undo) each other show.
 """
 
 from __future__ import annotations
@@ -71,12 +74,13 @@ class AuthorityBrief(Result):
     series: pd.DataFrame
     loops: pd.DataFrame
     levers: pd.DataFrame
+    packages: pd.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
 
     kind: ClassVar[str] = "brief"
     tables: ClassVar[dict[str, str]] = {"standing": "standing.csv", "position": "position.csv",
                                         "series": "series.csv", "loops": "loops.csv",
-                                        "levers": "levers.csv"}
+                                        "levers": "levers.csv", "packages": "packages.csv"}
 
     def to_frame(self) -> pd.DataFrame:
         return self.standing
@@ -123,13 +127,13 @@ def build_brief(fit, area: str, table=None, named_loops: Sequence[NamedLoop] | N
         say("loops")
         loops = _loops(model, fit.values(code), named_loops, float(fit.fitted["time"].max()))
     say("levers")
-    levers, runs = _levers(model, fit, code, draws, budget, seed)
+    levers, packages, runs = _levers(model, fit, code, draws, budget, seed)
     info = published.areas(tab)
     region = info.loc[info["area_code"] == code, "region_name"]
     return AuthorityBrief(
         area_code=code, area_name=str(row["area_name"]), model=fit.model, spec=fit.spec,
         pooling=fit.pooling, standing=stand, position=position, series=series, loops=loops,
-        levers=levers,
+        levers=levers, packages=packages,
         settings={"region": str(region.iloc[0]) if len(region) else "", **regime,
                   "draws": draws, "budget_million": budget, "lever_runs": runs,
                   "today": float(fit.fitted["time"].max()),
@@ -270,8 +274,24 @@ class _AtScale:
         return [self.parameter(p.name) for p in self._m.parameters]
 
 
+def _step(lc, now: float, p, money: float) -> tuple[float, float]:
+    """The move of a lever that `money` (£ million a year) buys, capped at its range, and
+    what it spends; (0, 0) for a lever with no direct spending."""
+    if lc.above > 0 and p.upper > now:
+        step = min(money * 1e6 / lc.above, p.upper - now)
+        return step, step * lc.above / 1e6
+    if lc.below > 0 and p.lower < now:
+        step = -min(money * 1e6 / lc.below, now - p.lower)
+        return step, -step * lc.below / 1e6
+    return 0.0, 0.0
+
+
 def _levers(model, fit, code: str, draws: int, budget: float, seed: int
-            ) -> tuple[pd.DataFrame, int]:
+            ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Each costed lever alone at the whole budget, and every pair at half the budget each,
+    judged over the same posterior draws (one batch of margins)."""
+    from itertools import combinations
+
     from carespiral.exploration.area_margins import batch_margins
     from carespiral.exploration.authorities import _rows
     from carespiral.exploration.costs import CostModel
@@ -282,57 +302,78 @@ def _levers(model, fit, code: str, draws: int, budget: float, seed: int
     costs = CostModel().lever_costs(_AtScale(model, values),
                                     [SimpleNamespace(name=v) for v in model.levers.values()])
     role_of = {v: r for r, v in model.levers.items()}
-    plans, rows = [], []
+    name = {lc.name: label(role_of[lc.name], model.name) for lc in costs}
+    singles, rows = [], []
     for lc in costs:
         p = model.parameter(lc.name)
         now = float(values.get(p.name, p.default))
-        if lc.above > 0 and p.upper > now:
-            step = min(budget * 1e6 / lc.above, p.upper - now)
-            spend = step * lc.above / 1e6
-        elif lc.below > 0 and p.lower < now:
-            step = -min(budget * 1e6 / lc.below, now - p.lower)
-            spend = -step * lc.below / 1e6
-        else:
-            rows.append({"lever": label(role_of[lc.name], model.name), "variable": lc.name,
-                         "now": now, "setting": now, "cost_million": 0.0,
-                         "ranked": False, "basis": lc.basis})
+        step, spend = _step(lc, now, p, budget)
+        if spend <= 0:
+            rows.append({"lever": name[lc.name], "variable": lc.name, "now": now,
+                         "setting": now, "cost_million": 0.0, "ranked": False,
+                         "basis": lc.basis})
             continue
-        plans.append((lc, now, step, spend))
-    for lc, now, _, _ in plans:  # every lever's own value in every row, moved or not
+        singles.append((lc, now, step, spend))
+    for lc, now, _, _ in singles:  # every lever's own value in every row, moved or not
         if lc.name not in base:
             base[lc.name] = now
-    frames = [base]  # plan k's rows are the k-th block of `draws` rows (0: no change)
-    for lc, _, step, _ in plans:
-        p = model.parameter(lc.name)
-        frames.append(base.assign(**{lc.name: np.clip(base[lc.name] + step, p.lower,
-                                                      p.upper)}))
+    # plans: lists of (variable, step); plan 0 changes nothing
+    plans: list[list[tuple[str, float]]] = [[]]
+    plans += [[(lc.name, step)] for lc, _, step, _ in singles]
+    pairs = []
+    for a, b in combinations(singles, 2):
+        moves, spend = [], 0.0
+        for lc, now, _, _ in (a, b):
+            st, sp = _step(lc, now, model.parameter(lc.name), budget / 2)
+            moves.append((lc.name, st))
+            spend += sp
+        plans.append(moves)
+        pairs.append(spend)
+    frames = []  # plan k's rows are the k-th block of `draws` rows
+    for moves in plans:
+        f = base.copy()
+        for var, st in moves:
+            p = model.parameter(var)
+            f[var] = np.clip(f[var] + st, p.lower, p.upper)
+        frames.append(f)
     batch = pd.concat(frames, ignore_index=True)
-    n = len(plans) + 1
+    n = len(plans)
     ins = {k: (t, np.tile(v, (1, n))) for k, (t, v) in inputs.items()}
     res = batch_margins(model, batch, ins, [YARDSTICK], scenario=fit.scenario or None,
                         points=6, refine=4)
     m = res.margins[YARDSTICK]
     margin = m["margin"].to_numpy(dtype=float).reshape(n, draws)
     censored = m["censored"].to_numpy(dtype=bool).reshape(n, draws)
-    for k, (lc, now, step, spend) in enumerate(plans, start=1):
-        gain = margin[k] - margin[0]
+
+    def judged(k: int, spend: float) -> dict[str, float]:
+        gain = margin[k] - margin[0]  # paired: the same draw with and without the plan
+        return {"cost_million": spend, "margin_before": float(np.median(margin[0])),
+                "margin_after": float(np.median(margin[k])),
+                "gain_median": float(np.median(gain)),
+                "gain_p10": float(np.quantile(gain, 0.10)),
+                "gain_per_million": float(np.median(gain)) / spend if spend else np.nan,
+                "censored_share": float(censored[k].mean())}
+
+    for k, (lc, now, step, spend) in enumerate(singles, start=1):
         per_child = (model.parameter(lc.name).units or "").replace(" ", "") == "FTE/Children"
         scale = float(values.get("Child Population", 1.0)) if per_child else 1.0
-        rows.append({"lever": label(role_of[lc.name], model.name), "variable": lc.name,
-                     "now": now, "setting": now + step,
+        rows.append({"lever": name[lc.name], "variable": lc.name, "now": now,
+                     "setting": now + step,
                      # posts per child shown as posts: the authority's own scale
                      "shown_now": now * scale, "shown_setting": (now + step) * scale,
                      "shown_unit": "funded FTE posts" if per_child else "",
-                     "cost_million": spend,
-                     "margin_before": float(np.median(margin[0])),
-                     "margin_after": float(np.median(margin[k])),
-                     "gain_median": float(np.median(gain)),
-                     "gain_p10": float(np.quantile(gain, 0.10)),
-                     "gain_per_million": float(np.median(gain)) / spend if spend else np.nan,
-                     "censored_share": float(censored[k].mean()), "ranked": True,
-                     "basis": lc.basis})
+                     **judged(k, spend), "ranked": True, "basis": lc.basis})
     out = pd.DataFrame(rows)
     if "gain_per_million" in out:
         out = out.sort_values(["ranked", "gain_per_million"], ascending=[False, False],
                               ignore_index=True, na_position="last")
-    return out, res.runs
+    packs = [{"levers": " + ".join(name[v] for v, _ in plans[k]),
+              "variables": " + ".join(v for v, _ in plans[k]), **judged(k, spend)}
+             for k, spend in zip(range(1 + len(singles), n), pairs, strict=True)]
+    packages = pd.DataFrame(packs, columns=["levers", "variables", "cost_million",
+                                            "margin_before", "margin_after", "gain_median",
+                                            "gain_p10", "gain_per_million", "censored_share"])
+    # robust: ranked by the gain in the worst tenth of the posterior, then the median
+    packages = packages.sort_values(["gain_p10", "gain_median"], ascending=False,
+                                    ignore_index=True)
+    return out, packages, res.runs

@@ -105,6 +105,10 @@ def test_levers_spend_at_most_the_budget_or_reach_their_bound(brief_page):
         assert r.gain_p10 <= r.gain_median + 1e-12
     per = ranked["gain_per_million"].to_numpy()
     assert np.all(np.diff(per[np.isfinite(per)]) <= 1e-12)  # ranked by margin per £1m
+    pk = b.packages  # every pair of ranked levers at half the budget each, robustly ranked
+    assert len(pk) == len(ranked) * (len(ranked) - 1) // 2
+    assert (pk["cost_million"] <= b.settings["budget_million"] + 1e-9).all()
+    assert np.all(np.diff(pk["gain_p10"].to_numpy()) <= 1e-12)
 
 
 def test_unknown_area_missing_fit_and_unfitted_area_are_clear_errors(folder, tmp_path):
