@@ -20,6 +20,7 @@ from carespiral.pysd_runner.catalog import Naming, naming
 
 from . import plausibility as pl
 from .page import Page, PlotlyJs
+from .run_regimes import regimes_sentence, run_regimes
 from .style import GREY, apply_layout, colour, dash, wrap_title
 
 __all__ = ["Shock", "run_page", "run_report", "run_verdict", "verdict_of_runs"]
@@ -113,7 +114,8 @@ def run_page(
     exits = _exits(runs, outputs, ranges, kids, use_dates)
     page = Page(title, subtitle)
     page.section("Verdict", run_verdict(runs, names, use_dates, exits=exits, ranges=ranges,
-                                        children=kids))
+                                        children=kids, regimes=run_regimes(runs, model),
+                                        model=model))
     what = (
         f"{len(outputs)} output{'s' if len(outputs) != 1 else ''} of "
         f"{n_runs} run{'s' if n_runs != 1 else ''}: " + ", ".join(runs)
@@ -352,10 +354,12 @@ def _num(v: float) -> str:
 
 def run_verdict(runs: Mapping[str, pd.DataFrame], names: Mapping[str, Naming],
                 use_dates: bool, exits: Sequence[pl.Exit] = (), ranges: Any = None,
-                children: Mapping[str, float | None] | None = None) -> str:
-    """Two to five plain sentences: the span, where the main output ends in each run, the
-    largest change, a caseload that falls only because work queues, where a run leaves the
-    range any authority has recorded, and what a run is not."""
+                children: Mapping[str, float | None] | None = None,
+                regimes: Mapping[str, Any] | None = None, model: str | None = None) -> str:
+    """Two to five plain sentences: the span, which runs collapse (by the collapse criteria)
+    and when, where the main output ends in each run, the largest change, a caseload that falls
+    only because work queues, where a run leaves the range any authority has recorded, and
+    what a run is not."""
     first = next(iter(runs.values()))
     if use_dates:
         d0, d1 = pd.to_datetime(first["date"].iloc[[0, -1]])
@@ -364,6 +368,12 @@ def run_verdict(runs: Mapping[str, pd.DataFrame], names: Mapping[str, Naming],
         span = f"from month {first.index[0]:g} to month {first.index[-1]:g}"
     out = [f"{len(runs)} run{'s' if len(runs) != 1 else ''} of the model {span}: "
            + ", ".join(runs) + "."]
+    if regimes:
+        from .exploration_report import criterion_words
+        from .verdicts import model_date
+
+        out.append(regimes_sentence(regimes, lambda t: model_date(model, t),
+                                    lambda c: criterion_words(c, model)))
     by_role = {nm.role: col for col, nm in names.items() if nm.role}
     main = by_role.get("caseload") or next(iter(names))
     nm = names[main]
@@ -387,11 +397,12 @@ def run_verdict(runs: Mapping[str, pd.DataFrame], names: Mapping[str, Naming],
                 ratio = max(b / a, a / b)
                 if best is None or ratio > best[0]:
                     best = (ratio, n.label, r, a, b)
+    change = []  # said only when there is room: the regime and a queue warning come first
     if best and best[0] >= 1.5:
         _, lab, r, a, b = best
         way = "rises" if b > a else "falls"
-        out.append(f"The largest change is in {lab.lower()}, which {way} from {_num(a)} to "
-                   f"{_num(b)} in {r}.")
+        change.append(f"The largest change is in {lab.lower()}, which {way} from {_num(a)} to "
+                      f"{_num(b)} in {r}.")
     queue = by_role.get("awaiting_assessment")
     if queue and "caseload" in by_role:
         for r, f in runs.items():
@@ -413,7 +424,8 @@ def run_verdict(runs: Mapping[str, pd.DataFrame], names: Mapping[str, Naming],
                     "authorities have recorded.")
     tail.append("These are what-if runs under the model's assumptions, not forecasts; how well "
                 "the model matches published figures is in the calibration report.")
-    return " ".join(out[:5 - len(tail)] + tail)
+    room = 5 - len(tail) - len(out)
+    return " ".join(out[:5 - len(tail)] + change[:max(room, 0)] + tail)
 
 
 def verdict_of_runs(runs: Mapping[str, pd.DataFrame], outputs: Sequence[str],
@@ -426,4 +438,4 @@ def verdict_of_runs(runs: Mapping[str, pd.DataFrame], outputs: Sequence[str],
     use_dates = all("date" in f.columns for f in runs.values())
     kids = _children(runs, ranges, children)
     return run_verdict(runs, names, use_dates, _exits(runs, outputs, ranges, kids, use_dates),
-                       ranges, kids)
+                       ranges, kids, run_regimes(runs, model), model)

@@ -171,3 +171,21 @@ def test_the_run_command_names_scenarios_by_their_titles(tmp_path):
     assert "Demand surge" in title and "demand_surge" not in title
     assert "Demand surge" in res.output  # the verdict at the end
     assert set(pd.read_csv(table)["scenario"]) == {"demand_surge", "calm_days"}  # names
+
+
+def test_the_run_verdict_says_which_runs_collapse_and_when():
+    from carespiral.reports.run_regimes import run_regimes
+    from carespiral.reports.run_report import verdict_of_runs
+
+    t = pd.Index(np.arange(0.0, 121.0), name="time")
+    calm = pd.DataFrame({"Caseload": np.full(len(t), 16.0)}, index=t)
+    # above 25 from month 30: the criterion (above 25 for 12 months) is met at month 42
+    surge = pd.DataFrame({"Caseload": np.where(t >= 30, 30.0, 16.0)}, index=t)
+    runs = {"Calm": calm, "Surge": surge}
+    assert run_regimes(runs, "workforce_spiral") == {
+        "Calm": None, "Surge": (42.0, "caseload > 25 for 12 months")}
+    text = verdict_of_runs(runs, ["Caseload"], "workforce_spiral")
+    assert ("By the collapse criteria, Calm stays sustainable; Surge has collapsed by "
+            "October 2008 (caseload above 25 for 12 months).") in text  # April 2005 + 42 months
+    assert run_regimes(runs, "not_a_bundled_model") is None
+    assert run_regimes({"x": calm[[]].assign(Other=1.0)}, "workforce_spiral") is None
