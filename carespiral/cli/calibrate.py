@@ -137,11 +137,18 @@ def progress_bar(description: str, total: int):
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+    from rich.table import Column
+
+    def keep(width: int) -> Column:  # on an 80-column terminal the time estimate still shows
+        return Column(min_width=width, no_wrap=True)
 
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                   TextColumn("{task.completed:,.0f} of about {task.total:,.0f} runs  "
-                              "best log-posterior {task.fields[best]}"),
-                   TimeElapsedColumn(), TextColumn("left about"), TimeRemainingColumn(),
+                   TextColumn("{task.completed:,.0f} of about {task.total:,.0f} runs",
+                              table_column=keep(27)),
+                   TimeElapsedColumn(table_column=keep(7)),
+                   TextColumn("left about", table_column=keep(10)),
+                   TimeRemainingColumn(table_column=keep(7)),
+                   TextColumn("best log-posterior {task.fields[best]}"),
                    console=console, transient=True)
     task = bar.add_task(description, total=total, best="-")
     return bar, task

@@ -77,3 +77,20 @@ def test_the_export_line_reads_the_folder_the_main_job_writes():
     written = shlex.split(line)[shlex.split(line).index("--out") + 1]
     (export,) = [a for a, _ in COMMANDS if a[0] == "export"]
     assert parse(export)["result"] == Path(written)
+
+
+def test_the_calibration_bar_keeps_its_time_estimate_on_an_80_column_terminal():
+    import io
+
+    from rich.console import Console
+
+    import carespiral.cli.calibrate as cal
+
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=True, color_system=None)
+    bar, task = cal.progress_bar("calibrating (emcee)", 51_290)
+    bar.live.console = console
+    bar.update(task, completed=4_000, best="-385.2")
+    console.print(bar.make_tasks_table(bar.tasks))
+    line = next(x for x in out.getvalue().splitlines() if "runs" in x)
+    assert re.search(r"of about 51,290 runs +\S+ left about (\d+:\d\d:\d\d|-:--:--)", line), line
