@@ -58,10 +58,14 @@ def test_export_writes_a_runnable_model_with_the_fitted_constants(national, tmp_
     m = load(tmp_path / "fitted.mdl")
     for name, value in r.values.items():
         assert m.parameter(name).default == pytest.approx(value, rel=1e-9)
-    cin = (tmp_path / "fitted.cin").read_text().splitlines()
-    assert len(cin) == len(r.values)
-    name, _, value = cin[0].partition(" = ")
-    assert float(value) == pytest.approx(r.values[name], rel=1e-9)
+    # the fitted constants and those the fit held from the data (drivers' levels, events after
+    # the origin at size 0), so that the copy reproduces the fitted run
+    cin = dict(line.split(" = ") for line in
+               (tmp_path / "fitted.cin").read_text().splitlines())
+    fixed = r.manifest.get("fixed", {})
+    assert set(cin) == set(r.values) | set(fixed)
+    for name, value in {**fixed, **r.values}.items():
+        assert float(cin[name]) == pytest.approx(value, rel=1e-9)
     df = m.run(stop=24, outputs=["referrals"])
     assert df["Referrals"].notna().all()
 
