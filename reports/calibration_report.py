@@ -70,6 +70,8 @@ def calibration_page(result: Any, *, title: str | None = None) -> Page:
             raise CarespiralError(f"a calibration report needs the result's {attr!r} table")
     # the area's name; its statistical code ("England (E92000001)") is for machines
     area = re.sub(r"\s*\([A-Z]\d{8}\)$", "", str(result.area))
+    until = (getattr(result, "manifest", None) or {}).get("fit_until")
+    area += f", fitted to the figures up to {until}" if until else ""
     page = Page(title or f"Calibration of {_model_title(result)} to {area}",
                 f"Method: {str(result.method).replace('_', ' ')}; random seed {result.seed}.")
     page.section("Verdict", calibration_verdict(result))

@@ -171,8 +171,8 @@ def data_verdict(tab: pd.DataFrame, chosen: Sequence[str], codes: Sequence[str],
     out: list[str] = []
     if facts.get("rank") is None and facts.get("value") is not None and facts.get("top"):
         (hi_name, hi), (lo_name, lo) = facts["top"], facts["bottom"]
-        out.append(f"On {facts['when']:%d %B %Y} {area_name}'s {lower_first(facts['label'])} was "
-                   f"{_fmt(facts['value'])} ({facts['form']}); across its {facts['n']} "
+        out.append(f"On {facts['when']:%d %B %Y} {area_name}'s {lower_first(facts['label'])} "
+                   f"stood at {_fmt(facts['value'])} ({facts['form']}); across its {facts['n']} "
                    f"authorities it ranged from {_fmt(lo)} ({lo_name}) to {_fmt(hi)} "
                    f"({hi_name}).")
         facts = {**facts, "rank": None, "trend_only": True}
@@ -180,7 +180,7 @@ def data_verdict(tab: pd.DataFrame, chosen: Sequence[str], codes: Sequence[str],
         label, form, when = facts["label"], facts["form"], facts["when"]
         v = facts["value"]
         if not facts.get("trend_only"):
-            text = (f"On {when:%d %B %Y} {area_name}'s {lower_first(label)} was {_fmt(v)} "
+            text = (f"On {when:%d %B %Y} {area_name}'s {lower_first(label)} stood at {_fmt(v)} "
                     f"({form}), rank {facts['rank']} of {facts['n']} authorities (1 = highest)")
             e = facts.get("england")
             if e:
@@ -209,18 +209,22 @@ def data_verdict(tab: pd.DataFrame, chosen: Sequence[str], codes: Sequence[str],
                          f"{_fmt(float(nb['value'].iloc[0]))}")
             out.append(text + ".")
     others = [x for x in chosen if x != facts.get("series")]
-    above, compared = [], 0
+    above, below = [], []
     for x in others:
         mine, eng = _latest(tab, codes, x), _latest(national, national["area_code"].unique(), x)
         if mine is None or eng is None or is_count(tab, x) or mine["date"] != eng["date"]:
             continue
-        compared += 1
-        if float(mine["value"]) > float(eng["value"]):
-            above.append(lower_first(describe(x)))
-    if compared:
-        out.append(f"Of {compared} other rate{'s' if compared != 1 else ''} shown, "
-                   f"{len(above)} {'is' if len(above) == 1 else 'are'} above England's level "
-                   "at the latest date" + (": " + ", ".join(above[:4]) if above else "") + ".")
+        (above if float(mine["value"]) > float(eng["value"]) else below).append(
+            lower_first(describe(x)))
+    compared = len(above) + len(below)
+    if compared == 1:
+        out.append(f"Its {(above or below)[0]} is {'above' if above else 'at or below'} "
+                   "England's level at the latest date.")
+    elif compared:
+        out.append(f"Of {compared} other rates shown, "
+                   + (f"{len(above)} {'is' if len(above) == 1 else 'are'} above England's level "
+                      "at the latest date: " + ", ".join(above[:4]) if above else
+                      "none is above England's level at the latest date") + ".")
     out.append("These are published figures: they show where the area stands and how it "
                "moved, not why; suppressed or revised values are marked on the figures.")
     return " ".join(out[:5])

@@ -120,9 +120,11 @@ def implicit_manifest(result_dir: str | Path) -> dict[str, Any] | None:
              "title": "Every authority, ranked by margin to collapse"}]}
     if kind == "calibration":
         meta = read_manifest(result_dir)
+        area = re.sub(r"\s*\([A-Z]\d{8}\)$", "", str(meta.get("area")))
+        until = f", fitted to the figures up to {meta['fit_until']}" if meta.get("fit_until") \
+            else ""
         cal = {"kind": "calibration", "name": "report", "html": "report.html", "result": ".",
-               "title": f"Calibration of {_model_title(meta.get('model'))} to "
-                        f"{meta.get('area')}"}
+               "title": f"Calibration of {_model_title(meta.get('model'))} to {area}{until}"}
         return {"format": FORMAT, "version": VERSION, "implicit": True, "items": [cal]}
     if kind == "results" or kind not in (None, *_EXPLORATION_SLOTS):
         return None

@@ -152,7 +152,7 @@ def test_data_report_of_the_published_data_is_readable(open_report, browser, tmp
                        rank_series="caseload", neighbours=near)
     state = assert_readable(open_report, browser, path)
     # the verdict names the ranked series, the area and its place
-    assert "Haringey's caseload was" in state["verdict"] and "rank" in state["verdict"]
+    assert "Haringey's caseload stood at" in state["verdict"] and "rank" in state["verdict"]
     # the ranking shows the area, its neighbours and the extremes, not every authority: its
     # bar labels and values (tick and text labels) do not overlap either
     ranking = state["ticks"][-1]

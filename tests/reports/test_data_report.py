@@ -4,6 +4,8 @@ checks."""
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -113,7 +115,7 @@ def test_the_verdict_comes_first_and_names_the_series(sample_table):
     at = sample_table[(sample_table.area_name == "Haringey")
                       & (sample_table.series == "re_referral_rate")
                       & (sample_table.date == "2023-03-31")]["value"].iloc[0]
-    assert f"Haringey's re-referral rate was {at:.3g}" in v
+    assert f"Haringey's re-referral rate stood at {at:.3g}" in v
     assert "England's 22.5" in v and "statistical neighbours" in v
     assert "re_referral_rate" not in page.render().split("<main>")[1].split("<script")[0]
 
@@ -220,3 +222,18 @@ def test_a_count_ranking_is_per_10000_children_with_england(sample_table):
     assert fig.layout.shapes[0].x0 == pytest.approx(england / 12_010_000 * 1e4)
     assert bars["England"][0] == pytest.approx(england / 12_010_000 * 1e4)
     assert "ranked per 10,000 children" in page.render()
+
+
+def test_the_verdict_says_where_one_other_rate_stands(sample_table):
+    from carespiral.reports.data_report import data_page
+
+    page = data_page(sample_table, area="Haringey", series=["referrals", "re_referral_rate"],
+                     rank_series="referrals")
+    text = html.unescape(page.sections[0].blocks[0].markup)
+    # Haringey's re-referral rate in 2023 against England's 22.5 (the sample's own figures)
+    t = sample_table
+    mine = t[(t.area_name == "Haringey") & (t.series == "re_referral_rate")
+             & (t.date == "2023-03-31")]["value"].item()
+    side = "above" if mine > 22.5 else "at or below"
+    assert f"Its re-referral rate is {side} England's level at the latest date." in text
+    assert "Of 1 other" not in text
