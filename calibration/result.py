@@ -47,6 +47,15 @@ _DIAGNOSTICS = {"runs": "model runs", "seconds": "seconds", "start_logpost":
                 "acceptance_fraction": "sampler acceptance", "ess": "effective sample size"}
 
 
+def _cell(value: Any, spec: str, width: int) -> str:
+    """A number for a text table, or a dash where the result has none (older results)."""
+    try:
+        missing = value is None or not np.isfinite(float(value))
+    except (TypeError, ValueError):
+        missing = True
+    return f"{'-':>{width}}" if missing else f"{float(value):>{width}{spec}}"
+
+
 @dataclass
 class CalibrationResult(Result):
     """Everything a calibration found, with how it was obtained.
@@ -155,8 +164,8 @@ class CalibrationResult(Result):
                   f"{'trend':>9}{'MAPE%':>7}{'U^M':>6}{'U^S':>6}{'U^C':>6}{'rho':>6}"]
         for _, r in self.fit.iterrows():
             lines.append(f"  {name(r['series']):<30}{int(r['n']):>4}{r['r2']:>8.3f}"
-                         f"{r.get('r', np.nan):>7.2f}{r.get('slope_observed', np.nan):>12.4g}"
-                         f"{r.get('slope_fitted', np.nan):>12.4g}"
+                         f"{_cell(r.get('r'), '.2f', 7)}{_cell(r.get('slope_observed'), '.4g', 12)}"
+                         f"{_cell(r.get('slope_fitted'), '.4g', 12)}"
                          f"{r.get('trend_sign', '')!s:>9}{r['mape']:>7.2f}{r['u_m']:>6.2f}"
                          f"{r['u_s']:>6.2f}{r['u_c']:>6.2f}{r.get('rho', 0.0):>6.2f}")
         wrong = self.fit[self.fit.get("trend_sign", pd.Series(dtype=object)) == "wrong"] \
@@ -179,9 +188,9 @@ class CalibrationResult(Result):
                       f"{'trend':>8}{'mean':>8}{'in 95%':>8}"]
             for _, r in self.backtest_summary.iterrows():
                 lines.append(f"  {name(r['series']):<30}{int(r['n']):>4}{r['mase_model']:>8.2f}"
-                             f"{r.get('mase_run', np.nan):>8.2f}"
+                             f"{_cell(r.get('mase_run'), '.2f', 8)}"
                              f"{r['mase_persistence']:>9.2f}{r['mase_trend']:>8.2f}"
-                             f"{r.get('mase_mean', np.nan):>8.2f}{r['coverage']:>8.0%}")
+                             f"{_cell(r.get('mase_mean'), '.2f', 8)}{r['coverage']:>8.0%}")
         notes = (self.manifest or {}).get("notes") or []
         if notes:
             lines += ["", "Set-up: " + "; ".join(str(n) for n in notes)]

@@ -125,7 +125,8 @@ def calibration_verdict(result: Any) -> str:
     until = (getattr(result, "manifest", {}) or {}).get("fit_until", "")
     if bsum is not None and len(bsum) and {"mase_persistence", "mase_trend"} <= set(bsum):
         cov = float(np.average(bsum["coverage"], weights=bsum["n"]))
-        out.append(f"Fitted to the figures up to {until} and forecasting the later years, "
+        upto = f"the figures up to {until}" if until else "the earlier figures"
+        out.append(f"Fitted to {upto} and forecasting the later years, "
                    + _beats(bsum) + f"; {cov:.0%} of the later published values fall inside "
                    "its 95% predictive interval.")
     else:
