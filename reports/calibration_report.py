@@ -122,9 +122,13 @@ def _fit_section(page: Page, result: Any) -> None:
     fit = result.fit
     if "trend_sign" in fit:
         for _, r in fit[fit["trend_sign"] == "wrong"].iterrows():
+            unit = series_unit(r["series"], model)
+            # a trend in a percentage moves by percentage points
+            per = ("percentage points a year" if unit.startswith("%") else
+                   f"a year ({unit})" if unit else "a year")
             sec.note(f"Warning: {series_label(r['series'], model)} runs against the data: "
-                     f"published {r['slope_observed']:+,.4g} a year, fitted "
-                     f"{r['slope_fitted']:+,.4g} a year.")
+                     f"the published figures move {r['slope_observed']:+,.3g} {per}, the "
+                     f"fitted model {r['slope_fitted']:+,.3g}.")
     for series, g in result.fitted.groupby("series", sort=False):
         g = g.sort_values("date" if "date" in g.columns else "year")
         x, xtitle = _x(g)

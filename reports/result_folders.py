@@ -213,7 +213,8 @@ def _collection_index(result_dir: Path, lines: list[dict[str, Any]]) -> Path:
     name = result_dir.resolve().name
     page = Page(f"Results in {name}", f"{len(lines)} result{'s' if len(lines) != 1 else ''}, "
                 "one line each: what it is, its title and its verdict.")
-    summary = [f"{ln['kind'].capitalize()} ({ln['title']}): "
+    summary = [(ln["title"] if ln["title"].lower().startswith(ln["kind"].lower()) else
+                f"{ln['kind'].capitalize()} ({ln['title']})") + ": "
                f"{_first_sentence(ln['verdict']) or 'no verdict on its page.'}"
                for ln in lines]
     page.section("Verdict", "\n\n".join(summary) + "\n\nEach report below says what can and "

@@ -129,6 +129,8 @@ def test_verdict_first_names_series_by_label_and_warns_of_a_wrong_trend(calibrat
     assert "better than 'same as last year' on 1 of 1 series" in v
     html = page.render()
     assert "Warning: Re-referral rate runs against the data" in html
+    # a trend of a percentage in percentage points (the slopes set above: -0.4 and +0.3)
+    assert "move -0.4 percentage points a year, the fitted model +0.3." in html
     # no code names in the visible text (tags, scripts and figure data left out)
     body = re.sub(r"<script.*?</script>", " ", html, flags=re.S)
     visible = re.sub(r"<[^>]+>", " ", body)
