@@ -225,8 +225,8 @@ def _series(fit, code: str) -> pd.DataFrame:
 
 def _loops(model, values: dict[str, float], named: Sequence[NamedLoop], today: float
            ) -> pd.DataFrame:
-    """Simlin's loop scores at `today`, summed under the named loop each loop passes through
-    most of; returns the named loops by share of all loops' absolute score."""
+    """Simlin's absolute loop scores at `today`, summed under the named loop each loop passes
+    through most of; returns the named loops by share of all loops' absolute score."""
     from carespiral.exploration.loops import loop_dominance
 
     params = {k: v for k, v in values.items() if k in {p.name for p in model.parameters}}
@@ -242,7 +242,8 @@ def _loops(model, values: dict[str, float], named: Sequence[NamedLoop], today: f
         best = max(cover)
         if best[0] >= LOOP_COVER:
             name = named[best[2]].id
-            score[name] = score.get(name, 0.0) + float(at.get(lp.id, 0.0))
+            # activity, not direction: a named loop's Simlin loops may pull either way
+            score[name] = score.get(name, 0.0) + abs(float(at.get(lp.id, 0.0)))
     rows = [{"id": lp.id, "title": lp.title, "polarity": lp.polarity, "score": score[lp.id],
              "share": abs(score[lp.id]) / total if total else np.nan}
             for lp in named if lp.id in score]
