@@ -6,7 +6,8 @@
 
 `build_brief` gathers, for one fitted authority of a pooled fit (`AuthoritiesFit`):
 
-- **standing**: on each published series the fit used, the authority's latest published value
+- **standing**: on each published series the fit used (and the vacancy and agency rates), the
+  authority's latest published value
   against its ten statistical neighbours (median, lowest, highest, its rank among the eleven),
   every authority (its rank) and England; counts per 10,000 children (the ONS mid-year estimate
   of the same year) so that authorities of any size compare;
@@ -48,6 +49,7 @@ __all__ = ["LOOP_COVER", "AuthorityBrief", "NamedLoop", "build_brief", "standing
 LOOP_COVER = 0.8  # share of a named loop's variables a Simlin loop must pass through
 YARDSTICK = "underlying_need"  # the margin levers are judged by
 COUNT_KINDS = ("stock", "flow")
+CONTEXT = ("vacancy_rate", "agency_rate")  # published beside the fitted series, not fitted
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,8 @@ def build_brief(fit, area: str, table=None, named_loops: Sequence[NamedLoop] | N
     model = load(fit.model)
     tab = published.load() if data is None else data
     say("standing")
-    stand = standing(tab, code, sorted(fit.fitted["series"].unique()))
+    fitted = sorted(fit.fitted["series"].unique())
+    stand = standing(tab, code, [*fitted, *(s for s in CONTEXT if s not in fitted)])
     say("position")
     position, regime = _position(fit, code, table, draws, seed)
     series = _series(fit, code)

@@ -167,7 +167,8 @@ def _standing(page: Page, b: Any) -> None:
     if not len(s):
         sec.note("No published series with a value for this authority.")
         return
-    sec.text(f"Each published series the model was fitted to, in its latest year: "
+    sec.text(f"Each published series the model was fitted to (and the vacancy and agency "
+             f"rates), in its latest year: "
              f"{b.area_name} against its ten statistical neighbours (the DfE's closest "
              "authorities in population and deprivation), every English authority and England. "
              "Counts are per 10,000 children, so authorities of any size compare.")
