@@ -308,7 +308,7 @@ def _legend_rows(fig: go.Figure, width: float = LEGEND_WIDTH) -> int:
     """Rows a horizontal legend takes (entries packed left to right as plotly does)."""
     names = [str(t.name) for t in fig.data
              if t.type in ("scatter", "bar", "histogram", "box") and t.showlegend is not False
-             and t.name]
+             and t.visible is not False and t.name]  # hidden traces (a loop menu's) take no room
     if fig.layout.showlegend is False or (fig.layout.showlegend is None and len(names) < 2):
         return 0
     rows, used = 1, 0.0

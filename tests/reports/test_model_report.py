@@ -269,3 +269,18 @@ def test_real_model_loop_polarity_from_its_equations():
         "B1": ["Social Workers", "Hiring"]})
     assert [st.polarity(lp) for lp in st.loops] == ["reinforcing", "balancing"]
     assert st.flow_direction("Leaving", "Social Workers") == "out"
+
+
+def test_the_loop_menu_traces_take_no_room_in_the_legend(sample_graph, sample_parameters):
+    from carespiral.reports.page import _legend_rows
+
+    long_loops = {f"R{i} a loop with a long descriptive title number {i}": v
+                  for i, v in enumerate(LOOPS.values())} | {
+        f"B{i} another loop with a long title": v for i, v in enumerate(LOOPS.values())}
+    page = model_page(sample_graph, sample_parameters, title="m", loops=long_loops)
+    fig = next(b.fig for s in page.sections for b in s.blocks if hasattr(b, "fig"))
+    hidden = [t for t in fig.data if t.visible is False]
+    assert len(hidden) == 4  # one per loop, shown from the menu
+    # the legend keys (flows, stocks, flows, auxiliaries, lookups) fit one row: the hidden
+    # loop traces add no rows, so no blank band opens above the picture
+    assert _legend_rows(fig) == 1
