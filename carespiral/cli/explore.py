@@ -62,9 +62,15 @@ def explore(
     sens = analyse(result)  # Sobol indices or Morris screening, when the design is made for one
     if sens is not None:
         sens.save(out / "sensitivity")
+        from carespiral.pysd_runner.catalog import label
+
+        what = ("share of the variation explained, with interactions (Sobol total index)"
+                if sens.method == "sobol" else "mean absolute effect (Morris mu*)")
         for k, v in sens.summary().items():
-            if isinstance(v, dict):
-                console.print(f"{k}: " + ", ".join(f"{a} {b:.3f}" for a, b in v.items()))
+            if isinstance(v, dict):  # "top ST for peak_caseload": the outcome in words
+                outcome = k.split(" for ", 1)[-1].replace("_", " ")
+                console.print(f"What decides {outcome}, {what}: " + ", ".join(
+                    f"{label(a, result.model)} {b:.2f}" for a, b in v.items()))
     ranges = observed_ranges(result.model, out)
     if html:
         from carespiral.reports.exploration import exploration_report

@@ -244,3 +244,20 @@ def test_decision_tree_rules_read_as_one_range_per_input():
     assert rule_words(rule, "collapse_spiral") == (
         "Compliance burden from 1.18 to 1.4 and underlying need at most 0.0326")
     assert rule_words("all scenarios", "collapse_spiral") == "all scenarios"  # left as it is
+
+
+def test_the_explore_command_says_its_sobol_results_in_words(tmp_path):
+    from typer.testing import CliRunner
+
+    from carespiral.cli import app
+
+    spec = tmp_path / "sobol.toml"
+    spec.write_text('model = "workforce_spiral"\ntitle = "t"\nruns = 32\ndesign = "saltelli"\n'
+                    'seed = 1\nstop = 120\n\n[uncertainties]\n"Referral Rate" = [200, 450]\n\n'
+                    '[levers]\nestablishment = [120, 200]\n')
+    res = CliRunner().invoke(app, ["explore", str(spec), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert ("What decides collapse, share of the variation explained, with interactions "
+            "(Sobol total index): ") in text
+    assert "top ST" not in text and "Funded social worker posts" in text  # labels, not names
