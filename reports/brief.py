@@ -148,7 +148,8 @@ def brief_report(b: Any, path: str | Path, *, plotlyjs: PlotlyJs = "inline",
         "authority's parameters are drawn towards a national distribution fitted at the same "
         f"time). Margins to collapse over {st.get('margin_draws', 0)} posterior draws; the "
         f"lever search moved each costed lever by what {_money(st.get('budget_million', 1))} a "
-        f"year buys at {b.area_name}'s scale, over {st.get('draws', 0)} posterior draws "
+        f"year buys at {b.area_name}'s scale, and every pair of them at half that each, over "
+        f"{st.get('draws', 0)} posterior draws "
         f"({st.get('lever_runs', 0):,} model runs). Computed in {st.get('seconds', 0)} s.")
     if st.get("notes"):
         sec.note("Drivers: " + str(st["notes"]))
