@@ -135,7 +135,10 @@ def test_the_spec_overrides_unit_costs_and_lever_rates():
                            "levers": {"establishment": {"range": [120, 220], "cost_below": 7.0}}})
     assert spec.costs == {"salary": 50000.0}
     assert spec.levers[0].cost is None and spec.levers[0].cost_below == 7.0
-    with pytest.raises(CarespiralError, match="cannot be negative"):
+    # the schema names the table, the key, what it expects and what it found
+    with pytest.raises(CarespiralError,
+                       match=r"\[levers\.establishment\], key cost: expected a number of at "
+                             r"least 0, found -5"):
         spec_from_dict({**SPEC, "levers": {"establishment": {"range": [120, 220], "cost": -5}}})
     from carespiral.exploration.costs import CostModel
 
