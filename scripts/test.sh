@@ -23,4 +23,6 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
 .venv/bin/python -m pip install -q -e '.[test]'
 
-exec .venv/bin/python -m pytest "$@"
+# Tests run on every core (pytest-xdist); tests sharing an expensive module fixture stay on one
+# worker (tests/conftest.py). CARESPIRAL_TEST_WORKERS=0 runs them in this process.
+exec .venv/bin/python -m pytest -n "${CARESPIRAL_TEST_WORKERS:-auto}" --dist loadgroup "$@"
