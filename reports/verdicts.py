@@ -269,11 +269,12 @@ def sweep_explanation(bifurcation: Any, sweep: Any) -> str:
              f"{_g(g['step'])}, and the first value past the fold is {_g(g['first_past'])}.")
     if g["tips"] > g["first_past"] + 1e-12:
         n = round((g["tips"] - g["first_past"]) / g["step"]) if g["step"] else 0
-        text += (f" The rest is the hold time: the {n} step{'s' if n != 1 else ''} between "
-                 f"{_g(g['first_past'])} and {_g(g['tips'])} were each held {g['hold']:g} "
-                 "months, too short for a system just past its fold, which drifts away only "
-                 "slowly at first, to meet the collapse criteria; a longer hold would tip "
-                 "closer to the fold.")
+        held = (f"{_g(g['first_past'])} was held {g['hold']:g} months" if n == 1 else
+                f"the {n} values from {_g(g['first_past'])} up to {_g(g['tips'])} were each "
+                f"held {g['hold']:g} months")
+        text += (f" The rest is the hold time: {held}, too short for a system just past its "
+                 "fold, which drifts away only slowly at first, to meet the collapse criteria; "
+                 "a longer hold would tip closer to the fold.")
     else:
         text += " It tipped at that first value, so the step size explains the whole gap."
     return text
@@ -301,9 +302,11 @@ def tipping_verdict(bifurcation: Any, sweep: Any, regime_map: Any = None,
         lower = pd.Series(dtype=float)
     if len(upper) and len(lower):
         lo, hi = float(lower.min()), float(upper.max())
+        both = lever_range(first.param, min(lo, hi), max(lo, hi), model, children)
         out.append(f"The system has two stable states, sustainable and collapsed, for "
                    f"{p.lower()} between {_g(min(lo, hi))} and {_g(max(lo, hi))}"
-                   f"{words(max(lo, hi))}: there, history decides which one it is in.")
+                   + (f" ({both})" if both else "")
+                   + ": there, history decides which one it is in.")
     elif len(upper):
         out.append(f"The sustainable state ends at a fold at {p.lower()} = "
                    f"{_g(float(upper.min()))}{words(float(upper.min()))}; beyond it the system "

@@ -197,7 +197,7 @@ def test_the_tipping_page_explains_why_the_sweep_tips_after_the_fold(exploration
     assert "ends at demand = 0.3849 (where the" in text
     assert "but the sweep first collapsed at 0.7" in text
     assert "every 0.1, and the first value past the fold is 0.4" in text
-    assert "the 3 steps between 0.4 and 0.7 were each held 60 months" in text
+    assert "the 3 values from 0.4 up to 0.7 were each held 60 months" in text
     verdict = page.sections[0].blocks[0].markup
     assert page.sections[0].heading == "Verdict"
     assert "two stable states" in verdict and "collapsed at 0.7" in verdict
