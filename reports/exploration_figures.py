@@ -260,8 +260,7 @@ def bifurcation_figure(branch: pd.DataFrame, folds: pd.DataFrame, param: str,
         ))
     f = folds[folds["kind"] == "fold"] if len(folds) else folds
     if len(f):
-        marks = [f"F{i}" for i in range(1, len(folds) + 1)]
-        tags = [m for m, k in zip(marks, folds["kind"], strict=True) if k == "fold"]
+        tags = [f"F{i}" for i in range(1, len(f) + 1)]  # folds numbered among themselves
         fig.add_trace(go.Scatter(
             x=f["param"], y=f[stock], mode="markers", name="fold (tipping point)",
             marker={"symbol": "x", "size": 12, "color": "#000000"}, customdata=tags,

@@ -373,8 +373,15 @@ def _tipping(page: Page, b: Any, sw: Any, rm: Any = None, ranges: Any = None) ->
                      "fold.")
         if len(b.folds):
             folds = b.folds.rename(columns={"kind": "what", "param": p, "direction": "turn"})
-            folds.insert(0, "mark", [f"F{i}" if k == "fold" else "" for i, k in
-                                     enumerate(b.folds["kind"], 1)])
+            is_fold = (b.folds["kind"] == "fold").to_numpy()
+            folds.insert(0, "mark", [f"F{n}" if k else "" for k, n in
+                                     zip(is_fold, is_fold.cumsum(), strict=True)])
+            # a stock at a fold that is zero up to rounding reads 0, not 4.16e-53
+            for c in b.stocks:
+                if c in folds.columns:
+                    v = pd.to_numeric(folds[c], errors="coerce")
+                    scale = float(v.abs().max()) if v.notna().any() else 0.0
+                    folds[c] = v.where(v.abs() > 1e-9 * max(scale, 1.0), 0.0)
             sec.table(_relabel(folds, b.model, b.stocks),
                       caption="Folds and changes of stability along the branches.")
     explanation = verdicts.sweep_explanation(b, sw)

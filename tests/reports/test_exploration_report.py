@@ -261,3 +261,24 @@ def test_the_explore_command_says_its_sobol_results_in_words(tmp_path):
     assert ("What decides collapse, share of the variation explained, with interactions "
             "(Sobol total index): ") in text
     assert "top ST" not in text and "Funded social worker posts" in text  # labels, not names
+
+
+def test_folds_are_numbered_among_themselves_and_tiny_values_read_zero(exploration_results):
+    import pandas as pd
+
+    from carespiral.exploration.tipping import Bifurcation
+
+    b = exploration_results["bifurcation"]
+    folds = b.folds.copy()
+    stab = folds.assign(kind="stability", direction=["loses", "gains"])
+    rows = pd.concat([folds.iloc[[0]], stab.iloc[[0]], folds.iloc[[1]], stab.iloc[[1]]],
+                     ignore_index=True)
+    rows["Backlog"] = [0.5, 4e-53, -0.5, -2e-53]
+    bif = Bifurcation(b.branch, rows, b.model, b.param, b.stocks)
+    page = exploration_page(title="x", bifurcation=bif)
+    fig = next(iter(figures(page).values()))
+    marks = next(tr for tr in fig.data if tr.name == "fold (tipping point)").customdata
+    assert list(marks) == ["F1", "F2"]  # not F1, F3: stability changes are not numbered
+    table = next(bl.frame for s in page.sections for bl in s.blocks if hasattr(bl, "frame"))
+    assert list(table["mark"]) == ["F1", "", "F2", ""]
+    assert list(table["Backlog"]) == [0.5, 0.0, -0.5, 0.0]
