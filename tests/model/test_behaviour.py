@@ -99,9 +99,9 @@ def collapse_signs(df: pd.DataFrame, since: float) -> dict[str, bool]:
 # Near a fold the collapse is slow (critical slowing down: at need 0.040 the queue passes twice
 # normal only after eight years), so "within six years" is tested well past each threshold: need
 # at 1.5 times its threshold (0.0536, +65%; referrals then reach at most 1,660 a year per 10,000
-# children, within the authority-years on record, highest 1,854, docs), a tripled compliance load (2.7 times its threshold; at 1.5 and 2 times it the
-# workforce signs appear within six years but the queue stays under three times normal until
-# after month 36).
+# children, within the authority-years on record, highest 1,854, docs), and a tripled
+# compliance load (2.7 times its threshold; at 1.5 and 2 times it the workforce signs appear
+# within six years but the queue stays under three times normal until after month 36).
 NEED_THRESHOLD = 0.0357
 
 
