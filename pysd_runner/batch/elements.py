@@ -30,7 +30,12 @@ def _kind(comp: object) -> str:
 
 def _cell_value(low: _Lowerer, comp: object, k: int) -> object:
     """A component's expression for its k-th cell: one number of an array of constants."""
+    from pysd.translators.structures import abstract_expressions as ae
+
     ast = comp.ast  # type: ignore[attr-defined]
+    if isinstance(ast, ae.GetConstantsStructure):  # read from its file, one number per cell
+        shape_of = [low.subs.elements_of(s) for s in comp.subscripts[0]]  # type: ignore[attr-defined]
+        return low.external.value(ast, shape_of, k, low.var)
     if type(ast).__module__ == "numpy" and np.ndim(ast) > 0:
         arr = np.asarray(ast, dtype=float)
         size = math.prod(len(low.subs.elements_of(s)) for s in comp.subscripts[0])  # type: ignore[attr-defined]
@@ -45,8 +50,22 @@ def _lower_element(low: _Lowerer, el: object, comp: object, k: int, nid: str, cl
     from pysd.translators.structures import abstract_expressions as ae
     from pysd.translators.structures import abstract_model as amod
 
-    kind = low.kind_of[clean]
+    kind = _kind(comp)  # cells of one variable may differ (GET DIRECT CONSTANTS and DATA)
     ast = _cell_value(low, comp, k)
+    if isinstance(ast, ae.GetDataStructure) and low.external.missing(ast):  # type: ignore[union-attr]
+        # a series whose file is absent: a data variable, given as a time input
+        low.aux[nid] = Aux(nid, "NAN", set(), vensim=vname, is_data=True)
+        return
+    if isinstance(ast, (ae.GetLookupsStructure, ae.GetDataStructure)):
+        x, y = low.external.series(ast, [low.subs.elements_of(s) for s in comp.subscripts[0]],  # type: ignore[union-attr, attr-defined]
+                                   k, vname)
+        if kind == "lookup":
+            ast = ae.LookupsStructure(x, y, (min(x), max(x)), (min(y), max(y)), "interpolate")
+        else:  # a data series: a table of time, read with the equation's interpolation
+            how = getattr(comp, "keyword", None) or "interpolate"
+            lk = low.lookup_table(ae.LookupsStructure(x, y, (0, 0), (0, 0), how), vname)
+            low.aux[nid] = Aux(nid, low.lookup_call(lk, "time"), {"time"}, vensim=vname)
+            return
     if kind == "lookup":
         if not isinstance(ast, ae.LookupsStructure):
             raise low.refuse(type(ast).__name__.replace("Structure", ""))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from carespiral.pysd_runner.batch.elements import _kind, _lower_element
 from carespiral.pysd_runner.batch.program import (
@@ -25,6 +26,9 @@ from carespiral.pysd_runner.batch.random_streams import site_id
 from carespiral.pysd_runner.batch.stateful import StatefulBuiltins
 from carespiral.pysd_runner.batch.subscripts import Binding, Subscripts, cell_name
 from carespiral.pysd_runner.batch.vectors import VECTOR_FUNCS, lower_vector
+
+if TYPE_CHECKING:  # pragma: no cover
+    from carespiral.pysd_runner.batch.external_data import ExternalData
 
 __all__ = ["SUPPORTED", "_Lowerer"]
 
@@ -115,6 +119,8 @@ class _Lowerer(StatefulBuiltins):
         self.macros: dict[str, object] = {}  # macro name -> its section
         self.control: dict[str, str] = {}
         self.random_calls: dict[str, int] = {}  # RANDOM calls lowered so far, per variable
+        self.vector_ranks: dict[tuple[str, ...], list[str]] = {}  # vector -> rank nodes
+        self.external: ExternalData | None = None  # the GET ... equations of the model
 
     def refuse(self, construct: str, hint: str = "") -> UnsupportedConstructError:
         return UnsupportedConstructError(construct, self.var, self.path, hint)
@@ -366,7 +372,7 @@ class _Lowerer(StatefulBuiltins):
     def lookup_table(self, lk: object, label: str) -> Lookup:
         nid = _ident("lk_" + str(len(self.lookups)), self.used, prefix="")
         kind = getattr(lk, "type", "interpolate")
-        if kind not in ("interpolate", "extrapolate", "hold_backward"):
+        if kind not in ("interpolate", "extrapolate", "hold_backward", "look_forward", "raw"):
             raise self.refuse(f"a lookup of type {kind!r}")
         table = Lookup(nid, tuple(float(v) for v in lk.x), tuple(float(v) for v in lk.y),  # type: ignore[attr-defined]
                        kind, label)

@@ -42,6 +42,7 @@ _CALLS: dict[str, str] = {
     "rt.xidz": "$xidz", "rt.zidz": "$zidz", "rt.quantum": "$quantum", "rt.modulo": "$modulo",
     "rt.lookup_interpolate": "$interp", "rt.lookup_extrapolate": "$lookupExtrapolate",
     "rt.lookup_hold_backward": "$lookupHoldBackward", "rt.delay_n_order": "$delayNOrder",
+    "rt.lookup_look_forward": "$lookupLookForward", "rt.lookup_raw": "$lookupRaw",
     "rt.initial_order": "$initialOrder",
 }
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}

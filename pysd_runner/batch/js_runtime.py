@@ -58,6 +58,7 @@ JS_RUNTIME = r"""
     return ((start - SMALL) <= time && time < (start + w)) ? 1.0 : 0.0;
   }
   function pulseTrain(time, start, repeat, width, end) {
+    if (repeat == 0) return ((start - SMALL <= time) && (time < start + width)) ? 1.0 : 0.0;
     var on = (start <= time) && (time < end);
     return (on && (mod((time - start) + SMALL, repeat) < width)) ? 1.0 : 0.0;
   }
@@ -106,6 +107,13 @@ JS_RUNTIME = r"""
     if (x === x) { i = 0; while (i < n && xs[i] <= x) i++; }
     return ys[Math.min(Math.max(i - 1, 0), n - 1)];
   }
+  function firstAtOrAfter(x, xs) {
+    var n = xs.length, i = n;
+    if (x === x) { i = 0; while (i < n && xs[i] < x) i++; }
+    return Math.min(i, n - 1);
+  }
+  function lookupLookForward(x, xs, ys) { return ys[firstAtOrAfter(x, xs)]; }
+  function lookupRaw(x, xs, ys) { var i = firstAtOrAfter(x, xs); return xs[i] === x ? ys[i] : NaN; }
   function delayNOrder(order, timeStep, delayTime) {
     var m = order;
     while (m * timeStep > delayTime && m > 1) m -= 1;
@@ -188,7 +196,8 @@ JS_RUNTIME = r"""
           mod: mod, step: step, ramp: ramp, rampOpen: rampOpen, pulse: pulse,
           pulseTrain: pulseTrain, xidz: xidz, zidz: zidz, quantum: quantum, modulo: modulo,
           interp: interp, table: table, lookupExtrapolate: lookupExtrapolate,
-          lookupHoldBackward: lookupHoldBackward, delayNOrder: delayNOrder,
+          lookupHoldBackward: lookupHoldBackward, lookupLookForward: lookupLookForward,
+          lookupRaw: lookupRaw, delayNOrder: delayNOrder,
           initialOrder: initialOrder, fixedPipe: fixedPipe, push: push, input: input,
           inputAt: inputAt, param: param, roundHalfEven: roundHalfEven};
 })()
@@ -198,4 +207,4 @@ JS_RUNTIME = r"""
 RUNTIME_NAMES = ("truth", "min", "max", "where", "and", "or", "not", "pow", "mod", "step",
                  "ramp", "rampOpen", "pulse", "pulseTrain", "xidz", "zidz", "quantum",
                  "modulo", "interp", "table", "lookupExtrapolate", "lookupHoldBackward",
-                 "delayNOrder", "initialOrder", "fixedPipe", "push", "input", "inputAt", "param")
+                 "lookupLookForward", "lookupRaw", "delayNOrder", "initialOrder", "fixedPipe", "push", "input", "inputAt", "param")

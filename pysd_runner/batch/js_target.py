@@ -46,8 +46,9 @@ __all__ = ["JS_RUNTIME", "JsModel", "JsUnsupportedError", "compile_js", "generat
 # added to the lowering later is never silently mistranslated)
 _KNOWN = {
     # groups: a subscripted variable's cells (each cell is its own node, so nothing to write)
+    # external_files: where constants and tables were read from (already in them)
     "Program": {"path", "aux", "states", "lookups", "names", "py_names", "units", "limits",
-                "control", "groups"},
+                "control", "groups", "external_files"},
     "Aux": {"id", "code", "deps", "init_code", "init_deps", "vensim", "is_constant", "is_data"},
     "State": {"id", "init_code", "init_deps", "ddt", "update", "update_deps", "setup", "vensim",
               "lower_limit", "owner"},
@@ -98,7 +99,8 @@ def _check_program(prog: Program) -> None:
             raise JsUnsupportedError(f"a construct stored as {kind}.{f.name}", label or kind,
                                      prog.path)
     for lk in prog.lookups.values():
-        if lk.kind not in ("interpolate", "extrapolate", "hold_backward"):
+        if lk.kind not in ("interpolate", "extrapolate", "hold_backward", "look_forward",
+                           "raw"):
             raise JsUnsupportedError(f"a lookup of type {lk.kind!r}", lk.vensim, prog.path)
 
 
@@ -203,8 +205,9 @@ def generate_js(prog: Program, params: Iterable[str], inputs: Iterable[str],
     for c in pl.checked:
         kt.reads.add(c)
     consts = sorted(r for r in kt.reads if r not in local)
+    tables = {f"{lk}__{s}" for lk in prog.lookups for s in ("x", "y")}  # declared at the top
     missing = [c for c in consts if c not in assigned and not c.startswith(("$p_", "$T_"))
-               and c not in pipes]
+               and c not in pipes and c not in tables]
     if missing:
         raise JsUnsupportedError(f"a value the target cannot find ({missing[0]})",
                                  label.get(missing[0], missing[0]), prog.path)

@@ -18,6 +18,7 @@ from pathlib import Path
 from carespiral.errors import CarespiralError, FileFormatError
 from carespiral.pysd_runner.batch.elements import _kind, _lower_element
 from carespiral.pysd_runner.batch.expressions import _Lowerer
+from carespiral.pysd_runner.batch.external_data import ExternalData
 from carespiral.pysd_runner.batch.program import (
     CONTROL,
     Aux,
@@ -86,6 +87,7 @@ def _lower_model(am: object, path: Path) -> Program:
         raise CarespiralError(f"{path}: the model has no main section")
     section = main[0]
     low = _Lowerer(path)
+    low.external = ExternalData(am, path)  # GET ... CONSTANTS, LOOKUPS, DATA: read on first use
     try:
         low.subs = Subscripts.from_abstract(section.subscripts)
     except ValueError as exc:
@@ -106,9 +108,10 @@ def _lower_model(am: object, path: Path) -> Program:
         clean = el.name.lower().replace(" ", "_")
         cells = _cells(low, el)
         kinds = {_kind(c) for c, _, _ in cells.values()}
-        if len(kinds) != 1:
-            raise low.refuse("a mix of kinds of equation (stock, lookup, data) by element")
-        low.kind_of[clean] = kinds.pop()
+        if len(kinds) != 1 and "lookup" in kinds:
+            raise low.refuse("a mix of lookup tables and other equations by element")
+        # each cell is lowered by its own equation's kind; references only tell lookups apart
+        low.kind_of[clean] = kinds.pop() if len(kinds) == 1 else "aux"
         lo, hi = (*tuple(el.limits), None, None)[:2] if el.limits else (None, None)
         low.cells[clean] = {}
         for cell in cells:
@@ -144,5 +147,6 @@ def _lower_model(am: object, path: Path) -> Program:
     for build in low.finishers:
         build()
     # the reference `time_step` inside equations reads the TIME STEP node
+    files = tuple(sorted({str(f) for f in low.external.sources.values()}))
     return Program(path, low.aux, low.states, low.lookups, names, py_names, units, limits,
-                   control, groups)
+                   control, groups, files)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import functools
+import collections
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,14 +97,20 @@ def _norm(name: str) -> str:
     return normalise(name)  # the runner's one name rule (subscripted cells included)
 
 
-@functools.lru_cache(maxsize=32)
-def _compile_cached(path: str, mtime: float) -> BatchModel:
-    # one BatchModel per file version, so its generated code is reused between calls
-    return BatchModel(lower_file(path))
+# one BatchModel per file version (the model and the data files it reads), so its generated
+# code is reused between calls
+_COMPILED: collections.OrderedDict[tuple[str, float], tuple[BatchModel, tuple]] = \
+    collections.OrderedDict()
+_CACHE_SIZE = 32
+
+
+def _stamps(files: Sequence[str]) -> tuple:
+    return tuple(os.stat(f).st_mtime_ns if os.path.exists(f) else None for f in files)
 
 
 def compile_model(path: str | Path) -> BatchModel:
-    """Compile a Vensim `.mdl` (or XMILE) file for batch runs; cached per file version.
+    """Compile a Vensim `.mdl` (or XMILE) file for batch runs; cached per file version (the
+    model file and the external data files it reads).
 
     Raises `UnsupportedConstructError` naming the construct and variable if the model uses
     something the batch backend cannot vectorise.
@@ -111,7 +118,16 @@ def compile_model(path: str | Path) -> BatchModel:
     p = Path(path).resolve()
     if not p.is_file():
         raise CarespiralError(f"model file {path} does not exist")
-    return _compile_cached(str(p), p.stat().st_mtime)
+    key = (str(p), p.stat().st_mtime)
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[1] == _stamps(hit[0].program.external_files):
+        _COMPILED.move_to_end(key)
+        return hit[0]
+    bm = BatchModel(lower_file(p))
+    _COMPILED[key] = (bm, _stamps(bm.program.external_files))
+    while len(_COMPILED) > _CACHE_SIZE:
+        _COMPILED.popitem(last=False)
+    return bm
 
 
 class BatchModel:

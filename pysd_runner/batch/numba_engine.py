@@ -41,7 +41,8 @@ MIN_BLOCK = 64  # runs per thread below which threads cost more than they save
 _HELPERS = ("s_minimum", "s_maximum", "s_where", "s_logical_and", "s_logical_or",
             "s_logical_not", "s_step", "s_ramp", "s_ramp_open", "s_pulse", "s_pulse_train",
             "s_xidz", "s_zidz", "s_quantum", "s_modulo", "s_table", "s_interp",
-            "s_lookup_extrapolate", "s_lookup_hold_backward", "s_random_0_1",
+            "s_lookup_extrapolate", "s_lookup_hold_backward", "s_lookup_look_forward",
+            "s_lookup_raw", "s_random_0_1",
             "s_random_uniform", "s_random_normal", "s_random_exponential")
 
 

@@ -75,7 +75,7 @@ class Lookup:
     id: str
     x: tuple[float, ...]
     y: tuple[float, ...]
-    kind: str  # interpolate | extrapolate | hold_backward
+    kind: str  # interpolate | extrapolate | hold_backward | look_forward | raw (data series)
     vensim: str
 
 
@@ -93,6 +93,7 @@ class Program:
     limits: dict[str, tuple[float | None, float | None]]
     control: dict[str, str]  # initial_time/final_time/time_step/saveper -> node id
     groups: dict[str, list[str]] = field(default_factory=dict)  # subscripted name -> cells
+    external_files: tuple[str, ...] = ()  # data files read at lowering (GET ...)
 
     @property
     def stocks(self) -> list[str]:

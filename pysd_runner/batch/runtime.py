@@ -24,6 +24,8 @@ __all__ = [
     "lookup_extrapolate",
     "lookup_hold_backward",
     "lookup_interpolate",
+    "lookup_look_forward",
+    "lookup_raw",
     "modulo",
     "pulse",
     "pulse_train",
@@ -141,6 +143,18 @@ def lookup_extrapolate(x, xs: np.ndarray, ys: np.ndarray):
 def lookup_hold_backward(x, xs: np.ndarray, ys: np.ndarray):
     idx = np.clip(np.searchsorted(xs, x, side="right") - 1, 0, len(xs) - 1)
     return ys[idx]
+
+
+def lookup_look_forward(x, xs: np.ndarray, ys: np.ndarray):
+    # a data series read forward: the value at the first time at or after x (ends held)
+    idx = np.clip(np.searchsorted(xs, x, side="left"), 0, len(xs) - 1)
+    return ys[idx]
+
+
+def lookup_raw(x, xs: np.ndarray, ys: np.ndarray):
+    # a data series read raw: its value at its own times only, NaN between and outside them
+    idx = np.clip(np.searchsorted(xs, x, side="left"), 0, len(xs) - 1)
+    return np.where(xs[idx] == x, ys[idx], np.nan)
 
 
 def delay_n_order(order: int, time_step: float, delay_time):

@@ -150,6 +150,29 @@ def s_lookup_hold_backward(x, xs, ys):
     return ys[idx]
 
 
+@_jit
+def _s_left(x, xs):
+    # np.searchsorted(xs, x, side="left"), clipped: NaN sorts after every knot
+    n = xs.shape[0]
+    i = n
+    if x == x:
+        i = 0
+        while i < n and xs[i] < x:
+            i += 1
+    return min(i, n - 1)
+
+
+@_jit
+def s_lookup_look_forward(x, xs, ys):
+    return ys[_s_left(x, xs)]
+
+
+@_jit
+def s_lookup_raw(x, xs, ys):
+    i = _s_left(x, xs)
+    return ys[i] if xs[i] == x else math.nan
+
+
 # ---- RANDOM functions (random_streams): the same hash and the same inverse CDFs -------------
 
 _c_central = _jit(rs.ndtri_central)
@@ -224,6 +247,7 @@ SCALAR = {
     "rt.xidz": "s_xidz", "rt.zidz": "s_zidz", "rt.quantum": "s_quantum", "rt.modulo": "s_modulo",
     "rt.lookup_extrapolate": "s_lookup_extrapolate",
     "rt.lookup_hold_backward": "s_lookup_hold_backward",
+    "rt.lookup_look_forward": "s_lookup_look_forward", "rt.lookup_raw": "s_lookup_raw",
     "rt.random_0_1": "s_random_0_1", "rt.random_uniform": "s_random_uniform",
     "rt.random_normal": "s_random_normal", "rt.random_exponential": "s_random_exponential",
     # numba compiles these numpy functions for floats itself

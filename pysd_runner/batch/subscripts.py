@@ -22,6 +22,19 @@ def _key(name: str) -> str:
     return " ".join(name.lower().replace("_", " ").split())
 
 
+def _read_range(spec: dict) -> list[str]:
+    """Elements read from a file by PySD's reader; the file was resolved under the external
+    file rule (`pysd_runner.externals.find_externals`) before lowering."""
+    from pathlib import Path
+
+    from pysd.py_backend.external import ExtSubscript
+
+    file = Path(str(spec["file"]))
+    ext = ExtSubscript(file.name, str(spec["tab"]), str(spec["firstcell"]),
+                       str(spec["lastcell"]), str(spec.get("prefix") or ""), file.parent)
+    return [str(e) for e in ext.subscript]
+
+
 def cell_name(name: str, cell: Sequence[str]) -> str:
     """The Vensim name of one cell: `Stock[North,Young]` (just `Stock` without subscripts)."""
     return f"{name}[{','.join(cell)}]" if cell else name
@@ -67,6 +80,8 @@ class Subscripts:
                 pending[name] = elems
             elif isinstance(elems, list):
                 sub.ranges[name] = [str(e) for e in elems]
+            elif isinstance(elems, dict) and "file" in elems:
+                sub.ranges[name] = _read_range(elems)  # GET DIRECT/XLS SUBSCRIPT
             else:
                 raise ValueError(f"subscript range {name!r} read from a file")
             maps = []

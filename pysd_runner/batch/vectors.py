@@ -104,6 +104,22 @@ def _rank0(vals: list[str], j: int) -> str:
     return "(" + " + ".join(["0.0", *parts]) + ")"
 
 
+def _rank_nodes(low: _Lowerer, vals: list[str], deps: set[str]) -> list[str]:
+    """Nodes holding each element's rank in a vector, made once per vector: every cell of a
+    sort order or rank reads them (written inline, a vector of n would cost n^3 terms)."""
+    from carespiral.pysd_runner.batch.program import Aux
+
+    key = tuple(vals)
+    if key not in low.vector_ranks:
+        nodes = []
+        for j in range(len(vals)):
+            nid = low.hidden("rank")
+            low.aux[nid] = Aux(nid, _rank0(vals, j), set(deps))
+            nodes.append(nid)
+        low.vector_ranks[key] = nodes
+    return low.vector_ranks[key]
+
+
 def lower_vector(low: _Lowerer, fname: str, args: tuple, deps: set[str]) -> str:
     if fname == "elmcount":
         r = low.subs.range_name(getattr(args[0], "reference", "")) if args else None
@@ -121,11 +137,14 @@ def lower_vector(low: _Lowerer, fname: str, args: tuple, deps: set[str]) -> str:
         return _chain(template, terms)
     if fname == "vector_select":
         return _select(low, args, deps)
-    vals, pos = _along_last(low, args[0], deps)
+    vdeps: set[str] = set()
+    vals, pos = _along_last(low, args[0], vdeps)
+    deps |= vdeps
     n = len(vals)
     if fname in ("vector_sort_order", "vector_rank"):
         direction = low.expr(args[1], deps)
-        ranks = [_rank0(vals, j) for j in range(n)]
+        ranks = _rank_nodes(low, vals, vdeps)
+        deps.update(ranks)
         if fname == "vector_rank":  # 1-based rank; descending: the reverse
             return f"np.where({direction} <= 0, ({n} - {ranks[pos]}), ({ranks[pos]} + 1))"
         # the index of the element at sorted position p (ascending), or n-1-p (descending)

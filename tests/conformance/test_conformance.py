@@ -28,8 +28,6 @@ FLOOR = 1e-5  # near zero, values are judged against the series' scale (its larg
 
 # Models the batch backend refuses, with the reason (and what its error names). PySD itself
 # cannot run the two marked so.
-_EXTERNAL = ("reads spreadsheet or data files (GET XLS/DIRECT ...), which the batch backend "
-             "does not load", r"GET|GetLookups|data variable|read from a file|mix of kinds")
 REFUSED: dict[str, tuple[str, str]] = {
     "control_vars": ("control variables that change over time (a batch shares one time grid)",
                      r"SAVEPER|TIME STEP|FINAL TIME|INITIAL TIME"),
@@ -40,13 +38,6 @@ REFUSED: dict[str, tuple[str, str]] = {
     "get_time_value": ("GET TIME VALUE is not supported; PySD cannot run it either "
                        "(NotImplementedError: 'relativeto=1' not implemented)",
                        r"GET TIME VALUE"),
-    "vector_order": _EXTERNAL,
-    "with_lookup": _EXTERNAL,
-    **{name: _EXTERNAL for name in (
-        "get_constants_incomplete_subscript", "get_constants_subranges", "get_data_args_3d_xls",
-        "get_lookups_data_3d_xls", "get_lookups_subscripted_args", "get_lookups_subset",
-        "get_mixed_definitions", "get_subscript_3d_arrays_xls", "get_values_order",
-        "get_with_missing_values_xlsx", "get_xls_cellrange", "partial_range_definitions")},
 }
 # Not compared, and not refused: its variables are data read from another model's output
 # (PySD's data files), which the batch backend takes only as time inputs; PySD cannot run it
