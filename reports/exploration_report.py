@@ -144,6 +144,16 @@ def _relabel(frame: pd.DataFrame, model: str | None, cols: Any = None) -> pd.Dat
     return frame.rename(columns={c: _lab(c, model) for c in cols})
 
 
+def _with_unit(fig: Any, axis: str, name: Any, label: str, model: str | None) -> None:
+    """An input's axis titled with its unit in words when the catalogue knows it:
+    "Compliance burden (index, 1 = 2013-19 recording load)"."""
+    unit = naming(str(name), model).unit
+    if unit and unit != "unit not given":
+        # a vertical title has the plot's height (about 330 px) to itself
+        fig.layout[f"{axis}axis"].title.text = wrap_title(f"{label} ({unit})",
+                                                          60 if axis == "x" else 36)
+
+
 def criterion_words(name: str, model: str | None = None) -> str:
     """A collapse criterion's name in words: "awaiting_assessment > 2 x its starting level" ->
     "children awaiting assessment above 2 times its starting level"."""
@@ -189,14 +199,8 @@ def _experiments(page: Page, res: Any, discovery: Any, sensitivity: Any,
     if pair:
         lx, ly = _lab(pair[0], model), _lab(pair[1], model)
         fig, note = ef.regime_map_figure(design, res.outcomes, lx, ly, factors=factors)
-        # the axes say what the numbers are: "Underlying need (first-time referrals a year
-        # per child)", "Compliance burden (index, 1 = 2013-19 recording load)"
-        for axis, name, label in (("x", pair[0], lx), ("y", pair[1], ly)):
-            unit = naming(str(name), model).unit
-            if unit and unit != "unit not given":
-                # a vertical title has the plot's height (about 330 px) to itself
-                fig.layout[f"{axis}axis"].title.text = wrap_title(f"{label} ({unit})",
-                                                                  60 if axis == "x" else 36)
+        _with_unit(fig, "x", pair[0], lx, model)
+        _with_unit(fig, "y", pair[1], ly, model)
         sec.figure(fig, how_to_read=(
             f"Each cell is a range of {lx.lower()} (across) and {ly.lower()} (up); its colour is "
             "the share of scenarios in it that collapsed, from dark (none) to yellow (all). A "
@@ -352,6 +356,7 @@ def _tipping(page: Page, b: Any, sw: Any, rm: Any = None, ranges: Any = None) ->
             nm = naming(stock, b.model)
             fig, n_stable, n_unstable = ef.bifurcation_figure(
                 b.branch, b.folds, p, stock, stock_label=nm.label)
+            _with_unit(fig, "x", b.param, p, b.model)
             band = pl.add_band(fig, ranges, stock, float(x.min()), float(x.max()), kids,
                                nm.unit) if ranges is not None else None
             pl.add_exits(fig, [e for e in exits if e.variable == stock and
@@ -404,6 +409,7 @@ def _tipping(page: Page, b: Any, sw: Any, rm: Any = None, ranges: Any = None) ->
         for out in shown:
             nm = naming(out, sw.model)
             fig = ef.sweep_figure(sw.table, p1, out, label=nm.label, unit=nm.unit)
+            _with_unit(fig, "x", sw.param, p1, sw.model)
             xs = sw.table["param"].to_numpy(dtype=float)
             band = pl.add_band(fig, ranges, out, float(xs.min()), float(xs.max()), kids,
                                nm.unit) if ranges is not None else None
