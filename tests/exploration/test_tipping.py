@@ -99,10 +99,14 @@ def test_collapse_spiral_regime_map_has_both_regimes_and_a_bistable_band():
     from carespiral.pysd_runner import load
 
     m = load("collapse_spiral")
-    # Compliance burden held from month 0 tips the backlog past a threshold a little above the
-    # default of 1 (docs/models/collapse_spiral.md); below it, a five-year surge of +1 is absorbed
-    # from 0.8 but not from the default 1: the service stays collapsed after the surge ends.
-    found = shock_map(m, "Compliance Burden", [0.8, 1.0, 1.9], "Underlying Need", [0.0315],
+    need = m.parameter("Underlying Need").default
+    # Continuation in Compliance Burden at the default need (docs/models/collapse_spiral.md): the
+    # sustainable branch ends in a fold at 1.033 and the collapsed branch in a fold at 0.591, so
+    # both regimes exist between them. Below 0.591 a five-year surge of +1 is absorbed (0.5);
+    # inside the band it tips the service for good (0.8: collapsed 180 months after the surge);
+    # far past the upper fold the undisturbed run collapses on its own within the 252 months
+    # (1.9; just past the fold the passage takes decades, so the cell is chosen far past it).
+    found = shock_map(m, "Compliance Burden", [0.5, 0.8, 1.9], "Underlying Need", [need],
                       default_criteria(m), shock=1.0, duration=60, hold=180)
     assert list(found.table["regime"]) == ["sustainable", "bistable", "collapse"]
     assert list(found.table["baseline"]) == ["sustainable", "sustainable", "collapse"]
