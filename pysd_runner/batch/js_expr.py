@@ -3,8 +3,9 @@
 One expression at a time: arithmetic stays arithmetic on doubles, comparisons use JavaScript's
 loose equality (as numpy compares booleans with numbers), `np.where` and the logical functions
 test truth as numpy does, and every other numpy or runtime function becomes its twin in
-`js_runtime` (a `$name` local of the generated code). Anything else is refused with a
-`JsUnsupportedError` naming it and the variable whose equation holds it.
+`js_runtime` (a `$name` local of the generated code; the RANDOM functions' twins are in
+`js_random`). Anything else is refused with a `JsUnsupportedError` naming it and the variable
+whose equation holds it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 from typing import Any
 
 from carespiral.errors import CarespiralError
+from carespiral.pysd_runner.batch.js_random import RANDOM_CALLS, site_halves
 from carespiral.pysd_runner.batch.lowering import Program, UnsupportedConstructError
 
 __all__ = ["IDENT", "JsUnsupportedError", "ToJs", "dotted"]
@@ -173,8 +175,18 @@ class ToJs:
                        else f", {lk}__x, {lk}__y)")
             return
         full = dotted(f)
-        if full.startswith("rt.random_"):  # the batch's random streams have no twin here yet
-            raise self.refuse(f"a RANDOM function ({full[3:].upper().replace('_', ' ')})")
+        if full in RANDOM_CALLS:  # (..., seed, run, site, k): the site as its 32-bit halves
+            site = n.args[-2] if len(n.args) >= 4 else None
+            if not (isinstance(site, ast.Constant) and type(site.value) is int
+                    and 0 <= site.value < 2 ** 64):
+                raise self.refuse(f"a RANDOM call the target cannot read ({ast.unparse(n)[:60]!r})")
+            hi, lo = site_halves(site.value)
+            out.append(f"${RANDOM_CALLS[full]}(")
+            self.args(n.args[:-2], out)
+            out.append(f", {hi}, {lo}, ")
+            self.node(n.args[-1], out)
+            out.append(")")
+            return
         if full == "np.where" and len(n.args) == 3:
             out.append("(")
             if _is_boolean(n.args[0]):

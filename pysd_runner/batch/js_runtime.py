@@ -12,6 +12,8 @@ even, `np.power` keeps C's `pow(1, NaN) = 1`, and `np.interp` is followed line b
 
 from __future__ import annotations
 
+from carespiral.pysd_runner.batch.js_random import JS_RANDOM, RANDOM_NAMES
+
 __all__ = ["JS_RUNTIME", "RUNTIME_NAMES"]
 
 JS_RUNTIME = r"""
@@ -208,3 +210,7 @@ RUNTIME_NAMES = ("truth", "min", "max", "where", "and", "or", "not", "pow", "mod
                  "ramp", "rampOpen", "pulse", "pulseTrain", "xidz", "zidz", "quantum",
                  "modulo", "interp", "table", "lookupExtrapolate", "lookupHoldBackward",
                  "lookupLookForward", "lookupRaw", "delayNOrder", "initialOrder", "fixedPipe", "push", "input", "inputAt", "param")
+
+# the RANDOM streams' twins (js_random) join the same object
+JS_RUNTIME = f"Object.assign({JS_RUNTIME.strip()}, {JS_RANDOM.strip()})"
+RUNTIME_NAMES += RANDOM_NAMES

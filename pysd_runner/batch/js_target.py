@@ -8,7 +8,8 @@ with no server. Every numpy expression is rewritten term by term: arithmetic sta
 IEEE doubles, and each numpy or runtime function becomes its JavaScript twin (`js_runtime`),
 which does the same floating-point operations in the same order. Results equal the numpy
 engine's to the last bit, except where JavaScript's `Math.exp`, `Math.log`, `Math.pow` and the
-trigonometric functions round differently from the C library's (in the last bit).
+trigonometric functions round differently from the C library's (in the last bit), and in RANDOM
+NORMAL's error function (`js_random`: within about 1e-14 of scipy's).
 
     js = compile_js(compile_model("models/collapse_spiral.mdl"),
                     params=["Compliance Burden"], inputs=["Scandal Shock"],
@@ -18,7 +19,10 @@ trigonometric functions round differently from the C library's (in the last bit)
 In the page, ``simulate(P, T, t0, dt, nsteps, saveEvery)`` takes `P` (parameter values by node
 id) and `T` (time inputs by node id: ``{t: [...], v: [...]}``, linearly interpolated and held at
 the ends as `TimeInput` does) and returns the outputs at every saved time and the first blow-up
-(a state not finite, or below a lower limit of 0), as `BlowUpCheck` finds it.
+(a state not finite, or below a lower limit of 0), as `BlowUpCheck` finds it. A model with RANDOM
+functions also reads, from `P`, the seed and the run's position (`JsModel.random`, the module's
+`random`): the same pair draws the numpy engine's numbers, the run at position i of
+``run(..., seed=s)`` being ``{random_seed: s, random_run: i}`` (`js_random`).
 
 Anything the generated numpy code holds that has no JavaScript twin here is refused with an
 `UnsupportedConstructError` naming the construct and the variable.
@@ -38,6 +42,7 @@ from carespiral.pysd_runner.batch.codegen import control_source, plan
 from carespiral.pysd_runner.batch.js_expr import IDENT, JsUnsupportedError, ToJs, dotted
 from carespiral.pysd_runner.batch.js_runtime import JS_RUNTIME, RUNTIME_NAMES
 from carespiral.pysd_runner.batch.lowering import Program
+from carespiral.pysd_runner.batch.program import RANDOM_RUN, RANDOM_SEED
 
 __all__ = ["JS_RUNTIME", "JsModel", "JsUnsupportedError", "compile_js", "generate_js",
            "time_grid"]
@@ -75,6 +80,9 @@ class JsModel:
     dt: float
     nsteps: int
     save_every: int
+    # node ids of the RANDOM functions' seed and run position, which every run's `P` holds
+    # (None when the model draws no random numbers)
+    random: tuple[str, str] | None = None
 
     @property
     def times(self) -> list[float]:
@@ -120,6 +128,9 @@ def generate_js(prog: Program, params: Iterable[str], inputs: Iterable[str],
     from carespiral.pysd_runner.batch.runtime import Table
 
     _check_program(prog)
+    randoms = RANDOM_RUN in prog.aux  # each run is given its seed and position (`random_streams`)
+    if randoms:
+        params = list(dict.fromkeys([*params, RANDOM_SEED, RANDOM_RUN]))
     pl = plan(prog, params, inputs, outputs, every_step=False)
     states = prog.states
     label = {nid: v for v, nid in prog.names.items()}
@@ -173,7 +184,7 @@ def generate_js(prog: Program, params: Iterable[str], inputs: Iterable[str],
     # ---- one step: the kernel, with every non-local value handed over once ----------------
     moving = [sid for sid in states if sid in pl.moving]
     local = {nid for nid, _ in pl.core} | {nid for nid, _ in pl.extra} | set(moving)
-    local |= {"time", "time_step", "dt"}
+    local |= {"time", "time_step", "dt", "k"}  # k: the step, which RANDOM functions read
     kt = ToJs(prog, fast, tr.parsed)
     core = [f"{nid} = {kt.code(code, label.get(nid, nid))};" for nid, code in pl.core]
     extra = [f"{nid} = {kt.code(code, label.get(nid, nid))};" for nid, code in pl.extra]
@@ -221,20 +232,21 @@ def generate_js(prog: Program, params: Iterable[str], inputs: Iterable[str],
         K.append("let " + ", ".join(dict.fromkeys(temps)) + ";")
     K += [f"const $O{j} = $O[{j}];" for j in range(len(pl.outputs))]
     K.append('let $bt = NaN, $bv = -1, $bk = "";')
-    K.append("for (let $k = 0; ; $k++) {")
+    kv = "k" if randoms else "$k"  # the numpy code's name of the step, when it reads it
+    K.append(f"for (let {kv} = 0; ; {kv}++) {{")
     K += core
-    K.append("if ($k % $se === 0) {")
+    K.append(f"if ({kv} % $se === 0) {{")
     K += extra
-    K.append("const $j = ($k / $se) | 0;")
+    K.append(f"const $j = ({kv} / $se) | 0;")
     K += [f"$O{j}[$j] = {o};" for j, o in enumerate(pl.outputs)]
     K.append("}")
-    K.append("if ($bv < 0 && ($k % $se === 0 || $k === $n)) {")
+    K.append(f"if ($bv < 0 && ({kv} % $se === 0 || {kv} === $n)) {{")
     for j, (sid, nn) in enumerate(zip(pl.checked, nonneg, strict=True)):
         cond = (f"{sid} < 0" if nn else "false")
         K.append(f'if ($bv < 0) {{ if ({cond}) {{ $bt = time; $bv = {j}; $bk = "negative"; }} '
                  f'else if (!isFinite({sid})) {{ $bt = time; $bv = {j}; $bk = "not finite"; }} }}')
     K.append("}")
-    K.append("if ($k === $n) break;")
+    K.append(f"if ({kv} === $n) break;")
     K += updates
     K.append("time = time + dt;")
     K.append("}")
@@ -259,7 +271,9 @@ def generate_js(prog: Program, params: Iterable[str], inputs: Iterable[str],
     checked_labels = [states[sid].vensim or states[sid].owner for sid in pl.checked]
     tail = [f"const CHECKED = {_js_strings(checked_labels)};",
             f"const OUTPUTS = {_js_strings(pl.outputs)};",
-            "return {simulate: simulate, outputs: OUTPUTS, checked: CHECKED};", "})"]
+            f"const RANDOM = {_js_strings([RANDOM_SEED, RANDOM_RUN]) if randoms else 'null'};",
+            "return {simulate: simulate, outputs: OUTPUTS, checked: CHECKED, random: RANDOM};",
+            "})"]
     return "\n".join(head + K + S + tail) + "\n"
 
 
@@ -324,4 +338,6 @@ def compile_js(model: Any, params: Iterable[str] = (), inputs: Iterable[str] = (
     source = generate_js(prog, p_ids.values(), i_ids.values(), list(o_ids.values()))
     t0, dt, nsteps, save_every = time_grid(prog)
     pl_checked = [s.vensim or s.owner for sid, s in prog.states.items() if s.ddt or s.update]
-    return JsModel(source, p_ids, i_ids, o_ids, tuple(pl_checked), t0, dt, nsteps, save_every)
+    random = (RANDOM_SEED, RANDOM_RUN) if RANDOM_RUN in prog.aux else None
+    return JsModel(source, p_ids, i_ids, o_ids, tuple(pl_checked), t0, dt, nsteps, save_every,
+                   random)

@@ -130,9 +130,16 @@ window.CarespiralSimCore = function (CFG, M) {
     });
     return v;
   }
+  // RANDOM functions draw from the batch backend's streams, keyed as run_batch keys them: seed 0;
+  // the central run (and the baseline) at position 0, posterior draw i at position i + 1
+  var RANDOM_SEED = 0;
   function runWith(st, draw) {
     var P = {}, T = {};
     Object.keys(CFG.params).forEach(function (name) { P[CFG.params[name]] = baseOf(name, draw); });
+    if (M.random) {
+      P[M.random[0]] = RANDOM_SEED;
+      P[M.random[1]] = draw < 0 ? 0 : draw + 1;
+    }
     Object.keys(CFG.inputs).forEach(function (name) {
       T[CFG.inputs[name]] = {t: KN, v: seriesFor(name, draw, st)};
     });

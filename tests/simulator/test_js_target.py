@@ -115,20 +115,12 @@ def test_js_equals_numpy(js_page, sim, mdl):
         with pytest.raises(type(exc)):
             compile_js(compile_model(mdl))
         return
-    if _draws_random(bm.program):  # the page has no twin of the random streams: refused, named
-        with pytest.raises(JsUnsupportedError, match="a RANDOM function"):
-            compile_js(bm, params=list(frame.columns))
-        return
     js = compile_js(bm, params=list(frame.columns))
     id_rows = [{js.params[c]: float(row[c]) for c in frame.columns} for _, row in frame.iterrows()]
-    assert_equal_runs(run_js(js_page, sim, js, id_rows or [{}]), ds, js, mdl.stem)
-
-
-def _draws_random(prog) -> bool:
-    """Whether a lowered program calls the batch backend's RANDOM streams."""
-    codes = [a.code for a in prog.aux.values()] + [a.init_code or "" for a in prog.aux.values()]
-    codes += [s.init_code or "" for s in prog.states.values()]
-    return any("rt.random_" in c for c in codes)
+    id_rows = id_rows or [{}]
+    if js.random is not None:  # the numpy batch's runs: seed 0, positions 0, 1, ...
+        id_rows = [{**r, js.random[0]: 0.0, js.random[1]: float(i)} for i, r in enumerate(id_rows)]
+    assert_equal_runs(run_js(js_page, sim, js, id_rows), ds, js, mdl.stem)
 
 
 @pytest.mark.browser
