@@ -116,7 +116,11 @@ def test_past_the_threshold_the_system_collapses_within_six_years(model, lever, 
     assert all(signs.values()), signs
 
 
-@pytest.mark.parametrize(("lever", "value"), [("Compliance Burden", 1.05), ("Underlying Need", 0.0335)])
+# Below the folds of the sustainable branch (continuation, docs/models/collapse_spiral.md:
+# burden 1.033, need 0.0333) the stable state exists and holds. (Between a fold and the 2040
+# thresholds the service also holds to 2040, but only through slow passage: burden 1.05 tips
+# after about 120 years.)
+@pytest.mark.parametrize(("lever", "value"), [("Compliance Burden", 1.02), ("Underlying Need", 0.033)])
 def test_below_the_threshold_the_system_holds(model, lever, value):
     default = model.parameter(lever).default
     df = model.run(params={lever: step(default, value, on=96)}, saveper=12)
