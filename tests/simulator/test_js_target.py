@@ -206,3 +206,19 @@ def test_names_and_grid_follow_the_batch_model():
     with pytest.raises(Exception, match="both as a parameter and a time input"):
         compile_js(bm, params=["Referral Rate"], inputs=["Referral Rate"])
     json.dumps(js.params)
+
+
+def test_a_random_call_the_target_cannot_read_is_refused():
+    # RANDOM calls compile (test_random.py); one whose call site is not a whole-number literal
+    # (never lowered so, but a program edited by hand could hold it) is refused, named
+    bm = compile_model(TESTS / "batch" / "models" / "random.mdl")
+    prog = bm.program
+    nid = prog.names["Uniform Draw"]
+    aux = dict(prog.aux)
+    code = aux[nid].code
+    assert code.startswith("rt.random_uniform(")
+    aux[nid] = dataclasses.replace(aux[nid], code=code.replace(code.split(", ")[-2], "time"))
+    with pytest.raises(JsUnsupportedError, match="a RANDOM call") as err:
+        generate_js(dataclasses.replace(prog, aux=aux), (), (), [nid])
+    assert err.value.variable == "Uniform Draw"
+    assert "function simulate" in generate_js(prog, (), (), [nid])

@@ -15,6 +15,7 @@ import base64
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import erfc
 
@@ -26,6 +27,7 @@ from carespiral.pysd_runner.batch.js_target import JS_RUNTIME, compile_js
 pytestmark = pytest.mark.browser
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
 MODELS = {"Query_file": HERE.parent / "conformance" / "models" / "Query_file" / "Query_file.mdl",
           "random_draws": HERE / "models" / "random_draws.mdl"}
 RTOL = 1e-9
@@ -174,3 +176,32 @@ def test_model_draws_equal_numpy(page, name):
 
 def js_index(js, name: str) -> int:
     return list(js.outputs).index(name)
+
+
+def test_page_runs_are_keyed_as_a_batch(page):
+    # the page's runs (simulator_core.js): the central run is position 0 with seed 0, posterior
+    # draw i position i + 1, so a batch of [central, draw 0, draw 1] at seed 0 gives its numbers
+    bm = compile_model(MODELS["random_draws"])
+    names = ["Low", "Normal Mean"]
+    js = compile_js(bm, params=names, outputs=["Level", "Normal Draw", "Uniform Draw"])
+    rows = [[2.0, 2.0], [1.0, 3.5], [3.0, -0.5]]
+    ds = bm.run(pd.DataFrame(rows, columns=names), seed=0, outputs=list(js.outputs),
+                engine="numpy")
+    n_t = js.nsteps // js.save_every + 1
+    cfg = {"grid": {"t0": js.t0, "dt": js.dt, "nsteps": js.nsteps, "saveEvery": js.save_every,
+                    "knots": [js.t0 + js.dt * i for i in range(js.nsteps + 1)]},
+           "times": js.times, "calendar": None, "sliders": [], "shocks": [], "panels": [],
+           "criteria": [], "outputs": [], "inputs": {}, "scenarioInputs": {}, "policyStart": 0,
+           "params": js.params, "base": dict(zip(names, rows[0], strict=True)),
+           "draws": {"names": names, "rows": rows[1:]}}
+    core = (REPO / "reports" / "assets" / "simulator_core.js").read_text(encoding="utf-8")
+    texts = page.execute_script(
+        core + f"; var M = ({js.source})(window.RT);"
+        "var C = window.CarespiralSimCore(arguments[0], M);"
+        "return [-1, 0, 1].map(function (d) { return window.enc(C.runWith({}, d).outputs); });",
+        cfg)
+    for i, text in enumerate(texts):
+        got = unb64(text).reshape(len(js.outputs), n_t)
+        for j, v in enumerate(js.outputs):
+            np.testing.assert_allclose(got[j], ds[v].to_numpy()[i], rtol=RTOL, atol=0,
+                                       err_msg=f"page run {i - 1}: {v}")
