@@ -26,7 +26,7 @@ from .levers import lever_change, lever_level, lever_range
 from .page import Page, PlotlyJs, format_value
 from .style import wrap_title
 
-__all__ = ["exploration_page", "exploration_report"]
+__all__ = ["exploration_page", "exploration_report", "policy_columns"]
 
 _KEYS = {"direction", "step", "param", "param2", "regime"}
 MAX_STOCKS = 3  # bifurcation diagrams drawn (one per stock)
@@ -450,7 +450,8 @@ def _tipping(page: Page, b: Any, sw: Any, rm: Any = None, ranges: Any = None) ->
                   "collapse needs no shock.")
 
 
-def _policy_columns(p: Any) -> dict[str, str]:
+def policy_columns(p: Any) -> dict[str, str]:
+    """The policy front's outcome columns in words, with their units."""
     n = (getattr(p, "settings", {}) or {}).get("short_run", 24)
     cols = {"cost": "cost (£ million a year)", "collapse_risk": "collapse risk",
             "caseload": "caseload in the worse futures (children per FTE)",
@@ -470,7 +471,7 @@ def _policy(page: Page, p: Any, children: float | None = None) -> None:
         "front holds those that no other setting beats on cost, collapse risk and caseload at "
         "once. Costs are in £ million a year above doing nothing.",
     )
-    levers = [c for c in p.front.columns if c not in _policy_columns(p)]
+    levers = [c for c in p.front.columns if c not in policy_columns(p)]
     labels = {c: _lab(c, model) for c in levers}
     fig, note = ef.pareto_figure(p.front, p.evaluated, baseline=getattr(p, "baseline", None),
                                  labels=labels)
@@ -484,7 +485,7 @@ def _policy(page: Page, p: Any, children: float | None = None) -> None:
                                              for _, row in p.front.iterrows()])
     units = {c: naming(c, model).unit for c in levers}
     sec.table(front.rename(columns={**{c: f"{labels[c]} ({units[c]})" for c in levers},
-                                    **_policy_columns(p)}),
+                                    **policy_columns(p)}),
               caption="The Pareto front: each policy in words, its lever settings and what "
               "they achieve.")
     if len(p.short_run):

@@ -30,7 +30,13 @@ def optimise(
     res.save(out)
     ranges = observed_ranges(res.model, out)  # its child population puts posts in numbers
     # plain echo, not rich: a wide table must not be re-wrapped to the terminal width
-    typer.echo(res.front.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    from carespiral.pysd_runner.catalog import label
+    from carespiral.reports.exploration_report import policy_columns
+
+    words = policy_columns(res)  # columns in words with units, levers by their labels
+    shown = res.front.rename(columns={c: words.get(c) or label(c, res.model)
+                                      for c in res.front.columns})
+    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     only = res.short_run_only
     console.print("Levers that only look good in the short run: " + (", ".join(only) or "none"))
     if html:

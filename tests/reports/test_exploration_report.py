@@ -282,3 +282,19 @@ def test_folds_are_numbered_among_themselves_and_tiny_values_read_zero(explorati
     table = next(bl.frame for s in page.sections for bl in s.blocks if hasattr(bl, "frame"))
     assert list(table["mark"]) == ["F1", "", "F2", ""]
     assert list(table["Backlog"]) == [0.5, 0.0, -0.5, 0.0]
+
+
+def test_the_optimise_command_prints_its_front_in_words(tmp_path):
+    from typer.testing import CliRunner
+
+    from carespiral.cli import app
+
+    spec = tmp_path / "opt.toml"
+    spec.write_text(
+        'model = "workforce_spiral"\nstop = 120\n[uncertainties]\n"Referral Rate" = [250, 400]\n'
+        '[levers]\nestablishment = { range = [120, 220], cost = 4.5 }\n'
+        '[optimise]\npopulation = 4\ngenerations = 2\nensemble = 4\n')
+    res = CliRunner().invoke(app, ["optimise", str(spec), "--out", str(tmp_path / "opt")])
+    assert res.exit_code == 0, res.output
+    assert "cost (£ million a year)" in res.output and "collapse risk" in res.output
+    assert "collapse_risk" not in res.output and "max_regret" not in res.output
