@@ -93,9 +93,9 @@ JS_RANDOM = r"""
   function mul(ah, al, bh, bl) {  // the product modulo 2^64
     var a0 = al & 0xFFFF, a1 = al >>> 16, b0 = bl & 0xFFFF, b1 = bl >>> 16;
     var mid = a0 * b1 + a1 * b0;  // below 2^33: exact
-    var low = a0 * b0 + (mid % TWO16) * TWO16;  // the low 32 bits of al * bl, and a carry
-    var lo = low % TWO32;
-    var hi = a1 * b1 + Math.floor(mid / TWO16) + (low - lo) / TWO32;
+    var low = a0 * b0 + (mid & 0xFFFF) * TWO16;  // the low 32 bits of al * bl, and a carry
+    var lo = low >>> 0;  // ToUint32 of a whole number: modulo 2^32
+    var hi = a1 * b1 + (mid - (mid & 0xFFFF)) / TWO16 + (low - lo) / TWO32;
     H = (hi + Math.imul(ah, bl) + Math.imul(al, bh)) >>> 0;  // ToUint32: modulo 2^32
     L = lo;
   }
