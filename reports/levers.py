@@ -96,7 +96,9 @@ def lever_change(name: str, value: float, default: float, model: str | None = No
     v, d = float(value), float(default)
     if abs(v - d) <= 1e-9 * max(1.0, abs(d)):
         return f"{label.lower()} unchanged"
-    rel = f" ({(v - d) / d:+.0%})" if d else ""
+    share = (v - d) / d if d else 0.0
+    # a change under half a per cent would read "(-0%)": say it is under 1%
+    rel = "" if not d else f" ({share:+.0%})" if abs(share) >= 0.005 else " (under 1%)"
     if role == "establishment":
         a, b = _posts(v, unit, children), _posts(d, unit, children)
         if a is None or b is None:

@@ -58,6 +58,7 @@ table.cs-table caption { text-align: left; font-weight: 600; padding: 6px 8px; c
 table.cs-table th, table.cs-table td { padding: 4px 8px; border-bottom: 1px solid #eee; }
 table.cs-table th { background: #f5f5f5; position: sticky; top: 0; text-align: left; }
 table.cs-table td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.cs-table td:first-child:not(.num) { min-width: 18em; }  /* names and sentences keep room */
 table.cs-table tr.cs-highlight td { background: #fde7d9; font-weight: 600; }
 aside.cs-note { background: var(--note); border-left: 4px solid #E69F00; padding: 6px 12px;
   margin: 1em 0; font-size: 0.92rem; }

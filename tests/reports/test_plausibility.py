@@ -196,6 +196,9 @@ def test_levers_in_words():
         "about 1,500 fewer funded social worker posts (-4%)")
     assert lever_change("establishment", 0.00287, 0.003, "collapse_spiral") == (
         "4% fewer funded posts per child")
+    # 0.3% fewer posts: 11.79 million children x 0.00001 = 118, and "(under 1%)", not "(-0%)"
+    assert lever_change("establishment", 0.00299, 0.003, "collapse_spiral", kids) == (
+        "about 118 fewer funded social worker posts (under 1%)")
     assert lever_level("compliance_burden", 1.116, "collapse_spiral") == (
         "recording load 12% above the 2013-19 level")
     assert lever_level("Compliance Burden", 0.7, "collapse_spiral") == (
