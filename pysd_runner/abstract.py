@@ -53,16 +53,22 @@ def abstract_model(path: str | Path) -> Any:
     return parse_model(path).abstract
 
 
-def parse_model(path: str | Path) -> ParsedModel:
-    """Parse a model file (cached by its resolved path and content hash)."""
+def model_path(path: str | Path) -> Path:
+    """`path` as a Path if it is a model file carespiral reads (Vensim or XMILE), else a
+    FileFormatError saying what was expected."""
     path = Path(path)
     if not path.is_file():
         raise FileFormatError(path, "no such model file",
                               hint="give a bundled model name or a .mdl path")
-    suffix = path.suffix.lower()
-    if suffix not in VENSIM_SUFFIXES | XMILE_SUFFIXES:
-        raise FileFormatError(path, f"unsupported model file type {suffix!r}",
+    if path.suffix.lower() not in VENSIM_SUFFIXES | XMILE_SUFFIXES:
+        raise FileFormatError(path, f"unsupported model file type {path.suffix.lower()!r}",
                               hint="expected a Vensim .mdl or XMILE file")
+    return path
+
+
+def parse_model(path: str | Path) -> ParsedModel:
+    """Parse a model file (cached by its resolved path and content hash)."""
+    path = model_path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -33,9 +33,8 @@ from pathlib import Path
 
 from carespiral.errors import FileFormatError, UnsafeModelError
 from carespiral.pysd_runner.abstract import (
-    VENSIM_SUFFIXES,
-    XMILE_SUFFIXES,
     abstract_model,
+    model_path,
     parse_model,
 )
 from carespiral.pysd_runner.cache import (
@@ -100,14 +99,7 @@ def translation(path: str | Path, allow_external: bool | None = None) -> Transla
     `allow_external`: let the model read data files outside its folder (default: the
     environment variable CARESPIRAL_ALLOW_EXTERNAL).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileFormatError(path, "no such model file",
-                              hint="give a bundled model name or a .mdl path")
-    suffix = path.suffix.lower()
-    if suffix not in VENSIM_SUFFIXES | XMILE_SUFFIXES:
-        raise FileFormatError(path, f"unsupported model file type {suffix!r}",
-                              hint="expected a Vensim .mdl or XMILE file")
+    path = model_path(path)
     allow = allow_external_default() if allow_external is None else bool(allow_external)
     stem = re.sub(r"[^A-Za-z0-9_-]", "_", path.stem)[:40] or "model"
     entry = cache_dir() / f"{stem}-{model_hash(path)}"
