@@ -9,7 +9,8 @@ ensemble of the mean caseload over the last 12 months, or its mean). pymoo's NSG
 population; every generation is one batch of population x ensemble runs. The front's policies also
 get their maximum regret: how much worse their caseload is, in the worst draw, than the best policy
 on the front (or the baseline) in that draw, and, for models with a `scandal_shock` driver, their
-recovery time after a scandal like November 2008's (see `resilience.py`).
+recovery time after a further scandal of height 1 for six months (see `resilience.py`): in
+`collapse_spiral` about twice the fitted size of November 2008's (0.51).
 
 Levers that only look good in the short run: moving a lever from its default to an end of its
 range, across the ensemble, lowers the mean caseload over the first `short_run` months but raises
@@ -182,8 +183,8 @@ def optimise(
         front["agency_premium"] = r["agency"].mean(axis=1) * ev.cost_model.agency_premium / 1e6
     if "scandal_shock" in model.drivers:
         # Resilience of each front policy (uncertainties at their defaults): months to get back
-        # within 5% of the undisturbed backlog after a scandal like November 2008's (height 1,
-        # six months), NaN if it never does.
+        # within 5% of the undisturbed backlog after a scandal of height 1 for six months (in
+        # collapse_spiral about twice the fitted 2008 scandal, 0.51), NaN if it never does.
         from carespiral.exploration.resilience import resilience
 
         rec = resilience(model, front[ev.levers], height=1.0, start=24.0, duration=6.0,
