@@ -154,6 +154,29 @@ print(json.dumps({{"runs": {n}, "seconds": el, "peak_mb": peak / 1024,
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _spare_cores(threads: int) -> float:
+    """Speed-up of a trivial compiled loop run on `threads` threads against one after another:
+    about `threads` on an idle machine, less when other programs hold the cores."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numba
+
+    @numba.njit(nogil=True)
+    def busy(n: int) -> float:
+        s = 0.0
+        for i in range(n):
+            s += (i % 7) * 1e-9
+        return s
+
+    busy(10)
+    size = 200_000_000
+    serial = _wall(lambda: [busy(size) for _ in range(threads)])
+    with ThreadPoolExecutor(threads) as pool:
+        parallel = _wall(lambda: [f.result() for f in [pool.submit(busy, size)
+                                                        for _ in range(threads)]])
+    return serial / parallel
+
+
 def goals(mdl: Path, bm, outs: list[str], n: int, repeats: int) -> None:
     """The speed goals on one model at N runs: the numba engine on one thread and on every core
     against PySD and Simlin, all timed in this process, interleaved `repeats` times.
@@ -208,7 +231,9 @@ def goals(mdl: Path, bm, outs: list[str], n: int, repeats: int) -> None:
         print(f"{k:>20} {best_wall[k]:>10.2f} {best_wall[k] / best_wall['PySD']:>8.0f} "
               f"{best_wall[k] / best_wall['Simlin']:>9.1f} {best_cpu[k]:>10.2f} "
               f"{best_cpu[k] / best_cpu['PySD']:>8.0f}")
-    print(f"threads' speed-up (wall): {best_wall[f'numba, {cores} threads'] / best_wall['numba, 1 thread']:.2f}")
+    print(f"threads' speed-up (wall): {best_wall[f'numba, {cores} threads'] / best_wall['numba, 1 thread']:.2f}; "
+          f"control: a bare numba loop without the GIL on {cores} threads gets "
+          f"{_spare_cores(cores):.2f} (what the machine's other jobs leave free now)")
     print("every round, wall runs/s: " + "; ".join(
         f"{k} " + ", ".join(f"{x:.2f}" for x in v) for k, v in wall.items()))
 
