@@ -42,7 +42,9 @@ SLIDER_DRIVERS = ("underlying_need",)
 @dataclass(frozen=True)
 class Shock:
     """A shock button: `op` ("add" or "scale") `amount` to the first of `targets` (roles or
-    variable names) the model has, for `months` months from the month chosen on the page."""
+    variable names) the model has, for `months` months from the month chosen on the page. With
+    `amount_from`, a constant of the model that holds the size (the fitted 2008 scandal), the
+    amount is that constant's value on the page (its default, a scenario's or the fit's)."""
 
     key: str
     label: str
@@ -51,12 +53,14 @@ class Shock:
     op: str
     amount: float
     months: float
+    amount_from: str | None = None
 
 
 SHOCKS: tuple[Shock, ...] = (
     Shock("scandal", "A scandal of the 2008 size",
           "a national scandal as intense as the death of Peter Connelly made public in "
-          "November 2008, for six months", ("scandal_shock",), "add", 1.0, 6.0),
+          "November 2008 (its size as fitted), for six months", ("scandal_shock",), "add",
+          1.0, 6.0, amount_from="Scandal 2008 Size"),
     Shock("freeze", "A recruitment freeze", "no new permanent recruits for twelve months",
           ("Vacancy Fill Rate", "Maximum Hiring Rate"), "scale", 0.0, 12.0),
     Shock("surge", "A demand surge", "underlying need a fifth higher for twelve months",
@@ -238,8 +242,11 @@ def simulator_content(model: Any, *, calibration: Any = None, scenarios: Sequenc
         target = next((model.roles.get(t, t) for t in sh.targets
                        if model.roles.get(t, t) in params), None)
         if target is not None:
+            amount = sh.amount
+            if sh.amount_from is not None and sh.amount_from in params:
+                amount = float(base.get(sh.amount_from, params[sh.amount_from].default))
             shocks.append({"key": sh.key, "label": sh.label, "meaning": sh.meaning,
-                           "name": target, "op": sh.op, "amount": sh.amount,
+                           "name": target, "op": sh.op, "amount": amount,
                            "months": sh.months})
 
     # ---- run configuration: time inputs and per-run parameters -------------------------------

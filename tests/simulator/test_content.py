@@ -39,3 +39,20 @@ def test_first_sentence_reads_a_comment_outside_brackets():
     assert first_sentence("Rate of 0.5 a month. Then") == "Rate of 0.5 a month."
     assert first_sentence("word " * 60).endswith("...")
     assert first_sentence("") == ""
+
+
+def test_the_2008_scandal_button_has_the_models_2008_size():
+    """The button says "a scandal of the 2008 size": it adds the model's own Scandal 2008 Size
+    (the fitted one), not a fixed number, and a scenario that changes that size changes it."""
+    from carespiral.pysd_runner import load
+    from carespiral.pysd_runner.scenario import Scenario
+    from carespiral.reports.simulator_content import simulator_content
+
+    m = load("collapse_spiral")
+    size = m.parameter("Scandal 2008 Size").default
+    cfg, _ = simulator_content(m)
+    shock = next(s for s in cfg["shocks"] if s["key"] == "scandal")
+    assert shock["amount"] == size and shock["name"] == m.resolve("scandal_shock")
+    bigger = Scenario(name="big", params={"Scandal 2008 Size": 2 * size})
+    cfg, _ = simulator_content(m, scenarios=[bigger])
+    assert next(s for s in cfg["shocks"] if s["key"] == "scandal")["amount"] == 2 * size
