@@ -275,6 +275,20 @@ def _get_path(node: Any, loc: Sequence[str | int]) -> Any:
     return node
 
 
+# pydantic error types whose expectation is one value of the error's context: (words, key)
+_BOUNDED = {
+    "greater_than": ("a number greater than {}", "gt"),
+    "greater_than_equal": ("a number of at least {}", "ge"),
+    "less_than": ("a number below {}", "lt"),
+    "less_than_equal": ("a number of at most {}", "le"),
+    "literal_error": ("one of {}", "expected"),
+    "union_tag_invalid": ("one of {}", "expected_tags"),
+    "union_tag_not_found": ("one of {}", "expected_tags"),
+    "too_short": ("at least {} item(s)", "min_length"),
+    "too_long": ("at most {} item(s)", "max_length"),
+}
+
+
 def _expected(err: dict[str, Any]) -> str:
     kind, ctx = err["type"], err.get("ctx") or {}
     simple = {
@@ -287,22 +301,10 @@ def _expected(err: dict[str, Any]) -> str:
     }
     if kind in simple:
         return simple[kind]
-    if kind == "greater_than":
-        return f"a number greater than {_num(ctx.get('gt'))}"
-    if kind == "greater_than_equal":
-        return f"a number of at least {_num(ctx.get('ge'))}"
-    if kind == "less_than":
-        return f"a number below {_num(ctx.get('lt'))}"
-    if kind == "less_than_equal":
-        return f"a number of at most {_num(ctx.get('le'))}"
-    if kind == "literal_error":
-        return f"one of {ctx.get('expected')}"
-    if kind in ("union_tag_invalid", "union_tag_not_found"):
-        return f"one of {ctx.get('expected_tags', '')}"
-    if kind == "too_short":
-        return f"at least {ctx.get('min_length')} item(s)"
-    if kind == "too_long":
-        return f"at most {ctx.get('max_length')} item(s)"
+    if kind in _BOUNDED:
+        template, key = _BOUNDED[kind]
+        value = ctx.get(key, "")
+        return template.format(_num(value) if key in ("gt", "ge", "lt", "le") else value)
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
     if kind == "assertion_error":
