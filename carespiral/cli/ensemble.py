@@ -110,7 +110,7 @@ def ensemble(
     lhs: int = typer.Option(None, "--lhs", help="Draw N Latin-hypercube samples of --vary."),
     vary: list[str] = typer.Option(None, "--vary", help="NAME=LO:HI range for --lhs "
                                    "(repeatable)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the Latin hypercube."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the Latin hypercube and of the model's RANDOM functions."),
     scenario: str = typer.Option(None, "--scenario", help="Scenario name or TOML file."),
     outputs: str = typer.Option(None, "--outputs", help="Comma-separated outputs (names or "
                                 "roles); default: stocks and catalogue outputs."),
@@ -169,7 +169,7 @@ def ensemble(
         # backend "auto": a model the batch backend cannot compile runs on PySD
         ds = m.run_batch(params, outputs=split_list(outputs), saveper=saveper,
                          scenario=scenario, reduce=reduce, scheduler=scheduler,
-                         chunk_size=chunk_size, period_offset=period_offset, engine=engine,
+                         chunk_size=chunk_size, period_offset=period_offset, engine=engine, seed=seed,
                          progress=lambda done, total: bar.update(task, completed=done),
                          backend="auto")
     if ds.attrs.get("engine") == "pysd":

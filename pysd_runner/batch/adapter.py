@@ -42,13 +42,15 @@ def run_batch(
     progress: Callable[[int, int], None] | None = None,
     check_bounds: bool = True,
     engine: str | None = None,
+    seed: int = 0,
 ) -> xr.Dataset:
     """One run per row of `params` (names: Vensim, Python or role), all at once.
 
     Outputs default to the model's stocks and catalogue outputs. With `reduce`, per-run
     summaries instead of trajectories. A scenario's constants fill columns `params` does not
     give; its time-varying inputs start from each run's own value of the variable.
-    `engine`: "numpy", "numba" or None ("auto"); see `BatchModel.run`.
+    `engine`: "numpy", "numba" or None ("auto"); see `BatchModel.run`. `seed`: the RANDOM
+    functions' seed; row i draws from the stream (seed, i) whatever the chunks or engine.
     """
     bm = compile_model(Path(model.mdl_path))
     params = pd.DataFrame(index=pd.RangeIndex(1, name="run")) if params is None else params
@@ -106,7 +108,7 @@ def run_batch(
                 time_step=time_step, reduce=red, inputs=times, period=period,
                 period_offset=period_offset,
                 chunk_size=chunk_size, scheduler=scheduler, progress=progress, n=len(params),
-                engine=engine)
+                engine=engine, seed=seed)
     if getattr(model, "start_date", None) is not None and "time" in ds.coords:
         from carespiral.pysd_runner.calendar import months_to_dates
 
