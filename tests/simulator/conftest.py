@@ -65,6 +65,33 @@ def decode(text: str, shape: tuple[int, ...]) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<f8").reshape(shape)
 
 
+# window.dec (base64 -> Float64Array) and window.enc (Float64Arrays -> one base64 string): the
+# page's side of `decode`, for the checks that send the JavaScript runtime numbers and read back.
+JS_CODEC = (
+    "window.dec = function (s) { var b = atob(s), u = new Uint8Array(b.length);"
+    " for (var i = 0; i < b.length; i++) u[i] = b.charCodeAt(i);"
+    " return new Float64Array(u.buffer); };"
+    "window.enc = function (arrays) { var n = 0; arrays.forEach(function (a) { n += a.length; });"
+    " var all = new Float64Array(n), k = 0;"
+    " arrays.forEach(function (a) { all.set(a, k); k += a.length; });"
+    " var b = new Uint8Array(all.buffer), s = '';"
+    " for (var i = 0; i < b.length; i += 32768)"
+    "  s += String.fromCharCode.apply(null, b.subarray(i, i + 32768));"
+    " return btoa(s); };")
+
+
+def runtime_page(driver, folder: Path):
+    """Open a blank page holding the JavaScript runtime (window.RT) and the codec above."""
+    from carespiral.pysd_runner.batch.js_target import JS_RUNTIME
+
+    page = folder / "runtime.html"
+    page.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'></head><body><script>"
+                    f"window.RT = {JS_RUNTIME.strip()};{JS_CODEC}</script></body></html>",
+                    encoding="utf-8")
+    driver.get(page.resolve().as_uri())
+    return driver
+
+
 def wait_for(driver, script: str, timeout: float = 60.0):
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -137,7 +164,7 @@ def sim():
     from types import SimpleNamespace
 
     return SimpleNamespace(decode=decode, wait_for=wait_for, open=open_sim, outputs=page_outputs,
-                           wait_draws=wait_draws)
+                           wait_draws=wait_draws, runtime_page=runtime_page)
 
 
 # ---- pages built once per session -------------------------------------------------------------

@@ -20,7 +20,6 @@ import pytest
 
 from carespiral.pysd_runner.batch import TimeInput, UnsupportedConstructError, compile_model
 from carespiral.pysd_runner.batch.js_target import (
-    JS_RUNTIME,
     JsUnsupportedError,
     compile_js,
     generate_js,
@@ -49,21 +48,9 @@ def draws(bm, n: int, seed: int) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def js_page(browser, tmp_path_factory):
+def js_page(browser, sim, tmp_path_factory):
     """A blank page holding the JavaScript runtime (the models are sent to it one by one)."""
-    page = tmp_path_factory.mktemp("js-target") / "runtime.html"
-    page.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'></head><body><script>"
-                    f"window.RT = {JS_RUNTIME.strip()};"
-                    "window.enc = function (arrays) {"
-                    " var n = 0; arrays.forEach(function (a) { n += a.length; });"
-                    " var all = new Float64Array(n), k = 0;"
-                    " arrays.forEach(function (a) { all.set(a, k); k += a.length; });"
-                    " var b = new Uint8Array(all.buffer), s = '';"
-                    " for (var i = 0; i < b.length; i += 32768)"
-                    "  s += String.fromCharCode.apply(null, b.subarray(i, i + 32768));"
-                    " return btoa(s); };</script></body></html>", encoding="utf-8")
-    browser.get(page.resolve().as_uri())
-    return browser
+    return sim.runtime_page(browser, tmp_path_factory.mktemp("js-target"))
 
 
 def run_js(driver, sim, js, P_rows: list[dict], T_rows: list[dict] | None = None):

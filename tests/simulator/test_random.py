@@ -22,7 +22,7 @@ from scipy.special import erfc
 from carespiral.pysd_runner.batch import compile_model
 from carespiral.pysd_runner.batch import random_streams as rs
 from carespiral.pysd_runner.batch.js_random import site_halves
-from carespiral.pysd_runner.batch.js_target import JS_RUNTIME, compile_js
+from carespiral.pysd_runner.batch.js_target import compile_js
 
 pytestmark = pytest.mark.browser
 
@@ -43,23 +43,8 @@ def unb64(text: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def page(browser, tmp_path_factory):
-    html = tmp_path_factory.mktemp("random") / "random.html"
-    html.write_text(
-        "<!DOCTYPE html><html><head><meta charset='utf-8'></head><body><script>"
-        f"window.RT = {JS_RUNTIME.strip()};"
-        "window.dec = function (s) { var b = atob(s), u = new Uint8Array(b.length);"
-        " for (var i = 0; i < b.length; i++) u[i] = b.charCodeAt(i);"
-        " return new Float64Array(u.buffer); };"
-        "window.enc = function (arrays) { var n = 0; arrays.forEach(function (a) { n += a.length; });"
-        " var all = new Float64Array(n), k = 0;"
-        " arrays.forEach(function (a) { all.set(a, k); k += a.length; });"
-        " var b = new Uint8Array(all.buffer), s = '';"
-        " for (var i = 0; i < b.length; i += 32768)"
-        "  s += String.fromCharCode.apply(null, b.subarray(i, i + 32768));"
-        " return btoa(s); };</script></body></html>", encoding="utf-8")
-    browser.get(html.resolve().as_uri())
-    return browser
+def page(browser, sim, tmp_path_factory):
+    return sim.runtime_page(browser, tmp_path_factory.mktemp("random"))
 
 
 def js_apply(driver, call: str, columns: list[np.ndarray]) -> np.ndarray:
