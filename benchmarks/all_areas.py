@@ -3,6 +3,7 @@
     python benchmarks/all_areas.py                 # everything (tens of minutes on 2 cores)
     python benchmarks/all_areas.py --quick         # 6 authorities, one origin, 1 sample area
     python benchmarks/all_areas.py --skip-compare --skip-old   # just the fit and the table
+    python benchmarks/all_areas.py --compare-only   # just pooled against unpooled forecasts
 
 In one run it measures, with wall time and the process's CPU time (all threads):
 
@@ -174,6 +175,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--skip-old", action="store_true")
     ap.add_argument("--skip-compare", action="store_true")
+    ap.add_argument("--compare-only", action="store_true",
+                    help="only the rolling-origin comparison of pooled and unpooled forecasts")
     ap.add_argument("--origins", default="2018,2019,2020")
     ap.add_argument("--subscripted", type=int, default=0)
     ap.add_argument("--out", default=None)
@@ -187,9 +190,10 @@ def main() -> None:
     report: dict = {"cores": len(os.sched_getaffinity(0)), "load_average_start": load_average(),
                     "quick": args.quick}
     print(f"{report['cores']} cores, load average {report['load_average_start']}", flush=True)
-    report["pooled"] = pooled_fit(areas, out)
-    n_auth = report["pooled"]["authorities"]
-    if not args.skip_old:
+    if not args.compare_only:
+        report["pooled"] = pooled_fit(areas, out)
+    if not args.skip_old and not args.compare_only:
+        n_auth = report["pooled"]["authorities"]
         report["old"] = old_way(SAMPLE[:1] if args.quick else SAMPLE, n_auth, out / "old")
         # like with like: the old way fits and computes each authority's margin
         new = report["pooled"]["fit_problems_and_table"]
