@@ -1,7 +1,8 @@
 """Does the calibrated collapse-spiral model follow England's history?
 
-    python benchmarks/history_fit.py                 # fit, backtest, print the tables
-    python benchmarks/history_fit.py --out DIR       # also write the tables and both results
+    nice python benchmarks/history_fit.py               # fit, backtest, write benchmarks/history/
+    nice python benchmarks/history_fit.py --band-only   # the in-sample fit and the shock band only
+    python benchmarks/history_fit.py --out DIR --results  # tables to DIR, and both fitted results
 
 Two calibrations of the bundled `national` spec (its own method, seed 0):
 
@@ -18,6 +19,8 @@ against the 95% predictive band of the in-sample fit. The spec fits from 2010-11
 children in need census's transition year), so the band for 2009-10 is built here the way the
 calibration builds its bands: the model run for each parameter draw, plus the series' error
 model with its maximum-likelihood scale (the root mean square of the fitted log residuals).
+`history_shock_band_summary.csv` gives, per series, how many published values lie inside and
+which lie outside; benchmarks/README.md records the figures.
 """
 
 from __future__ import annotations
@@ -109,38 +112,62 @@ def shock_band_table(result, seed: int = 0) -> pd.DataFrame:
     return out
 
 
+def band_summary(band: pd.DataFrame) -> pd.DataFrame:
+    """Per series: published values inside the 95% band, their share, and the years outside."""
+    rows = []
+    for name, g in band.groupby("series", sort=False):
+        out = g[~g["inside"]]
+        rows.append({"series": name, "years": f"{int(g['year'].min())}-{int(g['year'].max())}",
+                     "n": len(g), "inside": int(g["inside"].sum()),
+                     "share_inside": float(g["inside"].mean()),
+                     "outside": "; ".join(
+                         f"{int(r.year)}: {r.observed:,.0f} (band {r.lower:,.0f}-{r.upper:,.0f})"
+                         for r in out.itertuples())})
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=None, help="folder for the CSV tables")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "history",
+                    help="folder for the CSV tables (default: benchmarks/history)")
+    ap.add_argument("--results", action="store_true",
+                    help="also save both calibration results in --out")
+    ap.add_argument("--band-only", action="store_true",
+                    help="only the in-sample fit: trend signs and the 2008 shock band")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     t0 = time.perf_counter()
     full = calibrate("national", seed=args.seed)
     t1 = time.perf_counter()
-    back = calibrate("national", seed=args.seed, fit_until=2019)
-    t2 = time.perf_counter()
     trends = trend_table(full.fitted)
-    bt = backtest_table(back)
     band = shock_band_table(full, args.seed)
+    summary = band_summary(band)
     pd.set_option("display.width", 140)
     print(f"In-sample fit ({t1 - t0:.0f} s; slopes a year, 2013-2023, workforce 2017-2023)")
     print(trends.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"\nTrend signs right: {int(trends['sign_ok'].sum())} of {len(trends)}")
-    print(f"\nBacktest fit until 2019, forecasts 2020-2023 ({t2 - t1:.0f} s; MASE)")
+    print("\nThe 2008 shock: published values 2009-10 to 2023 inside the 95% band")
+    for r in summary.itertuples():
+        print(f"  {r.series:15s} {r.inside} of {r.n} ({r.share_inside:.0%})"
+              + (f"; outside: {r.outside}" if r.outside else ""))
+    args.out.mkdir(parents=True, exist_ok=True)
+    trends.to_csv(args.out / "history_trends.csv", index=False)
+    band.to_csv(args.out / "history_shock_band.csv", index=False)
+    summary.to_csv(args.out / "history_shock_band_summary.csv", index=False)
+    if args.results:
+        full.save(args.out / "national")
+    if args.band_only:
+        return
+    t2 = time.perf_counter()
+    back = calibrate("national", seed=args.seed, fit_until=2019)
+    t3 = time.perf_counter()
+    bt = backtest_table(back)
+    print(f"\nBacktest fit until 2019, forecasts 2020-2023 ({t3 - t2:.0f} s; MASE)")
     print(bt.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     means = bt[["model", "persistence", "trend", "mean"]].mean()
     print("mean MASE: " + ", ".join(f"{k} {v:.3g}" for k, v in means.items()))
-    print("\nThe 2008 shock: published values 2009-10 to 2023 inside the 95% band")
-    for name, g in band.groupby("series", sort=False):
-        outside = g.loc[~g["inside"], "year"].tolist()
-        print(f"  {name:15s} {int(g['inside'].sum())} of {len(g)}"
-              + (f"; outside: {outside}" if outside else ""))
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        trends.to_csv(args.out / "history_trends.csv", index=False)
-        bt.to_csv(args.out / "history_backtest.csv", index=False)
-        band.to_csv(args.out / "history_shock_band.csv", index=False)
-        full.save(args.out / "national")
+    bt.to_csv(args.out / "history_backtest.csv", index=False)
+    if args.results:
         back.save(args.out / "national-fit-until-2019")
 
 
