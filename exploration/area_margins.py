@@ -57,16 +57,19 @@ def batch_margins(model, base: pd.DataFrame, inputs: Inputs, roles: Sequence[str
     fmax = np.where(value > 0, upper[None, :] / np.where(value > 0, value, 1.0), np.nan)
     state = {"runs": 0}
 
-    def collapsed(factors: np.ndarray, keep_today: bool = False):
-        """factors: rows x roles; runs each (row, role) with that role raised."""
+    def collapsed(factors: np.ndarray, run: np.ndarray | None = None,
+                  keep_today: bool = False):
+        """factors: rows x roles; runs each (row, role) with that role raised, only where
+        `run` (rows x roles) is true: a settled (row, role) is not run again (reads False)."""
         R = len(roles)
-        rows = np.repeat(np.arange(n), R)
-        role = np.tile(np.arange(R), n)
+        pick = np.ones(n * R, dtype=bool) if run is None else run.reshape(-1)
+        rows = np.repeat(np.arange(n), R)[pick]
+        role = np.tile(np.arange(R), n)[pick]
         frame = base.iloc[rows].reset_index(drop=True)
         for j, nm in enumerate(names):
             col = value[rows, j].copy()
             mine = role == j
-            col[mine] = value[rows[mine], j] * factors.reshape(-1)[mine]
+            col[mine] = value[rows[mine], j] * factors.reshape(-1)[pick][mine]
             frame[nm] = col
         hit = np.zeros(len(frame), dtype=bool)
         now = pd.DataFrame(index=range(len(frame)), columns=["regime", "criterion"])
@@ -83,7 +86,9 @@ def batch_margins(model, base: pd.DataFrame, inputs: Inputs, roles: Sequence[str
                 now.iloc[sl] = c[["regime", "criterion"]].to_numpy()
             if progress:
                 progress(state["runs"])
-        return hit.reshape(n, R), now.iloc[::R].reset_index(drop=True)
+        full = np.zeros(n * R, dtype=bool)
+        full[pick] = hit
+        return full.reshape(n, R), now.iloc[::R].reset_index(drop=True)
 
     grid = np.linspace(0.0, 1.0, points)
     lo = np.ones_like(value)  # the largest factor known to hold
@@ -94,7 +99,9 @@ def batch_margins(model, base: pd.DataFrame, inputs: Inputs, roles: Sequence[str
         todo = np.isnan(hi) & np.isfinite(f)
         if g and not todo.any():
             break
-        hit, now = collapsed(np.where(np.isfinite(f), f, 1.0), keep_today=(g == 0))
+        # the first grid point runs every row (the regime today); later ones the open rows
+        hit, now = collapsed(np.where(np.isfinite(f), f, 1.0), None if g == 0 else todo,
+                             keep_today=(g == 0))
         if g == 0:
             today_table = now
         newly = todo & hit
@@ -106,7 +113,7 @@ def batch_margins(model, base: pd.DataFrame, inputs: Inputs, roles: Sequence[str
         if not open_.any():
             break
         mid = np.where(open_, 0.5 * (lo + hi), 1.0)
-        hit, _ = collapsed(mid)
+        hit, _ = collapsed(mid, open_)
         hi = np.where(open_ & hit, mid, hi)
         lo = np.where(open_ & ~hit, mid, lo)
     margins = {}

@@ -20,7 +20,7 @@ the caseload over the last 12 months or the collapse risk.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -34,7 +34,7 @@ from carespiral.exploration.experiments import build_design, needed_outputs
 from carespiral.exploration.spec import ExploreSpec
 from carespiral.results import Result
 
-__all__ = ["PolicyResult", "optimise"]
+__all__ = ["Found", "PolicyResult", "optimise", "pareto_search"]
 
 
 @dataclass
@@ -130,10 +130,6 @@ def optimise(
     progress: Callable[[int, int], None] | None = None,
 ) -> PolicyResult:
     """Search lever settings for the Pareto front of cost, collapse risk and robust caseload."""
-    from pymoo.algorithms.moo.nsga2 import NSGA2
-    from pymoo.core.problem import Problem
-    from pymoo.optimize import minimize
-
     from carespiral.pysd_runner import load
 
     t0 = time.perf_counter()
@@ -150,26 +146,21 @@ def optimise(
     lo = np.array([lv.lower for lv in spec.levers])
     hi = np.array([lv.upper for lv in spec.levers])
     archive: list[pd.DataFrame] = []
-    gen = [0]
 
-    class _Problem(Problem):
-        def __init__(self) -> None:
-            super().__init__(n_var=len(lo), n_obj=3, xl=lo, xu=hi)
+    def evaluate(Xs: list[np.ndarray]) -> list[np.ndarray]:
+        X = Xs[0]
+        F = ev.objectives(X, ev.run(X))
+        df = pd.DataFrame(X, columns=ev.levers)
+        df[["cost", "collapse_risk", "caseload"]] = F
+        archive.append(df)
+        return [F]
 
-        def _evaluate(self, X, out, *args, **kwargs):
-            r = ev.run(X)
-            F = ev.objectives(X, r)
-            out["F"] = F
-            df = pd.DataFrame(X, columns=ev.levers)
-            df[["cost", "collapse_risk", "caseload"]] = F
-            archive.append(df)
-            gen[0] += 1
-            if progress:
-                progress(gen[0], opt.generations)
-
-    res = minimize(_Problem(), NSGA2(pop_size=opt.population), ("n_gen", opt.generations),
-                   seed=spec.seed if seed is None else seed, verbose=False)
-    X = np.atleast_2d(res.X)
+    found = pareto_search([(lo, hi)], evaluate, n_obj=3, population=opt.population,
+                          generations=opt.generations,
+                          seed=spec.seed if seed is None else seed,
+                          progress=(lambda g: progress(g, opt.generations)) if progress
+                          else None)[0]
+    X = found.X
     r = ev.run(X)
     front = pd.DataFrame(X, columns=ev.levers)
     front[["cost", "collapse_risk", "caseload"]] = ev.objectives(X, r)
@@ -209,6 +200,93 @@ def optimise(
                 "agency_premium_per_fte": ev.cost_model.agency_premium}
     evaluated = pd.concat(archive, ignore_index=True) if archive else pd.DataFrame()
     return PolicyResult(front, evaluated, short, baseline, model.name, settings)
+
+
+@dataclass
+class Found:
+    """What NSGA-II kept for one problem: the non-dominated settings of its last population
+    (`X`, `F`), and every setting it evaluated in order (`evaluated_X`, `evaluated_F`)."""
+
+    X: np.ndarray
+    F: np.ndarray
+    evaluated_X: np.ndarray
+    evaluated_F: np.ndarray
+
+
+Bounds = tuple[np.ndarray, np.ndarray]
+
+
+def pareto_search(problems: Sequence[Bounds],
+                  evaluate: Callable[[list[np.ndarray]], list[np.ndarray]], n_obj: int,
+                  population: int, generations: int, seed: int,
+                  initial: Sequence[np.ndarray | None] | None = None,
+                  budget: Sequence[Callable[[np.ndarray], np.ndarray] | None] | None = None,
+                  progress: Callable[[int], None] | None = None) -> list[Found]:
+    """pymoo's NSGA-II on several problems in lockstep (ask and tell), all objectives
+    minimised: each generation, `evaluate` gets every problem's candidates (a list of arrays,
+    candidates x variables) and returns their objectives, so that the model runs of all
+    problems (authorities, or one ensemble) share one batch. `problems`: each one's (lower,
+    upper) bounds; `initial`: a problem's first candidates (the rest sampled at random);
+    `budget`: per problem, a function of its candidates whose positive values are constraint
+    violations (e.g. spending over a budget)."""
+    from pymoo.algorithms.moo.nsga2 import NSGA2
+    from pymoo.core.evaluator import Evaluator
+    from pymoo.core.problem import Problem
+    from pymoo.operators.sampling.rnd import FloatRandomSampling
+    from pymoo.problems.static import StaticProblem
+
+    algs, probs = [], []
+    for i, (lo, hi) in enumerate(problems):
+        g = budget[i] if budget is not None else None
+        prob = Problem(n_var=len(lo), n_obj=n_obj, n_ieq_constr=0 if g is None else 1,
+                       xl=np.asarray(lo, float), xu=np.asarray(hi, float))
+        start = initial[i] if initial is not None else None
+        sampling = (FloatRandomSampling() if start is None
+                    else _seeded(np.atleast_2d(np.asarray(start, float))))
+        alg = NSGA2(pop_size=population, sampling=sampling)
+        alg.setup(prob, termination=("n_gen", generations), seed=seed, verbose=False)
+        algs.append(alg)
+        probs.append(prob)
+    seen: list[tuple[list[np.ndarray], list[np.ndarray]]] = [([], []) for _ in problems]
+    gen = 0
+    while any(a.has_next() for a in algs):
+        live = [i for i, a in enumerate(algs) if a.has_next()]
+        asked = {i: algs[i].ask() for i in live}
+        Xs = [asked[i].get("X") for i in live]
+        Fs = evaluate(Xs)
+        for i, X, F in zip(live, Xs, Fs, strict=True):
+            out = {"F": np.asarray(F, float)}
+            if budget is not None and budget[i] is not None:
+                out["G"] = np.asarray(budget[i](X), float).reshape(-1, 1)
+            Evaluator().eval(StaticProblem(probs[i], **out), asked[i])
+            algs[i].tell(infills=asked[i])
+            seen[i][0].append(X)
+            seen[i][1].append(out["F"])
+        gen += 1
+        if progress:
+            progress(gen)
+    found = []
+    for a, (xs, fs) in zip(algs, seen, strict=True):
+        r = a.result()
+        X = np.atleast_2d(r.X) if r.X is not None else np.empty((0, len(a.problem.xl)))
+        F = np.atleast_2d(r.F) if r.F is not None else np.empty((0, n_obj))
+        found.append(Found(X, F, np.vstack(xs), np.vstack(fs)))
+    return found
+
+
+def _seeded(first: np.ndarray):
+    """A pymoo sampling whose first population starts with `first` (clipped to the bounds),
+    the rest drawn uniformly at random."""
+    from pymoo.core.sampling import Sampling
+    from pymoo.operators.sampling.rnd import random
+
+    class _Seeded(Sampling):
+        def _do(self, problem, n_samples, *args, random_state=None, **kwargs):
+            head = np.clip(first[:n_samples], problem.xl, problem.xu)
+            rest = random(problem, n_samples - len(head), random_state=random_state)
+            return np.vstack([head, rest.reshape(-1, problem.n_var)])
+
+    return _Seeded()
 
 
 def _short_run_check(ev: _Evaluator, rb, lo, hi) -> pd.DataFrame:
