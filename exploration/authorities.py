@@ -27,7 +27,7 @@ from carespiral.exploration.area_margins import batch_margins
 from carespiral.exploration.margin import MARGIN_ROLES
 from carespiral.results import Result
 
-__all__ = ["AuthoritiesTable", "assess_authorities"]
+__all__ = ["AuthoritiesTable", "assess_authorities", "with_backtest"]
 
 LEVEL = 0.90  # the margin's interval: 5th to 95th percentile over the draws
 
@@ -111,7 +111,27 @@ def assess_authorities(fit, draws: int = 24, roles: tuple[str, ...] = MARGIN_ROL
         settings={"draws": draws, "roles": list(roles), "level": LEVEL, "points": points,
                   "refine": refine, "runs": res.runs, "today": today,
                   "seconds": round(time.perf_counter() - t0, 1), "seed": seed,
-                  "scenario": fit.scenario, "fit_until": fit.fit_until})
+                  "scenario": fit.scenario, "fit_until": fit.fit_until,
+                  "backtest_until": _origin(backtest)})
+
+
+def with_backtest(table: AuthoritiesTable, backtest) -> AuthoritiesTable:
+    """The table with the backtest's skill columns (replacing any it had), margins unchanged:
+    `backtest` as for `assess_authorities`."""
+    from dataclasses import replace
+
+    skill = _skill(backtest)
+    t = table.table.drop(columns=[c for c in table.table.columns if c.startswith("backtest ")])
+    if skill is not None:
+        t = t.merge(skill, on="area_code", how="left")
+    return replace(table, table=t, settings={**table.settings,
+                                             "backtest_until": _origin(backtest)})
+
+
+def _origin(backtest) -> int | None:
+    """The year a backtest fitted up to (None without one, or for a rolling comparison)."""
+    y = getattr(backtest, "fit_until", None)
+    return int(y) if y is not None else None
 
 
 def _rows(fit, codes: list[str], draws: int, seed: int):

@@ -19,35 +19,34 @@
 - **loops** (optional, `named_loops` from the model's loop inventory): Simlin's loop scores at
   the last published year, each of Simlin's loops counted under the named loop of the
   inventory it contains most of (at least `LOOP_COVER` of its variables);
-- **levers**: a robust lever search on the authority's posterior: every costed lever moved by
-  what `budget` £ million a year buys at the authority's own scale (capped at the lever's
-  range), each judged over the same posterior draws by the margin to collapse in need it buys
-  (paired with the draws' margin without it): median and 10th-percentile gain, and gain per
-  £1m. Levers with no direct spending (thresholds, the agency cap) are listed, not ranked:
-  their costs fall on children and other services;
-- **packages**: every pair of those levers at half the budget each, judged over the same draws
-  and ranked robustly, by the gain in the worst tenth of the posterior (then the median), so
-  that levers that help (or undo) each other show.
+- **levers** and **front** (`area_levers`): the robust policy search (`policy.pareto_search`,
+  NSGA-II) on the authority's posterior draws with its own drivers over time: every costed
+  lever (at the authority's own scale) set together, judged by the margin to collapse in need
+  it buys in the worst tenth of the draws (paired with each draw's margin without it) against
+  its cost, up to `budget` £ million a year in all. `levers`: each lever alone at the whole
+  budget (median and 10th-percentile gain, gain per £1m), levers with no direct spending
+  (thresholds, the agency cap) listed, not ranked: their costs fall on children and other
+  services; `front`: the Pareto front, cheapest first, each policy in words.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from types import SimpleNamespace
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from carespiral.errors import CarespiralError
+from carespiral.exploration.area_levers import ROBUST_Q
 from carespiral.results import Result
 
-__all__ = ["LOOP_COVER", "AuthorityBrief", "NamedLoop", "build_brief", "standing"]
+__all__ = ["LOOP_COVER", "AuthorityBrief", "NamedLoop", "build_brief", "lever_searches",
+           "standing"]
 
 LOOP_COVER = 0.8  # share of a named loop's variables a Simlin loop must pass through
-YARDSTICK = "underlying_need"  # the margin levers are judged by
 COUNT_KINDS = ("stock", "flow")
 CONTEXT = ("vacancy_rate", "agency_rate")  # published beside the fitted series, not fitted
 
@@ -76,13 +75,13 @@ class AuthorityBrief(Result):
     series: pd.DataFrame
     loops: pd.DataFrame
     levers: pd.DataFrame
-    packages: pd.DataFrame
+    front: pd.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
 
     kind: ClassVar[str] = "brief"
     tables: ClassVar[dict[str, str]] = {"standing": "standing.csv", "position": "position.csv",
                                         "series": "series.csv", "loops": "loops.csv",
-                                        "levers": "levers.csv", "packages": "packages.csv"}
+                                        "levers": "levers.csv", "front": "front.csv"}
 
     def to_frame(self) -> pd.DataFrame:
         return self.standing
@@ -103,10 +102,13 @@ class AuthorityBrief(Result):
 def build_brief(fit, area: str, table=None, named_loops: Sequence[NamedLoop] | None = None,
                 draws: int = 16, budget: float = 1.0, seed: int = 0,
                 data: pd.DataFrame | None = None,
-                progress: Callable[[str], None] | None = None) -> AuthorityBrief:
+                progress: Callable[[str], None] | None = None, population: int = 12,
+                generations: int = 4, search: Any = None) -> AuthorityBrief:
     """The brief of `area` (code or name) of `fit`; `table`: an `AuthoritiesTable` holding it
     (else its margins are computed here); `named_loops`: the model's loop inventory (no loop
-    section without it); `budget`: £ million a year each lever may spend."""
+    section without it); `budget`: £ million a year the lever search may spend in all;
+    `population`, `generations`: NSGA-II's; `search`: this authority's `LeverSearch` when
+    already run (`lever_searches`, several authorities in one batch)."""
     from carespiral import data as published
     from carespiral.pysd_runner import load
 
@@ -130,15 +132,19 @@ def build_brief(fit, area: str, table=None, named_loops: Sequence[NamedLoop] | N
         say("loops")
         loops = _loops(model, fit.values(code), named_loops, float(fit.fitted["time"].max()))
     say("levers")
-    levers, packages, runs = _levers(model, fit, code, draws, budget, seed)
+    if search is None:
+        search = lever_searches(fit, [code], draws, budget, seed, population, generations)[0][0]
     info = published.areas(tab)
     region = info.loc[info["area_code"] == code, "region_name"]
     return AuthorityBrief(
         area_code=code, area_name=str(row["area_name"]), model=fit.model, spec=fit.spec,
         pooling=fit.pooling, standing=stand, position=position, series=series, loops=loops,
-        levers=levers, packages=packages,
+        levers=search.levers, front=search.front,
         settings={"region": str(region.iloc[0]) if len(region) else "", **regime,
-                  "draws": draws, "budget_million": budget, "lever_runs": runs,
+                  "draws": draws, "budget_million": budget, "lever_runs": search.runs,
+                  "population": population, "generations": generations,
+                  "robust_quantile": ROBUST_Q, "policies_judged": len(search.evaluated),
+                  "lever_seconds": search.seconds, **_skill(table, code),
                   "today": float(fit.fitted["time"].max()),
                   "last_year": int(fit.fitted["year"].max()), "fit_until": fit.fit_until,
                   "authorities_fitted": len(fit.fitted_codes), "notes": str(row["notes"]),
@@ -258,126 +264,36 @@ def _py(name: str) -> str:
     return "_".join(name.strip().lower().replace("-", " ").split())
 
 
-# ---- levers -----------------------------------------------------------------------------------
+# ---- levers and backtest skill ---------------------------------------------------------------
 
 
-class _AtScale:
-    """A model whose parameter defaults are one authority's values (so that lever costs are
-    at its scale: its child population, its funded posts)."""
+def lever_searches(fit, codes: Sequence[str], draws: int = 16, budget: float = 1.0,
+                   seed: int = 0, population: int = 12, generations: int = 4):
+    """The robust lever search of each of `codes`, in lockstep (one batch of margins per
+    generation for all of them); returns the searches and the model runs they took."""
+    from carespiral.exploration.area_levers import fit_lever_problems, search_levers
 
-    def __init__(self, model, values: dict[str, float]) -> None:
-        self._m, self._v = model, values
-        self.levers = model.levers
-
-    def parameter(self, name: str):
-        p = self._m.parameter(name)
-        return replace(p, default=float(self._v[p.name])) if p.name in self._v else p
-
-    @property
-    def parameters(self):
-        return [self.parameter(p.name) for p in self._m.parameters]
-
-
-def _step(lc, now: float, p, money: float) -> tuple[float, float]:
-    """The move of a lever that `money` (£ million a year) buys, capped at its range, and
-    what it spends; (0, 0) for a lever with no direct spending."""
-    if lc.above > 0 and p.upper > now:
-        step = min(money * 1e6 / lc.above, p.upper - now)
-        return step, step * lc.above / 1e6
-    if lc.below > 0 and p.lower < now:
-        step = -min(money * 1e6 / lc.below, now - p.lower)
-        return step, -step * lc.below / 1e6
-    return 0.0, 0.0
+    t0 = time.perf_counter()
+    problems, margins = fit_lever_problems(fit, codes, draws, budget, seed)
+    found = search_levers(problems, margins, budget, population, generations, seed)
+    runs = int(margins.runs)  # type: ignore[attr-defined]
+    each = (time.perf_counter() - t0) / max(len(codes), 1)
+    for f in found:
+        f.runs, f.seconds = runs // max(len(codes), 1), round(each, 1)
+    return found, runs
 
 
-def _levers(model, fit, code: str, draws: int, budget: float, seed: int
-            ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """Each costed lever alone at the whole budget, and every pair at half the budget each,
-    judged over the same posterior draws (one batch of margins)."""
-    from itertools import combinations
-
-    from carespiral.exploration.area_margins import batch_margins
-    from carespiral.exploration.authorities import _rows
-    from carespiral.exploration.costs import CostModel
-    from carespiral.pysd_runner.catalog import label
-
-    values = fit.values(code)
-    base, inputs, _ = _rows(fit, [code], draws, seed)
-    costs = CostModel().lever_costs(_AtScale(model, values),
-                                    [SimpleNamespace(name=v) for v in model.levers.values()])
-    role_of = {v: r for r, v in model.levers.items()}
-    name = {lc.name: label(role_of[lc.name], model.name) for lc in costs}
-    singles, rows = [], []
-    for lc in costs:
-        p = model.parameter(lc.name)
-        now = float(values.get(p.name, p.default))
-        step, spend = _step(lc, now, p, budget)
-        if spend <= 0:
-            rows.append({"lever": name[lc.name], "variable": lc.name, "now": now,
-                         "setting": now, "cost_million": 0.0, "ranked": False,
-                         "basis": lc.basis})
-            continue
-        singles.append((lc, now, step, spend))
-    for lc, now, _, _ in singles:  # every lever's own value in every row, moved or not
-        if lc.name not in base:
-            base[lc.name] = now
-    # plans: lists of (variable, step); plan 0 changes nothing
-    plans: list[list[tuple[str, float]]] = [[]]
-    plans += [[(lc.name, step)] for lc, _, step, _ in singles]
-    pairs = []
-    for a, b in combinations(singles, 2):
-        moves, spend = [], 0.0
-        for lc, now, _, _ in (a, b):
-            st, sp = _step(lc, now, model.parameter(lc.name), budget / 2)
-            moves.append((lc.name, st))
-            spend += sp
-        plans.append(moves)
-        pairs.append(spend)
-    frames = []  # plan k's rows are the k-th block of `draws` rows
-    for moves in plans:
-        f = base.copy()
-        for var, st in moves:
-            p = model.parameter(var)
-            f[var] = np.clip(f[var] + st, p.lower, p.upper)
-        frames.append(f)
-    batch = pd.concat(frames, ignore_index=True)
-    n = len(plans)
-    ins = {k: (t, np.tile(v, (1, n))) for k, (t, v) in inputs.items()}
-    res = batch_margins(model, batch, ins, [YARDSTICK], scenario=fit.scenario or None,
-                        points=6, refine=4)
-    m = res.margins[YARDSTICK]
-    margin = m["margin"].to_numpy(dtype=float).reshape(n, draws)
-    censored = m["censored"].to_numpy(dtype=bool).reshape(n, draws)
-
-    def judged(k: int, spend: float) -> dict[str, float]:
-        gain = margin[k] - margin[0]  # paired: the same draw with and without the plan
-        return {"cost_million": spend, "margin_before": float(np.median(margin[0])),
-                "margin_after": float(np.median(margin[k])),
-                "gain_median": float(np.median(gain)),
-                "gain_p10": float(np.quantile(gain, 0.10)),
-                "gain_per_million": float(np.median(gain)) / spend if spend else np.nan,
-                "censored_share": float(censored[k].mean())}
-
-    for k, (lc, now, step, spend) in enumerate(singles, start=1):
-        per_child = (model.parameter(lc.name).units or "").replace(" ", "") == "FTE/Children"
-        scale = float(values.get("Child Population", 1.0)) if per_child else 1.0
-        rows.append({"lever": name[lc.name], "variable": lc.name, "now": now,
-                     "setting": now + step,
-                     # posts per child shown as posts: the authority's own scale
-                     "shown_now": now * scale, "shown_setting": (now + step) * scale,
-                     "shown_unit": "funded FTE posts" if per_child else "",
-                     **judged(k, spend), "ranked": True, "basis": lc.basis})
-    out = pd.DataFrame(rows)
-    if "gain_per_million" in out:
-        out = out.sort_values(["ranked", "gain_per_million"], ascending=[False, False],
-                              ignore_index=True, na_position="last")
-    packs = [{"levers": " + ".join(name[v] for v, _ in plans[k]),
-              "variables": " + ".join(v for v, _ in plans[k]), **judged(k, spend)}
-             for k, spend in zip(range(1 + len(singles), n), pairs, strict=True)]
-    packages = pd.DataFrame(packs, columns=["levers", "variables", "cost_million",
-                                            "margin_before", "margin_after", "gain_median",
-                                            "gain_p10", "gain_per_million", "censored_share"])
-    # robust: ranked by the gain in the worst tenth of the posterior, then the median
-    packages = packages.sort_values(["gain_p10", "gain_median"], ascending=False,
-                                    ignore_index=True)
-    return out, packages, res.runs
+def _skill(table, code: str) -> dict[str, Any]:
+    """The backtest's skill for the authority from the table, or why there is none."""
+    cols = {} if table is None else {c: c for c in table.table.columns
+                                     if c.startswith("backtest ")}
+    if not cols:
+        return {"backtest": "not run: the table of every authority was made without a "
+                "backtest (run `carespiral brief --backtest-until YEAR` or give the table one)"}
+    r = table.row(code)
+    out = {k.removeprefix("backtest "): float(r[k]) for k in cols if pd.notna(r.get(k))}
+    if not out:
+        return {"backtest": "not available for this authority (too few published values "
+                "after the backtest's origin)"}
+    return {"backtest": "ok", **{f"backtest_{k}": v for k, v in out.items()},
+            "backtest_origin": table.settings.get("backtest_until")}

@@ -233,6 +233,15 @@ def _ranked_table(page: Page, ok: pd.DataFrame, table: Any, role: str,
               f"<tbody>{''.join(rows)}</tbody></table></div>"
               f"<script>{_SORT_JS}</script>")
     sec.blocks.append(_Html(markup))
+    if skill:
+        sec.note(f"Forecast error: the mean scaled error (MASE) of forecasts up to three years "
+                 f"ahead, fitted up to {table.settings.get('backtest_until') or 'an earlier year'}"
+                 "; below 1 beats repeating the last published figure on average over the "
+                 "series' own history (the naive rules' errors are in authorities.csv).")
+    else:
+        sec.note("Forecast error is not shown: this table was made without a backtest "
+                 "(`carespiral brief --area all` fits every authority again up to three years "
+                 "before the last and adds it).")
     sec.note("Each authority's row, with every fitted parameter and its interval, is in "
              "authorities.csv in the result's folder.")
 

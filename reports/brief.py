@@ -4,8 +4,8 @@ It consumes an `AuthorityBrief` (`carespiral.exploration.brief`) and says, verdi
 plain English: where the authority stands against its statistical neighbours and England on
 each published series, what the calibrated model says about its position (regime today, margin
 to collapse with its interval, the loops that carry the most weight now), its forecast for the
-next three years with the band, which levers buy the most margin per £1m a year, and the
-caveats. Series and levers are named by the model catalogue (labels and units in words).
+next three years with the band, what the robust policy search says the money buys (its
+Pareto front of cost against margin in plain English), and the caveats. Series and levers are named by the model catalogue (labels and units in words).
 """
 
 from __future__ import annotations
@@ -112,15 +112,16 @@ def brief_verdict(b: Any) -> str:
         else:
             out.append("On every published series it is within the range of its statistical "
                        "neighbours.")
-    lv = b.levers[b.levers["ranked"].astype(bool)] if len(b.levers) else b.levers
-    if len(lv) and np.isfinite(lv["gain_per_million"].iloc[0]):
-        best = lv.iloc[0]
-        out.append(f"The lever that buys the most margin per pound here is "
-                   f"{best['lever'].lower()}, from {_change(best, b.model).replace('→', 'to')}: "
-                   f"{_money(best['cost_million'])} a year raises the "
-                   f"rise in need it can absorb by about {best['gain_median'] * 100:.0f} "
-                   f"percentage points (at least {best['gain_p10'] * 100:.0f} in 9 of 10 "
-                   "plausible versions).")
+    fr = getattr(b, "front", None)
+    if fr is not None and len(fr):
+        top = fr.iloc[-1]
+        out.append(f"The policy search's best use of {_money(float(top['cost_million']))} a "
+                   f"year here: {top['policy']}. It raises the rise in need {name} can absorb "
+                   f"by about {top['gain_median'] * 100:.0f} percentage points (at least "
+                   f"{top['gain_p10'] * 100:.0f} in 9 of 10 plausible versions).")
+    elif len(b.levers):
+        out.append("No costed lever bought any margin in 9 of 10 plausible versions within "
+                   "the budget searched.")
     out.append("These are the model's readings of published figures, not a prediction of "
                "events: read the caveats at the end.")
     return " ".join(out)
@@ -147,10 +148,12 @@ def brief_report(b: Any, path: str | Path, *, plotlyjs: PlotlyJs = "inline",
         f"{st.get('authorities_fitted', 0) - 1} other authorities ({b.pooling} pooling: each "
         "authority's parameters are drawn towards a national distribution fitted at the same "
         f"time). Margins to collapse over {st.get('margin_draws', 0)} posterior draws; the "
-        f"lever search moved each costed lever by what {_money(st.get('budget_million', 1))} a "
-        f"year buys at {b.area_name}'s scale, and every pair of them at half that each, over "
-        f"{st.get('draws', 0)} posterior draws "
-        f"({st.get('lever_runs', 0):,} model runs). Computed in {st.get('seconds', 0)} s.")
+        f"policy search (NSGA-II, {st.get('population', 0)} policies a generation for "
+        f"{st.get('generations', 0)} generations, {st.get('policies_judged', 0)} policies "
+        f"judged) set every costed lever together within {_money(st.get('budget_million', 1))} "
+        f"a year at {b.area_name}'s scale, over {st.get('draws', 0)} posterior draws with its "
+        f"own child population and funded posts over time "
+        f"({st.get('lever_seconds', 0)} s). Computed in {st.get('seconds', 0)} s.")
     if st.get("notes"):
         sec.note("Drivers: " + str(st["notes"]))
     if index:
@@ -319,68 +322,81 @@ def _forecast(page: Page, b: Any) -> None:
             caption="Forecast for the third year ahead")
 
 
+def _picks(front: pd.DataFrame, budget: float) -> pd.DataFrame:
+    """Up to four policies of the front: the best (in 9 of 10 versions) for at most a quarter,
+    half, three quarters and all of the budget; none twice."""
+    rows = []
+    for share in (0.25, 0.5, 0.75, 1.0):
+        within = front[front["cost_million"] <= share * budget * (1 + 1e-9)]
+        if len(within):
+            rows.append(within["gain_p10"].idxmax())
+    return front.loc[list(dict.fromkeys(rows))]
+
+
 def _levers(page: Page, b: Any) -> None:
     lv = b.levers
-    sec = page.section("Levers: margin per pound")
+    fr = b.front
+    sec = page.section("Levers: what the money buys")
     st = b.settings
+    budget = float(st.get("budget_million", 1.0))
     if not len(lv):
         sec.note("No levers were searched.")
         return
     ranked = lv[lv["ranked"].astype(bool)]
-    sec.text(f"A robust lever search on {b.area_name}'s posterior. Each lever was moved by "
-             f"what {_money(st.get('budget_million', 1.0))} a year buys "
-             f"at {b.area_name}'s scale (less where the lever reaches the end of its range), "
-             f"and judged over {st.get('draws', 0)} plausible versions of the authority by the "
-             "rise in need it could then absorb before collapse. Costs are from published unit "
-             "costs (salaries, on-costs, recruitment) and stated judgements where none is "
-             "published.")
-    if len(ranked):
-        names = ranked["lever"].tolist()
-        fig = go.Figure(go.Bar(
-            x=100 * ranked["gain_per_million"], y=names, orientation="h",
-            marker={"color": PALETTE[2]},
-            customdata=np.column_stack([100 * ranked["gain_p10"], ranked["cost_million"]]),
-            hovertemplate=("%{y}: %{x:.0f} points per £1m<br>at least %{customdata[0]:.0f} "
-                           "points in 9 of 10 versions<br>cost £%{customdata[1]:.2f}m a year"
-                           "<extra></extra>")))
-        apply_layout(fig, title="Margin to collapse bought per £1m a year",
-                     height=int(140 + 44 * len(ranked)))
-        fig.update_xaxes(title_text="percentage points of need margin per £1m a year",
-                         rangemode="tozero")
-        fig.update_yaxes(autorange="reversed", automargin=True)
-        fig.update_layout(showlegend=False)
+    sec.text(f"A robust policy search on {b.area_name}'s posterior: every lever that costs "
+             f"money, set together, within {_money(budget)} a year at {b.area_name}'s scale, "
+             f"each policy judged over {st.get('draws', 0)} plausible versions of the authority "
+             "(with its own child population and funded posts over time) by how much more "
+             "rise in need it could absorb before collapse. A policy counts by what it buys in "
+             "the worst tenth of those versions, so a policy that only works if the model's "
+             "best guesses are right does not rank. Costs are from published unit costs "
+             "(salaries, on-costs, recruitment) and stated judgements where none is published.")
+    if len(fr):
+        picks = _picks(fr, budget)
+        fig = go.Figure()
+        x = fr["cost_million"].to_numpy(dtype=float)
+        fig.add_trace(go.Scatter(
+            x=x, y=100 * fr["gain_median"], mode="markers", name="median",
+            marker={"color": PALETTE[0], "size": 7, "symbol": "circle-open"},
+            error_y={"type": "data", "symmetric": False, "color": PALETTE[0],
+                     "array": 100 * (fr["gain_p90"] - fr["gain_median"]),
+                     "arrayminus": 100 * (fr["gain_median"] - fr["gain_p10"])},
+            hovertemplate="£%{x:.2f}m a year: median %{y:.0f} points<extra></extra>"))
+        fig.add_trace(go.Scatter(
+            x=x, y=100 * fr["gain_p10"], mode="lines+markers", name="in 9 of 10 versions",
+            line={"color": HIGHLIGHT, "shape": "hv"}, marker={"size": 7},
+            customdata=fr["policy"],
+            hovertemplate="£%{x:.2f}m a year: at least %{y:.0f} points<br>%{customdata}"
+                          "<extra></extra>"))
+        apply_layout(fig, title="Margin to collapse bought, by cost a year", height=360)
+        fig.update_xaxes(title_text="cost, £ million a year", rangemode="tozero")
+        fig.update_yaxes(title_text="points of need margin", rangemode="tozero")
         sec.figure(fig, how_to_read=(
-            "Longer bars buy more margin per pound. A lever that reaches the end of its range "
-            "before spending the whole budget is costed at what it spends."))
+            "Each point is a policy no other beats on both cost and margin. The red steps are "
+            "the margin gained in 9 of 10 plausible versions, the open circles the median with "
+            "whiskers from 1 in 10 to 9 in 10. Where the steps flatten, more money buys little."))
         sec.table(pd.DataFrame({
-            "Lever": names,
+            "Cost a year": [_money(v) for v in picks["cost_million"]],
+            "What to do": picks["policy"].tolist(),
+            "Margin gained (median)": [f"{100 * v:.0f} points" for v in picks["gain_median"]],
+            "In 9 of 10 versions, at least": [f"{100 * v:.0f} points"
+                                              for v in picks["gain_p10"]]}),
+            caption="The best policy found for each share of the budget")
+    else:
+        sec.text("No policy within the budget bought any margin in 9 of 10 plausible versions.")
+    if len(ranked):
+        sec.table(pd.DataFrame({
+            "Lever": ranked["lever"].tolist(),
             "Change": [_change(r, b.model) for r in ranked.itertuples()],
             "Cost a year": [_money(v) for v in ranked["cost_million"]],
             "Margin gained (median)": [f"{100 * v:.0f} points" for v in ranked["gain_median"]],
             "In 9 of 10 versions, at least": [f"{100 * v:.0f} points"
                                               for v in ranked["gain_p10"]],
             "Per £1m a year": [f"{100 * v:.0f} points" for v in ranked["gain_per_million"]]}),
-            caption="Levers ranked by margin per £1m a year")
-    pk = getattr(b, "packages", None)
-    if pk is not None and len(pk):
-        top = pk.head(5)
-        sec.table(pd.DataFrame({
-            "Package (half the budget each)": top["levers"],
-            "Cost a year": [_money(v) for v in top["cost_million"]],
-            "Margin gained (median)": [f"{100 * v:.0f} points" for v in top["gain_median"]],
-            "In 9 of 10 versions, at least": [f"{100 * v:.0f} points" for v in top["gain_p10"]]}),
-            caption="Two levers together: the best packages by the gain in 9 of 10 versions")
-        best_single = float(ranked["gain_p10"].max()) if len(ranked) else -np.inf
-        if float(top["gain_p10"].iloc[0]) > best_single:
-            sec.text(f"Within the same budget, two levers together do better in the worst "
-                     f"tenth of the plausible versions than any lever alone: "
-                     f"{top['levers'].iloc[0]} ({_money(top['cost_million'].iloc[0])} a year).")
-        else:
-            sec.text("No pair of levers at half the budget each does better, in the worst "
-                     "tenth of the plausible versions, than the best lever alone.")
+            caption="Each lever alone with the whole budget, by margin per £1m a year")
     free = lv[~lv["ranked"].astype(bool)]
     if len(free):
-        sec.note("Not ranked: " + ", ".join(free["lever"].str.lower()) + ". They have no "
+        sec.note("Not searched: " + ", ".join(free["lever"].str.lower()) + ". They have no "
                  "direct spending in the cost model; their costs fall on children turned away "
                  "or on other services, which a price per pound would hide.")
 
@@ -391,6 +407,31 @@ def _change(r: Any, model: str) -> str:
     if isinstance(shown, str) and shown:
         return f"{_num(r.shown_now)} → {_num(r.shown_setting)} {shown}"
     return f"{_num(r.now)} → {_num(r.setting)} ({naming(r.variable, model).unit})"
+
+
+def _skill_words(b: Any) -> str:
+    """The backtest's skill in words, or where it is missing and why."""
+    st = b.settings
+    if st.get("backtest") != "ok":
+        why = st.get("backtest") or "not run"
+        return (f"How well the model forecasts {b.area_name} was not measured for this brief "
+                f"({why}): the forecast bands are the model's own, unchecked against "
+                "later figures.")
+    model, pers = st.get("backtest_mase_model"), st.get("backtest_mase_persistence")
+    trend = st.get("backtest_mase_trend")
+    words = (f"Fitted to {b.area_name}'s figures up to {st.get('backtest_origin')} and "
+             "forecast three years ahead, the model's mean scaled error (MASE) was "
+             f"{model:.2f}")
+    rules = [f"{v:.2f} for {what}" for v, what in ((pers, "repeating the last figure"),
+                                                   (trend, "extending the trend"))
+             if v is not None]
+    if rules:
+        words += " against " + " and ".join(rules)
+    beat = [v for v in (pers, trend) if v is not None]
+    verdict = ("better than both naive rules" if beat and model < min(beat) else
+               "no better than the naive rules" if beat and model >= max(beat) else
+               "better than one naive rule, worse than the other")
+    return words + (f" (lower is better): {verdict}." if beat else ".")
 
 
 def _caveats(page: Page, b: Any) -> None:
@@ -409,7 +450,9 @@ def _caveats(page: Page, b: Any) -> None:
         "funded posts, England's calendar of shocks and reforms) continue as assumed; a "
         "policy change or a shock outside them moves everything.",
         "Lever costs are estimates from published unit costs, with judgements where no cost "
-        "is published; each lever is tried alone, so levers that help each other (or undo "
-        "each other) are not shown together.",
+        "is published. The policy search is a short evolutionary search, so a better policy "
+        "may exist at some costs; the margin it buys is capped where need reaches the top of "
+        "the model's range, so the largest gains are understated.",
+        _skill_words(b),
     ]
     page.section("Caveats", "\n\n".join(items))

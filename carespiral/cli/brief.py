@@ -23,6 +23,7 @@ from carespiral.errors import CarespiralError
 __all__ = ["register"]
 
 DEFAULT_FROM = Path("calibration-local-all")
+CHUNK = 8  # authorities whose lever searches run in one batch (--area all)
 
 
 def brief(
@@ -36,8 +37,19 @@ def brief(
     html: bool = typer.Option(False, "--html", help="Write the HTML page(s) too."),
     draws: int = typer.Option(16, "--draws", min=2, help="Posterior draws the levers (and, "
                               "without a saved table, the margins) are judged over."),
-    budget: float = typer.Option(1.0, "--budget", help="£ million a year each lever may spend "
-                                 "in the lever search."),
+    budget: float = typer.Option(1.0, "--budget", help="£ million a year the lever search may "
+                                 "spend in all (each lever alone is also tried at all of it)."),
+    population: int = typer.Option(12, "--population", min=4, help="Policies per generation "
+                                   "of the lever search (NSGA-II)."),
+    generations: int = typer.Option(4, "--generations", min=1, help="Generations of the "
+                                    "lever search."),
+    backtest: bool = typer.Option(True, "--backtest/--no-backtest", help="With --area all and "
+                                  "a table without backtest skill: fit every authority again up "
+                                  "to --backtest-until and score its forecasts against the "
+                                  "naive rules (one more pooled fit)."),
+    backtest_until: int = typer.Option(None, "--backtest-until", help="The backtest's last "
+                                       "fitted year (default: three years before the fit's "
+                                       "last); given with one --area, runs the backtest too."),
     loops: bool = typer.Option(True, "--loops/--no-loops", help="Score the feedback loops "
                                "now (Simlin; a few seconds per authority)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the posterior draws."),
@@ -46,6 +58,7 @@ def brief(
 ) -> None:
     """Write the brief of one authority (or of every one, with an index ranked by margin)."""
     from carespiral.cli._progress import progress_bar
+    from carespiral.exploration.brief import build_brief
 
     check_seed(seed)
     if not (0 < budget < 1e3):
@@ -53,6 +66,10 @@ def brief(
                               "1,000 (e.g. --budget 1)")
     fit, table, base = _inputs(source)
     out = out or base / "briefs"
+    last = int(fit.fitted["year"].max())
+    if backtest_until is not None and not (2000 < backtest_until < last):
+        raise CarespiralError(f"--backtest-until {backtest_until}: give a year before the "
+                              f"fit's last ({last}), e.g. --backtest-until {last - 3}")
     named = _named_loops(fit.model) if loops else None
     every = area.strip().lower() == "all"
     codes = fit.fitted_codes if every else [fit.area(area)]
@@ -74,21 +91,43 @@ def brief(
                                   "to replace it, or choose another --out")
     plotlyjs = "inline" if inline else "beside"
     written: list[Path] = []
+    skill = table is not None and any(c.startswith("backtest ") for c in table.table.columns)
+    run_backtest = (every and backtest and not skill) or (backtest_until is not None)
+    searches: dict[str, Any] = {}
     with progress_bar() as bar:
         steps = 4 if named else 3
-        task = bar.add_task("briefs", total=len(codes) * steps + (1 if every else 0))
+        task = bar.add_task("briefs", total=len(codes) * steps + (1 if every else 0)
+                            + (1 if run_backtest else 0))
         if every and table is None:
             bar.update(task, description="margins of every authority")
             table = _assess(fit, draws, seed)
             bar.update(task, advance=1)
         elif every:
             bar.update(task, advance=1)
+        if run_backtest and table is not None:
+            year = backtest_until or last - 3
+            bar.update(task, description=f"backtest: every authority fitted up to {year}")
+            table = _with_backtest(fit, table, year, seed, out / f"backtest-until{year}")
+            table.save(out / "authorities")
+            bar.update(task, advance=1)
+        if every:
+            for at in range(0, len(codes), CHUNK):
+                part = codes[at:at + CHUNK]
+                bar.update(task, description=f"lever search, authorities {at + 1}-"
+                           f"{at + len(part)} of {len(codes)} together")
+                from carespiral.exploration.brief import lever_searches
+
+                found, _ = lever_searches(fit, part, draws, budget, seed, population,
+                                          generations)
+                searches.update(zip(part, found, strict=True))
         for code in codes:
             def stage(what: str, name: str = names[code]) -> None:
                 bar.update(task, description=f"{name}: {what}", advance=1 if what != "standing"
                            else 0)
 
-            b = _one(fit, code, table, named, draws, budget, seed, stage)
+            b = build_brief(fit, code, table=table, named_loops=named, draws=draws,
+                            budget=budget, seed=seed, progress=stage, population=population,
+                            generations=generations, search=searches.get(code))
             stem = brief_file(b.area_name)[:-5]
             b.save(out / stem)
             if html:
@@ -175,11 +214,17 @@ def _assess(fit, draws: int, seed: int):
     return assess_authorities(fit, draws=max(draws, 8), seed=seed)
 
 
-def _one(fit, code, table, named, draws, budget, seed, stage):
-    from carespiral.exploration.brief import build_brief
+def _with_backtest(fit, table, year: int, seed: int, where: Path):
+    """The table with the skill of a backtest: every fitted authority fitted again up to
+    `year` (one pooled fit, saved in `where`) and its forecasts scored against the naive
+    rules; the margins are not recomputed."""
+    from carespiral.calibration.pooling.run import fit_authorities
+    from carespiral.exploration.authorities import with_backtest
 
-    return build_brief(fit, code, table=table, named_loops=named, draws=draws, budget=budget,
-                       seed=seed, progress=stage)
+    bt = fit_authorities(fit.spec, areas=fit.fitted_codes, fit_until=year,
+                         pooling=fit.pooling, seed=seed)
+    bt.save(where)
+    return with_backtest(table, bt)
 
 
 def register(app: typer.Typer) -> None:

@@ -45,7 +45,7 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def brief_page(folder):
     res = runner.invoke(app, ["brief", "--area", "haringey", "--from", str(folder), "--html",
-                              "--draws", "6"])
+                              "--draws", "6", "--population", "8", "--generations", "2"])
     assert res.exit_code == 0, res.output
     return folder / "briefs" / "haringey.html"
 
@@ -89,26 +89,39 @@ def test_standing_matches_the_published_figures(brief_page):
     assert s.loc["re_referral_rate", "neighbours"] == len(others)
 
 
-def test_levers_spend_at_most_the_budget_or_reach_their_bound(brief_page):
+def test_levers_spend_at_most_the_budget_and_the_front_is_the_robust_search(brief_page):
     from carespiral.pysd_runner import load
     from carespiral.results import load_result
 
     b = load_result(brief_page.parent / "haringey")
     model = load(b.model)
+    budget = b.settings["budget_million"]
     ranked = b.levers[b.levers["ranked"].astype(bool)]
     assert len(ranked) >= 3
-    for r in ranked.itertuples():
+    for r in ranked.itertuples():  # each lever alone: the whole budget, or its range's end
         p = model.parameter(r.variable)
-        assert r.cost_million <= b.settings["budget_million"] + 1e-9
+        assert r.cost_million <= budget + 1e-9
         at_bound = np.isclose(r.setting, p.upper) or np.isclose(r.setting, p.lower)
-        assert at_bound or r.cost_million == pytest.approx(b.settings["budget_million"])
+        assert at_bound or r.cost_million == pytest.approx(budget)
         assert r.gain_p10 <= r.gain_median + 1e-12
     per = ranked["gain_per_million"].to_numpy()
     assert np.all(np.diff(per[np.isfinite(per)]) <= 1e-12)  # ranked by margin per £1m
-    pk = b.packages  # every pair of ranked levers at half the budget each, robustly ranked
-    assert len(pk) == len(ranked) * (len(ranked) - 1) // 2
-    assert (pk["cost_million"] <= b.settings["budget_million"] + 1e-9).all()
-    assert np.all(np.diff(pk["gain_p10"].to_numpy()) <= 1e-12)
+    f = b.front  # NSGA-II's front over the same draws: cheapest first, each buying more
+    assert len(f) >= 2 and (f["cost_million"] <= budget + 1e-9).all()
+    assert np.all(np.diff(f["cost_million"]) > 0) and np.all(np.diff(f["gain_p10"]) > 0)
+    assert (f["gain_p10"] <= f["gain_median"] + 1e-12).all()
+    # its cost is the levers' moves at the cost model's rates, at Haringey's scale
+    spend = {r.variable: r.cost_million / abs(r.setting - r.now) for r in ranked.itertuples()}
+    moved = sum(abs(f[v] - ranked.set_index("variable").loc[v, "now"]) * c
+                for v, c in spend.items())
+    assert f["cost_million"].to_numpy() == pytest.approx(moved.to_numpy())
+    # the singles were judged over the same draws: none beats the front at its own cost
+    for r in ranked.itertuples():
+        assert f.loc[f["cost_million"] <= r.cost_million + 1e-9, "gain_p10"].max() >= \
+            r.gain_p10 - 1e-12
+    assert b.settings["policies_judged"] >= b.settings["population"] * \
+        b.settings["generations"]
+    assert b.settings["backtest"].startswith("not run")  # one brief: no backtest unless asked
 
 
 def test_unknown_area_missing_fit_and_unfitted_area_are_clear_errors(folder, tmp_path):
@@ -155,3 +168,29 @@ def test_brief_and_ranked_view_render_offline_and_fit_800_px(brief_page, folder,
         assert check.overflow == 0  # no sideways scrolling at 800 px
         assert check.figures and all(f["svg"] and 0 < f["width"] <= 800 and f["height"] > 0
                                      for f in check.figures)
+
+
+def test_every_brief_with_the_backtest_skill_in_the_table(folder, tmp_path):
+    """`--area all`: the lever searches of all authorities in one batch, and a backtest (the
+    authorities fitted again up to 2020) whose skill the table and each brief show."""
+    from carespiral.results import load_result
+
+    out = tmp_path / "every"
+    res = runner.invoke(app, ["brief", "--area", "all", "--from", str(folder), "--out",
+                              str(out), "--html", "--draws", "4", "--population", "4",
+                              "--generations", "1", "--no-loops"])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out / "authorities" / "authorities.csv")
+    ok = table[table["status"] == "ok"].set_index("area_code")
+    assert ok["backtest mase_model"].notna().all()
+    bt = load_result(out / "backtest-until2020")
+    assert bt.fit_until == 2020 and set(bt.fitted_codes) == set(AREAS)
+    mine = bt.backtest_summary.groupby("area_code")["mase_model"].mean()
+    assert ok.loc[AREAS, "backtest mase_model"].to_numpy() == pytest.approx(
+        mine.loc[AREAS].to_numpy())
+    b = load_result(out / "camden")
+    assert b.settings["backtest"] == "ok" and b.settings["backtest_origin"] == 2020
+    assert b.settings["backtest_mase_model"] == pytest.approx(mine.loc["E09000007"])
+    page = (out / "camden.html").read_text(encoding="utf-8")
+    assert "Fitted to Camden" in page and "(MASE)" in page
+    assert "Forecast error (MASE)" in (out / "index.html").read_text(encoding="utf-8")
