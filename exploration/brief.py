@@ -96,6 +96,10 @@ class AuthorityBrief(Result):
         if ranked is not None and len(ranked):
             best = ranked.iloc[0]
             out["best lever per £1m"] = f"{best['lever']} ({best['gain_per_million']:.3f})"
+        if len(self.front):
+            top = self.front.iloc[-1]
+            out["best policy found"] = (f"£{top['cost_million']:.2f}m a year: {top['policy']} "
+                                        f"(need margin +{top['gain_p10']:.0%} in 9 of 10 draws)")
         return out
 
 

@@ -7,7 +7,10 @@
 The brief reads a pooled fit (`--from`: the folder `calibrate local --area all` wrote, or its
 `fit/` folder) and, when present, the table of margins beside it (`authorities/`); it computes
 what the brief shows (`carespiral.exploration.brief`) and writes the result folder, and with
-`--html` the page (`carespiral.reports.brief`).
+`--html` the page (`carespiral.reports.brief`). The levers come from the robust policy search
+(NSGA-II) on each authority's posterior draws with its own drivers; with `--area all` the
+searches of `CHUNK` authorities share each batch, and when the table has no backtest skill a
+one-origin backtest (every authority fitted again up to `--backtest-until`) adds it.
 """
 
 from __future__ import annotations
