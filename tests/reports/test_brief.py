@@ -131,6 +131,10 @@ def test_unknown_area_missing_fit_and_unfitted_area_are_clear_errors(folder, tmp
     assert res.exit_code == 2 and "calibrate local --area all" in res.output
     res = runner.invoke(app, ["brief", "--area", "E99999999", "--from", str(folder)])
     assert res.exit_code == 2 and "could not be fitted" in res.output
+    res = runner.invoke(app, ["brief", "--area", "all", "--from", str(folder),
+                              "--backtest-until", "2023", "--out", str(tmp_path / "b")])
+    assert res.exit_code == 2 and "--backtest-until 2023: give a year before" in res.output
+    assert not (tmp_path / "b").exists()  # nothing half-written
     assert "Traceback" not in res.output
 
 
