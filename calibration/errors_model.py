@@ -22,6 +22,10 @@ at once, and kept within +-`RHO_MAX`. A series shorter than `AR1_MIN_N` values i
 independent: a handful of points cannot tell serial correlation from noise.
 
 A series' weight multiplies its log-likelihood (a weight of 0.5 counts the series half).
+
+Forecasts (`forecast_errors`, `forecast_draws`) use a residual model of their own, estimated at
+the best fit from all the fitted series of one problem together, because one series of 1-13
+yearly values cannot estimate its own autocorrelation and scale (see `forecast_errors`).
 """
 
 from __future__ import annotations
@@ -33,14 +37,21 @@ from scipy.special import gammaln
 
 __all__ = [
     "AR1_MIN_N",
+    "FORECAST_MODES",
+    "PRIOR_DOF",
     "RHO_MAX",
     "ErrorFit",
+    "ForecastError",
     "ar1_rho",
+    "change_weight",
     "deviance_residuals",
     "estimate_scale",
     "fit_error",
+    "forecast_draws",
+    "forecast_errors",
     "forecast_noise",
     "loglik",
+    "pooled_phi",
     "raw_residuals",
     "sample_noise",
 ]
@@ -272,3 +283,153 @@ def forecast_noise(rng: np.random.Generator, m: np.ndarray, error: str, fit: Err
         e[:, j] = prev
         prev_step = g_abs
     return centre, _apply(m, e, error)
+
+
+# --- the residual model of forecasts -------------------------------------------------------
+
+FORECAST_MODES = ("ar1", "rw", "skill", "run")
+PRIOR_DOF = 2.0  # the pooled scale counts as two innovations of each series' own
+
+
+@dataclass(frozen=True)
+class ForecastError:
+    """How a series' residual (on the error model's scale) goes on after the last fitted value:
+    e_(T+g) = phi^g e_T plus innovations of scale `scale` each step, Student-t with `dof`
+    degrees of freedom (the scale is estimated from few values). `weight` multiplies the
+    model's change after the last fitted value (1: the model's own change)."""
+
+    phi: float
+    scale: float
+    dof: float
+    weight: float = 1.0
+
+    def sd(self, steps: np.ndarray) -> np.ndarray:
+        """Scale of the sum of innovations g steps on: s sqrt(sum_(j<g) phi^(2j))."""
+        g = np.maximum(np.round(np.asarray(steps, dtype=float)), 0)
+        if self.phi == 1.0:
+            return self.scale * np.sqrt(g)
+        return self.scale * np.sqrt((1 - self.phi ** (2 * g)) / (1 - self.phi**2))
+
+
+def pooled_phi(residuals: list[np.ndarray], min_n: int = 3) -> float:
+    """One lag-1 autocorrelation for all series (least squares on each series' residuals over
+    its own mean square, so series in different units count alike), within [0, 1]. Series of
+    fewer than `min_n` values are left out."""
+    num = den = 0.0
+    for e in residuals:
+        e = np.asarray(e, dtype=float)
+        if len(e) < min_n:
+            continue
+        v = float(np.mean(e * e))
+        if v <= 0:
+            continue
+        num += float(np.sum(e[1:] * e[:-1])) / v
+        den += float(np.sum(e[:-1] ** 2)) / v
+    return float(np.clip(num / den, 0.0, 1.0)) if den > 0 else 0.0
+
+
+def change_weight(dz: np.ndarray, dm: np.ndarray) -> float:
+    """Least-squares weight of the model's one-step changes `dm` in the observed ones `dz`
+    (through the origin), within [0, 1]; NaN when the model does not change."""
+    den = float(np.sum(dm * dm))
+    return float(np.clip(np.sum(dz * dm) / den, 0.0, 1.0)) if den > 0 else float("nan")
+
+
+def forecast_errors(residuals: list[np.ndarray], levels: list[float], mode: str = "ar1",
+                    prior_dof: float = PRIOR_DOF, model: list[np.ndarray] | None = None
+                    ) -> list[ForecastError]:
+    """The forecast residual model of each series from its in-sample residuals at the best fit.
+
+    `residuals[i]` are series i's fitted residuals in time order on the error model's scale
+    (y - m, or log y - log m); `levels[i]` its typical size in those units' terms (1 for a log
+    scale, the mean absolute value for a normal one), so that scales can be pooled as relative
+    ones. `mode`:
+
+    - `rw`: the residual is a random walk (phi = 1). The forecast starts from the last published
+      value and adds the model's change: y_T + (m_(T+g) - m_T) (or y_T m_(T+g) / m_T on a log
+      scale). Where the model's changes have no skill this falls back to persistence.
+    - `ar1`: one autocorrelation phi for all series (`pooled_phi`): the gap to the model run
+      closes by a factor phi a year.
+    - `skill`: as `rw`, but the model's change counts with a weight w in [0, 1]: the
+      least-squares coefficient of the series' observed one-step changes on the model's
+      (`change_weight`; `model[i]` are the model values at the fitted dates on the error
+      model's scale), pooled over all series (in relative units) for a series with fewer than
+      two changes. w = 0 is persistence.
+    - `run`: phi = 0, the model run itself.
+
+    The innovation scale of each series is the posterior of a normal-inverse-chi-square model:
+    its own innovations (e_t - phi e_(t-1), k of them) plus a prior worth `prior_dof` innovations
+    at the pooled relative scale of all series, s^2 = (prior_dof s0^2 L^2 + SS) / (prior_dof + k);
+    the predictive is Student-t with prior_dof + k degrees of freedom. So a workforce series
+    fitted on two census years borrows its scale from the others and gets wide intervals.
+    """
+    if mode not in FORECAST_MODES:
+        raise ValueError(f"unknown forecast mode {mode!r}; one of {', '.join(FORECAST_MODES)}")
+    res = [np.asarray(e, dtype=float) for e in residuals]
+    res = [e[np.isfinite(e)] for e in res]
+    phi = {"rw": 1.0, "skill": 1.0, "run": 0.0}.get(mode)
+    if phi is None:
+        phi = pooled_phi(res)
+    lev = [max(abs(float(x)), 1e-12) for x in levels]
+    weights = [1.0] * len(res)
+    if mode == "skill":
+        if model is None or len(model) != len(res):
+            raise ValueError("forecast mode 'skill' needs the model values of every series")
+        dms = [np.diff(np.asarray(mv, dtype=float)[np.isfinite(e0)])
+               for mv, e0 in zip(model, residuals, strict=True)]
+        num = sum(float(np.sum((np.diff(e) + dm) * dm)) / lv**2
+                  for e, dm, lv in zip(res, dms, lev, strict=True) if len(dm) >= 2)
+        den = sum(float(np.sum(dm * dm)) / lv**2
+                  for dm, lv in zip(dms, lev, strict=True) if len(dm) >= 2)
+        pooled = float(np.clip(num / den, 0.0, 1.0)) if den > 0 else 1.0
+        for i, (e, dm) in enumerate(zip(res, dms, strict=True)):
+            w = change_weight(np.diff(e) + dm, dm) if len(dm) >= 2 else float("nan")
+            weights[i] = pooled if not np.isfinite(w) else w
+    ss, k = [], []
+    for i, e in enumerate(res):
+        d = e[1:] - phi * e[:-1] if len(e) > 1 else e[:0]
+        if mode == "skill" and len(d):  # observed change less the weighted model change
+            d = d + (1.0 - weights[i]) * dms[i]
+        if mode == "run" and len(e):  # no carry: every residual is an innovation
+            d = e
+        ss.append(float(np.sum(d * d)))
+        k.append(len(d))
+    total = sum(k)
+    s0sq = sum(a / b**2 for a, b in zip(ss, lev, strict=True)) / total if total else 1e-4
+    s0sq = max(s0sq, 1e-6)  # 0.1% relative: the likelihood's floor
+    out = []
+    for a, n, lv, w in zip(ss, k, lev, weights, strict=True):
+        dof = prior_dof + n
+        out.append(ForecastError(phi, float(np.sqrt((prior_dof * s0sq * lv**2 + a) / dof)),
+                                 float(dof), float(w)))
+    return out
+
+
+def forecast_draws(rng: np.random.Generator, m: np.ndarray, m_last: np.ndarray, y_last: float,
+                   error: str, fe: ForecastError, steps: np.ndarray, reps: int = 1
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Forecasts of one series: (centre, predictive draws), runs x h and (runs * reps) x h.
+
+    `m` holds each run's model values at the forecast dates, `m_last` its value at the last
+    fitted date (where `y_last` was published), `steps` the years from there to each forecast.
+    centre = m_last + w (m - m_last) + phi^g (y_last - m_last) on the error model's scale (w = 1:
+    m plus the run's own carried residual), so parameter uncertainty enters through each run's
+    change since the last fit.
+    Draws add the summed innovations, Student-t, `reps` per run (for smooth quantiles).
+    """
+    m = np.atleast_2d(np.asarray(m, dtype=float))
+    m_last = np.asarray(m_last, dtype=float).reshape(-1)
+    steps = np.asarray(steps, dtype=float)
+    e_last = raw_residuals(np.full(m_last.shape, float(y_last)), m_last, error)
+    e_last = np.where(np.isfinite(e_last), e_last, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gm = np.log(m) if error == "lognormal" else m
+        gl = (np.log(m_last) if error == "lognormal" else m_last)[:, None]
+        base = gm + e_last[:, None] * fe.phi ** np.round(steps)[None, :]
+        if fe.weight != 1.0:
+            base = base + (fe.weight - 1.0) * (gm - gl)
+    centre = np.exp(base) if error == "lognormal" else base
+    base = np.repeat(base, max(int(reps), 1), axis=0)
+    noise = rng.standard_t(fe.dof, size=base.shape) * fe.sd(steps)[None, :]
+    draws = base + noise
+    return centre, (np.exp(draws) if error == "lognormal" else draws)
