@@ -287,7 +287,7 @@ def forecast_noise(rng: np.random.Generator, m: np.ndarray, error: str, fit: Err
 
 # --- the residual model of forecasts -------------------------------------------------------
 
-FORECAST_MODES = ("ar1", "rw", "skill", "run")
+FORECAST_MODES = ("ar1", "rw", "skill", "run", "auto")
 PRIOR_DOF = 2.0  # the pooled scale counts as two innovations of each series' own
 
 
@@ -302,6 +302,7 @@ class ForecastError:
     scale: float
     dof: float
     weight: float = 1.0
+    mode: str = ""
 
     def sd(self, steps: np.ndarray) -> np.ndarray:
         """Scale of the sum of innovations g steps on: s sqrt(sum_(j<g) phi^(2j))."""
@@ -356,6 +357,8 @@ def forecast_errors(residuals: list[np.ndarray], levels: list[float], mode: str 
       model's scale), pooled over all series (in relative units) for a series with fewer than
       two changes. w = 0 is persistence.
     - `run`: phi = 0, the model run itself.
+    - `auto`: `ar1` or `skill`, whichever has the smaller pooled in-sample one-step-ahead
+      squared error (the innovations above, in relative units; both have n - 1 per series).
 
     The innovation scale of each series is the posterior of a normal-inverse-chi-square model:
     its own innovations (e_t - phi e_(t-1), k of them) plus a prior worth `prior_dof` innovations
@@ -365,6 +368,17 @@ def forecast_errors(residuals: list[np.ndarray], levels: list[float], mode: str 
     """
     if mode not in FORECAST_MODES:
         raise ValueError(f"unknown forecast mode {mode!r}; one of {', '.join(FORECAST_MODES)}")
+    if mode == "auto":
+        ar1 = _mode_errors(residuals, levels, "ar1", prior_dof, model)
+        skill = _mode_errors(residuals, levels, "skill", prior_dof, model)
+        return ar1[0] if ar1[1] <= skill[1] else skill[0]
+    return _mode_errors(residuals, levels, mode, prior_dof, model)[0]
+
+
+def _mode_errors(residuals: list[np.ndarray], levels: list[float], mode: str,
+                 prior_dof: float, model: list[np.ndarray] | None
+                 ) -> tuple[list[ForecastError], float]:
+    """`forecast_errors` of one mode, and its pooled in-sample innovation variance."""
     res = [np.asarray(e, dtype=float) for e in residuals]
     res = [e[np.isfinite(e)] for e in res]
     phi = {"rw": 1.0, "skill": 1.0, "run": 0.0}.get(mode)
@@ -395,14 +409,14 @@ def forecast_errors(residuals: list[np.ndarray], levels: list[float], mode: str 
         ss.append(float(np.sum(d * d)))
         k.append(len(d))
     total = sum(k)
-    s0sq = sum(a / b**2 for a, b in zip(ss, lev, strict=True)) / total if total else 1e-4
-    s0sq = max(s0sq, 1e-6)  # 0.1% relative: the likelihood's floor
+    raw = sum(a / b**2 for a, b in zip(ss, lev, strict=True)) / total if total else np.inf
+    s0sq = max(raw if np.isfinite(raw) else 1e-4, 1e-6)  # 0.1% relative: the likelihood's floor
     out = []
     for a, n, lv, w in zip(ss, k, lev, weights, strict=True):
         dof = prior_dof + n
         out.append(ForecastError(phi, float(np.sqrt((prior_dof * s0sq * lv**2 + a) / dof)),
-                                 float(dof), float(w)))
-    return out
+                                 float(dof), float(w), mode))
+    return out, raw
 
 
 def forecast_draws(rng: np.random.Generator, m: np.ndarray, m_last: np.ndarray, y_last: float,

@@ -37,8 +37,8 @@ from carespiral.calibration.spec import CalibrationSpec, read_spec
 from carespiral.errors import CarespiralError
 from carespiral.results import Result
 
-__all__ = ["BacktestResult", "Fit", "forecast_rows", "parse_origins", "rolling_backtest",
-           "series_known_by"]
+__all__ = ["BacktestResult", "Fit", "forecast_rows", "forecasts_under", "parse_origins",
+           "rolling_backtest", "series_known_by"]
 
 Fit = Callable[..., Any]  # (spec, area, origin, horizon, data) -> a result with fitted/backtest
 
@@ -77,6 +77,29 @@ def forecast_rows(result: Any, origin: int, area: str = "") -> pd.DataFrame:
     out["horizon"] = out["year"].astype(int) - int(origin)
     out["scale"] = out["series"].map(scale).astype(float)
     return out
+
+
+def forecasts_under(recorded: list[dict], mode: str, area: str = "", seed: int = 0
+                    ) -> pd.DataFrame:
+    """The forecast rows of recorded fits (`predict.recording()`, each entry tagged with its
+    `origin`) made again under another forecast mode: the same fits and model runs, only the
+    residual model after the origin differs."""
+    from types import SimpleNamespace
+
+    from carespiral.calibration.predict import forecast_table
+
+    parts = []
+    for e in recorded:
+        if "origin" not in e:
+            continue
+        bt = forecast_table(e["train"], e["holdout"], e["at_best"], e["preds"], e["fits"],
+                            np.random.default_rng(seed), mode)
+        fitted = pd.concat([pd.DataFrame({"series": s.name, "year": s.years,
+                                          "observed": s.values}) for s in e["train"]],
+                           ignore_index=True)
+        parts.append(forecast_rows(SimpleNamespace(backtest=bt, fitted=fitted), e["origin"],
+                                   area))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def series_known_by(spec: CalibrationSpec, area: str | None, origin: int,
