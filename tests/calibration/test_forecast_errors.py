@@ -125,3 +125,24 @@ def test_the_ar1_mode_uses_the_pooled_phi_and_the_skill_mode_weighs_the_model_ch
     assert np.log(centre[0, 0]) == pytest.approx(want)
     with pytest.raises(ValueError, match="model values"):
         forecast_errors(e, [1.0, 30.0], mode="skill")
+
+
+def test_auto_takes_the_mode_with_the_smaller_in_sample_one_step_error():
+    m = [np.log([100.0, 110.0, 121.0, 133.1, 146.4]), np.log([50.0, 51.0, 52.0, 53.0, 54.0])]
+    # residuals that trend: the model's level is off by a growing amount, its changes right
+    # for the first series; an AR(1) with phi <= 1 fits them worse than weighted changes
+    e = [np.array([0.0, 0.1, 0.2, 0.3, 0.4]), np.array([0.0, -0.05, -0.1, -0.15, -0.2])]
+    auto = forecast_errors(e, [1.0, 1.0], mode="auto", model=m)
+    ar1 = forecast_errors(e, [1.0, 1.0], mode="ar1", model=m)
+    skill = forecast_errors(e, [1.0, 1.0], mode="skill", model=m)
+    err = {fe[0].mode: sum(np.sum((np.diff(x) + (1 - f.weight) * np.diff(mm)) ** 2) if
+                           f.mode == "skill" else np.sum((x[1:] - f.phi * x[:-1]) ** 2)
+                           for x, f, mm in zip(e, fe, m, strict=True))
+           for fe in (ar1, skill)}
+    assert auto[0].mode == min(err, key=err.get)
+    assert auto == (ar1 if auto[0].mode == "ar1" else skill)
+    # white residuals around a model whose changes are noise: ar1 (phi near 0) wins
+    rng = np.random.default_rng(2)
+    e = [0.01 * rng.standard_normal(10) for _ in range(4)]
+    m = [np.cumsum(0.05 * rng.standard_normal(10)) for _ in range(4)]
+    assert forecast_errors(e, [1.0] * 4, mode="auto", model=m)[0].mode == "ar1"
