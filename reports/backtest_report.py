@@ -84,7 +84,12 @@ def rolling_section(page: Page, forecasts: pd.DataFrame, model: str | None,
         f"The model was fitted at each origin from {origins[0]} to {origins[-1]} and forecast "
         "the next years. Each forecast's error is scaled by the typical year-to-year change "
         "up to its origin (the mean absolute scaled error, MASE): below 1 beats that change; "
-        "the naive rules are 'same as last year', the linear trend and the in-sample mean.")
+        "the naive rules are 'same as last year', the linear trend and the in-sample mean. "
+        "The model's forecast is its run plus a residual model estimated from all the fitted "
+        "series together: the gap between the last published value and the run closes by one "
+        "factor a year (1 keeps the last value and adds the model's change; 0 is the run "
+        "alone), and the interval adds parameter uncertainty and Student-t noise whose scale "
+        "borrows from the other series where a series has few years.")
     mean = scores[[c for c in scores.columns if c.startswith("mase_")]].mean()
     rules = [c for c in ("mase_model", "mase_run", "mase_persistence", "mase_trend",
                          "mase_mean") if c in mean.index]
