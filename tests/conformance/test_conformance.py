@@ -50,11 +50,6 @@ COMPARE_UNTIL = {"Roessler_Chaos": 50.0}
 # judged by their law (test_random_columns_follow_their_law), every other column value by value
 RANDOM_COLUMNS = {"Query_file": {"kWhPerStovePerDay", "EnergyConsumptionRate",
                                  "TotalEnergyConsumption"}}
-# Compared on the numpy engine only: compiling them for numba takes minutes of CPU and
-# gigabytes of memory (their vector functions unroll into thousands of statements; measured in
-# README.md), too much for every test run; the engines' agreement is checked on every other
-# model, including smaller vector-function models (tests/batch/test_engines.py)
-NUMPY_ONLY = {"subscripted_delays", "vector_order", "vector_select"}
 INCLUDED = [r for r in ROWS if r["name"] not in REFUSED and r["name"] not in NOT_COMPARED]
 
 
@@ -131,7 +126,7 @@ def run_both_engines(row: dict[str, str]) -> tuple[pd.DataFrame, dict[str, str],
         if c.strip('"') not in CONTROL:
             names[c] = bm.resolve(c.strip('"'))
     runs = {}
-    for engine in ("numpy",) if name in NUMPY_ONLY else ("numpy", "numba"):
+    for engine in ("numpy", "numba"):
         runs[engine] = bm.run(outputs=list(dict.fromkeys(names.values())), engine=engine)
         assert runs[engine].attrs["engine"] == engine
     if name in RANDOM_COLUMNS:
@@ -185,7 +180,6 @@ def test_every_folder_is_compared_or_refused() -> None:
     folders = {p.name for p in MODELS.iterdir() if p.is_dir()}
     assert folders == {r["name"] for r in ROWS}
     assert set(REFUSED) <= folders
-    assert set(NUMPY_ONLY) <= folders
     assert len(INCLUDED) + len(REFUSED) + len(NOT_COMPARED) == len(ROWS) == 144
 
 

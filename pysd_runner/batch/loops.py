@@ -1,0 +1,176 @@
+"""Loops over elements in the numba kernel of a subscripted model.
+
+The lowering gives every element ("cell") of a subscripted variable its own node, and the numba
+engine rewrites each node's equation into one scalar statement. A model of many cells then makes
+a kernel of thousands of straight-line statements, which numba compiles in minutes. Yet the cells
+one equation defines over a range run the same code, differing only in which cells they read.
+
+Here the kernel keeps every value of a run in one array `W` (a slot per node) and the statements
+of one step are grouped: two statements share a group when their code is the same once the nodes
+they read and write are blanked out (their *template*) and they sit at the same depth of the
+step's dependency graph (so no statement of a group reads another, and every group reads only
+groups of smaller depth). A group is one loop over its members, `for e in range(n)`, reading
+`W[IX[o + e]]` (an index table built at generation; `W[s + e]` where the slots are consecutive).
+Each member still computes its own expression's floating-point operations in the same order, so
+the numbers are those of the straight-line kernel and of the numpy engine.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["ArrayKernel"]
+
+
+class _Template(ast.NodeTransformer):
+    """Blank out the node names (and time input rows) of one statement, in visiting order."""
+
+    def __init__(self, wnames: set[str] | frozenset[str]) -> None:
+        self.wnames = wnames
+        self.holes: list[tuple[str, object]] = []  # ("w", node name) | ("t", input row)
+
+    def _hole(self, kind: str, value: object) -> ast.Name:
+        self.holes.append((kind, value))
+        return ast.Name(f"__h{len(self.holes) - 1}", ast.Load())
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        return self._hole("w", node.id) if node.id in self.wnames else node
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        # a time input's value TI[row, k - k_from, i]: each element reads its own row
+        if (isinstance(node.value, ast.Name) and node.value.id == "TI"
+                and isinstance(node.slice, ast.Tuple)
+                and isinstance(node.slice.elts[0], ast.Constant)):
+            row = self._hole("t", node.slice.elts[0].value)
+            rest = [self.visit(e) for e in node.slice.elts[1:]]
+            return ast.Subscript(node.value, ast.Tuple([row, *rest], ast.Load()), ast.Load())
+        return self.generic_visit(node)
+
+
+class _Fill(ast.NodeTransformer):
+    def __init__(self, holes: dict[str, ast.expr]) -> None:
+        self.holes = holes
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        return self.holes.get(node.id, node)
+
+
+class _InW(ast.NodeTransformer):
+    def __init__(self, kern: ArrayKernel) -> None:
+        self.kern = kern
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id not in self.kern.wnames:
+            return node
+        return ast.Subscript(ast.Name("W", ast.Load()), ast.Constant(self.kern.place(node.id)),
+                             node.ctx)
+
+
+@dataclass
+class _Stmt:
+    target: str
+    key: str
+    tree: ast.expr
+    holes: list[tuple[str, object]]
+
+
+@dataclass
+class ArrayKernel:
+    """Slots of every node of a run in `W`, the index table `IX`, and the emitted loops."""
+
+    consts: Sequence[str]  # W[0 : len(consts)], loaded from C[i, :]
+    states: Sequence[str]  # the next slots, loaded from S[i, :]
+    wnames: frozenset[str] = frozenset()
+    slot: dict[str, int] = field(default_factory=dict)
+    ix: list[int] = field(default_factory=list)
+    loops: int = 0  # how many loops were emitted (a measure for tests and reports)
+
+    def __post_init__(self) -> None:
+        for name in [*self.consts, *self.states]:
+            self.slot.setdefault(name, len(self.slot))
+
+    @property
+    def size(self) -> int:
+        return len(self.slot)
+
+    def place(self, name: str) -> int:
+        if name not in self.slot:
+            self.slot[name] = len(self.slot)
+        return self.slot[name]
+
+    def _index(self, values: Sequence[int], var: str = "e") -> str:
+        """The slot (or input row) of the group's element `var`, from the members' values."""
+        if all(v == values[0] for v in values):
+            return str(values[0])
+        if all(v == values[0] + e for e, v in enumerate(values)):
+            return f"{values[0]} + {var}" if values[0] else var
+        off = len(self.ix)
+        self.ix.extend(int(v) for v in values)
+        return f"IX[{off} + {var}]" if off else f"IX[{var}]"
+
+    def _parse(self, target: str, code: str) -> _Stmt:
+        tr = _Template(self.wnames)
+        tree = tr.visit(ast.parse(code, mode="eval").body)
+        return _Stmt(target, ast.dump(tree), tree, tr.holes)
+
+    def block(self, stmts: Sequence[tuple[str, str]], indent: str) -> list[str]:
+        """The statements `target = code` (in dependency order) as loops and single lines."""
+        parsed = [self._parse(t, c) for t, c in stmts]
+        targets = {s.target for s in parsed}
+        depth: dict[str, int] = {}
+        groups: dict[tuple[int, str], list[_Stmt]] = {}
+        for s in parsed:
+            reads = [v for k, v in s.holes if k == "w" and v in targets]
+            depth[s.target] = 1 + max((depth[str(r)] for r in reads), default=-1)
+            groups.setdefault((depth[s.target], s.key), []).append(s)
+        lines: list[str] = []
+        for (_, _), members in sorted(groups.items(), key=lambda kv: kv[0][0]):
+            for m in members:
+                self.place(m.target)
+            lines += self._emit(members, indent)
+        return lines
+
+    def _emit(self, members: list[_Stmt], indent: str) -> list[str]:
+        n = len(members)
+        holes: dict[str, ast.expr] = {}
+        for h, (kind, _) in enumerate(members[0].holes):
+            values = [m.holes[h][1] for m in members]
+            if kind == "w":
+                at = self._index([self.place(str(v)) for v in values]) if n > 1 else \
+                    str(self.place(str(values[0])))
+                holes[f"__h{h}"] = ast.parse(f"W[{at}]", mode="eval").body
+            else:
+                at = self._index([int(v) for v in values]) if n > 1 else str(values[0])  # type: ignore[call-overload]
+                holes[f"__h{h}"] = ast.parse(at, mode="eval").body
+        body = ast.unparse(_Fill(holes).visit(members[0].tree))
+        if n == 1:
+            return [f"{indent}W[{self.slot[members[0].target]}] = {body}"]
+        self.loops += 1
+        tgt = self._index([self.slot[m.target] for m in members])
+        return [f"{indent}for e in range({n}):", f"{indent}    W[{tgt}] = {body}"]
+
+    def statement(self, code: str, indent: str) -> str:
+        """One statement (an update `a = b`, a pipe's push) with its nodes read from `W`."""
+        return indent + ast.unparse(_InW(self).visit(ast.parse(code)))
+
+    def euler(self, pairs: Sequence[tuple[str, str]], indent: str) -> list[str]:
+        """`x = x + ddt * dt` for every (state, derivative), as one loop."""
+        if not pairs:
+            return []
+        if len(pairs) == 1:
+            s, d = pairs[0]
+            return [f"{indent}W[{self.place(s)}] = W[{self.place(s)}] + W[{self.place(d)}] * dt"]
+        self.loops += 1
+        s = self._index([self.place(p[0]) for p in pairs])
+        d = self._index([self.place(p[1]) for p in pairs])
+        return [f"{indent}for e in range({len(pairs)}):",
+                f"{indent}    W[{s}] = W[{s}] + W[{d}] * dt"]
+
+    def gather(self, names: Sequence[str], dest: str, indent: str) -> list[str]:
+        """`dest[j, i] = W[slot of names[j]]` for every j, as one loop."""
+        if not names:
+            return []
+        at = self._index([self.place(n) for n in names], "j")
+        return [f"{indent}for j in range({len(names)}):", f"{indent}    {dest}[j, i] = W[{at}]"]
