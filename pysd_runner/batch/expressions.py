@@ -12,7 +12,12 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from carespiral.pysd_runner.batch.allocation import (
+    lower_allocate_available,
+    lower_allocate_by_priority,
+)
 from carespiral.pysd_runner.batch.elements import _kind, _lower_element
+from carespiral.pysd_runner.batch.matrix import lower_invert_matrix
 from carespiral.pysd_runner.batch.program import (
     RANDOM_RUN,
     RANDOM_SEED,
@@ -78,7 +83,8 @@ SUPPORTED = sorted(
     + ["INTEG", "INITIAL", "ACTIVE INITIAL", "SMOOTH", "SMOOTHI", "SMOOTH3", "SMOOTH3I",
        "SMOOTH N", "DELAY1", "DELAY1I", "DELAY3", "DELAY3I", "DELAY N", "DELAY FIXED", "TREND",
        "FORECAST", "SAMPLE IF TRUE", "RANDOM 0 1", "RANDOM UNIFORM", "RANDOM NORMAL",
-       "RANDOM EXPONENTIAL", "WITH LOOKUP", "lookup tables", "Time", "data (as inputs)"]
+       "RANDOM EXPONENTIAL", "ALLOCATE BY PRIORITY", "ALLOCATE AVAILABLE", "INVERT MATRIX",
+       "WITH LOOKUP", "lookup tables", "Time", "data (as inputs)"]
 )
 
 
@@ -120,6 +126,8 @@ class _Lowerer(StatefulBuiltins):
         self.control: dict[str, str] = {}
         self.random_calls: dict[str, int] = {}  # RANDOM calls lowered so far, per variable
         self.vector_ranks: dict[tuple[str, ...], list[str]] = {}  # vector -> rank nodes
+        # allocations and matrix inverses made once per vector: its arguments -> result nodes
+        self.vector_solutions: dict[tuple[str, ...], list[str]] = {}
         self.external: ExternalData | None = None  # the GET ... equations of the model
 
     def refuse(self, construct: str, hint: str = "") -> UnsupportedConstructError:
@@ -211,6 +219,10 @@ class _Lowerer(StatefulBuiltins):
             return self.forecast(ast, deps)
         if isinstance(ast, ae.SampleIfTrueStructure):
             return self.sample_if_true(ast, deps)
+        if isinstance(ast, ae.AllocateByPriorityStructure):
+            return lower_allocate_by_priority(self, ast, deps)
+        if isinstance(ast, ae.AllocateAvailableStructure):
+            return lower_allocate_available(self, ast, deps)
         name = type(ast).__name__.replace("Structure", "")
         readable = {"GetLookups": "GET ... LOOKUPS", "GetData": "GET ... DATA",
                     "GetConstants": "GET ... CONSTANTS", "AllocateAvailable": "ALLOCATE AVAILABLE",
@@ -280,6 +292,8 @@ class _Lowerer(StatefulBuiltins):
             return lower_vector(self, fname, args, deps)
         if fname in self.macros:
             return self.macro_call(fname, args, deps)
+        if fname == "invert_matrix":
+            return lower_invert_matrix(self, args, deps)
         if fname in _RANDOM:
             return self.random(fname, args, deps)
         if fname == "active_initial":

@@ -16,6 +16,7 @@ import xarray as xr
 
 from carespiral.errors import CarespiralError, UnknownNameError
 from carespiral.pysd_runner.batch import numba_engine, runtime
+from carespiral.pysd_runner.batch.allocation import fixed_types
 from carespiral.pysd_runner.batch.codegen import Generated, control_source, generate
 from carespiral.pysd_runner.batch.lowering import Program, lower_file
 from carespiral.pysd_runner.batch.numba_engine import NumbaUnavailableError
@@ -139,6 +140,7 @@ class BatchModel:
         self._ctl: dict[frozenset, Callable] = {}
         names = program.names
         self._lookup_names = {v for v, nid in names.items() if nid in program.lookups}
+        self._fixed = fixed_types(program.aux)  # ALLOCATE AVAILABLE's profile types
         self._table: dict[str, str] = {}
         for v in names:
             self._table.setdefault(_norm(v), v)
@@ -312,6 +314,11 @@ class BatchModel:
                                       "constants its initial value is computed from")
             if nid in prog.lookups:
                 raise CarespiralError(f"{v!r} is a lookup table and cannot be set per run")
+            if nid in self._fixed:
+                raise CarespiralError(f"{v!r} is the priority profile type of an ALLOCATE "
+                                      "AVAILABLE, which the batch backend fixes from the model "
+                                      "(one curve per target); it cannot be set per run: "
+                                      "change it in the model")
             try:
                 vals = params[col].to_numpy(dtype=float)
             except (TypeError, ValueError):

@@ -20,6 +20,7 @@ __all__ = [
     "Table",
     "as_numpy",
     "delay_n_order",
+    "erfc",
     "initial_order",
     "lookup_extrapolate",
     "lookup_hold_backward",
@@ -41,6 +42,13 @@ __all__ = [
 ]
 
 SMALL_VENSIM = 1e-6  # what Vensim treats as zero (ZIDZ, XIDZ, ramp and pulse edges)
+
+
+def erfc(x):
+    """The complementary error function (ALLOCATE AVAILABLE's normal priority profile)."""
+    from scipy.special import erfc as _erfc
+
+    return _erfc(x)
 
 
 def as_numpy(x):

@@ -250,6 +250,7 @@ SCALAR = {
     "rt.lookup_look_forward": "s_lookup_look_forward", "rt.lookup_raw": "s_lookup_raw",
     "rt.random_0_1": "s_random_0_1", "rt.random_uniform": "s_random_uniform",
     "rt.random_normal": "s_random_normal", "rt.random_exponential": "s_random_exponential",
+    "rt.erfc": "math.erfc",
     # numba compiles these numpy functions for floats itself
     "np.abs": "np.abs", "np.exp": "np.exp", "np.log": "np.log", "np.sqrt": "np.sqrt",
     "np.sin": "np.sin", "np.cos": "np.cos", "np.tan": "np.tan", "np.arcsin": "np.arcsin",
