@@ -123,6 +123,36 @@ def markdown(frame: pd.DataFrame, floats: str = "{:.2f}") -> str:
     return "\n".join(lines)
 
 
+def combine(dirs: list[Path], out: Path) -> None:
+    """The goals over runs made separately: each area's default-mode row and, per mode, the
+    coverage over all forecasts (weighted by each area's count) and the panel's wins."""
+    summary = pd.concat([pd.read_csv(d / "summary.csv") for d in dirs], ignore_index=True)
+    modes = pd.concat([pd.read_csv(d / "modes.csv") for d in dirs], ignore_index=True)
+    keep = summary.drop(columns=[c for c in ("failed",) if c in summary])
+    panel = summary[(summary["kind"] != "national") & summary["mase_model"].notna()]
+    md = ["# Rolling-origin backtest: runs combined", "",
+          "From " + ", ".join(f"`{d}`" for d in dirs) + ".", "", markdown(keep), "",
+          f"- Default mode: coverage over all {int(summary['forecasts'].sum())} forecasts "
+          f"{(summary['coverage'] * summary['forecasts']).sum() / summary['forecasts'].sum():.1%}"
+          f"; panel: beats persistence and trend in {int(panel['beats_both'].sum())} of "
+          f"{len(panel)}.", "", "Per forecast mode (the same fits):", ""]
+    for m, g in modes.groupby("mode", sort=False):
+        pm = g[~g["area"].str.startswith("England")]
+        nat = g[g["area"].str.startswith("England")]
+        cov = (g["coverage"] * g["forecasts"]).sum() / g["forecasts"].sum()
+        line = f"- `{m}`: coverage {cov:.1%} of {int(g['forecasts'].sum())} forecasts; "
+        if len(nat):
+            r = nat.iloc[0]
+            line += (f"England model {r['mase_model']:.2f} (persistence "
+                     f"{r['mase_persistence']:.2f}, trend {r['mase_trend']:.2f}); ")
+        md.append(line + f"panel beats both in {int(pm['beats_both'].sum())} of {len(pm)} "
+                  f"(mean MASE {pm['mase_model'].mean():.2f}).")
+    out.mkdir(parents=True, exist_ok=True)
+    text = "\n".join(md) + "\n"
+    (out / "combined.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "backtest")
@@ -141,7 +171,14 @@ def main() -> None:
                     help="leave out the full national fit (trend signs, 2008 shock)")
     ap.add_argument("--modes", default=",".join(FORECAST_MODES),
                     help="forecast residual models to score the same fits under")
+    ap.add_argument("--combine", default="",
+                    help="comma-separated result directories of earlier runs (e.g. England and "
+                         "two halves of the panel run in parallel): write combined.md to --out "
+                         "from their summary.csv and modes.csv, and run nothing")
     args = ap.parse_args()
+    if args.combine:
+        combine([Path(d) for d in args.combine.split(",") if d.strip()], args.out)
+        return
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     from carespiral.calibration.rolling import parse_origins
 
