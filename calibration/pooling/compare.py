@@ -72,8 +72,9 @@ class PoolingComparison(Result):
         wide = b.pivot_table(index="area_code", columns="pooling", values="mase_model")
         if {"partial", "none"} <= set(wide.columns):
             better = float((wide["partial"] < wide["none"]).mean())
-            out["share_better_than_unpooled"] = [better if p == "partial" else 1 - better
-                                                 for p in out.index]
+            out["share_better_than_unpooled"] = [
+                float((wide[p] < wide["none"]).mean()) if p != "none" else 1 - better
+                for p in out.index]
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -130,10 +131,15 @@ def compare_pooling(
         rng = np.random.default_rng(seed + origin)
         for label, e in (("partial", est), ("none", est.unpooled())):
             draws = e.draws(n_predictive, rng)
-            fitted, held, _ = predictions(stack, e, draws, rng, n_predictive, horizon)
+            own: list[pd.DataFrame] = []
+            fitted, held, _ = predictions(stack, e, draws, rng, n_predictive, horizon,
+                                          national=label == "partial", own=own)
             if len(held):
                 bt, _ = backtest_rows(fitted, held, origin)
                 rows.append(bt.assign(pooling=label))
+            if own and len(own[0]):  # the pooled fit with each area's own residual model
+                bt, _ = backtest_rows(fitted, own[0], origin)
+                rows.append(bt.assign(pooling="partial_fit_own_forecast"))
         fits.append({"origin": origin, "status": "ok", "authorities": len(cases),
                      "failed": len(failures), "converged": est.converged,
                      "rounds": len(est.rounds) - 1, "runs": stack.n_runs,

@@ -148,12 +148,19 @@ class _Ran:
 
 
 def predictions(stack: AreaStack, est: PooledEstimate, draws: np.ndarray,
-                 rng: np.random.Generator, n: int, horizon: int
-                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                 rng: np.random.Generator, n: int, horizon: int, national: bool = False,
+                 own: list | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Fitted, held-out and future values of every area, by the project's predictions
     (`calibration.predict.prediction_tables`: 95% bands from `n` parameter draws and the error
-    model; after the fit the run plus the carried-over residual). The runs are one batch."""
-    from carespiral.calibration.predict import prediction_tables
+    model; after the fit the run plus the carried-over residual). The runs are one batch.
+    `national`: forecasts with the residual model estimated across all areas
+    (`pooling.forecast`) instead of each area's own; `own`, a list, then receives the held-out
+    forecasts each area's own residual model gives from the same runs (for comparison)."""
+    from carespiral.calibration.pooling.forecast import (
+        national_forecast_errors,
+        pooled_forecast_table,
+    )
+    from carespiral.calibration.predict import prediction_tables, recording
 
     A = stack.n_areas
     groups = []
@@ -165,14 +172,27 @@ def predictions(stack: AreaStack, est: PooledEstimate, draws: np.ndarray,
     theta = np.vstack([est.theta, draws[:, :n, :].reshape(A * n, -1)])
     owner = np.concatenate([np.arange(A), np.repeat(np.arange(A), n)])
     preds = stack.predict(theta, owner, which="all")
-    fitted, held, ahead = [], [], []
+    fitted, tables = [], []
+    with recording() as records:
+        for a, c in enumerate(stack.cases):
+            fit, hold, future = groups[a]
+            values = stack.area_values(preds, owner, a, which="all")
+            ran = _Ran(fit, [v[:1] for v in values], [v[1:] for v in values])
+            f, fc = prediction_tables(ran, est.theta[a], theta[owner == a][1:], est.errors[a],
+                                      rng, hold + future)
+            fitted.append(f.assign(area_code=c.code))
+            tables.append(fc)
+    if national:
+        if own is not None:
+            own.append(_first(pd.concat(
+                [t.iloc[:sum(len(h) for h in groups[a][1])].assign(area_code=c.code)
+                 for a, (c, t) in enumerate(zip(stack.cases, tables, strict=True))],
+                ignore_index=True)))
+        fes = national_forecast_errors(records)
+        tables = [pooled_forecast_table(r, fe, rng) for r, fe in zip(records, fes, strict=True)]
+    held, ahead = [], []
     for a, c in enumerate(stack.cases):
-        fit, hold, future = groups[a]
-        values = stack.area_values(preds, owner, a, which="all")
-        ran = _Ran(fit, [v[:1] for v in values], [v[1:] for v in values])
-        f, fc = prediction_tables(ran, est.theta[a], theta[owner == a][1:], est.errors[a],
-                                  rng, hold + future)
-        fitted.append(f.assign(area_code=c.code))
+        hold, fc = groups[a][1], tables[a]
         n_held = sum(len(h) for h in hold)
         held.append(fc.iloc[:n_held].assign(area_code=c.code))
         ahead.append(fc.iloc[n_held:].assign(area_code=c.code))

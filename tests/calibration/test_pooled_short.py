@@ -119,3 +119,56 @@ def test_pooled_error_models_give_short_series_the_national_autocorrelation(work
     # scales stay near the truth's innovation scale (0.04), pooled or not
     s_pooled = np.array([f.scale for a in range(areas) for f in pooled[a]])
     assert 0.02 < np.median(s_pooled) < 0.06
+
+
+# ---- the national forecast residual model ---------------------------------------------------
+
+
+def _record(rng: np.random.Generator, phi: float, n: int, name: str = "referrals") -> dict:
+    """A `predict.recording()` record of one lognormal series of n values (model flat at 100,
+    AR(1) residuals) and a held-out year, with 5 parameter draws."""
+    m = np.full((1, n), 100.0)
+    y = m[0] * np.exp(_ar1(rng, phi, n, 0.05))
+    train = SeriesObs.at_times(name, "Caseload", TIMES[:n], y, error="lognormal")
+    held = SeriesObs.at_times(name, "Caseload", TIMES[n:n + 1], np.array([np.nan]),
+                              error="lognormal")
+    runs = np.full((5, n), 100.0)
+    return {"train": [train], "holdout": [held], "at_best": [m, np.full((1, 1), 100.0)],
+            "preds": [runs, np.full((5, 1), 100.0)], "fits": [None]}
+
+
+def test_national_forecast_phi_is_estimated_across_authorities():
+    from carespiral.calibration.pooling.forecast import national_forecast_errors
+
+    rng = np.random.default_rng(4)
+    records = [_record(rng, 0.7, 8) for _ in range(150)]
+    fes = national_forecast_errors(records)
+    phis = {fe[0].phi for fe in fes}
+    assert len(phis) == 1  # one national value for the series
+    # least squares on 150 series of 8 values: downward small-sample bias, but near
+    assert 0.45 < phis.pop() < 0.85
+    # a series with too few pairs nationally takes the value over all series
+    short = [_record(rng, 0.7, 2, "caseload") for _ in range(5)]
+    mixed = national_forecast_errors([{k: r[k] + s[k] for k in r} for r, s in
+                                      zip(records[:5], short, strict=True)] + records[5:])
+    assert mixed[0][1].phi == mixed[0][0].phi
+    # the scale: near the innovations' 0.05, an authority's own few values moved towards it
+    assert 0.03 < np.median([fe[0].scale for fe in fes]) < 0.07
+
+
+def test_pooled_forecast_table_is_the_single_area_forecast_under_the_same_residual_model():
+    from carespiral.calibration.errors_model import forecast_errors, raw_residuals
+    from carespiral.calibration.pooling.forecast import pooled_forecast_table
+    from carespiral.calibration.predict import forecast_table
+
+    r = _record(np.random.default_rng(8), 0.6, 8)
+    s = r["train"][0]
+    own = forecast_errors([raw_residuals(s.values, r["at_best"][0][0], s.error)], [1.0])
+    a = forecast_table(r["train"], r["holdout"], r["at_best"], r["preds"], r["fits"],
+                       np.random.default_rng(0))
+    b = pooled_forecast_table(r, {0: own[0]}, np.random.default_rng(0))
+    assert np.allclose(a["forecast"], b["forecast"])
+    assert np.allclose(a[["lower", "upper"]], b[["lower", "upper"]])
+    # and the centre is the run plus phi^1 of the last residual (algebra)
+    e_last = np.log(s.values[-1] / 100.0)
+    assert np.isclose(b["forecast"].iloc[0], 100.0 * np.exp(own[0].phi * e_last))
