@@ -8,7 +8,8 @@
 Levenberg-Marquardt fit together; `hierarchy` is the national distribution and its empirical
 Bayes updates; `fit` puts them together; `authorities` builds each authority's problem from a
 spec and the published data (recording the ones that cannot be fitted, with the reason);
-`result` is the saved result.
+`forecast` is the forecast residual model estimated across authorities; `result` is the saved
+result; `compare` backtests pooled against unpooled.
 """
 
 from __future__ import annotations

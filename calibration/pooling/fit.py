@@ -8,8 +8,10 @@
    single-area least-squares method does.
 3. **Partial pooling**: repeat (a) the national mean and spread of maximum marginal
    likelihood given each area's likelihood approximated by a quadratic at its mode
-   (`Population.fit`, no model runs), (b) the error models, each series' scale and
-   autocorrelation shrunk towards their values over all areas, (c) every area's mode re-fitted from where it was under the new
+   (`Population.fit`, no model runs), (b) the error models: each series' autocorrelation
+   estimated nationally (`stack.national_rho`), each area's own shrunk towards it (a series
+   too short for its own takes it), and its scale shrunk towards the series' pooled scale
+   (`AreaStack.error_fits`), (c) every area's mode re-fitted from where it was under the new
    national prior (from its mode and from the national mean, keeping the better: a few
    years of data can leave a second, wrong mode), until the national mean and spread move by less than `tol` (in spreads, or
    in log spread) between rounds.
