@@ -80,15 +80,16 @@ def _solve(low: _Lowerer, curves: list, requests: list[str], lo: str, hi: str,
         ids = [curve(c, at) for c in curves]
         return "(" + " + ".join(ids) + ")", set(ids)
 
-    for k in range(ITERATIONS):
-        # F(x) above the supply: the level must rise (F is non-increasing)
-        step = f"({half} * {0.5 ** (k + 1)!r})"
+    step = half
+    for _ in range(ITERATIONS):
+        # F(x) above the supply: the level must rise (F is non-increasing). Every halving has
+        # the same code but for its nodes, so the numba engine runs them as loops (`loops`)
+        step = _aux(low, "alloc_step", f"(0.5 * {step})", {step})
         f, reads = total(x)
         x = _aux(low, "alloc_x", f"np.where({f} > {supply}, {x} + {step}, {x} - {step})",
-                 reads | {x, half, supply})
-    reach = f"({half} * {0.5 ** ITERATIONS!r})"
-    a = _aux(low, "alloc_a", f"({x} - {reach})", {x, half})
-    b = _aux(low, "alloc_b", f"({x} + {reach})", {x, half})
+                 reads | {x, step, supply})
+    a = _aux(low, "alloc_a", f"({x} - {step})", {x, step})
+    b = _aux(low, "alloc_b", f"({x} + {step})", {x, step})
     fa_code, fa_reads = total(a)
     fb_code, fb_reads = total(b)
     fa = _aux(low, "alloc_fa", fa_code, fa_reads)

@@ -27,14 +27,14 @@ RTOL = 1e-5  # Vensim writes about 6 significant digits
 FLOOR = 1e-5  # near zero, values are judged against the series' scale (its largest magnitude)
 
 # Models the batch backend refuses, with the reason (and what its error names). PySD itself
-# cannot run the two marked so.
+# cannot run the one marked so.
 REFUSED: dict[str, tuple[str, str]] = {
-    "control_vars": ("control variables that change over time (a batch shares one time grid)",
-                     r"SAVEPER|TIME STEP|FINAL TIME|INITIAL TIME"),
-    "dynamic_final_time": ("FINAL TIME that changes over time", r"FINAL TIME"),
-    "allocate_available": ("ALLOCATE AVAILABLE is not supported", r"ALLOCATE AVAILABLE"),
-    "allocate_by_priority": ("ALLOCATE BY PRIORITY is not supported", r"ALLOCATE BY PRIORITY"),
-    "invert_matrix": ("INVERT MATRIX is not supported", r"INVERT MATRIX"),
+    # PySD runs these two (it re-evaluates the control variables at every step); both engines
+    # integrate on one time grid fixed before the run, so they are refused (not built)
+    "control_vars": ("control variables that change over time (a batch shares one time grid "
+                     "fixed before the run)", r"SAVEPER|TIME STEP|FINAL TIME|INITIAL TIME"),
+    "dynamic_final_time": ("FINAL TIME that changes over time (the grid is fixed before the "
+                           "run)", r"FINAL TIME"),
     "get_time_value": ("GET TIME VALUE is not supported; PySD cannot run it either "
                        "(NotImplementedError: 'relativeto=1' not implemented)",
                        r"GET TIME VALUE"),
@@ -43,6 +43,11 @@ REFUSED: dict[str, tuple[str, str]] = {
 # (PySD's data files), which the batch backend takes only as time inputs; PySD cannot run it
 # either (ValueError: could not broadcast input array from shape (3,2,1) into shape (3,2)).
 NOT_COMPARED = {"data_from_other_model"}
+# Vensim's ALLOCATE AVAILABLE with the triangular, normal and exponential profiles stops short
+# of the level at which the shares add up to the supply (PySD's solve, like ours, reaches it;
+# PySD's own suite compares this model at rtol 2e-2): its values are judged within this
+# fraction of each series' largest magnitude (the largest gap measured: 4.1e-4; see README.md)
+MODEL_FLOOR = {"allocate_available": 5e-4}
 # Chaotic: rounding differences (Vensim single precision, ~6 digits) grow until the trajectories
 # part; compared up to this time only (see README.md).
 COMPARE_UNTIL = {"Roessler_Chaos": 50.0}
@@ -50,6 +55,11 @@ COMPARE_UNTIL = {"Roessler_Chaos": 50.0}
 # judged by their law (test_random_columns_follow_their_law), every other column value by value
 RANDOM_COLUMNS = {"Query_file": {"kWhPerStovePerDay", "EnergyConsumptionRate",
                                  "TotalEnergyConsumption"}}
+# Compared on the numpy engine only: ALLOCATE AVAILABLE's solve is 24 halvings per vector, each
+# evaluating every target's curve, over 40 vectors (6,071 nodes); the numba engine runs it
+# (tests/batch/test_allocation.py compares the engines on a smaller model) but compiling this
+# model took more than 170 CPU seconds and 3.7 GB before it was stopped (see README.md)
+NUMPY_ONLY = {"allocate_available"}
 INCLUDED = [r for r in ROWS if r["name"] not in REFUSED and r["name"] not in NOT_COMPARED]
 
 
@@ -98,7 +108,8 @@ def compare(name: str, ref: pd.DataFrame, ds, names: dict[str, str], engine: str
         if not ok.any():
             continue
         scale = np.nanmax(np.abs(expected))
-        tol = np.maximum(np.maximum(RTOL * np.abs(expected), FLOOR * scale), half) + 1e-12
+        floor = MODEL_FLOOR.get(name, FLOOR) * scale
+        tol = np.maximum(np.maximum(RTOL * np.abs(expected), floor), half) + 1e-12
         err = np.abs(got - expected)
         bad = ok & ~(err <= tol)
         if bad.any():
@@ -126,7 +137,7 @@ def run_both_engines(row: dict[str, str]) -> tuple[pd.DataFrame, dict[str, str],
         if c.strip('"') not in CONTROL:
             names[c] = bm.resolve(c.strip('"'))
     runs = {}
-    for engine in ("numpy", "numba"):
+    for engine in ("numpy",) if name in NUMPY_ONLY else ("numpy", "numba"):
         runs[engine] = bm.run(outputs=list(dict.fromkeys(names.values())), engine=engine)
         assert runs[engine].attrs["engine"] == engine
     if name in RANDOM_COLUMNS:
@@ -180,6 +191,7 @@ def test_every_folder_is_compared_or_refused() -> None:
     folders = {p.name for p in MODELS.iterdir() if p.is_dir()}
     assert folders == {r["name"] for r in ROWS}
     assert set(REFUSED) <= folders
+    assert set(NUMPY_ONLY) <= folders
     assert len(INCLUDED) + len(REFUSED) + len(NOT_COMPARED) == len(ROWS) == 144
 
 
