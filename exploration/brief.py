@@ -99,7 +99,7 @@ class AuthorityBrief(Result):
         if len(self.front):
             top = self.front.iloc[-1]
             out["best policy found"] = (f"£{top['cost_million']:.2f}m a year: {top['policy']} "
-                                        f"(need margin +{top['gain_p10']:.0%} in 9 of 10 draws)")
+                                        f"(need margin +{100 * top['gain_p10']:.0f} points in 9 of 10 draws)")
         return out
 
 
