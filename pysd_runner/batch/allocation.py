@@ -290,6 +290,7 @@ def lower_allocate_available(low: _Lowerer, ast: object, deps: set[str]) -> str:
                 # the model's type, fixed at lowering: one curve instead of four (the batch
                 # model refuses a run that sets this cell: see FIXED_TYPE)
                 _aux(low, FIXED_TYPE, t, {t})
+                low.aux[t].is_constant = False  # not a parameter a run may set
 
                 def static(x: str, node, k: str = kind, qi: str = qi, pi: str = pi,
                            w: str = w) -> str:

@@ -122,3 +122,5 @@ def test_a_fixed_profile_type_cannot_be_set_per_run() -> None:
     bm = compile_model(MODEL)
     with pytest.raises(CarespiralError, match=r"priority profile type.*cannot be set per run"):
         bm.run(pd.DataFrame({"Profile[A,ptype]": [2.0]}))
+    assert "Profile[A,ptype]" not in {p.name for p in bm.parameters}
+    assert "Profile[A,ppriority]" in {p.name for p in bm.parameters}
