@@ -125,11 +125,22 @@ class ArrayKernel:
             reads = [v for k, v in s.holes if k == "w" and v in targets]
             depth[s.target] = 1 + max((depth[str(r)] for r in reads), default=-1)
             groups.setdefault((depth[s.target], s.key), []).append(s)
+        # groups of one depth are independent of each other: those of the same size share one
+        # loop (fewer loops, faster to compile)
+        by_size: dict[tuple[int, int], list[list[_Stmt]]] = {}
+        for (d, _), members in groups.items():
+            by_size.setdefault((d, len(members)), []).append(members)
         lines: list[str] = []
-        for (_, _), members in sorted(groups.items(), key=lambda kv: kv[0][0]):
-            for m in members:
-                self.place(m.target)
-            lines += self._emit(members, indent)
+        for (_, n), fused in sorted(by_size.items(), key=lambda kv: kv[0][0]):
+            body: list[str] = []
+            for members in fused:
+                for m in members:
+                    self.place(m.target)
+                body += self._emit(members, indent + ("    " if n > 1 else ""))
+            if n > 1:
+                self.loops += 1
+                lines.append(f"{indent}for e in range({n}):")
+            lines += body
         return lines
 
     def _emit(self, members: list[_Stmt], indent: str) -> list[str]:
@@ -147,9 +158,8 @@ class ArrayKernel:
         body = ast.unparse(_Fill(holes).visit(members[0].tree))
         if n == 1:
             return [f"{indent}W[{self.slot[members[0].target]}] = {body}"]
-        self.loops += 1
         tgt = self._index([self.slot[m.target] for m in members])
-        return [f"{indent}for e in range({n}):", f"{indent}    W[{tgt}] = {body}"]
+        return [f"{indent}W[{tgt}] = {body}"]
 
     def statement(self, code: str, indent: str) -> str:
         """One statement (an update `a = b`, a pipe's push) with its nodes read from `W`."""
