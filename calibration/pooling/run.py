@@ -89,7 +89,8 @@ def fit_cases(cases: Sequence[AreaCase], failures: Sequence[Failure] = (),
     rng = np.random.default_rng(seed + 1)
     draws = est.draws(n_draws, rng)
     unpooled = est.draws(n_draws, rng, unpooled=True)
-    fitted, held, ahead = predictions(stack, est, draws, rng, n_predictive, horizon)
+    fitted, held, ahead = predictions(stack, est, draws, rng, n_predictive, horizon,
+                                      national=est.pooling == "partial")
     if progress:
         progress("predictions", stack.n_runs)
     codes = [c.code for c in cases]
