@@ -253,9 +253,12 @@ class _Hoister(ast.NodeTransformer):
         # which nodes read nothing varying, computed once bottom-up (large vector expressions
         # would make a walk per node quadratic)
         self._fixed: set[int] = set()
+        self._any_op = False
         self._mark(tree.body)
         if id(tree.body) in self._fixed:
             return code  # wholly constant: the equation itself is cheap to keep as is
+        if not self._any_op:
+            return code  # nothing to hoist (most cells of a large subscripted model)
         return ast.unparse(self.visit(tree))
 
     def _mark(self, node: ast.AST) -> bool:
@@ -264,6 +267,7 @@ class _Hoister(ast.NodeTransformer):
             fixed = self._mark(child) and fixed
         if fixed:
             self._fixed.add(id(node))
+            self._any_op = self._any_op or isinstance(node, self._OPS)
         return fixed
 
     def generic_visit(self, node: ast.AST) -> ast.AST:
