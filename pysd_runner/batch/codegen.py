@@ -121,12 +121,14 @@ def plan(prog: Program, params: Iterable[str], inputs: Iterable[str],
     moving = {sid for sid, st in states.items() if st.ddt or st.update}
     sdeps = {nid: step_code(nid)[1] for nid in aux}
     dynamic: set[str] = set()
+    varying_src = {"time"} | moving  # grows with `dynamic` (one set, not a union per node)
     changed = True
     while changed:
         changed = False
         for nid, d in sdeps.items():
-            if nid not in dynamic and (d & ({"time"} | moving | dynamic)):
+            if nid not in dynamic and not d.isdisjoint(varying_src):
                 dynamic.add(nid)
+                varying_src.add(nid)
                 changed = True
     # static auxiliaries whose run value differs from their initial value (ACTIVE INITIAL)
     redo: set[str] = {nid for nid in aux if nid not in dynamic and nid not in params
