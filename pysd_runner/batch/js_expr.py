@@ -46,6 +46,7 @@ _CALLS: dict[str, str] = {
     "rt.lookup_hold_backward": "$lookupHoldBackward", "rt.delay_n_order": "$delayNOrder",
     "rt.lookup_look_forward": "$lookupLookForward", "rt.lookup_raw": "$lookupRaw",
     "rt.initial_order": "$initialOrder",
+    "rt.erfc": "$erfc",  # ALLOCATE AVAILABLE's normal profile; js_random's, within 1e-14 of scipy
 }
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 # loose equality, as numpy compares booleans with numbers (True == 1.0)
