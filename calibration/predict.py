@@ -29,6 +29,7 @@ import pandas as pd
 
 from carespiral.calibration.errors_model import (
     ErrorFit,
+    ForecastError,
     forecast_draws,
     forecast_errors,
     forecast_noise,
@@ -37,7 +38,7 @@ from carespiral.calibration.errors_model import (
 )
 from carespiral.calibration.observations import SeriesObs
 
-__all__ = ["DEFAULT_MODE", "forecast_table", "prediction_tables", "recording"]
+__all__ = ["DEFAULT_MODE", "forecast_rows", "forecast_table", "prediction_tables", "recording"]
 
 DEFAULT_MODE = "ar1"
 _RECORDERS: list[list[dict]] = []
@@ -103,8 +104,6 @@ def forecast_table(train: Sequence[SeriesObs], holdout: Sequence[SeriesObs],
                    ) -> pd.DataFrame:
     """The held-out series' forecasts from model values already run: `at_best[i]` (1 x n) and
     `preds[i]` (draws x n) for the fitted series then the held-out ones, in that order."""
-    n_train = len(train)
-    index = {s.name: i for i, s in enumerate(train)}
     gauss = [i for i, s in enumerate(train) if s.error in ("normal", "lognormal")]
     with np.errstate(divide="ignore", invalid="ignore"):
         model = [np.log(at_best[i][0]) if train[i].error == "lognormal" else at_best[i][0]
@@ -113,11 +112,22 @@ def forecast_table(train: Sequence[SeriesObs], holdout: Sequence[SeriesObs],
         [raw_residuals(train[i].values, at_best[i][0], train[i].error) for i in gauss],
         [1.0 if train[i].error == "lognormal" else float(np.mean(np.abs(train[i].values)))
          for i in gauss], mode=mode, model=model), strict=True))
+    return forecast_rows(train, holdout, at_best, preds, fits, fe, rng)
+
+
+def forecast_rows(train: Sequence[SeriesObs], holdout: Sequence[SeriesObs],
+                  at_best: Sequence[np.ndarray], preds: Sequence[np.ndarray],
+                  fits: Sequence[ErrorFit], fe: dict[int, ForecastError],
+                  rng: np.random.Generator) -> pd.DataFrame:
+    """The held-out series' forecast rows under the residual models `fe` (by fitted series'
+    position; a series without one, negative binomial, gets its own noise around the run)."""
+    n_train = len(train)
+    index = {s.name: i for i, s in enumerate(train)}
     reps = max(1, 4000 // max(len(preds[0]), 1))
     rows = []
     for j, h in enumerate(holdout):
         i = index[h.name]
-        s, fit = train[i], fits[i]
+        s = train[i]
         steps = _steps(s, h)
         m_best, m_runs = at_best[n_train + j], preds[n_train + j]
         if i in fe:
@@ -126,8 +136,8 @@ def forecast_table(train: Sequence[SeriesObs], holdout: Sequence[SeriesObs],
             _, noisy = forecast_draws(rng, m_runs, preds[i][:, -1], s.values[-1], s.error,
                                       fe[i], steps, reps=reps)
         else:
-            centre, noisy = forecast_noise(rng, m_runs, s.error, fit, np.zeros(len(m_runs)),
-                                           steps)
+            _, noisy = forecast_noise(rng, m_runs, s.error, fits[i], np.zeros(len(m_runs)),
+                                      steps)
             centre = m_best
         with np.errstate(all="ignore"):
             lo, hi = np.nanquantile(noisy, [0.025, 0.975], axis=0)

@@ -27,8 +27,6 @@ import pandas as pd
 from carespiral.calibration.errors_model import (
     PRIOR_DOF,
     ForecastError,
-    forecast_draws,
-    forecast_noise,
     pooled_phi,
     raw_residuals,
 )
@@ -96,30 +94,7 @@ def pooled_forecast_table(record: dict, fes: dict[int, ForecastError],
                           rng: np.random.Generator) -> pd.DataFrame:
     """One authority's held-out forecasts (the rows `predict.forecast_table` gives) under the
     national residual model `fes`."""
-    from carespiral.calibration.predict import _frame, _steps
+    from carespiral.calibration.predict import forecast_rows
 
-    train, holdout = record["train"], record["holdout"]
-    at_best, preds, fits = record["at_best"], record["preds"], record["fits"]
-    n_train = len(train)
-    index = {s.name: i for i, s in enumerate(train)}
-    reps = max(1, 4000 // max(len(preds[0]), 1))
-    rows = []
-    for j, h in enumerate(holdout):
-        i = index[h.name]
-        s = train[i]
-        steps = _steps(s, h)
-        m_best, m_runs = at_best[n_train + j], preds[n_train + j]
-        if i in fes:
-            centre, _ = forecast_draws(rng, m_best, at_best[i][:, -1], s.values[-1], s.error,
-                                       fes[i], steps)
-            _, noisy = forecast_draws(rng, m_runs, preds[i][:, -1], s.values[-1], s.error,
-                                      fes[i], steps, reps=reps)
-        else:  # negative binomial: its own noise around the run, as the single-area forecast
-            _, noisy = forecast_noise(rng, m_runs, s.error, fits[i], np.zeros(len(m_runs)),
-                                      steps)
-            centre = m_best
-        with np.errstate(all="ignore"):
-            lo, hi = np.nanquantile(noisy, [0.025, 0.975], axis=0)
-        rows.append(_frame(h, {"forecast": centre[0], "run": m_best[0], "lower": lo,
-                               "upper": hi, "steps": steps}))
-    return pd.concat(rows, ignore_index=True)
+    return forecast_rows(record["train"], record["holdout"], record["at_best"], record["preds"],
+                         record["fits"], fes, rng)
