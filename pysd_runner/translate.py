@@ -114,7 +114,7 @@ def translation(path: str | Path, allow_external: bool | None = None) -> Transla
             raise FileFormatError(path, f"the translation cache entry {entry} cannot be "
                                   "written back and read (is the disk full?)")
     try:
-        module = _stage(path, entry, manifest)
+        module, manifest = _stage_fresh(path, entry, manifest, allow)
     except UnsafeModelError:
         if not hit:
             raise
@@ -123,7 +123,7 @@ def translation(path: str | Path, allow_external: bool | None = None) -> Transla
         hit, manifest = False, read_entry(entry)
         if manifest is None:
             raise
-        module = _stage(path, entry, manifest)
+        module, manifest = _stage_fresh(path, entry, manifest, allow)
     return Translation(module, entry, hit, dict(manifest.get("comments", {})),
                        dict(manifest.get("units", {})), dict(manifest.get("sources", {})),
                        dict(manifest.get("copies", {})))
@@ -219,6 +219,27 @@ _stage_lock = threading.Lock()
 _stage_root: Path | None = None
 
 
+class _EntryReplaced(FileFormatError):
+    """Another process replaced the cache entry between its manifest and its files."""
+
+
+def _stage_fresh(path: Path, entry: Path, manifest: dict, allow: bool) -> tuple[Path, dict]:
+    """`_stage`, reading the entry again when another process (a second test worker, a
+    parallel job) replaced it while it was being read: (main module, the manifest staged)."""
+    for _ in range(4):
+        try:
+            return _stage(path, entry, manifest), manifest
+        except _EntryReplaced:
+            fresh = read_entry(entry)
+            if fresh is None:
+                _build(path, entry, allow)
+                fresh = read_entry(entry)
+            if fresh is None:
+                raise
+            manifest = fresh
+    return _stage(path, entry, manifest), manifest
+
+
 def _stage(path: Path, entry: Path, manifest: dict) -> Path:
     """Copy the entry's files, checked, into this process's private folder; the main module."""
     global _stage_root
@@ -236,8 +257,8 @@ def _stage(path: Path, entry: Path, manifest: dict) -> Path:
             for rel, expected in manifest["files"].items():
                 data = (entry / rel).read_bytes()
                 if hashlib.sha256(data).hexdigest() != expected:
-                    raise FileFormatError(path, f"the translation cache entry {entry} changed "
-                                          "while it was being read; load the model again")
+                    raise _EntryReplaced(path, f"the translation cache entry {entry} changed "
+                                         "while it was being read; load the model again")
                 dest = work / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_bytes(data)
