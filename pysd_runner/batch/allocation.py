@@ -13,27 +13,34 @@ gets its request, and a supply of 0 gives nothing.
 - ALLOCATE AVAILABLE(request, pp, avail): each target's curve is its priority profile
   (pp[target, ptype..pextra]): 1 rectangular, 2 triangular, 3 normal (ppriority the mean, pwidth
   the standard deviation), 4 exponential (symmetric, pwidth the scale), as Vensim and PySD
-  define them. The profile type may change at run time: every curve is written, chosen
-  elementwise.
+  define them. The profile type may change at run time: each run's curve is chosen by its
+  type.
 
 ALLOCATE BY PRIORITY's F is straight between the curves' corners, so its level is solved
-exactly (`_solve_linear`). ALLOCATE AVAILABLE's is found by bisection unrolled into `ITERATIONS`
-hidden nodes (one a halving, the same operations in both engines; F is monotone, so each moves
-the level a half-step up or down), then by the straight line through the last bracket's ends
-(2**-24 of the first bracket: there the curves are straight or nearly so). The nodes are made
-once per vector, after every element is lowered, and read by each of its cells.
+exactly (`_solve_linear`). ALLOCATE AVAILABLE's is found by bisection (`available_level`,
+`ITERATIONS` halvings, then the straight line through the last bracket's ends), one call per
+vector at each step: a hidden node made once per vector, after every element is lowered, and
+read by each of its cells through `available_curve`. The generated code calls them as
+`rt.allocate_available_level` and `rt.allocate_available_curve`; the numba engine calls their
+scalar twins (`scalar_runtime`), a loop compiled once and cached, and the JavaScript target its
+own (`js_runtime`), all doing the same operations in the same order. (Unrolled into one node
+per halving, the 40 vectors of the conformance model `allocate_available` made 6,071 nodes,
+which numba took more than 170 CPU seconds to compile.)
 """
 
 from __future__ import annotations
 
 import dataclasses
+from ast import literal_eval
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     from carespiral.pysd_runner.batch.expressions import _Lowerer
 
-__all__ = ["FIXED_TYPE", "ITERATIONS", "fixed_types", "lower_allocate_available",
-           "lower_allocate_by_priority"]
+__all__ = ["FIXED_TYPE", "ITERATIONS", "available_curve", "available_level", "fixed_types",
+           "lower_allocate_available", "lower_allocate_by_priority", "reach"]
 
 ITERATIONS = 24
 # half-widths beyond which a normal or exponential profile is flat in double precision
@@ -57,47 +64,6 @@ def _aux(low: _Lowerer, stem: str, code: str, deps: set[str]) -> str:
     nid = low.hidden(stem)
     low.aux[nid] = Aux(nid, code, set(deps))
     return nid
-
-
-def _solve(low: _Lowerer, curves: list, requests: list[str], lo: str, hi: str,
-           supply: str, deps: set[str], out: list[str]) -> None:
-    """Fill the nodes `out` with each target's allocation: `curves[i](x)` is target i's curve
-    at level x (code), the level lies in [lo, hi] (codes); `deps` are the nodes all of these
-    read. Bisection to a bracket of 2**-ITERATIONS of [lo, hi], then the straight line through
-    the bracket's ends (the curves are smooth there, or straight: rectangular)."""
-    d = set(deps)
-    lo_id = _aux(low, "alloc_lo", lo, d)
-    hi_id = _aux(low, "alloc_hi", hi, d)
-    half = _aux(low, "alloc_half", f"(0.5 * ({hi_id} - {lo_id}))", {lo_id, hi_id})
-    x = _aux(low, "alloc_x", f"(0.5 * ({lo_id} + {hi_id}))", {lo_id, hi_id})
-
-    def curve(c, at: str) -> str:
-        # sub-expressions written inline: numba's compile time grows with the statements
-        return _aux(low, "alloc_f", c(at, lambda code: f"({code})"), d | {at})
-
-    def total(at: str) -> tuple[str, set[str]]:
-        # each curve its own node: short statements compile far faster for numba
-        ids = [curve(c, at) for c in curves]
-        return "(" + " + ".join(ids) + ")", set(ids)
-
-    step = half
-    for _ in range(ITERATIONS):
-        # F(x) above the supply: the level must rise (F is non-increasing). Every halving has
-        # the same code but for its nodes, so the numba engine runs them as loops (`loops`)
-        step = _aux(low, "alloc_step", f"(0.5 * {step})", {step})
-        f, reads = total(x)
-        x = _aux(low, "alloc_x", f"np.where({f} > {supply}, {x} + {step}, {x} - {step})",
-                 reads | {x, step, supply})
-    a = _aux(low, "alloc_a", f"({x} - {step})", {x, step})
-    b = _aux(low, "alloc_b", f"({x} + {step})", {x, step})
-    fa_code, fa_reads = total(a)
-    fb_code, fb_reads = total(b)
-    fa = _aux(low, "alloc_fa", fa_code, fa_reads)
-    fb = _aux(low, "alloc_fb", fb_code, fb_reads)
-    level = _aux(low, "alloc_level", f"np.where({fa} > {fb}, {a} + ({fa} - {supply}) * "
-                 f"({b} - {a}) / ({fa} - {fb}), {x})", {a, b, fa, fb, x} | d)
-    _shares(low, [lambda at, c=c: curve(c, at) for c in curves], requests, supply, level, d,
-            out)
 
 
 def _shares(low: _Lowerer, curves: list, requests: list[str], supply: str, level: str,
@@ -222,31 +188,81 @@ def _profile_refs(low: _Lowerer, pp: object) -> list[object]:
 
 
 _KINDS = {1.0: "rect", 2.0: "tri", 3.0: "normal", 4.0: "exp"}
-_REACH = {"rect": 0.5, "tri": 0.5, "normal": _NORMAL_REACH, "exp": _EXP_REACH}
 
 
-def _curves(node, t: str, q: str, p: str, w: str, x: str, kinds) -> dict[str, str]:
-    """Target's allocation at level x for the profile types `kinds` (codes): PySD's and
-    Vensim's curves. `node(code)` gives the code by which a sub-expression is read."""
-    out = {}
-    if {"rect", "tri"} & set(kinds):
-        u = node(f"(({x} - {p} + 0.5 * {w}) / {w})")  # 0 at the curve's start, 1 at its end
-        v = node(f"np.minimum(np.maximum({u}, 0.0), 1.0)") if "tri" in kinds else None
-        if "rect" in kinds:
-            lo = node(f"np.maximum({u}, 0.0)")
-            out["rect"] = f"({q} * (1.0 - np.minimum({lo}, 1.0)))"
-        if "tri" in kinds:
-            # 1 - 2v^2 below the middle, 2(1 - v)^2 above: with a = min(v, 1/2) and
-            # b = max(v, 1/2), both are 2.5 - 2a^2 + 2b^2 - 4b
-            a = node(f"np.minimum({v}, 0.5)")
-            b = node(f"np.maximum({v}, 0.5)")
-            out["tri"] = f"({q} * (2.5 - 2.0 * {a} * {a} + 2.0 * {b} * {b} - 4.0 * {b}))"
-    if "normal" in kinds:
-        out["normal"] = f"({q} * (1.0 - 0.5 * rt.erfc(({p} - {x}) / (1.4142135623730951 * {w}))))"
-    if "exp" in kinds:
-        half = node(f"(0.5 * {q} * np.exp(-np.abs({x} - {p}) / {w}))")
-        out["exp"] = f"np.where({x} < {p}, {q} - {half}, {half})"
+def _curve(kind: str | None, x, q, p, w):
+    """Target's allocation at level x for one profile type, over arrays (PySD's and Vensim's
+    curves). The numba engine's `s_available_curve` and the page's `allocCurve` do the same
+    operations in the same order."""
+    if kind in ("rect", "tri"):
+        u = (x - p + 0.5 * w) / w  # 0 at the curve's start, 1 at its end
+        if kind == "rect":
+            return q * (1.0 - np.minimum(np.maximum(u, 0.0), 1.0))
+        v = np.minimum(np.maximum(u, 0.0), 1.0)
+        # 1 - 2v^2 below the middle, 2(1 - v)^2 above: with a = min(v, 1/2) and
+        # b = max(v, 1/2), both are 2.5 - 2a^2 + 2b^2 - 4b
+        a = np.minimum(v, 0.5)
+        b = np.maximum(v, 0.5)
+        return q * (2.5 - 2.0 * a * a + 2.0 * b * b - 4.0 * b)
+    if kind == "normal":
+        from scipy.special import erfc
+
+        return q * (1.0 - 0.5 * erfc((p - x) / (1.4142135623730951 * w)))
+    if kind == "exp":
+        half = 0.5 * q * np.exp(-np.abs(x - p) / w)
+        return np.where(x < p, q - half, half)
+    return np.full(np.broadcast(x, q, p, w).shape, np.nan)  # not a type Vensim defines
+
+
+def available_curve(x, t, q, p, w):
+    """ALLOCATE AVAILABLE: what a target of profile type `t` (1 rectangular, 2 triangular,
+    3 normal, 4 exponential; NaN for any other), request `q`, priority `p` and width `w`
+    receives at the priority level `x` (numpy arrays over runs, or numbers)."""
+    if np.ndim(t) == 0:  # one type for every run (fixed at lowering): one curve
+        return _curve(_KINDS.get(float(t)), x, q, p, w)
+    out = _curve(None, x, q, p, w)
+    for code in np.unique(t[np.isin(t, list(_KINDS))]):
+        out = np.where(t == code, _curve(_KINDS[float(code)], x, q, p, w), out)
     return out
+
+
+def reach(kind: str) -> float:
+    """How far from its priority, in widths, a profile's curve is not flat (normal, exp)."""
+    return {"normal": _NORMAL_REACH, "exp": _EXP_REACH}[kind]
+
+
+def available_level(supply, t: tuple, q: tuple, p: tuple, w: tuple):
+    """ALLOCATE AVAILABLE's priority level: where the targets' curves add up to `supply`.
+
+    Bisection of the bracket of every curve's reach (`ITERATIONS` halvings; F is monotone, so
+    each moves the level a half-step up or down), then the straight line through the last
+    bracket's ends (2**-24 of the first bracket: there the curves are straight or nearly so).
+    One value per target in each tuple (arrays over runs, or numbers)."""
+    reach = [np.where(ti <= 2.0, 0.5, np.where(ti == 3.0, _NORMAL_REACH, _EXP_REACH)) * wi
+             for ti, wi in zip(t, w, strict=True)]
+    lo = p[0] - reach[0]
+    hi = p[0] + reach[0]
+    for pi, r in zip(p[1:], reach[1:], strict=True):
+        lo = np.minimum(lo, pi - r)
+        hi = np.maximum(hi, pi + r)
+
+    def total(x):
+        f = available_curve(x, t[0], q[0], p[0], w[0])
+        for args in zip(t[1:], q[1:], p[1:], w[1:], strict=True):
+            f = f + available_curve(x, *args)
+        return f
+
+    step = 0.5 * (hi - lo)
+    x = 0.5 * (lo + hi)
+    for _ in range(ITERATIONS):
+        step = 0.5 * step
+        x = np.where(total(x) > supply, x + step, x - step)  # F above the supply: rise
+    a = x - step
+    b = x + step
+    fa = total(a)
+    fb = total(b)
+    with np.errstate(divide="ignore", invalid="ignore"):  # fa == fb: the level is x
+        return np.where(fa > fb, a + (fa - supply) * (b - a) / (fa - fb), x)
 
 
 def _static_kind(low: _Lowerer, t: str) -> str | None:
@@ -278,44 +294,48 @@ def lower_allocate_available(low: _Lowerer, ast: object, deps: set[str]) -> str:
 
     def build(out: list[str]) -> None:
         types, prios, widths = prof
-        curves, reach = [], []
-        for t, qi, pi, w in zip(types, q, prios, widths, strict=True):
+        kinds = []
+        for t in types:
             kind = _static_kind(low, t)
             if kind == "bad":
                 low.var = var
                 raise low.refuse(f"ALLOCATE AVAILABLE with the priority profile type "
                                  f"{low.aux[t].code}", "the batch backend computes types 1 to "
                                  "4 (rectangular, triangular, normal, exponential)")
-            if kind is not None:
-                # the model's type, fixed at lowering: one curve instead of four (the batch
-                # model refuses a run that sets this cell: see FIXED_TYPE)
-                _aux(low, FIXED_TYPE, t, {t})
-                low.aux[t].is_constant = False  # not a parameter a run may set
-
-                def static(x: str, node, k: str = kind, qi: str = qi, pi: str = pi,
-                           w: str = w) -> str:
-                    return _curves(node, "", qi, pi, w, x, (k,))[k]
-                curves.append(static)
-                reach.append(f"({_REACH[kind]!r} * {w})")
-            else:
-                def dynamic(x: str, node, t: str = t, qi: str = qi, pi: str = pi,
-                            w: str = w) -> str:
-                    c = _curves(node, t, qi, pi, w, x, tuple(_REACH))
-                    return (f"np.where({t} == 1.0, {c['rect']}, np.where({t} == 2.0, {c['tri']}, "
-                            f"np.where({t} == 3.0, {c['normal']}, np.where({t} == 4.0, "
-                            f"{c['exp']}, NAN))))")
-                curves.append(dynamic)
-                reach.append(f"(np.where({t} <= 2.0, 0.5, np.where({t} == 3.0, "
-                             f"{_NORMAL_REACH!r}, {_EXP_REACH!r})) * {w})")
-        lo = _chain("np.minimum", [f"({pi} - {r})" for pi, r in zip(prios, reach, strict=True)])
-        hi = _chain("np.maximum", [f"({pi} + {r})" for pi, r in zip(prios, reach, strict=True)])
+            if kind is None:  # computed at run time: every curve, chosen per run
+                kinds.append(t)
+                continue
+            # the model's type, fixed at lowering: one curve instead of four (the batch model
+            # refuses a run that sets this cell: see FIXED_TYPE)
+            _aux(low, FIXED_TYPE, t, {t})
+            low.aux[t].is_constant = False  # not a parameter a run may set
+            kinds.append(repr(float(low.aux[t].code)))
         s_id = _aux(low, "alloc_supply", avail, d)
-        _solve(low, curves, q, lo, hi, s_id, d | {s_id}, out)
+        args = ", ".join(_tuple(v) for v in (kinds, q, prios, widths))
+        level = _aux(low, "alloc_level", f"rt.allocate_available_level({s_id}, {args})",
+                     d | {s_id})
+        curves = [lambda x, k=k, qi=qi, pi=pi, w=w: f"rt.allocate_available_curve({x}, {k}, "
+                  f"{qi}, {pi}, {w})" for k, qi, pi, w in zip(kinds, q, prios, widths,
+                                                             strict=True)]
+        _shares(low, curves, q, s_id, level, d | {s_id}, out)
 
     key = ("available", *q, "|", *(c for cells in prof for c in cells), "|", avail)
     nodes = _outputs(low, key, len(q), build)
     deps.update(nodes)
     return nodes[pos]
+
+
+def _tuple(codes: list[str]) -> str:
+    """Cells as a tuple argument (one element per target); whole numbers written as floats,
+    so that the numba engine's tuple holds one type."""
+    out = []
+    for c in codes:
+        try:
+            v = literal_eval(c)
+        except (ValueError, SyntaxError):
+            v = None
+        out.append(repr(float(v)) if type(v) is int else c)
+    return "(" + ", ".join(out) + ",)"
 
 
 def _cells_second_last(low: _Lowerer, ref: object, deps: set[str]) -> tuple[list[str], int]:

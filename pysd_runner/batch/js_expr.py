@@ -47,6 +47,8 @@ _CALLS: dict[str, str] = {
     "rt.lookup_look_forward": "$lookupLookForward", "rt.lookup_raw": "$lookupRaw",
     "rt.initial_order": "$initialOrder",
     "rt.erfc": "$erfc",  # ALLOCATE AVAILABLE's normal profile; js_random's, within 1e-14 of scipy
+    # ALLOCATE AVAILABLE's solve (allocation): tuples of targets' cells become arrays
+    "rt.allocate_available_level": "$allocLevel", "rt.allocate_available_curve": "$allocCurve",
 }
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 # loose equality, as numpy compares booleans with numbers (True == 1.0)
@@ -141,6 +143,10 @@ class ToJs:
             out.append(name)
         elif isinstance(n, ast.Call):
             self.call(n, out)
+        elif isinstance(n, ast.Tuple):  # one value per target (ALLOCATE AVAILABLE)
+            out.append("[")
+            self.args(n.elts, out)
+            out.append("]")
         else:
             raise self.refuse(f"the expression {ast.unparse(n)[:60]!r}")
 

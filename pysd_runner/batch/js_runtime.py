@@ -12,6 +12,7 @@ even, `np.power` keeps C's `pow(1, NaN) = 1`, and `np.interp` is followed line b
 
 from __future__ import annotations
 
+from carespiral.pysd_runner.batch.allocation import ITERATIONS, reach
 from carespiral.pysd_runner.batch.js_random import JS_RANDOM, RANDOM_NAMES
 
 __all__ = ["JS_RUNTIME", "RUNTIME_NAMES"]
@@ -211,6 +212,53 @@ RUNTIME_NAMES = ("truth", "min", "max", "where", "and", "or", "not", "pow", "mod
                  "modulo", "interp", "table", "lookupExtrapolate", "lookupHoldBackward",
                  "lookupLookForward", "lookupRaw", "delayNOrder", "initialOrder", "fixedPipe", "push", "input", "inputAt", "param")
 
-# the RANDOM streams' twins (js_random) join the same object
-JS_RUNTIME = f"Object.assign({JS_RUNTIME.strip()}, {JS_RANDOM.strip()})"
-RUNTIME_NAMES += RANDOM_NAMES
+# ALLOCATE AVAILABLE (allocation.available_level / available_curve, scalar_runtime's
+# s_available_*): made from the runtime's min and max and the random streams' erfc
+JS_ALLOCATION = r"""
+(function (rt) {
+  "use strict";
+  var min = rt.min, max = rt.max, erfc = rt.erfc;
+  function allocCurve(x, t, q, p, w) {
+    if (t == 1.0 || t == 2.0) {
+      var u = ((x - p) + 0.5 * w) / w;
+      if (t == 1.0) return q * (1.0 - min(max(u, 0.0), 1.0));
+      var v = min(max(u, 0.0), 1.0), a = min(v, 0.5), b = max(v, 0.5);
+      return q * (((2.5 - (2.0 * a) * a) + (2.0 * b) * b) - 4.0 * b);
+    }
+    if (t == 3.0) return q * (1.0 - 0.5 * erfc((p - x) / (1.4142135623730951 * w)));
+    if (t == 4.0) {
+      var half = (0.5 * q) * Math.exp((-Math.abs(x - p)) / w);
+      return (x < p) ? q - half : half;
+    }
+    return NaN;
+  }
+  function total(x, t, q, p, w) {
+    var f = allocCurve(x, t[0], q[0], p[0], w[0]);
+    for (var i = 1; i < q.length; i++) f = f + allocCurve(x, t[i], q[i], p[i], w[i]);
+    return f;
+  }
+  function reach(t) { return (t <= 2.0) ? 0.5 : ((t == 3.0) ? NORMAL_REACH : EXP_REACH); }
+  function allocLevel(supply, t, q, p, w) {
+    var r = reach(t[0]) * w[0], lo = p[0] - r, hi = p[0] + r;
+    for (var i = 1; i < q.length; i++) {
+      r = reach(t[i]) * w[i];
+      lo = min(lo, p[i] - r);
+      hi = max(hi, p[i] + r);
+    }
+    var step = 0.5 * (hi - lo), x = 0.5 * (lo + hi);
+    for (var k = 0; k < ITERATIONS; k++) {
+      step = 0.5 * step;
+      x = (total(x, t, q, p, w) > supply) ? x + step : x - step;
+    }
+    var a = x - step, b = x + step, fa = total(a, t, q, p, w), fb = total(b, t, q, p, w);
+    return (fa > fb) ? a + ((fa - supply) * (b - a)) / (fa - fb) : x;
+  }
+  return {allocCurve: allocCurve, allocLevel: allocLevel};
+})
+""".replace("NORMAL_REACH", repr(reach("normal"))).replace("EXP_REACH", repr(reach("exp"))) \
+    .replace("ITERATIONS", str(ITERATIONS))
+
+# the RANDOM streams' twins (js_random) join the same object, then ALLOCATE AVAILABLE's
+JS_RUNTIME = (f"(function (rt) {{ return Object.assign(rt, {JS_ALLOCATION.strip()}(rt)); }})"
+              f"(Object.assign({JS_RUNTIME.strip()}, {JS_RANDOM.strip()}))")
+RUNTIME_NAMES += (*RANDOM_NAMES, "allocCurve", "allocLevel")

@@ -44,7 +44,8 @@ _HELPERS = ("s_minimum", "s_maximum", "s_where", "s_logical_and", "s_logical_or"
             "s_xidz", "s_zidz", "s_quantum", "s_modulo", "s_table", "s_interp",
             "s_lookup_extrapolate", "s_lookup_hold_backward", "s_lookup_look_forward",
             "s_lookup_raw", "s_random_0_1",
-            "s_random_uniform", "s_random_normal", "s_random_exponential")
+            "s_random_uniform", "s_random_normal", "s_random_exponential",
+            "s_available_level", "s_available_curve")
 
 
 class NumbaUnavailableError(CarespiralError):

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# ALLOCATE AVAILABLE's solve (a loop over its targets; see `allocation`)
+from carespiral.pysd_runner.batch.allocation import available_curve as allocate_available_curve
+from carespiral.pysd_runner.batch.allocation import available_level as allocate_available_level
 from carespiral.pysd_runner.batch.random_streams import (
     random_0_1,
     random_exponential,
@@ -18,6 +21,8 @@ from carespiral.pysd_runner.batch.random_streams import (
 __all__ = [
     "FixedPipe",
     "Table",
+    "allocate_available_curve",
+    "allocate_available_level",
     "as_numpy",
     "delay_n_order",
     "erfc",

@@ -13,6 +13,7 @@ import math
 import numba as nb
 import numpy as np
 
+from carespiral.pysd_runner.batch import allocation as alloc
 from carespiral.pysd_runner.batch import random_streams as rs
 
 __all__ = ["SCALAR"]
@@ -238,6 +239,65 @@ def s_random_exponential(lo, hi, shift, stretch, seed, run, site, k):
     return loc + stretch * -math.log1p(u * math.expm1(-b))
 
 
+# ---- ALLOCATE AVAILABLE (allocation.available_level / available_curve), one run ------------
+
+_NORMAL_REACH = alloc.reach("normal")
+_EXP_REACH = alloc.reach("exp")
+
+
+@_jit
+def s_available_curve(x, t, q, p, w):
+    if t == 1.0 or t == 2.0:
+        u = (x - p + 0.5 * w) / w
+        if t == 1.0:
+            return q * (1.0 - s_minimum(s_maximum(u, 0.0), 1.0))
+        v = s_minimum(s_maximum(u, 0.0), 1.0)
+        a = s_minimum(v, 0.5)
+        b = s_maximum(v, 0.5)
+        return q * (2.5 - 2.0 * a * a + 2.0 * b * b - 4.0 * b)
+    if t == 3.0:
+        return q * (1.0 - 0.5 * math.erfc((p - x) / (1.4142135623730951 * w)))
+    if t == 4.0:
+        half = 0.5 * q * np.exp(-np.abs(x - p) / w)
+        return q - half if x < p else half
+    return math.nan
+
+
+@_jit
+def _s_available_total(x, t, q, p, w):
+    f = s_available_curve(x, t[0], q[0], p[0], w[0])
+    for i in range(1, len(q)):
+        f = f + s_available_curve(x, t[i], q[i], p[i], w[i])
+    return f
+
+
+@_jit
+def _s_reach(t):
+    return 0.5 if t <= 2.0 else (_NORMAL_REACH if t == 3.0 else _EXP_REACH)
+
+
+@_jit
+def s_available_level(supply, t, q, p, w):
+    # t, q, p, w: tuples of floats, one per target
+    r = _s_reach(t[0]) * w[0]
+    lo = p[0] - r
+    hi = p[0] + r
+    for i in range(1, len(q)):
+        r = _s_reach(t[i]) * w[i]
+        lo = s_minimum(lo, p[i] - r)
+        hi = s_maximum(hi, p[i] + r)
+    step = 0.5 * (hi - lo)
+    x = 0.5 * (lo + hi)
+    for _ in range(alloc.ITERATIONS):
+        step = 0.5 * step
+        x = x + step if _s_available_total(x, t, q, p, w) > supply else x - step
+    a = x - step
+    b = x + step
+    fa = _s_available_total(a, t, q, p, w)
+    fb = _s_available_total(b, t, q, p, w)
+    return a + (fa - supply) * (b - a) / (fa - fb) if fa > fb else x
+
+
 # Names of the vectorised code (`np.x` / `rt.x`) -> scalar function names in this module.
 SCALAR = {
     "np.minimum": "s_minimum", "np.maximum": "s_maximum", "np.where": "s_where",
@@ -251,6 +311,8 @@ SCALAR = {
     "rt.random_0_1": "s_random_0_1", "rt.random_uniform": "s_random_uniform",
     "rt.random_normal": "s_random_normal", "rt.random_exponential": "s_random_exponential",
     "rt.erfc": "math.erfc",
+    "rt.allocate_available_level": "s_available_level",
+    "rt.allocate_available_curve": "s_available_curve",
     # numba compiles these numpy functions for floats itself
     "np.abs": "np.abs", "np.exp": "np.exp", "np.log": "np.log", "np.sqrt": "np.sqrt",
     "np.sin": "np.sin", "np.cos": "np.cos", "np.tan": "np.tan", "np.arcsin": "np.arcsin",

@@ -29,12 +29,6 @@ FLOOR = 1e-5  # near zero, values are judged against the series' scale (its larg
 # Models the batch backend refuses, with the reason (and what its error names). PySD itself
 # cannot run the one marked so.
 REFUSED: dict[str, tuple[str, str]] = {
-    # PySD runs these two (it re-evaluates the control variables at every step); both engines
-    # integrate on one time grid fixed before the run, so they are refused (not built)
-    "control_vars": ("control variables that change over time (a batch shares one time grid "
-                     "fixed before the run)", r"SAVEPER|TIME STEP|FINAL TIME|INITIAL TIME"),
-    "dynamic_final_time": ("FINAL TIME that changes over time (the grid is fixed before the "
-                           "run)", r"FINAL TIME"),
     "get_time_value": ("GET TIME VALUE is not supported; PySD cannot run it either "
                        "(NotImplementedError: 'relativeto=1' not implemented)",
                        r"GET TIME VALUE"),
@@ -55,11 +49,9 @@ COMPARE_UNTIL = {"Roessler_Chaos": 50.0}
 # judged by their law (test_random_columns_follow_their_law), every other column value by value
 RANDOM_COLUMNS = {"Query_file": {"kWhPerStovePerDay", "EnergyConsumptionRate",
                                  "TotalEnergyConsumption"}}
-# Compared on the numpy engine only: ALLOCATE AVAILABLE's solve is 24 halvings per vector, each
-# evaluating every target's curve, over 40 vectors (6,071 nodes); the numba engine runs it
-# (tests/batch/test_allocation.py compares the engines on a smaller model) but compiling this
-# model took more than 170 CPU seconds and 3.7 GB before it was stopped (see README.md)
-NUMPY_ONLY = {"allocate_available"}
+# Control variables that change over time: their columns (FINAL TIME, TIME STEP, ...) are the
+# point of these models, so they are compared too (elsewhere they are constants, not outputs)
+COMPARE_CONTROL = {"control_vars", "dynamic_final_time"}
 INCLUDED = [r for r in ROWS if r["name"] not in REFUSED and r["name"] not in NOT_COMPARED]
 
 
@@ -134,10 +126,10 @@ def run_both_engines(row: dict[str, str]) -> tuple[pd.DataFrame, dict[str, str],
     bm = compile_model(model_file(row))  # lowered once; each engine compiles its code once
     names = {}
     for c in ref.columns:  # every column must name a variable: one that does not is a failure
-        if c.strip('"') not in CONTROL:
+        if c.strip('"') not in CONTROL or name in COMPARE_CONTROL:
             names[c] = bm.resolve(c.strip('"'))
     runs = {}
-    for engine in ("numpy",) if name in NUMPY_ONLY else ("numpy", "numba"):
+    for engine in ("numpy", "numba"):
         runs[engine] = bm.run(outputs=list(dict.fromkeys(names.values())), engine=engine)
         assert runs[engine].attrs["engine"] == engine
     if name in RANDOM_COLUMNS:
@@ -191,7 +183,6 @@ def test_every_folder_is_compared_or_refused() -> None:
     folders = {p.name for p in MODELS.iterdir() if p.is_dir()}
     assert folders == {r["name"] for r in ROWS}
     assert set(REFUSED) <= folders
-    assert set(NUMPY_ONLY) <= folders
     assert len(INCLUDED) + len(REFUSED) + len(NOT_COMPARED) == len(ROWS) == 144
 
 

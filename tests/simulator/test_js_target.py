@@ -209,3 +209,17 @@ def test_a_random_call_the_target_cannot_read_is_refused():
         generate_js(dataclasses.replace(prog, aux=aux), (), (), [nid])
     assert err.value.variable == "Uniform Draw"
     assert "function simulate" in generate_js(prog, (), (), [nid])
+
+
+@pytest.mark.browser
+def test_allocate_available_with_a_type_per_run(js_page, sim):
+    """ALLOCATE AVAILABLE whose profile type is given per run: each of the four curves (and
+    their solve) in the page as in the numpy engine."""
+    bm = compile_model(TESTS / "batch" / "models" / "allocation_kind.mdl")
+    frame = pd.DataFrame({"Kind A": [1.0, 2.0, 3.0, 4.0]})
+    ds = bm.run(frame, engine="numpy", outputs=[
+        v for v in bm.variables if bm.program.names[v] not in bm.program.control.values()])
+    assert np.isfinite(ds["Available[A]"].to_numpy()).all()
+    js = compile_js(bm, params=["Kind A"])
+    rows = [{js.params["Kind A"]: k} for k in frame["Kind A"]]
+    assert_equal_runs(run_js(js_page, sim, js, rows), ds, js, "allocation_kind")
