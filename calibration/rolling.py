@@ -33,14 +33,23 @@ import numpy as np
 import pandas as pd
 
 from carespiral.calibration.backtest import add_naive_forecasts, mase_scale, score_forecasts
+from carespiral.calibration.errors_model import FORECAST_MODES
 from carespiral.calibration.spec import CalibrationSpec, read_spec
 from carespiral.errors import CarespiralError
 from carespiral.results import Result
 
-__all__ = ["BacktestResult", "Fit", "forecast_rows", "forecasts_under", "parse_origins",
-           "rolling_backtest", "series_known_by"]
+__all__ = ["BACKTEST_MODES", "DEFAULT_BACKTEST_MODE", "WARMUP_YEARS", "BacktestResult", "Fit",
+           "forecast_rows", "forecasts_in_mode", "forecasts_under", "parse_origins",
+           "rolling_backtest", "series_known_by", "warmup_origins"]
 
 Fit = Callable[..., Any]  # (spec, area, origin, horizon, data) -> a result with fitted/backtest
+
+# `nested` (calibration.nested): at each origin, per series, the mode whose forecasts from
+# earlier origins did best on the years known by then; intervals recalibrated the same way.
+# The default of backtests: the rule was fixed before it was scored (docs/calibration.md).
+BACKTEST_MODES = (*FORECAST_MODES, "nested")
+DEFAULT_BACKTEST_MODE = "nested"
+WARMUP_YEARS = 4  # origins fitted before the first scored one, to inform the nested choice
 
 
 def parse_origins(text: str) -> list[int]:
@@ -100,6 +109,30 @@ def forecasts_under(recorded: list[dict], mode: str, area: str = "", seed: int =
         parts.append(forecast_rows(SimpleNamespace(backtest=bt, fitted=fitted), e["origin"],
                                    area))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def forecasts_in_mode(recorded: list[dict], mode: str, scored: Iterable[int], area: str = "",
+                      seed: int = 0) -> pd.DataFrame:
+    """The forecast rows of the scored origins under `mode`: one of `FORECAST_MODES`, or
+    `nested` (every candidate of `calibration.nested` from all recorded origins, warm-up ones
+    included, then the nested choice at each scored origin)."""
+    from carespiral.calibration.nested import CANDIDATES, nested_forecasts
+
+    scored = sorted(set(int(o) for o in scored))
+    if mode != "nested":
+        f = forecasts_under(recorded, mode, area, seed)
+        return f[f["origin"].isin(scored)].reset_index(drop=True) if len(f) else f
+    by_mode = {m: forecasts_under(recorded, m, area, seed) for m in CANDIDATES}
+    if not len(by_mode[CANDIDATES[0]]):
+        return by_mode[CANDIDATES[0]]
+    return nested_forecasts(by_mode, origins=scored)
+
+
+def warmup_origins(first_origin: int, spec_first_year: int, years: int = WARMUP_YEARS
+                   ) -> list[int]:
+    """The origins before `first_origin` a nested backtest fits to inform its first choices:
+    up to `years` of them, none before the spec's second year (a fit needs two years)."""
+    return list(range(max(first_origin - years, spec_first_year + 1), first_origin))
 
 
 def series_known_by(spec: CalibrationSpec, area: str | None, origin: int,
@@ -162,8 +195,16 @@ def rolling_backtest(
     progress: Callable[[int, float], None] | None = None,
     on_origin: Callable[[int, Any], None] | None = None,
     command: str = "",
+    mode: str | None = None,
+    warmup: Iterable[int] | None = None,
 ) -> BacktestResult:
     """Fit `spec` at every origin and score its forecasts 1..horizon years ahead.
+
+    mode: the forecast residual model (`BACKTEST_MODES`; default `DEFAULT_BACKTEST_MODE`, or
+    with a `fit=` of your own its forecasts as they are, `ar1` for `calibrate`'s); `nested` also
+    fits the `warmup` origins (default `warmup_origins`: up to four years before the first origin) whose
+    forecasts are not scored but inform the choice at later origins. The fits are the same
+    whatever the mode; only the forecasts after each origin differ.
 
     progress(runs, best): model runs so far over all origins (for a bar); on_origin(origin,
     result) after each fit. An origin with nothing to forecast (no published values after
@@ -174,12 +215,28 @@ def rolling_backtest(
         spec = read_spec(spec)
     if horizon < 1:
         raise CarespiralError(f"--horizon {horizon}: must be at least 1 year")
+    from carespiral.calibration.predict import DEFAULT_MODE, recording
+
+    if mode is None:
+        mode = DEFAULT_BACKTEST_MODE if fit is None else DEFAULT_MODE
+    if mode not in BACKTEST_MODES:
+        raise CarespiralError(f"forecast mode {mode!r}: expected one of "
+                              f"{', '.join(BACKTEST_MODES)}")
     origins = sorted(set(int(o) for o in origins))
     first = spec.period[0]
     if not origins or origins[0] < first + 1:
         raise CarespiralError(f"origins must be after the spec's first year {first} (at least "
                               "two fitted years), got "
                               + (", ".join(map(str, origins)) or "none"))
+    if mode != "nested":
+        warm = []
+    elif warmup is None:
+        warm = warmup_origins(origins[0], first)
+    else:
+        warm = sorted(set(int(o) for o in warmup) - set(origins))
+        if warm and warm[0] < first + 1:
+            raise CarespiralError(f"warm-up origin {warm[0]}: must be after the spec's first "
+                                  f"year {first} (at least two fitted years)")
     done = {"runs": 0}
 
     def counted(runs: int, best: float) -> None:
@@ -188,27 +245,42 @@ def rolling_backtest(
 
     fit = fit or _default_fit(method, seed, budget, ex_ante, method_options, counted)
     rows, fits, label = [], [], area or spec.area or ""
-    for origin in origins:
-        t0 = time.perf_counter()
-        try:
-            spec_o, dropped = series_known_by(spec, area, origin, data)
-            res = fit(spec_o, area, origin, horizon, data)
-        except CarespiralError as exc:
-            fits.append({"origin": origin, "status": "failed", "message": str(exc),
-                         "seconds": time.perf_counter() - t0})
-            continue
-        label = getattr(res, "area", label) or label
-        diag = getattr(res, "diagnostics", {}) or {}
-        done["runs"] += int(diag.get("runs", 0))
-        part = forecast_rows(res, origin, label)
-        rows.append(part)
-        fits.append({"origin": origin, "status": "ok", "converged": bool(res.converged),
-                     "message": res.message, "runs": int(diag.get("runs", 0)),
-                     "best_logpost": diag.get("best_logpost", float("nan")),
-                     "forecasts": len(part), "seconds": time.perf_counter() - t0,
-                     "series_left_out": ", ".join(dropped)})
-        if on_origin is not None:
-            on_origin(origin, res)
+    with recording() as rec:
+        for origin in sorted(set(origins) | set(warm)):
+            t0 = time.perf_counter()
+            before = len(rec)
+            try:
+                spec_o, dropped = series_known_by(spec, area, origin, data)
+                res = fit(spec_o, area, origin, horizon, data)
+            except CarespiralError as exc:
+                fits.append({"origin": origin, "status": "failed", "message": str(exc),
+                             "seconds": time.perf_counter() - t0, "scored": origin in origins})
+                continue
+            for e in rec[before:]:
+                e.setdefault("origin", origin)
+            label = getattr(res, "area", label) or label
+            diag = getattr(res, "diagnostics", {}) or {}
+            done["runs"] += int(diag.get("runs", 0))
+            part = forecast_rows(res, origin, label)
+            if origin in origins:
+                rows.append(part)
+            fits.append({"origin": origin, "status": "ok", "converged": bool(res.converged),
+                         "message": res.message, "runs": int(diag.get("runs", 0)),
+                         "best_logpost": diag.get("best_logpost", float("nan")),
+                         "forecasts": len(part), "seconds": time.perf_counter() - t0,
+                         "series_left_out": ", ".join(dropped), "scored": origin in origins})
+            if on_origin is not None:
+                on_origin(origin, res)
+    if mode != DEFAULT_MODE and rows:
+        # the same fits, forecast under another residual model; each scored origin must have
+        # recorded its model runs (a `fit=` that does not go through `calibrate` records none)
+        scored_ok = {int(f["origin"]) for f in fits if f["status"] == "ok" and f["scored"]}
+        recorded = {int(e["origin"]) for e in rec}
+        if not scored_ok <= recorded:
+            raise CarespiralError(f"forecast mode {mode!r} needs the model runs behind each "
+                                  "forecast (fits made with `calibrate`); use --forecast-mode "
+                                  f"{DEFAULT_MODE} with this fit")
+        rows = [forecasts_in_mode(rec, mode, origins, label, seed)]
     forecasts = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         columns=["area", "origin", "series", "year", "observed", "forecast", "lower", "upper",
                  "persistence", "trend", "mean", "horizon", "scale"])
@@ -220,7 +292,8 @@ def rolling_backtest(
         ex_ante=ex_ante, method=method or spec.method, seed=seed,
         forecasts=forecasts, scores=score_forecasts(forecasts),
         by_horizon=score_forecasts(forecasts, by=("series", "horizon")),
-        fits=pd.DataFrame(fits), manifest={"command": command, "budget": budget})
+        fits=pd.DataFrame(fits), mode=mode, warmup=warm,
+        manifest={"command": command, "budget": budget, "mode": mode, "warmup": warm})
 
 
 @dataclass
@@ -247,6 +320,8 @@ class BacktestResult(Result):
     scores: pd.DataFrame
     by_horizon: pd.DataFrame
     fits: pd.DataFrame
+    mode: str = "ar1"
+    warmup: list[int] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
 
     kind: ClassVar[str] = "backtest"
@@ -273,7 +348,7 @@ class BacktestResult(Result):
     def summary(self) -> dict[str, Any]:
         return {"model": self.model, "spec": self.spec, "area": self.area,
                 "origins": list(self.origins), "horizon": self.horizon,
-                "ex_ante": self.ex_ante, "overall": self.overall(),
+                "ex_ante": self.ex_ante, "mode": self.mode, "overall": self.overall(),
                 "mase": {r["series"]: {k: float(r[k]) for k in self.scores.columns
                                        if k.startswith("mase_")}
                          for _, r in self.scores.iterrows()}}
@@ -285,7 +360,9 @@ class BacktestResult(Result):
                  f"Rolling-origin backtest of {self.model} for {self.area} ({self.spec}): "
                  f"origins {', '.join(map(str, self.origins))}, forecasts 1-{self.horizon} "
                  f"years ahead, {'ex ante' if self.ex_ante else 'ex post'}, method "
-                 f"{self.method}, seed {self.seed}", "",
+                 f"{self.method}, seed {self.seed}, forecast mode {self.mode}"
+                 + (f" (warm-up origins {', '.join(map(str, self.warmup))}, fitted to inform "
+                    "the choice, not scored)" if self.warmup else ""), "",
                  "Mean absolute scaled error (below 1 beats the in-sample one-step change):",
                  f"  {'series':<22}{'n':>4}{'model':>8}{'run':>8}{'persist':>9}{'trend':>8}"
                  f"{'mean':>8}{'in 95%':>8}"]

@@ -28,6 +28,14 @@ def backtest(
     ex_post: bool = typer.Option(False, "--ex-post", help="Give the model the drivers and "
                                  "events after each origin as they happened (default: only "
                                  "what was known at the origin)."),
+    forecast_mode: str = typer.Option("nested", "--forecast-mode", help="How a forecast goes "
+                                      "on from the last published value: nested (per "
+                                      "series, the mode whose earlier origins' forecasts did "
+                                      "best on years known by then; intervals recalibrated "
+                                      "the same way), ar1, rw, skill, run or auto."),
+    warmup: str = typer.Option(None, "--warmup", help="nested: origins fitted only to inform "
+                               "the choice at later ones, not scored (FIRST:LAST or a list; "
+                               "default up to four years before the first origin)."),
     out: Path = typer.Option(None, "--out", help="Result directory (default "
                              "backtest-SPEC[-AREA])."),
     html: bool = typer.Option(False, "--html", help="Also write the HTML report (report.html)."),
@@ -42,6 +50,7 @@ def backtest(
     check_count(budget, "--budget", 1, "a number of model runs")
     check_count(horizon, "--horizon", 1, "a number of years")
     years = parse_origins(origins)
+    warm = _check_mode(forecast_mode, warmup)
     s = read_spec(spec)
     where = area or s.area
     target = out or Path("-".join(["backtest", s.name] + (
@@ -50,11 +59,11 @@ def backtest(
     table = read_data(data)
     command = _command(spec, profiles=True, area=area, method=method, seed=seed, budget=budget,
                        data=[str(p) for p in data] if data else None, origins=origins,
-                       horizon=horizon, out=str(target),
-                       **({"ex_post": ""} if ex_post else {}))
+                       horizon=horizon, out=str(target), forecast_mode=forecast_mode,
+                       warmup=warmup, **({"ex_post": ""} if ex_post else {}))
     command = command.replace("carespiral calibrate", "carespiral backtest", 1)
     result = run_backtest(s, area, years, horizon, table, method, seed, budget, not ex_post,
-                          command)
+                          command, forecast_mode, warm)
     result.save(target)
     console.print(result.report(), markup=False, highlight=False, soft_wrap=True)
     console.print(f"Wrote {target}/")
@@ -69,13 +78,34 @@ def backtest(
                   soft_wrap=True)
 
 
-def run_backtest(spec, area, origins, horizon, data, method, seed, budget, ex_ante, command):
-    """The rolling-origin backtest with a progress bar over all origins' model runs."""
+def _check_mode(mode: str, warmup: str | None) -> list[int] | None:
+    """--forecast-mode and --warmup checked: the warm-up origins (None: the default)."""
+    from carespiral.calibration.rolling import BACKTEST_MODES, parse_origins
+    from carespiral.errors import CarespiralError
+
+    if mode not in BACKTEST_MODES:
+        raise CarespiralError(f"--forecast-mode {mode!r}: expected one of "
+                              f"{', '.join(BACKTEST_MODES)}")
+    if warmup is not None and mode != "nested":
+        raise CarespiralError("--warmup applies to --forecast-mode nested only")
+    return parse_origins(warmup) if warmup else None
+
+
+def run_backtest(spec, area, origins, horizon, data, method, seed, budget, ex_ante, command,
+                 mode="nested", warmup=None):
+    """The rolling-origin backtest with a progress bar over all origins' model runs (warm-up
+    origins of the nested mode included)."""
     from carespiral.calibration.engine import expected_runs
     from carespiral.calibration.methods import get_method
-    from carespiral.calibration.rolling import rolling_backtest
+    from carespiral.calibration.rolling import rolling_backtest, warmup_origins
 
     entry = get_method(method or spec.method)
+    scored = list(origins)
+    if mode == "nested":
+        warmup = warmup if warmup is not None else warmup_origins(origins[0], spec.period[0])
+        origins = sorted(set(origins) | set(warmup))  # for the bar: every origin fitted
+    else:
+        warmup = []
     per_origin = expected_runs(len(spec.parameters), budget or entry.budget, profiles=False,
                                sampler=entry.name == "emcee")
     bar, task = progress_bar(f"backtest, {len(origins)} origins ({entry.name})",
@@ -93,9 +123,10 @@ def run_backtest(spec, area, origins, horizon, data, method, seed, budget, ex_an
             bar.update(task, total=runs + left * per_origin,
                        description=f"backtest, origin {origin} done, {left} to go")
 
-        return rolling_backtest(spec, area, origins, horizon, data=data, method=method,
+        return rolling_backtest(spec, area, scored, horizon, data=data, method=method,
                                 seed=seed, budget=budget, ex_ante=ex_ante, progress=progress,
-                                on_origin=on_origin, command=command)
+                                on_origin=on_origin, command=command, mode=mode,
+                                warmup=warmup)
 
 
 def register(app: typer.Typer) -> None:
