@@ -5,12 +5,14 @@ pure function of the spec and its seed. Runs go through `Model.run_batch` a chun
 chunk's per-run outcomes (regime, time of collapse, criterion, peak and final values) are written to
 `OUT/chunks/` the moment they exist. Resuming reads which runs are done and runs only the rest, so
 an interrupted exploration loses at most the chunk in flight, and the result is the same for any
-chunking: every run is computed on its own.
+chunking: every run is computed on its own, and a model's RANDOM functions draw, for run r of
+the design, the stream (spec seed, r) whichever chunk runs it (`evaluate`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -154,12 +156,40 @@ def needed_outputs(spec: ExploreSpec) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
-def evaluate(model, spec: ExploreSpec, design: pd.DataFrame) -> pd.DataFrame:
-    """Run the rows of `design` and reduce each run to its outcomes (one row per run)."""
-    ds = model.run_batch(design, outputs=needed_outputs(spec), saveper=spec.saveper,
-                         scenario=spec.scenario, start=spec.start, stop=spec.stop,
-                         time_step=spec.time_step, backend="auto")
-    return reduce_runs(ds, spec, design)
+def evaluate(model, spec: ExploreSpec, design: pd.DataFrame,
+             first_run: int | None = None) -> pd.DataFrame:
+    """Run the rows of `design` and reduce each run to its outcomes (one row per run).
+
+    A model's RANDOM functions draw from the streams (`spec.seed`, position): row i's position
+    is `first_run + i`, or by default (None) the row's run number, the design's index as
+    `build_design` numbers it, so that a chunk of the design draws what the same rows draw when
+    the whole design runs at once (rows whose numbers are not consecutive run as consecutive
+    pieces). Models without RANDOM functions give the same numbers for any seed."""
+    # the seed and first run are checked by `run_batch` (whole numbers from 0)
+    pieces = (_consecutive_runs(design.index) if first_run is None
+              else [(first_run, 0, len(design))])
+    frames = []
+    for start, lo, hi in pieces:
+        rows = design.iloc[lo:hi]
+        ds = model.run_batch(rows, outputs=needed_outputs(spec), saveper=spec.saveper,
+                             scenario=spec.scenario, start=spec.start, stop=spec.stop,
+                             time_step=spec.time_step, backend="auto", seed=spec.seed,
+                             first_run=start)
+        frames.append(reduce_runs(ds, spec, rows))
+    return frames[0] if len(frames) == 1 else pd.concat(frames)
+
+
+def _consecutive_runs(index: pd.Index) -> list[tuple[int, int, int]]:
+    """(first run number, first row, end row) of each stretch of consecutive run numbers."""
+    values = index.to_numpy()
+    if len(values) == 0 or values.dtype.kind not in "iu" or values.min() < 0:
+        raise CarespiralError(
+            "the design's rows must be numbered by run (whole numbers from 0, as build_design "
+            f"numbers them), got an index of {index.dtype} {list(values[:3])!r}; give "
+            "first_run to number them from there")
+    breaks = np.flatnonzero(np.diff(values) != 1) + 1
+    edges = [0, *breaks.tolist(), len(values)]
+    return [(int(values[a]), a, b) for a, b in itertools.pairwise(edges)]
 
 
 def reduce_runs(ds, spec: ExploreSpec, design: pd.DataFrame) -> pd.DataFrame:

@@ -4,7 +4,7 @@
     title = "Where does a mid-sized authority tip?"
     runs = 512                     # experiments (rounded up to a power of two for Sobol designs)
     design = "lhs"                 # lhs | sobol | saltelli (Sobol indices) | morris (screening)
-    seed = 1
+    seed = 1                       # the design's and the model's RANDOM functions' seed
     chunk = 64                     # runs per batch; each chunk is saved as soon as it is done
     stop = 240                     # months (optional: start, time_step, saveper, scenario)
 

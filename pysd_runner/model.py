@@ -310,14 +310,16 @@ class Model:
 
         `backend="batch"` (default) integrates all rows at once with the vectorised backend
         (`carespiral.pysd_runner.batch`; options: `chunk_size`, `scheduler`, `engine`, `seed`,
-        `progress`, `inputs`, `period`, `period_offset`, `check_bounds`). `seed` keys the
-        RANDOM functions' draws: row i draws from the stream (seed, i), the same whatever the
-        chunks, engine or scheduler. `backend="pysd"` runs
+        `first_run`, `progress`, `inputs`, `period`, `period_offset`, `check_bounds`). `seed`
+        keys the RANDOM functions' draws: row i draws from the stream (seed, first_run + i),
+        the same whatever the chunks, engine or scheduler; `first_run` (default 0) is the
+        position of the first row in a larger ensemble run in pieces, so that the pieces draw
+        what one call with every row would (both whole numbers from 0). `backend="pysd"` runs
         PySD once per row: the reference (options: `progress`, `inputs`, `period`,
         `period_offset`, `check_bounds`). `backend="auto"` uses the batch backend and falls back
         to PySD for a model the batch backend refuses (`UnsupportedConstructError`); the
-        options that only steer the batch backend (`chunk_size`, `scheduler`, `engine`, `seed`)
-        are then not used (PySD draws from its own generator). Every backend returns the same layout, with per-run blow-up flags.
+        options that only steer the batch backend (`chunk_size`, `scheduler`, `engine`, `seed`,
+        `first_run`) are then not used (PySD draws from its own generator). Every backend returns the same layout, with per-run blow-up flags.
         """
         kw = dict(outputs=outputs, saveper=saveper, scenario=scenario, start=start, stop=stop,
                   time_step=time_step, reduce=reduce)
@@ -440,7 +442,7 @@ class Model:
 
 
 _PYSD_OPTIONS = frozenset({"progress", "inputs", "period", "period_offset", "check_bounds"})
-_BATCH_ONLY = frozenset({"chunk_size", "scheduler", "engine", "seed"})
+_BATCH_ONLY = frozenset({"chunk_size", "scheduler", "engine", "seed", "first_run"})
 
 
 def _as_number(name: str, v: Any) -> float:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from carespiral.cli._common import FORCE, check_scheduler, claim_output, console
+from carespiral.cli._common import FORCE, check_scheduler, check_seed, claim_output, console
 from carespiral.cli._progress import progress_bar
 
 __all__ = ["progress_bar", "register"]
@@ -20,6 +21,8 @@ def explore(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted exploration in --out."),
     html: bool = typer.Option(False, "--html", help="Also write OUT/report.html."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, or 'local'."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the design and of the model's RANDOM "
+                             "functions (overrides the spec's `seed`)."),
     force: bool = FORCE,
 ) -> None:
     """Run an exploration: collapse regimes, PRIM boxes, Sobol indices; saved as they finish."""
@@ -27,7 +30,10 @@ def explore(
     from carespiral.exploration.sensitivity import analyse
 
     check_scheduler(scheduler)
+    check_seed(seed)
     s = read_spec(spec).with_runs(runs)
+    if seed is not None:
+        s = dataclasses.replace(s, seed=seed)
     out = out or Path(f"explore-{Path(s.source).stem}")
     claim = claim_output(out, force=force, resume=resume, inputs=[s.source, s.posterior])
     with progress_bar() as bar:
@@ -71,7 +77,7 @@ def explore(
                 outcome = k.split(" for ", 1)[-1].replace("_", " ")
                 console.print(f"What decides {outcome}, {what}: " + ", ".join(
                     f"{label(a, result.model)} {b:.2f}" for a, b in v.items()))
-    ranges = observed_ranges(result.model, out)
+    ranges = observed_ranges(s.model, out)  # the spec's model: a bundled name or a .mdl path
     if html:
         from carespiral.reports.exploration import exploration_report
 

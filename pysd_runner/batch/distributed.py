@@ -57,7 +57,8 @@ def run_distributed(model: Any, params: pd.DataFrame | None, *, scheduler: Any,
             # every chunk runs on the engine chosen for the whole ensemble (not by chunk size)
             # each chunk keeps its runs' positions in the ensemble (their RANDOM streams)
             fut = client.submit(_run_chunk, model.program, params.iloc[lo:hi], chunk_inputs,
-                                {**kwargs, "engine": job.gen.engine, "first_run": lo},
+                                {**kwargs, "engine": job.gen.engine,
+                                 "first_run": kwargs.get("first_run", 0) + lo},
                                 retries=3, pure=False)
             futures[fut] = i
         store: dict[str, np.ndarray] = {}

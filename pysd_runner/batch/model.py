@@ -21,7 +21,7 @@ from carespiral.pysd_runner.batch.codegen import Generated, control_source, gene
 from carespiral.pysd_runner.batch.lowering import Program, lower_file
 from carespiral.pysd_runner.batch.numba_engine import NumbaUnavailableError
 from carespiral.pysd_runner.batch.program import RANDOM_RUN, RANDOM_SEED
-from carespiral.pysd_runner.batch.random_streams import MAX_SEED
+from carespiral.pysd_runner.batch.random_streams import check_stream_start
 from carespiral.pysd_runner.batch.recording import (
     BlowUpCheck,
     ReduceRecorder,
@@ -238,6 +238,7 @@ class BatchModel:
         engine: str | None = None,
         threads: int | None = None,
         seed: int = 0,
+        first_run: int = 0,
     ) -> xr.Dataset:
         """Run every row of `params` (one run per row) and return an `xarray.Dataset`.
 
@@ -256,7 +257,11 @@ class BatchModel:
             scheduler: None (in this process) or a Dask scheduler: "local" for a local cluster,
             an address "tcp://...", or a `distributed.Client`; see `run_distributed`.
             seed: RANDOM functions' seed (a whole number from 0): run i (the i-th row) draws
-            from the stream (seed, i), whatever the chunks, engine or threads.
+            from the stream (seed, first_run + i), whatever the chunks, engine or threads.
+            first_run: the position of the first row in a larger ensemble run in pieces (a
+            whole number from 0, default 0), so that the pieces draw the streams one run of
+            the whole ensemble would: rows 0-99 with first_run=0 then rows 100-199 with
+            first_run=100 give the numbers of the 200 rows in one call.
 
         The result has dims (run, time) (or (run,) / (run, period) with `reduce`) and per-run
         blow-up flags: `blowup_time` (NaN when the run stayed finite), `blowup_variable`,
@@ -270,10 +275,11 @@ class BatchModel:
                                    inputs=inputs, period=period,
                                    period_offset=period_offset, chunk_size=chunk_size,
                                    scheduler=scheduler, progress=progress, n=n,
-                                   engine=engine, seed=seed)
+                                   engine=engine, seed=seed, first_run=first_run)
         job = self.prepare(params, outputs=outputs, saveper=saveper, start=start, stop=stop,
                            time_step=time_step, reduce=reduce, inputs=inputs, period=period,
-                           period_offset=period_offset, n=n, engine=engine, seed=seed)
+                           period_offset=period_offset, n=n, engine=engine, seed=seed,
+                           first_run=first_run)
         job.threads = numba_engine.default_threads() if threads is None else max(1, int(threads))
         size = chunk_size or DEFAULT_CHUNK
         store: dict[str, np.ndarray] = {}
@@ -294,7 +300,9 @@ class BatchModel:
         """Check names and values and fix the time grid, once for a whole ensemble.
 
         `first_run`: the position of the first row in the whole ensemble (a Dask chunk's
-        offset), which keys each run's RANDOM stream with `seed`."""
+        offset), which keys each run's RANDOM stream with `seed`. Both are whole numbers from
+        0 (checked for every model, so a mistake shows before a model gains RANDOM
+        functions)."""
         prog = self.program
         if params is None:
             params = pd.DataFrame(index=pd.RangeIndex(1 if n is None else n, name="run"))
@@ -303,6 +311,7 @@ class BatchModel:
         nruns = len(params)
         if nruns == 0:
             raise CarespiralError("params has no rows: nothing to run")
+        check_stream_start(seed, first_run, nruns)
         P: dict[str, Any] = {}
         ctl_over: dict[str, float] = {}
         control_ids = set(prog.control.values())
@@ -333,11 +342,6 @@ class BatchModel:
                 continue
             P[nid] = np.ascontiguousarray(vals)
         if RANDOM_RUN in prog.aux:
-            for what, value in (("seed", seed), ("first_run", first_run)):
-                if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or \
-                        not 0 <= value < MAX_SEED - nruns:
-                    raise CarespiralError(f"{what} must be a whole number from 0 (below 2**53), "
-                                          f"got {value!r}")
             P[RANDOM_SEED] = np.float64(seed)
             P[RANDOM_RUN] = np.arange(first_run, first_run + nruns, dtype=np.float64)
         c = prog.control

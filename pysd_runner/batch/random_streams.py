@@ -24,7 +24,10 @@ import math
 
 import numpy as np
 
-__all__ = ["random_0_1", "random_exponential", "random_normal", "random_uniform", "site_id"]
+from carespiral.errors import CarespiralError
+
+__all__ = ["check_stream_start", "random_0_1", "random_exponential", "random_normal",
+           "random_uniform", "site_id"]
 
 GOLDEN = 0x9E3779B97F4A7C15
 MIX1 = 0xBF58476D1CE4E5B9
@@ -32,6 +35,17 @@ MIX2 = 0x94D049BB133111EB
 UNIT = 2.0 ** -53
 SMALL_VENSIM = 1e-6
 MAX_SEED = 2 ** 53  # seeds and run positions travel as exact float64 integers
+
+
+def check_stream_start(seed: object, first_run: object = 0, runs: int = 1) -> None:
+    """Refuse a seed or first run position that is not a whole number from 0 (booleans, floats
+    and text included), or whose last run would pass 2**53: the streams (seed, position) of
+    runs `first_run` .. `first_run + runs - 1` must be exact."""
+    for what, value in (("seed", seed), ("first_run", first_run)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or \
+                not 0 <= value < MAX_SEED - runs:
+            raise CarespiralError(f"{what} must be a whole number from 0 (below 2**53), got "
+                                  f"{value!r}")
 
 
 def site_id(label: str, ordinal: int, seed: float | None) -> int:
