@@ -77,8 +77,9 @@ class Plan:
 
 
 def plan(prog: Program, params: Iterable[str], inputs: Iterable[str],
-         outputs: Iterable[str], every_step: bool) -> Plan:
-    """Order the equations of one run configuration (see `generate`)."""
+         outputs: Iterable[str], every_step: bool, varying: bool = False) -> Plan:
+    """Order the equations of one run configuration (see `generate`); `varying`: the time
+    step changes from step to step (so nothing reading it is computed once)."""
     params, inputs, outputs = set(params), set(inputs), list(outputs)
     label = {nid: v for v, nid in prog.names.items()}
     for sid, st in prog.states.items():
@@ -170,8 +171,10 @@ def plan(prog: Program, params: Iterable[str], inputs: Iterable[str],
 
     # Sub-expressions of per-step equations that read only constants are computed once, before
     # the loop: the same operations on the same operands, so the same numbers, fewer per step.
-    varying = dynamic | moving | {"time", "k"}  # k: the step (RANDOM functions read it)
-    hoist = _Hoister(varying)
+    varying_ids = dynamic | moving | {"time", "k"}  # k: the step (RANDOM functions read it)
+    if varying:
+        varying_ids |= {"time_step", "dt"}
+    hoist = _Hoister(varying_ids)
     core = tuple((nid, hoist.rewrite(step_code(nid)[0])) for nid in core_order)
     extra_code = tuple((nid, hoist.rewrite(step_code(nid)[0])) for nid in extra_order)
 
@@ -206,27 +209,36 @@ def plan(prog: Program, params: Iterable[str], inputs: Iterable[str],
 
 
 def generate(prog: Program, params: Iterable[str], inputs: Iterable[str],
-             outputs: Iterable[str], every_step: bool) -> Generated:
+             outputs: Iterable[str], every_step: bool, varying: bool = False) -> Generated:
     """Source of `simulate(P, T, n, t0, dt, nsteps, save_every, rec, check)` for this set-up.
 
     `params` and `inputs` are node ids given by the caller (constants per run and time-varying
     inputs); they replace those variables' equations. `outputs` are node ids to record.
+    `varying` (control variables that change over time, `time_grid`): the function is
+    `simulate(P, T, n, t0, DT, nsteps, SAVE, rec, check)`, step k taking `DT[k]` (also the
+    TIME STEP that built-ins read) and recording when `SAVE[k]`.
     """
-    pl = plan(prog, params, inputs, outputs, every_step)
+    pl = plan(prog, params, inputs, outputs, every_step, varying)
     states = prog.states
-    lines = ["def simulate(P, T, n, t0, dt, nsteps, save_every, rec, check):"]
+    if varying:
+        lines = ["def simulate(P, T, n, t0, DT, nsteps, SAVE, rec, check):", "    dt = DT[0]"]
+    else:
+        lines = ["def simulate(P, T, n, t0, dt, nsteps, save_every, rec, check):"]
     lines += [f"    {line}" for line in pl.init_lines]
     out_tuple = "(" + "".join(f"{o}, " for o in pl.outputs) + ")"
     chk_tuple = "(" + "".join(f"{c}, " for c in pl.checked) + ")"
-    cond = "True" if every_step else "k % save_every == 0"
+    cond = "True" if every_step else "SAVE[k]" if varying else "k % save_every == 0"
     lines.append("    for k in range(nsteps + 1):")
+    if varying:
+        lines += ["        dt = DT[k]", "        time_step = dt"]
     for nid, code in pl.core:
         lines.append(f"        {nid} = {code}")
     lines.append(f"        if {cond}:")
     for nid, code in pl.extra:
         lines.append(f"            {nid} = {code}")
     lines.append(f"            rec(k, time, {out_tuple})")
-    lines.append("        if k % save_every == 0 or k == nsteps:")
+    lines.append("        if SAVE[k] or k == nsteps:" if varying else
+                 "        if k % save_every == 0 or k == nsteps:")
     lines.append(f"            check(k, time, {chk_tuple})")
     lines.append("        if k == nsteps:")
     lines.append("            break")

@@ -289,7 +289,17 @@ def time_grid(prog: Program) -> tuple[float, float, int, int]:
     import numpy as np
 
     from carespiral.pysd_runner.batch import runtime
+    from carespiral.pysd_runner.batch.time_grid import build_grid
 
+    grid = build_grid(prog, {})  # control variables that read Time (None: constants)
+    if grid is not None:
+        steps = grid.uniform()
+        if steps is None:
+            raise CarespiralError(
+                f"{prog.path.name}: its TIME STEP or SAVEPER changes over time; the page runs "
+                "one step size saved at a fixed interval: use the batch backend "
+                "(BatchModel.run) for this model")
+        return grid.t0, steps[0], grid.nsteps, steps[1]
     ns: dict[str, Any] = {"np": np, "rt": runtime, "NAN": math.nan, "INF": math.inf}
     exec(compile(control_source(prog, ()), f"<control {prog.path.name}>", "exec"), ns)
     t0, tf, dt, sp = (float(np.asarray(x)) for x in ns["control"]({}))

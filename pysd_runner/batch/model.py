@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from carespiral.errors import CarespiralError, UnknownNameError
-from carespiral.pysd_runner.batch import numba_engine, runtime
+from carespiral.pysd_runner.batch import numba_engine, runtime, time_grid
 from carespiral.pysd_runner.batch.allocation import fixed_types
 from carespiral.pysd_runner.batch.codegen import Generated, control_source, generate
 from carespiral.pysd_runner.batch.lowering import Program, lower_file
@@ -360,19 +360,32 @@ class BatchModel:
             if nid in P:
                 raise CarespiralError(f"{v!r} is given both as a parameter and a time input")
             T[nid] = ti
-        key = frozenset(ctl_over)
-        if key not in self._ctl:
-            ns: dict[str, Any] = {"np": np, "rt": runtime, "NAN": math.nan, "INF": math.inf}
-            exec(compile(control_source(prog, key), f"<control {prog.path.name}>", "exec"), ns)
-            self._ctl[key] = ns["control"]
-        t0, tf, dt, sp = (float(np.asarray(x)) for x in self._ctl[key](ctl_over))
-        if not dt > 0:
-            raise CarespiralError(f"TIME STEP must be positive, got {dt:g}")
-        nsteps = max(0, math.ceil((tf - t0) / dt - 1e-5))
-        save_every = round(sp / dt)
-        if save_every < 1 or abs(save_every * dt - sp) > 1e-9 * max(1.0, abs(sp)):
-            raise CarespiralError(f"SAVEPER ({sp:g}) must be a whole multiple of TIME STEP "
-                                  f"({dt:g})")
+        # the parameters the control variables read are shared by every run (one grid)
+        ctl_in = {**ctl_over, **time_grid.shared_parameters(prog, ctl_over, P, T)}
+        grid = time_grid.build_grid(prog, ctl_in)  # None: control variables without Time
+        if grid is None:
+            key = frozenset(ctl_in)
+            if key not in self._ctl:
+                ns: dict[str, Any] = {"np": np, "rt": runtime, "NAN": math.nan, "INF": math.inf}
+                exec(compile(control_source(prog, key), f"<control {prog.path.name}>", "exec"),
+                     ns)
+                self._ctl[key] = ns["control"]
+            t0, tf, dt, sp = (float(np.asarray(x)) for x in self._ctl[key](ctl_in))
+            if not dt > 0:
+                raise CarespiralError(f"TIME STEP must be positive, got {dt:g}")
+            nsteps = max(0, math.ceil((tf - t0) / dt - 1e-5))
+            save_every = round(sp / dt)
+            if save_every < 1 or abs(save_every * dt - sp) > 1e-9 * max(1.0, abs(sp)):
+                raise CarespiralError(f"SAVEPER ({sp:g}) must be a whole multiple of TIME STEP "
+                                      f"({dt:g})")
+        else:
+            t0, dt, nsteps = grid.t0, float(grid.dts[0]), grid.nsteps
+            fixed_grid = grid.uniform()
+            if fixed_grid is not None:  # one step size, saved every s steps: the usual code
+                dt, save_every = fixed_grid
+                grid = None
+            else:
+                save_every = 1
         out_names = list(outputs) if outputs is not None else [
             v for v in self.variables if prog.names[v] not in control_ids]
         out_names = list(dict.fromkeys(c for o in out_names for c in self.expand(o)))
@@ -391,23 +404,30 @@ class BatchModel:
             raise CarespiralError("reduce names no summary (e.g. final,max)")
         every = any(r.stat in ("above", "below") or r.stat.startswith("annual")
                     for r in reductions)
+        if grid is not None and every:
+            raise CarespiralError(
+                f"{prog.path.name}: its TIME STEP or SAVEPER changes over time; the summaries "
+                "above, below and annual_* need a fixed time step (use final, max, min or mean, "
+                "or the trajectories)")
         out_ids = [prog.names[o] for o in out_names]
-        gen, func = self._compiled(P, T, out_ids, every, _choose_engine(engine, nruns))
+        gen, func = self._compiled(P, T, out_ids, every, _choose_engine(engine, nruns),
+                                   grid is not None)
         index = params.index if params.index.is_unique else pd.RangeIndex(nruns)
         return Job(self, P, T, {**ctl_over}, out_names, reductions, t0, dt, nsteps,
-                   save_every, period, period_offset, nruns, index, gen, func)
+                   save_every, period, period_offset, nruns, index, gen, func, grid=grid)
 
     def _compiled(self, P: Mapping[str, Any], T: Mapping[str, Any], out_ids: list[str],
-                  every: bool, engine: str) -> tuple[Generated, Callable]:
-        """Generated code and its function for one run configuration (cached)."""
-        gkey = (frozenset(P), frozenset(T), tuple(out_ids), every, engine)
+                  every: bool, engine: str, varying: bool = False) -> tuple[Generated, Callable]:
+        """Generated code and its function for one run configuration (cached); `varying`: a
+        time grid whose step changes (control variables that read Time, `time_grid`)."""
+        gkey = (frozenset(P), frozenset(T), tuple(out_ids), every, engine, varying)
         if engine == "auto":
             # numba when it compiles this configuration; what it refuses runs on numpy
             if gkey not in self._gen:
                 try:
-                    self._gen[gkey] = self._compiled(P, T, out_ids, every, "numba")
+                    self._gen[gkey] = self._compiled(P, T, out_ids, every, "numba", varying)
                 except NumbaUnavailableError:
-                    self._gen[gkey] = self._compiled(P, T, out_ids, every, "numpy")
+                    self._gen[gkey] = self._compiled(P, T, out_ids, every, "numpy", varying)
             return self._gen[gkey]
         if gkey not in self._gen:
             prog = self.program
@@ -416,10 +436,10 @@ class BatchModel:
                     raise NumbaUnavailableError(
                         "engine='numba' needs the numba package: pip install numba "
                         "(or use engine='numpy')")
-                gen = numba_engine.generate_numba(prog, P, T, out_ids, every)
+                gen = numba_engine.generate_numba(prog, P, T, out_ids, every, varying=varying)
                 self._gen[gkey] = (gen, numba_engine.load(gen))
             else:
-                gen = generate(prog, P, T, out_ids, every)
+                gen = generate(prog, P, T, out_ids, every, varying)
                 ns = {"np": np, "rt": runtime, "NAN": math.nan, "INF": math.inf}
                 exec(compile(gen.source, f"<batch {prog.path.name}>", "exec"), ns)
                 self._gen[gkey] = (gen, ns["simulate"])
@@ -440,7 +460,13 @@ class BatchModel:
             nonneg.append(st.lower_limit == 0.0)
         check = BlowUpCheck(n, labels, nonneg)
         rec: TrajectoryRecorder | ReduceRecorder
-        if job.reductions:
+        steps: tuple = (job.dt, job.nsteps, job.save_every)
+        if job.grid is not None:  # control variables that change over time
+            steps = (job.grid.dts, job.nsteps, job.grid.saved)
+            rec = (ReduceRecorder(n, job.outputs, job.reductions, 1, job.nsteps, job.t0,
+                                  job.dt, job.period, job.period_offset) if job.reductions
+                   else time_grid.GridRecorder(n, job.outputs, job.grid))
+        elif job.reductions:
             rec = ReduceRecorder(n, job.outputs, job.reductions, job.save_every, job.nsteps,
                                  job.t0, job.dt, job.period, job.period_offset)
         else:
@@ -448,8 +474,7 @@ class BatchModel:
         with np.errstate(all="ignore"):
             try:
                 extra = {"threads": job.threads} if job.gen.engine == "numba" else {}
-                job.func(P, T, n, job.t0, job.dt, job.nsteps, job.save_every, rec, check,
-                         **extra)
+                job.func(P, T, n, job.t0, *steps, rec, check, **extra)
             except ZeroDivisionError:
                 # only constants are plain Python numbers: a constant equation divides by zero
                 raise CarespiralError(
@@ -481,9 +506,14 @@ class Job:
     gen: Generated
     func: Callable
     threads: int = 1  # the numba engine's threads
+    # the steps when the control variables change the step size or saving (else None: the
+    # grid is t0 + k * dt, saved every save_every steps)
+    grid: time_grid.TimeGrid | None = None
 
     @property
     def times(self) -> np.ndarray:
+        if self.grid is not None:
+            return self.grid.saved_times
         ks = np.arange(0, self.nsteps + 1, self.save_every)
         return np.round(self.t0 + ks * self.dt, 10)
 
@@ -503,7 +533,7 @@ class Job:
         if self.reductions:
             spp = round(self.period / self.dt)
             k0 = round(self.period_offset / self.dt)
-            nper = max(0, (self.nsteps - k0) // spp) if spp else 0
+            nper = max(0, (self.nsteps - k0) // spp) if spp and self.grid is None else 0
             coords["period_end"] = np.round(
                 self.t0 + self.period_offset + self.period * np.arange(1, nper + 1), 10)
             for k, v in merged.items():

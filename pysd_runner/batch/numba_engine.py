@@ -143,14 +143,16 @@ class _Scalarise(ast.NodeTransformer):
 
 def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
                    outputs: Iterable[str], every_step: bool,
-                   loops: bool | None = None) -> Generated:
+                   loops: bool | None = None, varying: bool = False) -> Generated:
     """Source of a module whose `simulate(P, T, n, t0, dt, nsteps, save_every, rec, check)`
     computes what `codegen.generate`'s does, with the time loop compiled by numba.
 
     `loops` (default: when the model has subscripts) keeps a run's values in one array and
     computes the cells one equation defines as a loop over them (`loops.ArrayKernel`), rather
-    than one statement per cell: the same numbers, compiled in a fraction of the time."""
-    pl: Plan = plan(prog, params, inputs, outputs, every_step)
+    than one statement per cell: the same numbers, compiled in a fraction of the time.
+    `varying`: a time step that changes from step to step, as `codegen.generate`'s (the
+    kernel reads `DT[k]` at each step; the driver stops at the steps `SAVE` marks)."""
+    pl: Plan = plan(prog, params, inputs, outputs, every_step, varying)
     states = prog.states
     # DELAY FIXED: each pipe's ring buffer (depth x runs) and length per run are handed to the
     # kernel; the pipe's push count is the step number, as in runtime.FixedPipe
@@ -214,7 +216,8 @@ def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
                     and r not in _HELPERS and r not in ("TI", "k", "k_from", "i"))
     pipe_args = "".join(f", {p}_B, {p}_L" for p in pipes.values())
     # the kernel's argument types, so it is compiled (or loaded from the cache) on loading
-    signature = ("(f8[:, ::1], f8[:, ::1], f8[:, :, ::1], i8, i8, i8, f8, f8, f8, b1, b1, "
+    steps = "f8, f8[::1]" if varying else "f8, f8, f8"  # time0, then dt and time_step or DT
+    signature = (f"(f8[:, ::1], f8[:, ::1], f8[:, :, ::1], i8, i8, i8, {steps}, b1, b1, "
                  "f8[:, ::1], f8[:, ::1]" + ", f8[:, ::1], i8[::1]" * len(pipes) + ", i8, i8)")
     nonneg = [states[sid].lower_limit == 0.0 for sid in pl.checked]
 
@@ -247,19 +250,26 @@ def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
     if loops is None:
         loops = bool(prog.groups)
     head = ["", "", '@nb.njit(cache=True, error_model="numpy", nogil=True)',
-            "def kernel(S, C, TI, k_from, k_to, nsteps, time0, dt, time_step, do_rec, do_check, "
-            f"OUT, CHK{pipe_args}, lo, hi):"]
+            "def kernel(S, C, TI, k_from, k_to, nsteps, time0, "
+            + ("DT" if varying else "dt, time_step")
+            + f", do_rec, do_check, OUT, CHK{pipe_args}, lo, hi):"]
+    per_step = ["dt = DT[k]", "time_step = dt"] if varying else []
     if loops:
         kern = ArrayKernel(consts, moving, frozenset(local - _NOT_NODES) | frozenset(consts))
-        body = _array_kernel(kern, core, extra, euler, custom, pl.outputs, pl.checked)
+        body = _array_kernel(kern, core, extra, euler, custom, pl.outputs, pl.checked,
+                             per_step)
         L.append(f"IX = np.array({kern.ix!r}, dtype=np.int64)")
         L += head + body
     else:
         L += head + _straight_kernel(moving, consts, core, extra, updates, pl.outputs,
-                                     pl.checked)
+                                     pl.checked, per_step)
 
     # the driver: numpy initialisation, then the kernel from one recorded step to the next
-    L += ["", "", "def simulate(P, T, n, t0, dt, nsteps, save_every, rec, check, threads=1):"]
+    if varying:
+        L += ["", "", "def simulate(P, T, n, t0, DT, nsteps, SAVE, rec, check, threads=1):",
+              "    dt = DT[0]"]
+    else:
+        L += ["", "", "def simulate(P, T, n, t0, dt, nsteps, save_every, rec, check, threads=1):"]
     L += [f"    {line}" for line in pl.init_lines]
     L.append(f"    S = np.empty((n, {len(moving)}))")
     for j, sid in enumerate(moving):
@@ -271,9 +281,16 @@ def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
         L.append(f"    {pipe}_B = {pipe}.buf")
         L.append(f"    {pipe}_L = np.ascontiguousarray(np.broadcast_to({pipe}.length, (n,)), "
                  "dtype=np.int64)")
+    rec_line = f"rec(k_to, time, ({''.join(f'OUT[{j}], ' for j in range(len(pl.outputs)))}))"
+    chk_line = f"check(k_to, time, ({''.join(f'CHK[{j}], ' for j in range(len(pl.checked)))}))"
     L += [
         f"    OUT = np.empty(({len(pl.outputs)}, n))",
         f"    CHK = np.empty(({len(pl.checked)}, n))",
+    ]
+    if varying:
+        L += _varying_driver(in_ids, every_step, pipe_args, rec_line, chk_line)
+        return Generated("\n".join(L) + "\n", pl.outputs, pl.checked, engine="numba")
+    L += [
         f"    every = {every_step!r}",
         "    span = 1 if every else save_every",
         f"    TI = np.empty(({len(in_ids)}, span, n))",
@@ -295,9 +312,9 @@ def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
         f"float(dt), float(time_step), do_rec, do_check, OUT, CHK{pipe_args})",
         "        time = times[-1]",
         "        if do_rec:",
-        f"            rec(k_to, time, ({''.join(f'OUT[{j}], ' for j in range(len(pl.outputs)))}))",
+        f"            {rec_line}",
         "        if do_check and nbad:",
-        f"            check(k_to, time, ({''.join(f'CHK[{j}], ' for j in range(len(pl.checked)))}))",
+        f"            {chk_line}",
         "        if k_to == nsteps:",
         "            break",
         "        time = time + dt",
@@ -317,15 +334,50 @@ _CHECK = [  # one loop, not one branch per state: large (subscripted) models com
 ]
 
 
+def _varying_driver(in_ids: list[str], every_step: bool, pipe_args: str, rec_line: str,
+                    chk_line: str) -> list[str]:
+    """The driver's loop on a varying grid: the kernel from one saved step to the next."""
+    L = [
+        "    DT = np.ascontiguousarray(DT, dtype=np.float64)",
+        "    stops = list(range(nsteps + 1)) if " + repr(every_step) + " else "
+        "[int(s) for s in np.flatnonzero(SAVE[:nsteps])] + [nsteps]",
+        "    span = max(b - a for a, b in zip([-1, *stops], stops))",
+        f"    TI = np.empty(({len(in_ids)}, span, n))",
+        "    k = 0",
+        "    for k_to in stops:",
+        "        times = [time]",
+        "        for s in range(k, k_to):",
+        "            times.append(times[-1] + DT[s])",
+    ]
+    for j, nid in enumerate(in_ids):
+        L.append("        for s, tt in enumerate(times):")
+        L.append(f"            TI[{j}, s, :] = T[{nid!r}](tt)")
+    L += [
+        f"        do_rec = {every_step!r} or bool(SAVE[k_to])",
+        "        do_check = bool(SAVE[k_to]) or k_to == nsteps",
+        "        nbad = run_blocks(kernel, n, threads, S, C, TI, k, k_to, nsteps, float(time), "
+        f"DT, do_rec, do_check, OUT, CHK{pipe_args})",
+        "        time = times[-1]",
+        "        if do_rec:",
+        f"            {rec_line}",
+        "        if do_check and nbad:",
+        f"            {chk_line}",
+        "        time = time + DT[k_to]",
+        "        k = k_to + 1",
+    ]
+    return L
+
+
 def _straight_kernel(moving: list[str], consts: list[str], core: list[tuple[str, str]],
                      extra: list[tuple[str, str]], updates: list[str], outputs: Iterable[str],
-                     checked: Iterable[str]) -> list[str]:
+                     checked: Iterable[str], per_step: Iterable[str] = ()) -> list[str]:
     """The kernel's body as one statement per node, each value a local variable (registers)."""
     L = ["    nbad = 0",
          "    for i in range(lo, hi):  # runs lo..hi: each thread integrates its own block"]
     L += [f"        {sid} = S[i, {j}]" for j, sid in enumerate(moving)]
     L += [f"        {c} = C[i, {j}]" for j, c in enumerate(consts)]
     L += ["        time = time0", "        for k in range(k_from, k_to + 1):"]
+    L += [f"            {line}" for line in per_step]
     L += [f"            {nid} = {code}" for nid, code in core]
     L += ["            if k == k_to:", "                if do_rec:"]
     L += [f"                    {nid} = {code}" for nid, code in extra]
@@ -344,7 +396,7 @@ def _straight_kernel(moving: list[str], consts: list[str], core: list[tuple[str,
 def _array_kernel(kern: ArrayKernel, core: list[tuple[str, str]],
                   extra: list[tuple[str, str]], euler: list[tuple[str, str]],
                   custom: list[str], outputs: Iterable[str],
-                  checked: Iterable[str]) -> list[str]:
+                  checked: Iterable[str], per_step: Iterable[str] = ()) -> list[str]:
     """The kernel's body with a run's values in `W` and each group of cells as a loop."""
     nc, ns = len(kern.consts), len(kern.states)
     step = kern.block(core, " " * 12)
@@ -362,6 +414,7 @@ def _array_kernel(kern: ArrayKernel, core: list[tuple[str, str]],
          f"            W[{nc} + j] = S[i, j]",
          "        time = time0",
          "        for k in range(k_from, k_to + 1):"]
+    L += [f"            {line}" for line in per_step]
     L += step
     L += ["            if k == k_to:", "                if do_rec:"]
     L += rec
