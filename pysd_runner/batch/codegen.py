@@ -81,6 +81,9 @@ def plan(prog: Program, params: Iterable[str], inputs: Iterable[str],
     """Order the equations of one run configuration (see `generate`); `varying`: the time
     step changes from step to step (so nothing reading it is computed once)."""
     params, inputs, outputs = set(params), set(inputs), list(outputs)
+    if varying and every_step:  # the recorders map saved steps; summaries per step need one dt
+        raise CarespiralError("a time grid whose step changes is recorded at its saved steps "
+                              "only (no summaries taken at every step)")
     label = {nid: v for v, nid in prog.names.items()}
     for sid, st in prog.states.items():
         label.setdefault(sid, f"{st.owner} (internal state)")
@@ -227,7 +230,7 @@ def generate(prog: Program, params: Iterable[str], inputs: Iterable[str],
     lines += [f"    {line}" for line in pl.init_lines]
     out_tuple = "(" + "".join(f"{o}, " for o in pl.outputs) + ")"
     chk_tuple = "(" + "".join(f"{c}, " for c in pl.checked) + ")"
-    cond = "True" if every_step else "SAVE[k]" if varying else "k % save_every == 0"
+    cond = "SAVE[k]" if varying else "True" if every_step else "k % save_every == 0"
     lines.append("    for k in range(nsteps + 1):")
     if varying:
         lines += ["        dt = DT[k]", "        time_step = dt"]

@@ -288,7 +288,7 @@ def generate_numba(prog: Program, params: Iterable[str], inputs: Iterable[str],
         f"    CHK = np.empty(({len(pl.checked)}, n))",
     ]
     if varying:
-        L += _varying_driver(in_ids, every_step, pipe_args, rec_line, chk_line)
+        L += _varying_driver(in_ids, pipe_args, rec_line, chk_line)
         return Generated("\n".join(L) + "\n", pl.outputs, pl.checked, engine="numba")
     L += [
         f"    every = {every_step!r}",
@@ -334,13 +334,13 @@ _CHECK = [  # one loop, not one branch per state: large (subscripted) models com
 ]
 
 
-def _varying_driver(in_ids: list[str], every_step: bool, pipe_args: str, rec_line: str,
+def _varying_driver(in_ids: list[str], pipe_args: str, rec_line: str,
                     chk_line: str) -> list[str]:
-    """The driver's loop on a varying grid: the kernel from one saved step to the next."""
+    """The driver's loop on a varying grid: the kernel from one saved step to the next (no
+    per-step summaries: `plan` refuses them on a varying grid)."""
     L = [
         "    DT = np.ascontiguousarray(DT, dtype=np.float64)",
-        "    stops = list(range(nsteps + 1)) if " + repr(every_step) + " else "
-        "[int(s) for s in np.flatnonzero(SAVE[:nsteps])] + [nsteps]",
+        "    stops = [int(s) for s in np.flatnonzero(SAVE[:nsteps])] + [nsteps]",
         "    span = max(b - a for a, b in zip([-1, *stops], stops))",
         f"    TI = np.empty(({len(in_ids)}, span, n))",
         "    k = 0",
@@ -353,7 +353,7 @@ def _varying_driver(in_ids: list[str], every_step: bool, pipe_args: str, rec_lin
         L.append("        for s, tt in enumerate(times):")
         L.append(f"            TI[{j}, s, :] = T[{nid!r}](tt)")
     L += [
-        f"        do_rec = {every_step!r} or bool(SAVE[k_to])",
+        "        do_rec = bool(SAVE[k_to])",
         "        do_check = bool(SAVE[k_to]) or k_to == nsteps",
         "        nbad = run_blocks(kernel, n, threads, S, C, TI, k, k_to, nsteps, float(time), "
         f"DT, do_rec, do_check, OUT, CHK{pipe_args})",

@@ -92,14 +92,14 @@ class GridRecorder(TrajectoryRecorder):
             arr[:, j] = v
 
 
-def _label(prog: Program) -> dict[str, str]:
-    return {nid: v for v, nid in prog.names.items()}
+def _name(prog: Program, nid: str) -> str:
+    """A node's Vensim name (a scan of every name: only for messages)."""
+    return next((v for v, n in prog.names.items() if n == nid), nid)
 
 
 def control_reads(prog: Program, fixed: Mapping[str, Any]) -> tuple[list[str], bool]:
     """The nodes the control variables read (in evaluation order, fixed ones as leaves) and
     whether any reads Time. Refuses a control variable that reads a stock or a RANDOM draw."""
-    label = _label(prog)
     order: list[str] = []
     seen: set[str] = set()
     timed = False
@@ -118,14 +118,14 @@ def control_reads(prog: Program, fixed: Mapping[str, Any]) -> tuple[list[str], b
                 st = prog.states[nid]
                 what = (f"the stock {st.vensim!r}" if st.vensim and st.ddt
                         else f"the stock inside {st.owner or nid!r}")  # SMOOTH, DELAY...
-                through = [repr(label.get(p, p)) for p in path[1:-1]]
+                through = [repr(_name(prog, p)) for p in path[1:-1]]
                 if through:
                     what += f" (through {', '.join(through)})"
                 raise UnsupportedConstructError(f"{what} in a control variable",
-                                                label.get(root, CONTROL[key]), prog.path, _HINT)
+                                                _name(prog, root), prog.path, _HINT)
             if nid in (RANDOM_RUN, RANDOM_SEED):
                 raise UnsupportedConstructError("a RANDOM function in a control variable",
-                                                label.get(root, CONTROL[key]), prog.path, _HINT)
+                                                _name(prog, root), prog.path, _HINT)
             a = prog.aux[nid]
             timed = timed or "time" in a.deps
             for d in sorted(a.deps - {"time"}, reverse=True):
@@ -157,23 +157,21 @@ def shared_parameters(prog: Program, fixed: Mapping[str, Any], P: Mapping[str, A
                       T: Mapping[str, Any]) -> dict[str, float]:
     """The run parameters the control variables read, as one value each: every run shares the
     grid, so a parameter they read must be the same in every run (else refused)."""
-    label = _label(prog)
     order, _ = control_reads(prog, fixed)
     out: dict[str, float] = {}
     for nid in order:
         if nid in fixed:
             continue
-        name = label.get(nid, nid)
         if nid in T:
             raise CarespiralError(
-                f"{prog.path.name}: {name!r} is given as a time input but the control variables "
+                f"{prog.path.name}: {_name(prog, nid)!r} is given as a time input but the control variables "
                 "(INITIAL TIME, FINAL TIME, TIME STEP, SAVEPER) read it; the runs of a batch "
                 "share one time grid: give it as a parameter")
         if nid in P:
             vals = np.asarray(P[nid], dtype=float).reshape(-1)
             if not np.all(vals == vals[0]):
                 raise CarespiralError(
-                    f"{prog.path.name}: {name!r} differs between runs but the control variables "
+                    f"{prog.path.name}: {_name(prog, nid)!r} differs between runs but the control variables "
                     "(INITIAL TIME, FINAL TIME, TIME STEP, SAVEPER) read it; the runs of a batch "
                     "share one time grid: give it one value per batch")
             out[nid] = float(vals[0])
@@ -194,7 +192,6 @@ def _evaluator(prog: Program, fixed: Mapping[str, float], order: list[str]) -> A
     rest = [n for n in order if n not in step_reads]
     ns: dict[str, Any] = {"np": np, "rt": runtime, "NAN": math.nan, "INF": math.inf,
                           "__fixed": dict(fixed)}
-    label = _label(prog)
     lines = ["def control(time):"]
 
     def emit(nid: str, before_step: bool) -> None:
@@ -205,13 +202,14 @@ def _evaluator(prog: Program, fixed: Mapping[str, float], order: list[str]) -> A
         names = _names(code)
         if before_step and "time_step" in names:
             raise UnsupportedConstructError(
-                "the time step (STEP, PULSE...) in TIME STEP's own equation", label.get(
-                    nid, nid), prog.path, _HINT)
-        for lk in prog.lookups.values():
-            for part in ("x", "y"):
-                ns[f"{lk.id}__{part}"] = np.array(getattr(lk, part))
-            if f"{lk.id}__t" in names:
-                ns[f"{lk.id}__t"] = runtime.Table(list(lk.x), list(lk.y))
+                "the time step (STEP, PULSE...) in TIME STEP's own equation",
+                _name(prog, nid), prog.path, _HINT)
+        for name in names:  # the lookup tables it reads, as the engines' set-up makes them
+            lk_id, _, part = name.rpartition("__")
+            if lk_id in prog.lookups and part in ("x", "y", "t"):
+                lk = prog.lookups[lk_id]
+                ns[name] = (runtime.Table(list(lk.x), list(lk.y)) if part == "t"
+                            else np.array(getattr(lk, part)))
         lines.append(f"    {nid} = {code}")
 
     for nid in first:

@@ -207,3 +207,12 @@ def test_javascript_target_takes_a_uniform_grid_and_refuses_a_varying_one(tmp_pa
     with pytest.raises(CarespiralError, match=r"TIME STEP or SAVEPER changes over time; the "
                                               r"page runs one step size"):
         compile_js(compile_model(write(tmp_path, "js2", SUBSCRIPTED)))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_time_step_read_from_a_lookup_table(tmp_path, engine) -> None:
+    body = SUBSCRIPTED + "Step Size([(0,0)-(10,1)],(0,1),(3.999,1),(4,0.25),(10,0.25)) ~ ~|\n"
+    bm = compile_model(write(tmp_path, "table", body, step="Step Size(Time)"))
+    ds = bm.run(outputs=["Stock[north]"], engine=engine)
+    np.testing.assert_allclose(ds["time"], GRID, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ds["Stock[north]"][0], euler_growth(0.1, GRID), rtol=1e-13)
