@@ -216,3 +216,43 @@ def test_time_step_read_from_a_lookup_table(tmp_path, engine) -> None:
     ds = bm.run(outputs=["Stock[north]"], engine=engine)
     np.testing.assert_allclose(ds["time"], GRID, rtol=0, atol=1e-12)
     np.testing.assert_allclose(ds["Stock[north]"][0], euler_growth(0.1, GRID), rtol=1e-13)
+
+
+BUILTINS = """
+Growth = 0.1 ~ ~|
+Stock = INTEG(Growth * Stock - Outflow, 1) ~ ~|
+Outflow = DELAY1(Growth * Stock, 2) ~ ~|
+Smoothed = SMOOTH3(Stock, 1.5) ~ ~|
+Delayed = DELAY3(Stock, 3) ~ ~|
+Fixed = DELAY FIXED(Stock, 1, 0) ~ ~|
+Trend = TREND(Stock, 2, 0) ~ ~|
+Ramped = RAMP(0.5, 1, 5) + STEP(2, 4.2) ~ ~|
+Sampled = SAMPLE IF TRUE(Time > 5, Stock, 0) ~ ~|
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_stateful_builtins_on_a_varying_grid_equal_pysd(tmp_path, engine) -> None:
+    """PySD re-evaluates the control variables at every step: its run of the same model (the
+    step 0.5 then 0.125 from time 4, saving every step then every 0.5 from 6, stopping at 9.5)
+    is an independent reference. DELAY FIXED keeps its length in steps from the start (2 steps
+    of 0.5), as PySD's does."""
+    import warnings
+
+    import pysd
+
+    path = write(tmp_path, "builtins", BUILTINS, final="IF THEN ELSE(Time >= 9.5, Time, 12)",
+                 saveper="IF THEN ELSE(Time < 6, TIME STEP, 0.5)",
+                 step="IF THEN ELSE(Time < 4, 0.5, 0.125)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = pysd.read_vensim(str(path)).run()
+    names = ["Stock", "Outflow", "Smoothed", "Delayed", "Fixed", "Trend", "Ramped", "Sampled",
+             "TIME STEP", "SAVEPER", "FINAL TIME"]
+    ds = compile_model(path).run(outputs=names, engine=engine)
+    expected_times = np.r_[np.arange(0, 4, 0.5), np.arange(4, 6, 0.125), np.arange(6, 9.6, 0.5)]
+    np.testing.assert_allclose(ds["time"], expected_times, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ref.index.to_numpy(dtype=float), expected_times, atol=1e-12)
+    for v in names:
+        np.testing.assert_allclose(ds[v][0], ref[v].to_numpy(dtype=float), rtol=1e-12,
+                                   atol=1e-14, err_msg=v)
