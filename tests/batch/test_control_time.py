@@ -88,7 +88,8 @@ def test_time_step_that_changes_matches_euler_on_its_grid(tmp_path, engine) -> N
 @pytest.mark.parametrize("engine", ENGINES)
 def test_subscripted_stocks_on_a_varying_grid(tmp_path, engine) -> None:
     bm = compile_model(write(tmp_path, "subs", SUBSCRIPTED, saveper="2"))
-    ds = bm.run(pd.DataFrame(index=range(130)), outputs=["Stock"], engine=engine, threads=2)
+    ds = bm.run(pd.DataFrame(index=range(130)), outputs=["Stock"], engine=engine, threads=2,
+                chunk_size=100)  # two chunks; the first in two threads' blocks
     times = np.arange(0.0, 8.1, 2.0)  # SAVEPER 2: every second time unit, whatever the step
     np.testing.assert_allclose(ds["time"], times, rtol=0, atol=1e-12)
     for region, g in (("north", 0.1), ("south", 0.2)):
