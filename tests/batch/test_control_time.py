@@ -257,3 +257,15 @@ def test_stateful_builtins_on_a_varying_grid_equal_pysd(tmp_path, engine) -> Non
     for v in names:
         np.testing.assert_allclose(ds[v][0], ref[v].to_numpy(dtype=float), rtol=1e-12,
                                    atol=1e-14, err_msg=v)
+
+
+def test_control_variable_reading_a_time_input_or_random_is_refused(tmp_path) -> None:
+    bm = compile_model(write(tmp_path, "input", SCALAR, step="IF THEN ELSE(Input > 1, 0.5, 1)"))
+    with pytest.raises(CarespiralError, match=r"'Input' is given as a time input but the "
+                                              r"control variables .* read it"):
+        bm.run(inputs={"Input": TimeInput([0.0, 8.0], [0.0, 8.0])})
+    bm = compile_model(write(tmp_path, "random", SUBSCRIPTED,
+                             step="IF THEN ELSE(RANDOM UNIFORM(0, 1, 1) > 2, 0.5, 1)"))
+    with pytest.raises(UnsupportedConstructError, match=r"'TIME STEP' uses a RANDOM function "
+                                                        r"in a control variable"):
+        bm.run()
