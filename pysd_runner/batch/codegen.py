@@ -212,16 +212,25 @@ def plan(prog: Program, params: Iterable[str], inputs: Iterable[str],
 
 
 def generate(prog: Program, params: Iterable[str], inputs: Iterable[str],
-             outputs: Iterable[str], every_step: bool, varying: bool = False) -> Generated:
+             outputs: Iterable[str], every_step: bool, varying: bool = False,
+             arrays: bool | None = None) -> Generated:
     """Source of `simulate(P, T, n, t0, dt, nsteps, save_every, rec, check)` for this set-up.
 
     `params` and `inputs` are node ids given by the caller (constants per run and time-varying
     inputs); they replace those variables' equations. `outputs` are node ids to record.
+    `arrays` (default: when the model has subscripts) computes the cells one equation defines
+    as one operation over a block (cells, runs) instead of a statement per cell.
     `varying` (control variables that change over time, `time_grid`): the function is
     `simulate(P, T, n, t0, DT, nsteps, SAVE, rec, check)`, step k taking `DT[k]` (also the
     TIME STEP that built-ins read) and recording when `SAVE[k]`.
     """
     pl = plan(prog, params, inputs, outputs, every_step, varying)
+    if bool(prog.groups) if arrays is None else arrays:
+        # a subscripted model: the cells of one equation as one array operation (`arrays`);
+        # `arrays=False` keeps a statement per cell (the former code, compared in the tests)
+        from carespiral.pysd_runner.batch.arrays import generate_arrays
+
+        return generate_arrays(pl, varying)
     states = prog.states
     if varying:
         lines = ["def simulate(P, T, n, t0, DT, nsteps, SAVE, rec, check):", "    dt = DT[0]"]

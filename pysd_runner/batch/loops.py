@@ -21,14 +21,16 @@ import ast
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["ArrayKernel"]
+__all__ = ["ArrayKernel", "template_groups"]
 
 
 class _Template(ast.NodeTransformer):
     """Blank out the node names (and time input rows) of one statement, in visiting order."""
 
-    def __init__(self, wnames: set[str] | frozenset[str]) -> None:
+    def __init__(self, wnames: set[str] | frozenset[str],
+                 rename: dict[str, str] | None = None) -> None:
         self.wnames = wnames
+        self.rename = rename or {}  # other names to write alike (equal lookup tables)
         self.holes: list[tuple[str, object]] = []  # ("w", node name) | ("t", input row)
 
     def _hole(self, kind: str, value: object) -> ast.Name:
@@ -36,7 +38,11 @@ class _Template(ast.NodeTransformer):
         return ast.Name(f"__h{len(self.holes) - 1}", ast.Load())
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
-        return self._hole("w", node.id) if node.id in self.wnames else node
+        if node.id in self.wnames:
+            return self._hole("w", node.id)
+        if node.id in self.rename:
+            return ast.Name(self.rename[node.id], node.ctx)
+        return node
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
         # a time input's value TI[row, k - k_from, i]: each element reads its own row
@@ -76,6 +82,32 @@ class _Stmt:
     holes: list[tuple[str, object]]
 
 
+def _parse(target: str, code: str, wnames: set[str] | frozenset[str],
+           rename: dict[str, str] | None = None) -> _Stmt:
+    tr = _Template(wnames, rename)
+    tree = tr.visit(ast.parse(code, mode="eval").body)
+    return _Stmt(target, ast.dump(tree), tree, tr.holes)
+
+
+def template_groups(stmts: Sequence[tuple[str, str]], wnames: set[str] | frozenset[str],
+                    rename: dict[str, str] | None = None) -> list[tuple[int, list[_Stmt]]]:
+    """The statements `target = code` (in dependency order) as groups of alike cells, each
+    with its depth: one template (the code with the names in `wnames` blanked) and one depth
+    of the statements' dependency graph, so no member reads another and each group reads only
+    groups of smaller depth. Groups come by depth, those of one depth in order of first
+    appearance. Both engines group this way (numba: one loop per group; numpy: one operation
+    over the members' block)."""
+    parsed = [_parse(t, c, wnames, rename) for t, c in stmts]
+    targets = {s.target for s in parsed}
+    depth: dict[str, int] = {}
+    groups: dict[tuple[int, str], list[_Stmt]] = {}
+    for s in parsed:
+        reads = [v for k, v in s.holes if k == "w" and v in targets]
+        depth[s.target] = 1 + max((depth[str(r)] for r in reads), default=-1)
+        groups.setdefault((depth[s.target], s.key), []).append(s)
+    return sorted(((d, members) for (d, _), members in groups.items()), key=lambda g: g[0])
+
+
 @dataclass
 class ArrayKernel:
     """Slots of every node of a run in `W`, the index table `IX`, and the emitted loops."""
@@ -110,25 +142,12 @@ class ArrayKernel:
         self.ix.extend(int(v) for v in values)
         return f"IX[{off} + {var}]" if off else f"IX[{var}]"
 
-    def _parse(self, target: str, code: str) -> _Stmt:
-        tr = _Template(self.wnames)
-        tree = tr.visit(ast.parse(code, mode="eval").body)
-        return _Stmt(target, ast.dump(tree), tree, tr.holes)
-
     def block(self, stmts: Sequence[tuple[str, str]], indent: str) -> list[str]:
         """The statements `target = code` (in dependency order) as loops and single lines."""
-        parsed = [self._parse(t, c) for t, c in stmts]
-        targets = {s.target for s in parsed}
-        depth: dict[str, int] = {}
-        groups: dict[tuple[int, str], list[_Stmt]] = {}
-        for s in parsed:
-            reads = [v for k, v in s.holes if k == "w" and v in targets]
-            depth[s.target] = 1 + max((depth[str(r)] for r in reads), default=-1)
-            groups.setdefault((depth[s.target], s.key), []).append(s)
         # groups of one depth are independent of each other: those of the same size share one
         # loop (fewer loops, faster to compile)
         by_size: dict[tuple[int, int], list[list[_Stmt]]] = {}
-        for (d, _), members in groups.items():
+        for d, members in template_groups(stmts, self.wnames):
             by_size.setdefault((d, len(members)), []).append(members)
         lines: list[str] = []
         for (_, n), fused in sorted(by_size.items(), key=lambda kv: kv[0][0]):

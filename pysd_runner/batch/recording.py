@@ -17,7 +17,8 @@ import numpy as np
 
 from carespiral.errors import CarespiralError
 
-__all__ = ["BlowUpCheck", "ReduceRecorder", "Reduction", "TrajectoryRecorder", "parse_reduce"]
+__all__ = ["BlowUpCheck", "ReduceRecorder", "Reduction", "Rows", "TrajectoryRecorder",
+           "parse_reduce"]
 
 STATS = ("final", "max", "min", "mean", "above", "below", "annual_sum", "annual_mean",
          "annual_end")
@@ -82,19 +83,49 @@ def parse_reduce(spec: str | Sequence[str | Reduction] | None) -> list[Reduction
     return out
 
 
+class Rows:
+    """Values that are rows of one array, `block[index]` (a subscripted model's numpy engine
+    keeps every value in one array): a sequence of rows (arrays over runs) like the tuple of
+    values the recorders are given, which a recorder may also read at once."""
+
+    __slots__ = ("block", "index")
+
+    def __init__(self, block: np.ndarray, index: np.ndarray) -> None:
+        self.block = block
+        self.index = index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.block[self.index[i]]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return (self.block[j] for j in self.index)
+
+    def values(self) -> np.ndarray:
+        """Every row at once: (rows, runs), a copy."""
+        return self.block[self.index]
+
+
 class TrajectoryRecorder:
     """Keeps every output at every saved time: arrays (run, time)."""
 
     every_step = False
 
     def __init__(self, n: int, names: Sequence[str], n_saved: int, save_every: int) -> None:
-        self.data = {name: np.empty((n, n_saved)) for name in names}
+        # one array for all outputs, so that values given as `Rows` are copied in one go
+        self.block = np.empty((len(names), n, n_saved))
+        self.data = {name: self.block[i] for i, name in enumerate(names)}
         self.arrays = [self.data[name] for name in names]
         self.save_every = save_every
         self.n = n
 
-    def __call__(self, k: int, time: float, values: tuple) -> None:
+    def __call__(self, k: int, time: float, values: tuple | Rows) -> None:
         j = k // self.save_every
+        if isinstance(values, Rows) and len(values) == len(self.arrays):
+            self.block[:, :, j] = values.values()
+            return
         for arr, v in zip(self.arrays, values, strict=True):
             arr[:, j] = v
 
@@ -195,7 +226,11 @@ class BlowUpCheck:
         self.nonneg = list(nonneg)
         self.bad = np.zeros(n, dtype=bool)
 
-    def __call__(self, k: int, time: float, states: tuple) -> None:
+    def __call__(self, k: int, time: float, states: tuple | Rows) -> None:
+        if isinstance(states, Rows) and len(states) == len(self.labels):
+            x = states.values()  # every state at once: nothing to flag, most of the time
+            if np.isfinite(x).all() and not (x[np.asarray(self.nonneg, dtype=bool)] < 0).any():
+                return
         for label, nonneg, x in zip(self.labels, self.nonneg, states, strict=True):
             x = np.asarray(x)
             bad = ~np.isfinite(x)

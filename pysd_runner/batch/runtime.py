@@ -17,9 +17,11 @@ from carespiral.pysd_runner.batch.random_streams import (
     random_normal,
     random_uniform,
 )
+from carespiral.pysd_runner.batch.recording import Rows
 
 __all__ = [
     "FixedPipe",
+    "Rows",
     "Table",
     "allocate_available_curve",
     "allocate_available_level",
@@ -138,8 +140,10 @@ class Table:
     def __call__(self, x):
         if not self.fast or np.ndim(x) == 0:
             return np.interp(x, self.xs, self.ys)
-        # knots at or below x, summed in uint8 (tables have at most 24 points): 0..len(xs)
-        i = np.add.reduce(x >= self.col, axis=0, dtype=np.uint8)
+        # knots at or below x, summed in uint8 (tables have at most 24 points): 0..len(xs);
+        # x may be a block of cells by runs (a subscripted model's numpy engine)
+        col = self.col if np.ndim(x) == 1 else self.xs.reshape((-1,) + (1,) * np.ndim(x))
+        i = np.add.reduce(x >= col, axis=0, dtype=np.uint8)
         slope, xj, yj = self.rows.take(i, axis=1)  # a fresh array: computed in place
         np.subtract(x, xj, out=xj)
         np.multiply(slope, xj, out=xj)
