@@ -40,7 +40,7 @@ from carespiral.results import Result
 
 __all__ = ["BACKTEST_MODES", "DEFAULT_BACKTEST_MODE", "WARMUP_YEARS", "BacktestResult", "Fit",
            "forecast_rows", "forecasts_in_mode", "forecasts_under", "parse_origins",
-           "rolling_backtest", "series_known_by", "warmup_origins"]
+           "rolling_backtest", "series_known_by", "warmup_origins", "with_forecast_mode"]
 
 Fit = Callable[..., Any]  # (spec, area, origin, horizon, data) -> a result with fitted/backtest
 
@@ -126,6 +126,61 @@ def forecasts_in_mode(recorded: list[dict], mode: str, scored: Iterable[int], ar
     if not len(by_mode[CANDIDATES[0]]):
         return by_mode[CANDIDATES[0]]
     return nested_forecasts(by_mode, origins=scored)
+
+
+def with_forecast_mode(result: Any, recorded: list[dict], spec: CalibrationSpec, origin: int,
+                       mode: str, area: str | None = None, *, data: pd.DataFrame | None = None,
+                       method: str | None = None, seed: int = 0, budget: int | None = None,
+                       ex_ante: bool = True, warmup: Iterable[int] | None = None,
+                       progress: Callable[[int, float], None] | None = None) -> Any:
+    """`result` (a fit up to `origin` whose forecast runs are `recorded`) with its held-out
+    forecasts made under `mode` (`BACKTEST_MODES`). `nested`: the `warmup` origins (default
+    `warmup_origins`) are fitted the same way, and at `origin` each series takes the mode whose
+    warm-up forecasts did best on the years up to `origin` (`calibration.nested`), intervals
+    recalibrated from their errors; `backtest` gains columns mode, basis and interval_factor.
+    The fit itself is unchanged."""
+    from dataclasses import replace as dc_replace
+
+    from carespiral.calibration.backtest import summarise_backtest
+    from carespiral.calibration.predict import DEFAULT_MODE, recording
+
+    if mode not in BACKTEST_MODES:
+        raise CarespiralError(f"forecast mode {mode!r}: expected one of "
+                              f"{', '.join(BACKTEST_MODES)}")
+    if result.backtest is None or not len(result.backtest) or mode == DEFAULT_MODE:
+        return result  # the fit's own forecasts are the default mode's
+    if not isinstance(spec, CalibrationSpec):
+        spec = read_spec(spec)
+    if mode != "nested":
+        warm = []
+    elif warmup is None:
+        warm = warmup_origins(origin, spec.period[0])
+    else:
+        warm = sorted(set(int(o) for o in warmup if int(o) < origin))
+    fit = _default_fit(method, seed, budget, ex_ante, None, progress)
+    # the warm-up fits forecast as far ahead as this one does
+    horizon = int(result.backtest["year"].max()) - int(origin)
+    mine = [dict(e, origin=int(origin)) for e in recorded]
+    with recording() as rec:
+        for o in warm:
+            before = len(rec)
+            try:
+                spec_o, _ = series_known_by(spec, area, o, data)
+                fit(spec_o, area, o, horizon, data)
+            except CarespiralError:
+                continue  # a warm-up origin that cannot be fitted informs nothing
+            for e in rec[before:]:
+                e.setdefault("origin", o)
+    rows = forecasts_in_mode([*rec, *mine], mode, [origin], "", seed)
+    keys = ["series", "year"]
+    if "mode" not in rows:
+        rows = rows.assign(mode=mode)
+    new = rows.set_index(keys)[[c for c in ("forecast", "lower", "upper", "mode", "basis",
+                                            "interval_factor") if c in rows]]
+    bt = result.backtest.drop(columns=[c for c in new.columns if c in result.backtest])
+    bt = bt.join(new, on=keys)
+    return dc_replace(result, backtest=bt,
+                      backtest_summary=summarise_backtest(bt, result.fitted))
 
 
 def warmup_origins(first_origin: int, spec_first_year: int, years: int = WARMUP_YEARS

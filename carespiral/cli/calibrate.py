@@ -40,6 +40,12 @@ def calibrate(
     ex_post: bool = typer.Option(False, "--ex-post", help="Backtests: give the model the "
                                  "drivers and events after the origin as they happened "
                                  "(default: only what was known at the origin)."),
+    forecast_mode: str = typer.Option("nested", "--forecast-mode", help="Forecasts after "
+                                      "--fit-until or each --origins year: nested (per series, "
+                                      "the mode whose forecasts from up to four earlier "
+                                      "origins, fitted too, did best on the years known by "
+                                      "then; intervals recalibrated the same way), ar1, rw, "
+                                      "skill, run or auto."),
     seed: int = typer.Option(0, "--seed", help="Random seed (the run is reproducible)."),
     budget: int = typer.Option(None, "--budget", help="Model runs the method may spend."),
     out: Path = typer.Option(None, "--out", help="Result directory (default calibration-SPEC[-AREA])."),
@@ -73,6 +79,9 @@ def calibrate(
                               f"as fitted parameters ({len(s.parameters)} here), so at least "
                               f"{2 * len(s.parameters)}")
     check_count(horizon, "--horizon", 1, "a number of years")
+    from carespiral.cli.backtest import _check_mode
+
+    _check_mode(forecast_mode, None)
     every = area is not None and area.strip().lower() == "all"
     if every and (data or origins):
         raise CarespiralError("--data and --origins apply to one area; with --area all, "
@@ -89,19 +98,26 @@ def calibrate(
                        budget=budget, walkers=walkers, out=str(target), profiles=profiles,
                        data=[str(p) for p in data] if data else None,
                        origins=origins, horizon=horizon if origins else None,
+                       forecast_mode=forecast_mode if (fit_until or origins) else None,
                        **({"ex_post": ""} if ex_post else {}))
     if every:
         _all_areas(s, method, fit_until, seed, budget, target, scheduler, command)
         claim.complete()
         return
     options = {"walkers": walkers} if walkers else None
-    result = _one(s, area, method, fit_until, seed, budget, profiles, command, options, table,
-                  ex_post)
+    from carespiral.calibration.predict import recording
+
+    with recording() as rec:
+        result = _one(s, area, method, fit_until, seed, budget, profiles, command, options,
+                      table, ex_post)
+    if fit_until is not None and result.backtest is not None and forecast_mode != "ar1":
+        result = _forecasts_in_mode(result, rec, s, area, fit_until, forecast_mode, table,
+                                    method, seed, budget, ex_post)
     if origin_years:
         from carespiral.cli.backtest import run_backtest
 
         bt = run_backtest(s, area, origin_years, horizon, table, method, seed, budget,
-                          not ex_post, command)
+                          not ex_post, command, forecast_mode)
         result.rolling = bt.forecasts
     result.save(target)
     console.print(result.report(), markup=False, highlight=False, soft_wrap=True)
@@ -173,6 +189,32 @@ def _one(spec, area, method, fit_until, seed, budget, profiles, command, options
         return calibrate(spec, area=area, method=method, fit_until=fit_until, seed=seed,
                          budget=budget, profiles=profiles, progress=progress, command=command,
                          method_options=options, data=data, ex_ante=not ex_post)
+
+
+def _forecasts_in_mode(result, recorded, spec, area, fit_until, mode, data, method, seed,
+                       budget, ex_post):
+    """The fit's held-out forecasts under another mode; nested fits the warm-up origins."""
+    from carespiral.calibration.engine import expected_runs
+    from carespiral.calibration.methods import get_method
+    from carespiral.calibration.rolling import warmup_origins, with_forecast_mode
+
+    warm = warmup_origins(fit_until, spec.period[0]) if mode == "nested" else []
+    entry = get_method(method or spec.method)
+    per = expected_runs(len(spec.parameters), budget or entry.budget, profiles=False,
+                        sampler=entry.name == "emcee")
+    bar, task = progress_bar(f"nested forecasts: {len(warm)} earlier origins", per * len(warm))
+    with bar:
+        done = {"before": 0, "last": 0}
+
+        def progress(runs: int, best: float) -> None:
+            if runs < done["last"]:  # a new origin's fit counts from zero
+                done["before"] += done["last"]
+            done["last"] = runs
+            bar.update(task, completed=done["before"] + runs, best=f"{best:,.2f}")
+
+        return with_forecast_mode(result, recorded, spec, fit_until, mode, area, data=data,
+                                  method=method, seed=seed, budget=budget,
+                                  ex_ante=not ex_post, warmup=warm, progress=progress)
 
 
 def _all_areas(spec, method, fit_until, seed, budget, target, scheduler, command) -> None:

@@ -197,3 +197,56 @@ def test_rolling_backtest_refuses_an_unknown_mode():
 
     with pytest.raises(CarespiralError, match="forecast mode 'best'"):
         rolling_backtest("national", origins=[2016], mode="best")
+
+
+@pytest.fixture(scope="module")
+def user_case(tmp_path_factory):
+    import shutil
+
+    from carespiral.calibration import read_spec
+    from carespiral.pysd_runner import load
+    from carespiral.pysd_runner.catalog import models_dir
+
+    from .test_user_model import SPEC, _published
+
+    d = tmp_path_factory.mktemp("nested")
+    shutil.copy(models_dir() / "workforce_spiral.mdl", d / "my_model.mdl")
+    scen = d / "scenarios" / "my_model"
+    scen.mkdir(parents=True)
+    shutil.copy(models_dir() / "scenarios" / "workforce_spiral" / "demand_surge.toml", scen)
+    (d / "spec.toml").write_text(SPEC, encoding="utf-8")
+    data = _published(load(d / "my_model.mdl"),
+                      {"Normal Leaving Rate": 0.014, "Reference Caseload": 18.0},
+                      np.random.default_rng(21))
+    return read_spec(d / "spec.toml"), data
+
+
+def test_a_single_fit_takes_nested_forecasts_from_warm_up_origins(user_case):
+    from carespiral.calibration import calibrate
+    from carespiral.calibration.predict import recording
+    from carespiral.calibration.rolling import rolling_backtest, with_forecast_mode
+
+    spec, data = user_case
+    with recording() as rec:
+        res = calibrate(spec, fit_until=2018, data=data, method="least_squares", budget=60,
+                        seed=3, profiles=False, horizon=3)
+    assert len(rec) == 1
+    out = with_forecast_mode(res, rec, spec, 2018, "nested", data=data,
+                             method="least_squares", budget=60, seed=3, warmup=[2012, 2014,
+                                                                              2016])
+    bt = out.backtest
+    assert set(bt["mode"]) <= set(MODES) and set(bt["basis"]) <= {"series", "pooled"}
+    pd.testing.assert_frame_equal(out.fitted, res.fitted)
+    assert list(bt["year"]) == list(res.backtest["year"])
+    assert set(out.backtest_summary["series"]) == set(res.backtest_summary["series"])
+    # the rolling backtest's nested forecasts at the same origin, from the same warm-up fits
+    rb = rolling_backtest(spec, origins=[2018], warmup=[2012, 2014, 2016], horizon=3, data=data,
+                          method="least_squares", budget=60, seed=3, mode="nested")
+    assert list(rb.fits["scored"]) == [False, False, False, True]
+    mine = bt.drop_duplicates("series").set_index("series")["mode"]
+    theirs = rb.forecasts.drop_duplicates("series").set_index("series")["mode"]
+    assert mine.to_dict() == theirs.to_dict()
+    # a plain mode needs no warm-up fit and keeps the fit's rows otherwise
+    rw = with_forecast_mode(res, rec, spec, 2018, "rw", data=data)
+    assert set(rw.backtest["mode"]) == {"rw"}
+    np.testing.assert_allclose(rw.backtest["observed"], res.backtest["observed"])
