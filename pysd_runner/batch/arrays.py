@@ -25,6 +25,7 @@ inputs, ALLOCATE AVAILABLE's solve, ...) are computed member by member, each sti
 from __future__ import annotations
 
 import ast
+import copy
 import re
 from collections.abc import Sequence
 
@@ -125,7 +126,7 @@ class _Emitter:
         for h in range(len(members[0].holes)):
             code = self.ref([str(m.holes[h][1]) for m in members])
             holes[f"__h{h}"] = ast.parse(code, mode="eval").body
-        body = ast.unparse(_Fill(holes).visit(members[0].tree))
+        body = ast.unparse(_Fill(holes).visit(copy.deepcopy(members[0].tree)))
         target = self.rows([self.place(m.target) for m in members])
         return [f"{indent}{target} = {body}"]
 
@@ -227,7 +228,10 @@ def generate_arrays(pl: Plan, varying: bool = False) -> Generated:
     lines += [f"    {line}" for line in pl.init_lines]
     lines.append("    # every value that changes over a run, by slot: states, computed cells "
                  "and the constants read with them")
-    lines.append(f"    W = np.empty(({max(len(em.slot), 1)}, n))")
+    # with no parameter, input or DELAY FIXED pipe given per run, every run is the same run:
+    # one column (the per-cell code computes such values once too, as numbers)
+    same = not pl.params and not pl.inputs and not any(st.setup for st in states.values())
+    lines.append(f"    W = np.empty(({max(len(em.slot), 1)}, {1 if same else 'n'}))")
     loaded = set(em.loaded)
     for name, j in em.slot.items():
         if name in states or name in loaded:

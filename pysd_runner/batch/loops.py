@@ -18,41 +18,29 @@ the numbers are those of the straight-line kernel and of the numpy engine.
 from __future__ import annotations
 
 import ast
+import copy
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 __all__ = ["ArrayKernel", "template_groups"]
 
 
-class _Template(ast.NodeTransformer):
-    """Blank out the node names (and time input rows) of one statement, in visiting order."""
+# a string literal (kept), a time input's row `TI[3` (numba) or a name not after a dot
+_TOKEN = re.compile(r"""'[^']*'|"[^"]*"|(?<![.\w])TI\[(\d+)|(?<![.\w])([A-Za-z_]\w*)""")
 
-    def __init__(self, wnames: set[str] | frozenset[str],
-                 rename: dict[str, str] | None = None) -> None:
-        self.wnames = wnames
-        self.rename = rename or {}  # other names to write alike (equal lookup tables)
-        self.holes: list[tuple[str, object]] = []  # ("w", node name) | ("t", input row)
 
-    def _hole(self, kind: str, value: object) -> ast.Name:
-        self.holes.append((kind, value))
-        return ast.Name(f"__h{len(self.holes) - 1}", ast.Load())
+class _Holes(ast.NodeTransformer):
+    """Number the placeholders `__p<i>` (i: textual order) of a template in visiting order."""
+
+    def __init__(self) -> None:
+        self.order: list[int] = []  # visiting position -> textual position
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
-        if node.id in self.wnames:
-            return self._hole("w", node.id)
-        if node.id in self.rename:
-            return ast.Name(self.rename[node.id], node.ctx)
-        return node
-
-    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
-        # a time input's value TI[row, k - k_from, i]: each element reads its own row
-        if (isinstance(node.value, ast.Name) and node.value.id == "TI"
-                and isinstance(node.slice, ast.Tuple)
-                and isinstance(node.slice.elts[0], ast.Constant)):
-            row = self._hole("t", node.slice.elts[0].value)
-            rest = [self.visit(e) for e in node.slice.elts[1:]]
-            return ast.Subscript(node.value, ast.Tuple([row, *rest], ast.Load()), ast.Load())
-        return self.generic_visit(node)
+        if not node.id.startswith("__p"):
+            return node
+        self.order.append(int(node.id[3:]))
+        return ast.Name(f"__h{len(self.order) - 1}", ast.Load())
 
 
 class _Fill(ast.NodeTransformer):
@@ -82,11 +70,41 @@ class _Stmt:
     holes: list[tuple[str, object]]
 
 
-def _parse(target: str, code: str, wnames: set[str] | frozenset[str],
-           rename: dict[str, str] | None = None) -> _Stmt:
-    tr = _Template(wnames, rename)
-    tree = tr.visit(ast.parse(code, mode="eval").body)
-    return _Stmt(target, ast.dump(tree), tree, tr.holes)
+def _parse_all(stmts: Sequence[tuple[str, str]], wnames: set[str] | frozenset[str],
+               rename: dict[str, str] | None = None) -> list[_Stmt]:
+    """Each statement's template: its code with the names in `wnames` (and time input rows)
+    blanked out as holes `__h0, __h1, ...` in visiting order, the other names in `rename`
+    renamed. The blanking is textual, so each distinct text is parsed once (the cells of one
+    equation share it), not once per cell; members share their template's tree (fill a copy).
+    """
+    rename = rename or {}
+    shapes: dict[str, tuple[str, ast.expr, list[int]]] = {}
+    out: list[_Stmt] = []
+    values: list[tuple[str, object]] = []  # this statement's ("w", node) | ("t", input row)
+
+    def blank(m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            values.append(("t", int(m.group(1))))
+            return f"TI[__p{len(values) - 1}"
+        name = m.group(2)
+        if name is None:
+            return m.group(0)
+        if name in wnames:
+            values.append(("w", name))
+            return f"__p{len(values) - 1}"
+        return rename.get(name, name)
+
+    for target, code in stmts:
+        values.clear()
+        text = _TOKEN.sub(blank, code)
+        shape = shapes.get(text)
+        if shape is None:
+            holes = _Holes()
+            tree = holes.visit(ast.parse(text, mode="eval").body)
+            shape = shapes[text] = (ast.dump(tree), tree, holes.order)
+        key, tree, order = shape
+        out.append(_Stmt(target, key, tree, [values[i] for i in order]))
+    return out
 
 
 def template_groups(stmts: Sequence[tuple[str, str]], wnames: set[str] | frozenset[str],
@@ -97,7 +115,7 @@ def template_groups(stmts: Sequence[tuple[str, str]], wnames: set[str] | frozens
     groups of smaller depth. Groups come by depth, those of one depth in order of first
     appearance. Both engines group this way (numba: one loop per group; numpy: one operation
     over the members' block)."""
-    parsed = [_parse(t, c, wnames, rename) for t, c in stmts]
+    parsed = _parse_all(stmts, wnames, rename)
     targets = {s.target for s in parsed}
     depth: dict[str, int] = {}
     groups: dict[tuple[int, str], list[_Stmt]] = {}
@@ -174,7 +192,7 @@ class ArrayKernel:
             else:
                 at = self._index([int(v) for v in values]) if n > 1 else str(values[0])  # type: ignore[call-overload]
                 holes[f"__h{h}"] = ast.parse(at, mode="eval").body
-        body = ast.unparse(_Fill(holes).visit(members[0].tree))
+        body = ast.unparse(_Fill(holes).visit(copy.deepcopy(members[0].tree)))
         if n == 1:
             return [f"{indent}W[{self.slot[members[0].target]}] = {body}"]
         tgt = self._index([self.slot[m.target] for m in members])
