@@ -148,7 +148,7 @@ def mode_row(area: str, mode: str, f: pd.DataFrame) -> dict:
 
 def markdown(frame: pd.DataFrame, floats: str = "{:.2f}") -> str:
     cols = list(frame.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
     for _, r in frame.iterrows():
         cells = []
         for c in cols:
