@@ -2,6 +2,7 @@
 
     nice python benchmarks/backtest.py                       # England and the panel
     nice python benchmarks/backtest.py --areas Haringey,Kent --budget-local 600
+    nice python benchmarks/backtest.py --rescore DIR1,DIR2        # pickled fits, scored again
 
 Rolling-origin backtests (`carespiral.calibration.rolling.rolling_backtest`): at each origin
 2016-2022 the spec is fitted to the years up to it and forecasts the published values one to
@@ -25,8 +26,17 @@ Also, from one full national fit: the in-sample trend sign per national role ser
 
 Forecast modes: every fit's forecasts are made again under each residual model of
 `errors_model.forecast_errors` (`--modes`; `calibration.predict.recording`): the same fits and
-model runs, only what happens after the origin differs. The headline figures are the default
-mode's (`ar1`), as `carespiral backtest` makes them; the others are reported beside them.
+model runs, only what happens after the origin differs. The headline is the default mode,
+`nested` (`calibration.nested`): at each origin, per series, the candidate (ar1, rw, skill, run)
+whose forecasts from earlier origins did best on the years published by then, intervals
+recalibrated from the earlier nested forecasts' errors. For it, warm-up origins are fitted too
+and not scored (`--warmup`, England 2012-2015; `--panel-warmup`, the panel 2015, 2017, 2019).
+Reported beside it: every plain mode, `nested_norecal` (the choice with the modes' own
+intervals) and `nested_naive` (persistence and trend added as candidates: forecast combination
+with naive rules, not a model-based forecast).
+
+`--records DIR` pickles each area's recorded fits; `--rescore DIR[,DIR...]` scores them again
+without fitting (e.g. after fitting England and two halves of the panel in parallel).
 
 Fits here use reduced budgets (stated in the output and the tables) so that the whole run
 takes tens of minutes on a shared two-core machine, not hours; the goals are judged on these
@@ -308,6 +318,8 @@ def main() -> None:
     ap.add_argument("--rescore", default="",
                     help="comma-separated directories of pickled fits (--records of earlier "
                          "runs): score them again, fitting nothing")
+    ap.add_argument("--note", default="",
+                    help="a line for the summary's header (e.g. how the rescored fits were made)")
     ap.add_argument("--combine", default="",
                     help="comma-separated result directories of earlier runs: write "
                          "combined.md to --out from their summary.csv and modes.csv, and run "
@@ -370,7 +382,7 @@ def main() -> None:
     t_back = time.perf_counter() - t_start
     header = ["# Rolling-origin backtest of collapse_spiral", "",
               f"Command: {how}; ex ante forecasts; took {t_back / 60:.0f} min (shared two-core "
-              "machine)."]
+              "machine)."] + ([args.note] if args.note else [])
     score_areas(areas, modes, args.seed, args.out, header, origins, panel_origins)
 
     if not args.skip_national and not args.skip_history and not args.rescore:

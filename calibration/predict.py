@@ -91,9 +91,10 @@ def prediction_tables(problem, best: np.ndarray, draws: np.ndarray, fits: Sequen
         fitted.append(_frame(s, {"fitted": m[0], "lower": lo, "upper": hi}))
     if not holdout:
         return pd.concat(fitted, ignore_index=True), None
-    for kept in _RECORDERS:
-        kept.append({"train": train, "holdout": list(holdout), "at_best": at_best,
-                     "preds": preds, "fits": list(fits)})
+    entry = {"train": train, "holdout": list(holdout), "at_best": at_best, "preds": preds,
+             "fits": list(fits)}
+    for kept in _RECORDERS:  # one entry for all: a tag one recorder adds (origin) shows in all
+        kept.append(entry)
     return pd.concat(fitted, ignore_index=True), forecast_table(
         train, list(holdout), at_best, preds, fits, rng, mode)
 
