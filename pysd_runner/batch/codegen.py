@@ -1,8 +1,9 @@
 """Generate one numpy function per (model, run configuration) from a lowered `Program`.
 
 The generated function integrates every run of a batch at once: one numpy operation per
-equation per time step, over arrays with one element per run. Its source is kept (readable,
-cacheable, picklable to Dask workers) and compiled with `exec`.
+equation per time step, over arrays with one element per run (in a subscripted model, one per
+group of alike cells, over a block of cells by runs: `arrays.py`). Its source is kept
+(readable, cacheable, picklable to Dask workers) and compiled with `exec`.
 
 Order of evaluation (as PySD and Vensim): at the initial time every variable and every state's
 initial value is computed in dependency order; then, at each step, all auxiliaries are computed
