@@ -38,7 +38,10 @@ STATE = ["Compliance Multiplier", "Inspection Pressure", "Procedural Burden", "R
          "Help Quality"]
 # the baseline with one unidentified part of the ratchet changed (docs/models/collapse_spiral.md)
 VARIANTS = {
-    "no procedure ratchet (Procedure Growth Rate 0)": {"Procedure Growth Rate": 0.0},
+    # without the ratchet the load never moves, so by the reference's definition (burden 1 is
+    # the 2013-2019 load) procedure starts at the reference, not at the derived pre-2008 level
+    "no procedure ratchet (Procedure Growth Rate 0)": {"Procedure Growth Rate": 0.0,
+                                                       "Procedural Burden before 2008": 1.0},
     "procedure lapses in 5 years (Procedure Decay Time 60)": {"Procedure Decay Time": 60.0},
     "the 2023 reforms act (Reforms 2023 Size 1)": {"Reforms 2023 Size": 1.0},
     "ILACS back to the pre-2009 stringency (ILACS Stringency -0.2)": {"ILACS Stringency": -0.2},
