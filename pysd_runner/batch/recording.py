@@ -228,9 +228,18 @@ class BlowUpCheck:
 
     def __call__(self, k: int, time: float, states: tuple | Rows) -> None:
         if isinstance(states, Rows) and len(states) == len(self.labels):
-            x = states.values()  # every state at once: nothing to flag, most of the time
-            if np.isfinite(x).all() and not (x[np.asarray(self.nonneg, dtype=bool)] < 0).any():
-                return
+            # every state at once; only those with something to flag are looked at, in order
+            x = states.values()
+            bad_all = ~np.isfinite(x)
+            neg_all = (x < 0) & np.asarray(self.nonneg, dtype=bool)[:, None]
+            for i in np.flatnonzero(bad_all.any(axis=1) | neg_all.any(axis=1)):
+                if neg_all[i].any():
+                    self._flag(np.broadcast_to(neg_all[i], self.bad.shape), time,
+                               self.labels[i], "negative")
+                if bad_all[i].any():
+                    self._flag(np.broadcast_to(bad_all[i], self.bad.shape), time,
+                               self.labels[i], "not finite")
+            return
         for label, nonneg, x in zip(self.labels, self.nonneg, states, strict=True):
             x = np.asarray(x)
             bad = ~np.isfinite(x)
