@@ -28,7 +28,8 @@ def optimise(
         task = bar.add_task(f"NSGA-II on {s.model}", total=s.optimise.generations)
         res = run_optimise(s, progress=lambda g, n: bar.update(task, completed=min(g, n), total=n))
     res.save(out)
-    ranges = observed_ranges(res.model, out)  # its child population puts posts in numbers
+    # the spec's model (a bundled name or a .mdl path): its child population puts posts in numbers
+    ranges = observed_ranges(s.model, out)
     # plain echo, not rich: a wide table must not be re-wrapped to the terminal width
     from carespiral.pysd_runner.catalog import label
     from carespiral.reports.exploration_report import policy_columns
