@@ -187,20 +187,25 @@ def combine(dirs: list[Path], out: Path) -> None:
           f"; panel: beats persistence and trend in {int(panel['beats_both'].sum())} of "
           f"{len(panel)}.", "", "Per forecast mode (the same fits):", ""]
     for m, g in modes.groupby("mode", sort=False):
-        pm = g[~g["area"].str.startswith("England")]
-        nat = g[g["area"].str.startswith("England")]
         cov = (g["coverage"] * g["forecasts"]).sum() / g["forecasts"].sum()
-        line = f"- `{m}`: coverage {cov:.1%} of {int(g['forecasts'].sum())} forecasts; "
-        if len(nat):
-            r = nat.iloc[0]
-            line += (f"England model {r['mase_model']:.2f} (persistence "
-                     f"{r['mase_persistence']:.2f}, trend {r['mase_trend']:.2f}); ")
-        md.append(line + f"panel beats both in {int(pm['beats_both'].sum())} of {len(pm)} "
-                  f"(mean MASE {pm['mase_model'].mean():.2f}).")
+        md.append(_mode_line(m, cov, int(g["forecasts"].sum()), g))
     out.mkdir(parents=True, exist_ok=True)
     text = "\n".join(md) + "\n"
     (out / "combined.md").write_text(text, encoding="utf-8")
     print(text)
+
+
+def _mode_line(mode: str, coverage: float, n: int, g: pd.DataFrame) -> str:
+    """One forecast mode's line: coverage, England's MASE against the naive rules, the panel."""
+    pm = g[~g["area"].str.startswith("England")]
+    nat = g[g["area"].str.startswith("England")]
+    line = f"- `{mode}`: coverage {coverage:.1%} of {n} forecasts; "
+    if len(nat):
+        r = nat.iloc[0]
+        line += (f"England {r['mase_model']:.2f} (persistence {r['mase_persistence']:.2f}, "
+                 f"trend {r['mase_trend']:.2f}); ")
+    return line + (f"panel beats both in {int(pm['beats_both'].sum())} of {len(pm)} "
+                   f"(mean MASE {pm['mase_model'].mean():.2f}).")
 
 
 def score_areas(areas: list[dict], modes: list[str], seed: int, out: Path, header: list[str],
@@ -241,16 +246,7 @@ def score_areas(areas: list[dict], modes: list[str], seed: int, out: Path, heade
     for m, parts in by_variant.items():
         ok = _scored(pd.concat(parts, ignore_index=True))
         cov = ((ok["observed"] >= ok["lower"]) & (ok["observed"] <= ok["upper"])).mean()
-        g = by_mode[by_mode["mode"] == m]
-        pm = g[~g["area"].str.startswith("England")]
-        nat = g[g["area"].str.startswith("England")]
-        line = f"- `{m}`: coverage {cov:.1%} of {len(ok)} forecasts; "
-        if len(nat):
-            r = nat.iloc[0]
-            line += (f"England {r['mase_model']:.2f} (persistence {r['mase_persistence']:.2f}, "
-                     f"trend {r['mase_trend']:.2f}); ")
-        mode_lines.append(line + f"panel beats both in {int(pm['beats_both'].sum())} of "
-                          f"{len(pm)} (mean MASE {pm['mase_model'].mean():.2f}).")
+        mode_lines.append(_mode_line(m, cov, len(ok), by_mode[by_mode["mode"] == m]))
     ok = _scored(pd.concat(forecasts, ignore_index=True))
     inside = ((ok["observed"] >= ok["lower"]) & (ok["observed"] <= ok["upper"])).mean()
     md = [*header, "",
