@@ -149,6 +149,11 @@ def with_forecast_mode(result: Any, recorded: list[dict], spec: CalibrationSpec,
                               f"{', '.join(BACKTEST_MODES)}")
     if result.backtest is None or not len(result.backtest) or mode == DEFAULT_MODE:
         return result  # the fit's own forecasts are the default mode's
+    if not recorded:  # checked before any warm-up fit: nothing to make the forecasts from
+        raise CarespiralError(
+            f"forecast mode {mode!r} makes the fit's forecasts again from its model runs, and "
+            "none were recorded: make the fit inside `with predict.recording() as rec:` and "
+            "pass `rec`")
     if not isinstance(spec, CalibrationSpec):
         spec = read_spec(spec)
     if mode != "nested":

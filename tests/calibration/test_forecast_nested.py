@@ -250,3 +250,21 @@ def test_a_single_fit_takes_nested_forecasts_from_warm_up_origins(user_case):
     rw = with_forecast_mode(res, rec, spec, 2018, "rw", data=data)
     assert set(rw.backtest["mode"]) == {"rw"}
     np.testing.assert_allclose(rw.backtest["observed"], res.backtest["observed"])
+
+
+@pytest.mark.parametrize("mode", ["rw", "nested"])
+def test_a_fit_without_recorded_runs_is_refused_by_name(mode):
+    # without the fit's recorded model runs there is nothing to forecast from: a clear error,
+    # not a KeyError from an empty table (nor NaN forecasts), and no warm-up fit is started
+    from types import SimpleNamespace
+
+    from carespiral.calibration.rolling import with_forecast_mode
+    from carespiral.errors import CarespiralError
+
+    bt = pd.DataFrame({"series": ["a", "a"], "year": [2019, 2020], "observed": [1.0, 2.0],
+                       "forecast": [1.0, 2.0], "lower": [0.5, 1.5], "upper": [1.5, 2.5]})
+    fitted = pd.DataFrame({"series": ["a"] * 3, "year": [2016, 2017, 2018],
+                           "observed": [1.0, 1.0, 1.0]})
+    res = SimpleNamespace(backtest=bt, fitted=fitted)
+    with pytest.raises(CarespiralError, match=r"none were recorded.*recording"):
+        with_forecast_mode(res, [], "national", 2018, mode, warmup=[])
