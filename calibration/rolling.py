@@ -52,8 +52,9 @@ DEFAULT_BACKTEST_MODE = "nested"
 WARMUP_YEARS = 4  # origins fitted before the first scored one, to inform the nested choice
 
 
-def parse_origins(text: str) -> list[int]:
-    """`2016:2022` (inclusive), `2016,2019,2022` or one year, as a sorted list of years."""
+def parse_origins(text: str, option: str = "--origins") -> list[int]:
+    """`2016:2022` (inclusive), `2016,2019,2022` or one year, as a sorted list of years;
+    `option` names the command-line option in messages."""
     try:
         if ":" in text:
             a, b = (int(x) for x in text.split(":"))
@@ -61,10 +62,10 @@ def parse_origins(text: str) -> list[int]:
         else:
             years = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise CarespiralError(f"--origins {text!r}: expected FIRST:LAST (e.g. 2016:2022) or a "
+        raise CarespiralError(f"{option} {text!r}: expected FIRST:LAST (e.g. 2016:2022) or a "
                               "comma-separated list of years") from None
     if not years:
-        raise CarespiralError(f"--origins {text!r}: no years (is FIRST after LAST?)")
+        raise CarespiralError(f"{option} {text!r}: no years (is FIRST after LAST?)")
     return sorted(set(years))
 
 

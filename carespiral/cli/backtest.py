@@ -88,7 +88,7 @@ def _check_mode(mode: str, warmup: str | None) -> list[int] | None:
                               f"{', '.join(BACKTEST_MODES)}")
     if warmup is not None and mode != "nested":
         raise CarespiralError("--warmup applies to --forecast-mode nested only")
-    return parse_origins(warmup) if warmup else None
+    return parse_origins(warmup, "--warmup") if warmup else None
 
 
 def run_backtest(spec, area, origins, horizon, data, method, seed, budget, ex_ante, command,

@@ -189,6 +189,9 @@ def test_backtest_command_refuses_an_unknown_mode_and_a_stray_warmup():
     res = runner.invoke(app, ["backtest", "national", "--forecast-mode", "ar1", "--warmup",
                               "2012:2015"])
     assert res.exit_code != 0 and "--warmup applies to --forecast-mode nested only" in res.output
+    # a --warmup that is not years is named as --warmup (not --origins)
+    res = runner.invoke(app, ["backtest", "national", "--warmup", "2012-2015"])
+    assert res.exit_code != 0 and "--warmup '2012-2015': expected FIRST:LAST" in res.output
 
 
 def test_rolling_backtest_refuses_an_unknown_mode():
