@@ -35,6 +35,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from carespiral.errors import CarespiralError
+
 __all__ = [
     "CANDIDATES",
     "FACTOR_BOUNDS",
@@ -75,15 +77,22 @@ def _scaled_errors(rows: pd.DataFrame) -> pd.Series:
     return (rows["forecast"] - rows["observed"]).abs() / rows["scale"]
 
 
+def _check_candidates(by_mode: Mapping[str, pd.DataFrame], candidates: Sequence[str]) -> None:
+    missing = [m for m in candidates if m not in by_mode]
+    if not candidates or missing:
+        raise CarespiralError(
+            "nested choice: no forecasts under candidate mode(s) "
+            f"{', '.join(missing) or '(none given)'}; give `by_mode` the forecast rows of every "
+            f"candidate ({', '.join(candidates) or 'e.g. ' + ', '.join(CANDIDATES)}), e.g. from "
+            "`rolling.forecasts_under`")
+
+
 def choose_modes(by_mode: Mapping[str, pd.DataFrame], origin: int, series: Sequence[str],
                  candidates: Sequence[str] = CANDIDATES, fallback: str = FALLBACK,
                  min_series: int = MIN_SERIES_ERRORS) -> dict[str, tuple[str, str]]:
     """series -> (mode, basis) for forecasts made at `origin` by one area. basis: `series`
     (its own known errors), `pooled` (the area's) or `fallback` (none known)."""
-    missing = [m for m in candidates if m not in by_mode]
-    if missing:
-        raise ValueError(f"nested choice: no forecasts under candidate mode(s) "
-                         f"{', '.join(missing)}")
+    _check_candidates(by_mode, candidates)
     per_series: dict[str, dict[str, tuple[float, int]]] = {m: {} for m in candidates}
     for m in candidates:
         k = known_rows(by_mode[m], origin)
@@ -184,6 +193,7 @@ def nested_forecasts(by_mode: Mapping[str, pd.DataFrame], origins: Sequence[int]
     `basis` and `interval_factor`. Origins not in `origins` still inform later choices (warm-up
     origins, fitted for this and not scored).
     """
+    _check_candidates(by_mode, candidates)
     base = by_mode[candidates[0]]
     if "area" not in base:
         by_mode = {m: f.assign(area="") for m, f in by_mode.items()}

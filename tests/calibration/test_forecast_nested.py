@@ -171,9 +171,17 @@ def test_naive_candidate_moves_the_interval():
 
 
 def test_missing_candidate_is_an_error():
+    from carespiral.errors import CarespiralError
+
     by = synthetic(np.random.default_rng(5))
-    with pytest.raises(ValueError, match="skill"):
-        choose_modes({m: by[m] for m in ("ar1", "rw")}, 2015, ["a"])
+    two = {m: by[m] for m in ("ar1", "rw")}
+    with pytest.raises(CarespiralError, match="skill, run"):
+        choose_modes(two, 2015, ["a"])
+    # the same refusal from nested_forecasts (not a KeyError), and for no candidate at all
+    with pytest.raises(CarespiralError, match=r"candidate mode.*skill, run"):
+        nested_forecasts(two)
+    with pytest.raises(CarespiralError, match="none given"):
+        nested_forecasts(by, candidates=())
 
 
 def test_backtest_command_refuses_an_unknown_mode_and_a_stray_warmup():
