@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from carespiral.cli._common import FORCE, check_count, check_seed, claim_output, console
 from carespiral.cli.calibrate import _command, progress_bar, read_data
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from carespiral.calibration.rolling import BacktestResult
+    from carespiral.calibration.spec import CalibrationSpec
 
 
 def backtest(
@@ -91,10 +98,13 @@ def _check_mode(mode: str, warmup: str | None) -> list[int] | None:
     return parse_origins(warmup, "--warmup") if warmup else None
 
 
-def run_backtest(spec, area, origins, horizon, data, method, seed, budget, ex_ante, command,
-                 mode="nested", warmup=None):
+def run_backtest(spec: CalibrationSpec, area: str | None, origins: list[int], horizon: int,
+                 data: pd.DataFrame | None, method: str | None, seed: int, budget: int | None,
+                 ex_ante: bool, command: str, mode: str = "nested",
+                 warmup: list[int] | None = None) -> BacktestResult:
     """The rolling-origin backtest with a progress bar over all origins' model runs (warm-up
-    origins of the nested mode included)."""
+    origins of the nested mode included). `origins`: the scored ones, sorted; `warmup`: the
+    nested mode's warm-up origins (None: `rolling.warmup_origins`), ignored by other modes."""
     from carespiral.calibration.engine import expected_runs
     from carespiral.calibration.methods import get_method
     from carespiral.calibration.rolling import rolling_backtest, warmup_origins
