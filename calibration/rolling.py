@@ -365,8 +365,11 @@ class BacktestResult(Result):
     interval, the naive forecasts, horizon, MASE scale). scores: per series, the number of
     forecasts, mean scaled errors of the model (`mase_model`: the statistical model's forecast;
     `mase_run`: the model run alone) and of persistence, trend and mean, and coverage.
-    by_horizon: the same per series and horizon. fits: one row per origin (status, convergence,
-    runs, seconds).
+    by_horizon: the same per series and horizon. fits: one row per origin fitted (status,
+    convergence, runs, seconds; `scored` False for a warm-up origin). origins: the scored
+    origins. mode: the forecast mode (`BACKTEST_MODES`; under `nested` the forecasts also have
+    columns mode, basis and interval_factor). warmup: the nested mode's warm-up origins, fitted
+    to inform the choice and not scored.
     """
 
     model: str
