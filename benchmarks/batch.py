@@ -6,6 +6,7 @@ compiled loop over runs and steps; if numba is installed).
     python benchmarks/batch.py            # full run (a few minutes on a quiet machine)
     python benchmarks/batch.py --quick    # smaller N, for a smoke test
     python benchmarks/batch.py --goals    # only the goals: N = 10,000, one thread and all cores
+    python benchmarks/batch.py --subscripted  # only the subscripted models
 
 Everything is measured in this one process run on this machine, in CPU seconds of this
 process, and reported as ratios measured in the same run (absolute speeds depend on the
@@ -238,6 +239,56 @@ def goals(mdl: Path, bm, outs: list[str], n: int, repeats: int) -> None:
         f"{k} " + ", ".join(f"{x:.2f}" for x in v) for k, v in wall.items()))
 
 
+def _why(e: Exception) -> str:
+    """An exception in one line."""
+    return f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}"
+
+
+def subscripted(mdl: Path, engines: list[str], quick: bool) -> None:
+    """Subscripted models against PySD and Simlin running the same subscripted model: a
+    conformance model and `mdl` with four areas (one element of Area per authority, generated
+    from the single-area model)."""
+    from carespiral.pysd_runner.batch import compile_model
+    from carespiral.pysd_runner.batch.all_areas import subscript_by_area
+
+    sub_models = [REPO / "tests" / "conformance" / "models" / "subscripted_flows" /
+                  "test_subscripted_flows.mdl"]
+    tmp_mdl = Path(tempfile.mkdtemp(prefix="carespiral-areas-")) / f"{mdl.stem}_4_areas.mdl"
+    tmp_mdl.write_text(subscript_by_area(mdl, ["Haringey", "Leeds", "Cornwall", "Bristol"]),
+                       encoding="utf-8")
+    sub_models.append(tmp_mdl)
+    for sm in sub_models:
+        sbm = compile_model(sm)
+        n_sub = 100 if quick else (1_000 if sm == tmp_mdl else 10_000)
+        p_rate = s_rate = None
+        try:
+            p_rate = pysd_runs_per_second(sm, 2 if quick else 3)
+            p_text = f"PySD {p_rate:.2f} runs/s"
+        except Exception as e:  # a construct PySD does not support: say so and go on
+            p_text = f"PySD cannot run it ({_why(e)})"
+            if sm == tmp_mdl:  # the same work: the single-area model, once per area
+                p_rate = pysd_runs_per_second(mdl, 2 if quick else 3) / 4
+                p_text += f"; PySD on {mdl.stem} once per area: {p_rate:.3f} runs/s"
+        try:
+            s_rate = simlin_runs_per_second(sm, 10 if quick else 200)
+            s_text = (f"Simlin {s_rate:.0f} runs/s" if s_rate else
+                      "Simlin: pysimlin is not installed")
+        except Exception as e:  # likewise for Simlin
+            s_text = f"Simlin cannot run it ({_why(e)})"
+        print(f"subscripted {sm.stem} ({len(sbm.variables)} variables as elements): {p_text}; "
+              f"{s_text}")
+        frame_sub = draws(sbm, n_sub)
+        if frame_sub.empty:  # no bounded constant: every run at the defaults
+            frame_sub = pd.DataFrame(index=range(n_sub))
+        for eng in engines:
+            sbm.run(frame_sub.iloc[:10], reduce="final,max", engine=eng)  # compile first
+            secs = _timed(lambda f=frame_sub, e=eng, m=sbm: m.run(f, reduce="final,max", engine=e))
+            ratios = ([f"{n_sub / secs / p_rate:.0f} x PySD"] if p_rate else []) + (
+                [f"{n_sub / secs / s_rate:.1f} x Simlin"] if s_rate else [])
+            print(f"subscripted {sm.stem}: batch {eng:>5} N={n_sub:,}: {n_sub / secs:.0f} runs/s"
+                  + (" = " + ", ".join(ratios) if ratios else ""))
+
+
 def main() -> None:
     # compile from an empty cache, so the first-call figures include numba's compilation
     os.environ.setdefault("CARESPIRAL_CACHE_DIR", tempfile.mkdtemp(prefix="carespiral-bench-"))
@@ -248,12 +299,20 @@ def main() -> None:
                     help="only the speed goals: N = 10,000 on one thread and on every core "
                          "against PySD and Simlin")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds of --goals")
+    ap.add_argument("--subscripted", action="store_true",
+                    help="only the subscripted models against PySD and Simlin")
     args = ap.parse_args()
-    from carespiral.pysd_runner.batch import compile_model
+    from carespiral.pysd_runner.batch import compile_model, numba_engine
 
     mdl = MODELS / f"{args.model}.mdl"
     if not mdl.is_file():  # the largest bundled model if the named one has not landed
         mdl = max(MODELS.glob("*.mdl"), key=lambda p: p.stat().st_size)
+    # both engines of the batch backend: numpy (vectorised over runs) and, if installed, numba
+    # (a compiled loop over runs and steps)
+    engines = ["numpy", "numba"] if numba_engine.available() else ["numpy"]
+    if args.subscripted:
+        subscripted(mdl, engines, args.quick)
+        return
     bm = compile_model(mdl)
     from carespiral.pysd_runner.catalog import catalog
 
@@ -273,11 +332,7 @@ def main() -> None:
     pysd_before = pysd_runs_per_second(mdl, 2 if args.quick else 5)
     simlin_before = simlin_runs_per_second(mdl, 10 if args.quick else 50)
 
-    # Both engines of the batch backend: numpy (vectorised over runs) and, if installed, numba
-    # (a compiled loop over runs and steps). Compilation is timed apart, from an empty cache.
-    from carespiral.pysd_runner.batch import numba_engine
-
-    engines = ["numpy", "numba"] if numba_engine.available() else ["numpy"]
+    # compilation of each engine, timed apart, from an empty cache
     compile_s = {}
     for eng in engines:
         small = draws(bm, 10)
@@ -327,29 +382,7 @@ def main() -> None:
               f"{wall[1] / wall[None]:.2f}; = {n_par / wall[None] / pysd_wall_rate:.0f} x PySD "
               f"({pysd_wall_rate:.2f} runs/s, wall)")
 
-    # Subscripted models: a conformance model and collapse_spiral with four areas (one element
-    # of Area per authority, generated from the single-area model)
-    sub_models = [REPO / "tests" / "conformance" / "models" / "subscripted_flows" /
-                  "test_subscripted_flows.mdl"]
-    tmp_mdl = Path(tempfile.mkdtemp(prefix="carespiral-areas-")) / "collapse_spiral_4_areas.mdl"
-    from carespiral.pysd_runner.batch.all_areas import subscript_by_area
-
-    tmp_mdl.write_text(subscript_by_area(mdl, ["Haringey", "Leeds", "Cornwall", "Bristol"]),
-                       encoding="utf-8")
-    sub_models.append(tmp_mdl)
-    for sm in sub_models:
-        sbm = compile_model(sm)
-        n_sub = 100 if args.quick else (1_000 if sm == tmp_mdl else 10_000)
-        p_rate = pysd_runs_per_second(sm, 2 if args.quick else 3)
-        frame_sub = draws(sbm, n_sub)
-        if frame_sub.empty:  # no bounded constant: every run at the defaults
-            frame_sub = pd.DataFrame(index=range(n_sub))
-        for eng in engines:
-            sbm.run(frame_sub.iloc[:10], reduce="final,max", engine=eng)  # compile first
-            secs = _timed(lambda f=frame_sub, e=eng, m=sbm: m.run(f, reduce="final,max", engine=e))
-            print(f"subscripted {sm.stem} ({len(sbm.variables)} variables as elements): PySD "
-                  f"{p_rate:.2f} runs/s; batch {eng} N={n_sub:,}: {n_sub / secs:.0f} runs/s = "
-                  f"{n_sub / secs / p_rate:.0f} x PySD")
+    subscripted(mdl, engines, args.quick)
 
     # the practical limit of the numpy approach: the same equations written by hand as one
     # numpy loop
