@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from carespiral.errors import CarespiralError
+from carespiral.errors import CarespiralError, RunTooLargeError
 from carespiral.pysd_runner.batch import runtime
 from carespiral.pysd_runner.batch.program import (
     CONTROL,
@@ -39,10 +39,10 @@ from carespiral.pysd_runner.batch.program import (
     UnsupportedConstructError,
 )
 from carespiral.pysd_runner.batch.recording import TrajectoryRecorder
+from carespiral.pysd_runner.limits import max_steps
 
 __all__ = ["GridRecorder", "TimeGrid", "build_grid", "control_reads", "shared_parameters"]
 
-MAX_STEPS = 50_000_000  # a grid longer than this never reaches FINAL TIME in practice
 RPREC = 1e-5  # PySD's relative precision for the final and saved times (of TIME STEP)
 _HINT = ("a control variable may change over time through Time and constants only: the runs "
          "of a batch share one time grid, computed before the run; use the PySD backend "
@@ -267,6 +267,9 @@ def build_grid(prog: Program, fixed: Mapping[str, float]) -> TimeGrid | None:
     dts: list[float] = []
     saved: list[bool] = []
     time = np.float64(t0)  # as the engines: the same additions give the same times
+    # the project's limit on steps per run (the size check before a run sees the first step
+    # only, so a step that shrinks later is caught here, before the grid grows further)
+    limit = max_steps()
     while True:
         _, tf, dt, sp = at(time)
         if not dt > 0 or not math.isfinite(dt):
@@ -282,9 +285,10 @@ def build_grid(prog: Program, fixed: Mapping[str, float]) -> TimeGrid | None:
         saved.append(since % sp < prec or -since % sp < prec)
         if not float(time) + prec < tf:
             break
-        if len(times) > MAX_STEPS:
-            raise CarespiralError(f"{name}: the run takes more than {MAX_STEPS:,} steps "
-                                  f"(time {float(time):g}, FINAL TIME {tf:g}, TIME STEP "
-                                  f"{dt:g}); check the control variables")
+        if len(times) > limit:
+            raise RunTooLargeError(
+                f"{name}: the run takes more than {limit:,} steps (time {float(time):g}, "
+                f"FINAL TIME {tf:g}, TIME STEP {dt:g}); check the control variables (or raise "
+                "the limit with CARESPIRAL_MAX_STEPS)")
         time = time + dt
     return TimeGrid(t0, np.array(times), np.array(dts), np.array(saved, dtype=bool))

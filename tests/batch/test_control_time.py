@@ -269,3 +269,24 @@ def test_control_variable_reading_a_time_input_or_random_is_refused(tmp_path) ->
     with pytest.raises(UnsupportedConstructError, match=r"'TIME STEP' uses a RANDOM function "
                                                         r"in a control variable"):
         bm.run()
+
+
+def test_a_varying_grid_over_the_step_limit_is_refused_while_it_is_built(tmp_path,
+                                                                         monkeypatch) -> None:
+    # the step falls from 1 to 0.001 at time 4: 4 + 4,000 steps, over a limit of 100. The size
+    # check before a run sees only the first step (8 steps), so the grid itself must refuse,
+    # by the project's limit (CARESPIRAL_MAX_STEPS), not a limit of its own
+    from carespiral.errors import RunTooLargeError
+    from carespiral.pysd_runner import load
+
+    path = write(tmp_path, "fine", SCALAR, step="IF THEN ELSE(Time < 4, 1, 0.001)")
+    monkeypatch.setenv("CARESPIRAL_MAX_STEPS", "100")
+    bm = compile_model(path)
+    with pytest.raises(RunTooLargeError, match=r"more than 100 steps .*CARESPIRAL_MAX_STEPS"):
+        bm.prepare(outputs=["Stock"], inputs={"Input": TimeInput([0.0], [0.0])})
+    with pytest.raises(RunTooLargeError, match="CARESPIRAL_MAX_STEPS"):
+        load(path).run_batch(pd.DataFrame({"Growth": [0.1]}), outputs=["Stock"],
+                             backend="batch")
+    monkeypatch.setenv("CARESPIRAL_MAX_STEPS", "5000")  # within the limit: it runs
+    ds = bm.run(outputs=["Stock"], inputs={"Input": TimeInput([0.0], [0.0])}, engine="numpy")
+    assert len(ds["time"]) == 4 + 4000 + 1
