@@ -157,12 +157,9 @@ def with_forecast_mode(result: Any, recorded: list[dict], spec: CalibrationSpec,
             "pass `rec`")
     if not isinstance(spec, CalibrationSpec):
         spec = read_spec(spec)
-    if mode != "nested":
-        warm = []
-    elif warmup is None:
-        warm = warmup_origins(origin, spec.period[0])
-    else:
-        warm = sorted(set(int(o) for o in warmup if int(o) < origin))
+    # warm-up origins after this one would inform nothing (their years are not known yet)
+    warm = [o for o in _warmup(mode, warmup, int(origin), spec.period[0], [int(origin)])
+            if o < origin]
     fit = _default_fit(method, seed, budget, ex_ante, None, progress)
     # the warm-up fits forecast as far ahead as this one does
     horizon = int(result.backtest["year"].max()) - int(origin)
@@ -194,6 +191,21 @@ def warmup_origins(first_origin: int, spec_first_year: int, years: int = WARMUP_
     """The origins before `first_origin` a nested backtest fits to inform its first choices:
     up to `years` of them, none before the spec's second year (a fit needs two years)."""
     return list(range(max(first_origin - years, spec_first_year + 1), first_origin))
+
+
+def _warmup(mode: str, warmup: Iterable[int] | None, first_origin: int, first_year: int,
+            scored: Iterable[int]) -> list[int]:
+    """The warm-up origins a backtest in `mode` fits: none unless `nested`; `warmup` without
+    the `scored` origins, or by default `warmup_origins`. Each must leave two fitted years."""
+    if mode != "nested":
+        return []
+    if warmup is None:
+        return warmup_origins(first_origin, first_year)
+    warm = sorted(set(int(o) for o in warmup) - set(int(o) for o in scored))
+    if warm and warm[0] < first_year + 1:
+        raise CarespiralError(f"warm-up origin {warm[0]}: must be after the spec's first "
+                              f"year {first_year} (at least two fitted years)")
+    return warm
 
 
 def series_known_by(spec: CalibrationSpec, area: str | None, origin: int,
@@ -289,15 +301,7 @@ def rolling_backtest(
         raise CarespiralError(f"origins must be after the spec's first year {first} (at least "
                               "two fitted years), got "
                               + (", ".join(map(str, origins)) or "none"))
-    if mode != "nested":
-        warm = []
-    elif warmup is None:
-        warm = warmup_origins(origins[0], first)
-    else:
-        warm = sorted(set(int(o) for o in warmup) - set(origins))
-        if warm and warm[0] < first + 1:
-            raise CarespiralError(f"warm-up origin {warm[0]}: must be after the spec's first "
-                                  f"year {first} (at least two fitted years)")
+    warm = _warmup(mode, warmup, origins[0], first, origins)
     done = {"runs": 0}
 
     def counted(runs: int, best: float) -> None:

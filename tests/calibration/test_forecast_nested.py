@@ -279,3 +279,20 @@ def test_a_fit_without_recorded_runs_is_refused_by_name(mode):
     res = SimpleNamespace(backtest=bt, fitted=fitted)
     with pytest.raises(CarespiralError, match=r"none were recorded.*recording"):
         with_forecast_mode(res, [], "national", 2018, mode, warmup=[])
+
+
+def test_a_warm_up_origin_without_two_fitted_years_is_refused_by_name():
+    # as rolling_backtest refuses it: a warm-up fit that cannot be made is an error, not
+    # silently left out (nor a KeyError later); checked before any fit
+    from types import SimpleNamespace
+
+    from carespiral.calibration.rolling import with_forecast_mode
+    from carespiral.calibration.spec import read_spec
+    from carespiral.errors import CarespiralError
+
+    spec = read_spec("national")
+    too_early = spec.period[0]
+    res = SimpleNamespace(backtest=pd.DataFrame({"series": ["a"], "year": [2019]}),
+                          fitted=pd.DataFrame())
+    with pytest.raises(CarespiralError, match=f"warm-up origin {too_early}: must be after"):
+        with_forecast_mode(res, [{}], spec, 2018, "nested", warmup=[too_early, 2016])
