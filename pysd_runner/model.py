@@ -466,4 +466,6 @@ def _limits(value) -> tuple[float, float]:
 def _load_pysd(py_file: Path):
     import pysd
 
-    return pysd.load(str(py_file))
+    from carespiral.pysd_runner.fast_lookups import install
+
+    return install(pysd.load(str(py_file)))
