@@ -7,11 +7,11 @@ Flows in the models are per month, stocks are levels. Each canonical role has on
 - a stock at a date (children_in_need, cp_plans, awaiting_assessment, social_workers_fte,
   agency_fte): the run's value at the date the figure refers to, interpolated between saved
   points;
-- a flow over a period (referrals, assessments, s47_enquiries): the integral of the monthly rate
-  over the period, i.e. the sum over the 12 months to 31 March for DfE years. The integral is the
-  left Riemann sum over the saved points, which is exactly what Euler integration adds to a
-  stock when the run is saved at its TIME STEP (`saveper=time_step`); with `saveper=1` it is a
-  monthly rectangle rule;
+- a flow over a period (referrals, assessments, s47_enquiries, cp_plans_started): the integral
+  of the monthly rate over the period, i.e. the sum over the 12 months to 31 March for DfE
+  years. The integral is the left Riemann sum over the saved points, which is exactly what
+  Euler integration adds to a stock when the run is saved at its TIME STEP
+  (`saveper=time_step`); with `saveper=1` it is a monthly rectangle rule;
 - ratios, as DfE defines them: re_referral_rate = re-referrals / referrals (both summed over the
   year), turnover_rate = leavers over the year / FTE in post at the date, vacancy_rate =
   vacancies / (vacancies + FTE), agency_rate = agency / (agency + FTE), caseload = cases /
@@ -82,6 +82,8 @@ OPERATORS: dict[str, Operator] = {o.role: o for o in (
     Operator("referrals", "sum", "referrals per month summed over the period"),
     Operator("assessments", "sum", "assessments completed per month summed over the period"),
     Operator("s47_enquiries", "sum", "section 47 enquiries per month summed over the period"),
+    Operator("cp_plans_started", "sum",
+             "child protection plans started per month summed over the period"),
     Operator("children_in_need", "point", "children in need at the date"),
     Operator("awaiting_assessment", "point", "children awaiting assessment at the date"),
     Operator("cp_plans", "point", "children on a child protection plan at the date"),

@@ -190,8 +190,8 @@ SERIES: dict[str, SeriesDef] = {d.name: d for d in _DEFS}
 # The canonical model roles that have published data (workload_pressure has none).
 ROLE_SERIES: tuple[str, ...] = (
     "referrals", "re_referral_rate", "assessments", "awaiting_assessment", "children_in_need",
-    "cp_plans", "s47_enquiries", "social_workers_fte", "agency_fte", "vacancy_rate",
-    "turnover_rate", "agency_rate", "caseload",
+    "cp_plans", "cp_plans_started", "s47_enquiries", "social_workers_fte", "agency_fte",
+    "vacancy_rate", "turnover_rate", "agency_rate", "caseload",
 )
 
 

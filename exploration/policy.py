@@ -10,7 +10,7 @@ population; every generation is one batch of population x ensemble runs. The fro
 get their maximum regret: how much worse their caseload is, in the worst draw, than the best policy
 on the front (or the baseline) in that draw, and, for models with a `scandal_shock` driver, their
 recovery time after a further scandal of height 1 for six months (see `resilience.py`): in
-`collapse_spiral` about twice the fitted size of November 2008's (0.51).
+`collapse_spiral` about half the fitted size of November 2008's (2.21).
 
 Levers that only look good in the short run: moving a lever from its default to an end of its
 range, across the ensemble, lowers the mean caseload over the first `short_run` months but raises
@@ -175,7 +175,7 @@ def optimise(
     if "scandal_shock" in model.drivers:
         # Resilience of each front policy (uncertainties at their defaults): months to get back
         # within 5% of the undisturbed backlog after a scandal of height 1 for six months (in
-        # collapse_spiral about twice the fitted 2008 scandal, 0.51), NaN if it never does.
+        # collapse_spiral about half the fitted 2008 scandal, 2.21), NaN if it never does.
         from carespiral.exploration.resilience import resilience
 
         rec = resilience(model, front[ev.levers], height=1.0, start=24.0, duration=6.0,

@@ -37,6 +37,7 @@ OUTPUT_ROLES: tuple[str, ...] = (
     "awaiting_assessment",
     "children_in_need",
     "cp_plans",
+    "cp_plans_started",
     "s47_enquiries",
     "social_workers_fte",
     "agency_fte",
