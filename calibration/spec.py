@@ -136,7 +136,11 @@ class CalibrationSpec:
         return replace(self, area=area)
 
     def with_period(self, first: int, last: int) -> CalibrationSpec:
-        return replace(self, period=(first, last))
+        """The spec fitted over first-last; a series' own period ends by `last` too, so that a
+        fit up to an origin never sees a later year of a series that reaches further."""
+        series = tuple(replace(s, period=(s.period[0], min(s.period[1], last)))
+                       if s.period else s for s in self.series)
+        return replace(self, period=(first, last), series=series)
 
     def check_model(self, model) -> None:
         """Every parameter and fixed constant exists in `model` and its bounds fit the model's."""

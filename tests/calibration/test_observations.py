@@ -43,3 +43,17 @@ def test_national_problem_observes_the_published_rows():
         want = observe_batch(ds, sel, problem.model).to_numpy().T
         assert m == pytest.approx(want, rel=1e-9), s.name
         assert np.isfinite(m).all(), s.name
+
+
+def test_a_fit_until_an_origin_sees_no_later_year_of_a_series_with_its_own_period():
+    """Plans started have their own period (from 2007, before the spec's 2011) reaching to 2023;
+    fitted up to 2019, none of their later years may be in the fit, and they are held out."""
+    spec = read_spec("national")
+    own = next(s for s in spec.series if s.period)
+    assert own.period[1] > 2019
+    problem, holdout, _ = build_problem(spec, fit_until=2019)
+    for s in problem.series:
+        assert max(s.years) <= 2019, s.name
+    fitted = next(s for s in problem.series if s.name == own.name)
+    assert min(fitted.years) == own.period[0]  # its earlier start is kept
+    assert any(h.name == own.name and min(h.years) == 2020 for h in holdout)
