@@ -31,7 +31,8 @@ def test_national_fit_at_a_reduced_budget(national):
     assert r.model == "collapse_spiral" and r.area == "England (E92000001)"
     assert r.method == "differential_evolution" and r.seed == 3
     assert set(r.fit["series"]) == {"referrals", "re_referral_rate", "children_in_need",
-                                    "cp_plans", "s47_enquiries", "social_workers_fte",
+                                    "cp_plans", "cp_plans_started", "s47_enquiries",
+                                    "social_workers_fte",
                                     "turnover_rate", "vacancy_rate", "agency_rate", "caseload"}
     # fitted to 2019, forecast 2020-2023, compared with published and naive forecasts
     assert r.fitted["year"].max() == 2019
