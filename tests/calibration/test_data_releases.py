@@ -145,9 +145,11 @@ def test_fit_until_the_last_shipped_year_scores_the_new_release(small_spec, tmp_
 def test_backtest_command_scores_each_origin_against_the_release(small_spec, tmp_path):
     spec, release = small_spec
     out = tmp_path / "bt"
+    # one fit per origin (ar1): the nested default's warm-up fits are tested in
+    # test_forecast_nested.py, and the default is taken by calibrate --fit-until above
     res = runner.invoke(app, ["backtest", str(spec), "--origins", "2022:2023", "--horizon",
                               "2", "--data", str(release), "--budget", "40", "--out", str(out),
-                              "--html"])
+                              "--forecast-mode", "ar1", "--html"])
     assert res.exit_code == 0, res.output
     bt = load_any(out)
     f = bt.forecasts.set_index(["origin", "series", "year"])
