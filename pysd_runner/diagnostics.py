@@ -152,7 +152,41 @@ def explain(exc: BaseException, model: str, module: Path | None,
             "would give infinity); check the values it divides by, write XIDZ/ZIDZ for a "
             "division that may be by zero, or run it with Model.run_batch, which flags the "
             "run instead")
-    return None
+    return _pysd_limit(exc, model, module)
+
+
+_PYSD_RUNTIME = "/pysd/py_backend/"
+
+
+def _in_pysd(frame) -> bool:
+    return _PYSD_RUNTIME in frame.f_code.co_filename.replace("\\", "/")
+
+
+def _pysd_limit(exc: BaseException, model: str, module: Path | None) -> ModelRunError | None:
+    """PySD's own run-time code failing on a model it translated (e.g. a DELAY FIXED whose delay
+    time is subscripted, which PySD 3.14 compares as one number): a limit of PySD, named with the
+    variable, not a bug of carespiral. Anything raised outside PySD's run-time code stays a bug."""
+    if not isinstance(exc, ValueError | TypeError | IndexError | KeyError | NotImplementedError):
+        return None
+    frames = list(_frames(exc))
+    if not any(_in_pysd(f) for f in frames[-3:]):
+        return None
+    var = _variable_frame(exc, module)
+    if var is None:  # in a stateful object of PySD's (DELAY, SMOOTH, ...): its variable
+        owner = next((f.f_locals.get("self") for f in reversed(frames)
+                      if _in_pysd(f) and hasattr(f.f_locals.get("self"), "py_name")), None)
+        py = getattr(owner, "py_name", None)
+        if py:
+            var = _module_names(module).get(_owner_of_object(py, module), py)
+    where = f"the equation of {var!r}" if var else "it"
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    import pysd
+
+    return ModelRunError(
+        f"{model}: PySD {pysd.__version__} cannot run {where} ({type(exc).__name__}: {first}); "
+        "this is a limit of PySD, not necessarily a mistake in the model. The batch engines do "
+        "not use PySD's run-time code and may run it: "
+        "carespiral.pysd_runner.batch.compile_model(PATH).run(...)")
 
 
 def _module_names(module: Path | None) -> dict[str, str]:

@@ -179,3 +179,20 @@ def test_a_copied_model_keeps_its_folder_in_the_cache_key(tmp_path) -> None:
     b = tmp_path / "other" / "model.mdl"
     shutil.copyfile(a, b)
     assert load(a).load_info.translated.parent != load(b).load_info.translated.parent
+
+
+def test_a_model_pysd_cannot_run_is_named_as_pysds_limit_and_the_batch_engines_run_it():
+    """A DELAY FIXED with a delay time by subscript: valid Vensim, which PySD 3.14's run-time code
+    compares as one number. Loading names the variable and PySD's limit (not "internal error");
+    the batch engines run it."""
+    from carespiral.errors import ModelRunError
+    from carespiral.pysd_runner.batch import compile_model
+
+    mdl = Path(__file__).resolve().parents[1] / "batch" / "models" / "arrays.mdl"
+    with pytest.raises(ModelRunError, match=r"cannot run the equation of 'Delayed'.*limit of PySD"):
+        load(mdl)
+    r = CliRunner().invoke(app, ["ensemble", str(mdl), "--lhs", "2", "--vary", "Base[North]=1:2"])
+    assert r.exit_code != 0 and "limit of PySD" in r.output and "Internal error" not in r.output
+    ds = compile_model(mdl).run(pd.DataFrame({"Base[North]": [1.0, 2.0]}),
+                                outputs=["Delayed[North]"])
+    assert np.isfinite(ds["Delayed[North]"].to_numpy()).all()
