@@ -98,9 +98,14 @@ def calibrate(
                        budget=budget, walkers=walkers, out=str(target), profiles=profiles,
                        data=[str(p) for p in data] if data else None,
                        origins=origins, horizon=horizon if origins else None,
-                       forecast_mode=forecast_mode if (fit_until or origins) else None,
+                       # --area all forecasts in the ar1 mode (no warm-up fits per authority)
+                       forecast_mode=forecast_mode if (fit_until or origins) and not every
+                       else None,
                        **({"ex_post": ""} if ex_post else {}))
     if every:
+        if fit_until is not None and forecast_mode != "ar1":
+            console.print(f"--area all: the forecasts after {fit_until} are in the ar1 mode "
+                          f"(the {forecast_mode} mode needs warm-up fits of every authority)")
         _all_areas(s, method, fit_until, seed, budget, target, scheduler, command)
         claim.complete()
         return
