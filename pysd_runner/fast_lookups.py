@@ -15,40 +15,31 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pysd.py_backend.lookups import HardcodedLookups
 
 __all__ = ["install"]
 
 
-def _fast_class(base: type) -> type:
-    class FastLookups(base):  # type: ignore[misc, valid-type]
-        """A PySD lookup whose in-range scalar calls go through `numpy.interp`."""
+class FastLookups(HardcodedLookups):
+    """A PySD lookup whose in-range scalar calls go through `numpy.interp`."""
 
-        def _call(self, data, x, final_subs=None):
-            if (self.is_float and self.interp == "interpolate" and isinstance(x, (float, int))
-                    and getattr(data, "dims", None) == ("lookup_dim",)):
-                if getattr(self, "_fast_of", None) is not data:  # new values set by a run
-                    self._fast = (np.asarray(data["lookup_dim"].values, dtype=float),
-                                  np.asarray(data.values, dtype=float))
-                    self._fast_of = data
-                xs, ys = self._fast
-                if xs[0] <= x <= xs[-1]:
-                    return float(np.interp(x, xs, ys))
-            return super()._call(data, x, final_subs)
-
-    return FastLookups
-
-
-_CLASSES: dict[type, type] = {}
+    def _call(self, data, x, final_subs=None):
+        if (self.is_float and self.interp == "interpolate" and isinstance(x, (float, int))
+                and getattr(data, "dims", None) == ("lookup_dim",)):
+            if getattr(self, "_fast_of", None) is not data:  # new values set by a run
+                self._fast = (np.asarray(data["lookup_dim"].values, dtype=float),
+                              np.asarray(data.values, dtype=float))
+                self._fast_of = data
+            xs, ys = self._fast
+            if xs[0] <= x <= xs[-1]:
+                return float(np.interp(x, xs, ys))
+        return super()._call(data, x, final_subs)
 
 
 def _speed_up(pm: Any) -> None:
     for element in getattr(pm, "_lookup_elements", ()):
-        base = type(element)
-        if base in _CLASSES.values():
-            continue
-        if base not in _CLASSES:
-            _CLASSES[base] = _fast_class(base)
-        element.__class__ = _CLASSES[base]
+        if type(element) is HardcodedLookups:  # PySD's own class only, never a subclass
+            element.__class__ = FastLookups
 
 
 def install(pm: Any) -> Any:
