@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 
 import typer
@@ -15,6 +14,13 @@ from carespiral.cli._common import (
     check_seed,
     claim_output,
     console,
+)
+from carespiral.cli._fitting import (
+    check_forecast_mode,
+    command_line,
+    read_data,
+    run_backtest,
+    runs_bar,
 )
 from carespiral.errors import CarespiralError
 
@@ -79,9 +85,7 @@ def calibrate(
                               f"as fitted parameters ({len(s.parameters)} here), so at least "
                               f"{2 * len(s.parameters)}")
     check_count(horizon, "--horizon", 1, "a number of years")
-    from carespiral.cli.backtest import _check_mode
-
-    _check_mode(forecast_mode, None)
+    check_forecast_mode(forecast_mode, None)
     every = area is not None and area.strip().lower() == "all"
     if every and (data or origins):
         raise CarespiralError("--data and --origins apply to one area; with --area all, "
@@ -94,7 +98,7 @@ def calibrate(
         origin_years = None
     claim = claim_output(target, force=force, inputs=[s.path, *(data or [])])
     table = read_data(data)
-    command = _command(spec, area=area, method=method, fit_until=fit_until, seed=seed,
+    command = command_line(spec, area=area, method=method, fit_until=fit_until, seed=seed,
                        budget=budget, walkers=walkers, out=str(target), profiles=profiles,
                        data=[str(p) for p in data] if data else None,
                        origins=origins, horizon=horizon if origins else None,
@@ -119,8 +123,6 @@ def calibrate(
         result = _forecasts_in_mode(result, rec, s, area, fit_until, forecast_mode, table,
                                     method, seed, budget, ex_post)
     if origin_years:
-        from carespiral.cli.backtest import run_backtest
-
         bt = run_backtest(s, area, origin_years, horizon, table, method, seed, budget,
                           not ex_post, command, forecast_mode)
         result.rolling = bt.forecasts
@@ -139,42 +141,6 @@ def calibrate(
                   soft_wrap=True)
 
 
-def read_data(paths: list[Path] | None):
-    """The published table with the user's files merged in (None: the shipped data)."""
-    if not paths:
-        return None
-    from carespiral.data.releases import with_releases
-
-    with console.status("reading " + ", ".join(str(p) for p in paths)):
-        return with_releases(paths)
-
-
-def progress_bar(description: str, total: int):
-    """A rich progress bar counting model runs, with elapsed time and a time estimate."""
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.table import Column
-
-    def keep(width: int) -> Column:  # on an 80-column terminal the time estimate still shows
-        return Column(min_width=width, no_wrap=True)
-
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                   TextColumn("{task.completed:,.0f} of about {task.total:,.0f} runs",
-                              table_column=keep(27)),
-                   TimeElapsedColumn(table_column=keep(7)),
-                   TextColumn("left about", table_column=keep(10)),
-                   TimeRemainingColumn(table_column=keep(7)),
-                   TextColumn("best log-posterior {task.fields[best]}"),
-                   console=console, transient=True)
-    task = bar.add_task(description, total=total, best="-")
-    return bar, task
-
-
 def _one(spec, area, method, fit_until, seed, budget, profiles, command, options=None,
          data=None, ex_post=False):
     from carespiral.calibration.engine import calibrate, expected_runs
@@ -184,7 +150,7 @@ def _one(spec, area, method, fit_until, seed, budget, profiles, command, options
     name = entry.name
     total = expected_runs(len(spec.parameters), budget or entry.budget, profiles,
                           sampler=name == "emcee")
-    bar, task = progress_bar(f"calibrating ({name})", total)
+    bar, task = runs_bar(f"calibrating ({name})", total)
     with bar:
         def progress(runs: int, best: float) -> None:
             if runs > bar.tasks[0].total:
@@ -207,7 +173,7 @@ def _forecasts_in_mode(result, recorded, spec, area, fit_until, mode, data, meth
     entry = get_method(method or spec.method)
     per = expected_runs(len(spec.parameters), budget or entry.budget, profiles=False,
                         sampler=entry.name == "emcee")
-    bar, task = progress_bar(f"nested forecasts: {len(warm)} earlier origins", per * len(warm))
+    bar, task = runs_bar(f"nested forecasts: {len(warm)} earlier origins", per * len(warm))
     with bar:
         done = {"before": 0, "last": 0}
 
@@ -240,22 +206,6 @@ def _all_areas(spec, method, fit_until, seed, budget, target, scheduler, command
     if method is None:
         console.print(f"Ranked view: carespiral report {target}; briefs: carespiral brief "
                       f"--from {target} --area all --html", soft_wrap=True)
-
-
-def _command(spec: str, profiles: bool, **options) -> str:
-    """The command line that reproduces this run (recorded in the manifest)."""
-    parts = ["carespiral", "calibrate", shlex.quote(spec)]
-    for key, value in options.items():
-        if value == "":
-            parts.append(f"--{key.replace('_', '-')}")  # a flag
-        elif isinstance(value, list):  # a repeatable option
-            for v in value:
-                parts += [f"--{key.replace('_', '-')}", shlex.quote(str(v))]
-        elif value is not None:
-            parts += [f"--{key.replace('_', '-')}", shlex.quote(str(value))]
-    if not profiles:
-        parts.append("--no-profiles")
-    return " ".join(parts)
 
 
 def _default_out(spec: str, area: str | None, fit_until: int | None) -> str:
