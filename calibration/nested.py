@@ -15,6 +15,12 @@ forecast was scored:
    error, averaged over the series with any known errors, so every series counts once).
 4. With no known error at all (the first origins): `FALLBACK` (`ar1`).
 
+Modes are compared on the same forecasts (matched on area, origin, series and year): a known
+forecast that one mode gave as NaN (a failed run, a residual it could not carry over) while
+another gave a number counts against that mode, which is then not chosen by that series' errors
+(nor by the pooled ones); a forecast no mode made is left out, as are years with no published
+value. So a mode is never chosen on NaN errors nor for having made fewer forecasts.
+
 Interval recalibration, the same nested way: for a forecast c with 95% interval [l, u] and an
 observed value y, the ratio r = |y - c| / (u - c) (y above c) or (c - l) (y below), on the log
 scale when all are positive, is at most 1 exactly when y is inside. At origin t the interval
@@ -58,6 +64,7 @@ MIN_SERIES_ERRORS = 3
 MIN_CALIBRATION = 10
 FACTOR_BOUNDS = (0.5, 5.0)
 LEVEL = 0.95
+_KEYS = ("area", "origin", "series", "year")  # what makes a forecast one forecast
 
 
 def _scored(f: pd.DataFrame) -> pd.DataFrame:
@@ -87,27 +94,66 @@ def _check_candidates(by_mode: Mapping[str, pd.DataFrame], candidates: Sequence[
             "`rolling.forecasts_under`")
 
 
+def _known_errors(by_mode: Mapping[str, pd.DataFrame], origin: int,
+                  candidates: Sequence[str]) -> pd.DataFrame:
+    """The scaled errors known at `origin`: one row per forecast (indexed by its series), one
+    column per candidate mode; the modes' rows are matched on area, origin, series and year. A forecast a mode did not make, or
+    made as a value that is not a number (a failed run, a missing residual), is NaN in that
+    mode's column; forecasts no candidate made are left out (they tell the modes nothing)."""
+    cols = {}
+    for m in candidates:
+        k = known_rows(by_mode[m], origin)
+        keys = [c for c in _KEYS if c in k]
+        e = _scaled_errors(k).to_numpy(dtype=float)
+        index = pd.MultiIndex.from_frame(k[keys].astype(str))
+        if index.has_duplicates:
+            raise CarespiralError(f"nested choice: mode {m} has more than one forecast for the "
+                                  f"same {', '.join(keys)}")
+        cols[m] = pd.Series(np.where(np.isfinite(e), e, np.nan), index=index)
+    table = pd.concat(cols, axis=1) if cols else pd.DataFrame()
+    table = table[table.notna().any(axis=1)]
+    table.index = table.index.get_level_values("series")  # the keys served their purpose
+    return table
+
+
+def _mean_if_all(values: pd.Series) -> float:
+    """The mean of a mode's known errors, or infinity when any of them is missing: a mode is
+    judged on every forecast the candidates made, never on the ones it happened to make."""
+    v = values.to_numpy(dtype=float)
+    return float(v.mean()) if len(v) and np.isfinite(v).all() else np.inf
+
+
+def _best(scores: Mapping[str, float], candidates: Sequence[str]) -> str | None:
+    """The candidate with the smallest finite score (ties: the earlier one); None if none."""
+    finite = [m for m in candidates if np.isfinite(scores[m])]
+    return min(finite, key=lambda m: scores[m]) if finite else None
+
+
 def choose_modes(by_mode: Mapping[str, pd.DataFrame], origin: int, series: Sequence[str],
                  candidates: Sequence[str] = CANDIDATES, fallback: str = FALLBACK,
                  min_series: int = MIN_SERIES_ERRORS) -> dict[str, tuple[str, str]]:
     """series -> (mode, basis) for forecasts made at `origin` by one area. basis: `series`
-    (its own known errors), `pooled` (the area's) or `fallback` (none known)."""
+    (its own known errors), `pooled` (the area's) or `fallback` (none known).
+
+    Modes are compared on the same forecasts: a known forecast that a mode lacks or gave as a
+    value that is not a number (while another mode gave a number) counts against it, so such a
+    mode is not chosen on that series (nor pooled, when the series is pooled); a forecast no
+    mode could make is left out. A series where no mode made every known forecast is decided
+    by the pooled choice, and the area's by the fallback when no mode made all of them."""
     _check_candidates(by_mode, candidates)
-    per_series: dict[str, dict[str, tuple[float, int]]] = {m: {} for m in candidates}
-    for m in candidates:
-        k = known_rows(by_mode[m], origin)
-        e = _scaled_errors(k)
-        for name, g in e.groupby(k["series"]):
-            per_series[m][name] = (float(g.mean()), len(g))
-    pooled = {m: (float(np.mean([v[0] for v in per_series[m].values()]))
-                  if per_series[m] else np.inf) for m in candidates}
-    pooled_best = min(candidates, key=lambda m: pooled[m]) if np.isfinite(
-        min(pooled.values())) else None
+    table = _known_errors(by_mode, origin, candidates)
+    groups = {name: table.loc[[name]] for name in dict.fromkeys(table.index)}
+    per_series = {name: {m: _mean_if_all(g[m]) for m in candidates}
+                  for name, g in groups.items()}
+    pooled = {m: (float(np.mean([v[m] for v in per_series.values()])) if per_series
+                  else np.inf) for m in candidates}
+    pooled_best = _best(pooled, candidates)
     out = {}
     for name in series:
-        own = {m: per_series[m].get(name, (np.inf, 0)) for m in candidates}
-        if min(v[1] for v in own.values()) >= min_series:
-            out[name] = (min(candidates, key=lambda m: own[m][0]), "series")
+        own = per_series.get(name)
+        best = _best(own, candidates) if own is not None else None
+        if best is not None and len(groups[name]) >= min_series:
+            out[name] = (best, "series")
         elif pooled_best is not None:
             out[name] = (pooled_best, "pooled")
         else:
@@ -124,7 +170,10 @@ def _log_ok(*cols: np.ndarray) -> np.ndarray:
 
 def interval_ratios(rows: pd.DataFrame) -> np.ndarray:
     """|y - c| over the interval's half-width on y's side (log scale where all are positive):
-    y is inside the interval exactly when the ratio is at most 1."""
+    y is inside the interval exactly when the ratio is at most 1. A row whose observed value,
+    forecast or bounds are not all numbers has no ratio (NaN: whether y is inside is not
+    known), and `interval_factor` leaves it out; an interval of no width on y's side that y
+    is not on has an infinite ratio (a miss)."""
     y, c, lo, hi = (rows[k].to_numpy(dtype=float) for k in ("observed", "forecast", "lower",
                                                             "upper"))
     lg = _log_ok(y, c, lo, hi)
@@ -133,14 +182,16 @@ def interval_ratios(rows: pd.DataFrame) -> np.ndarray:
         d = t[0] - t[1]
         half = np.where(d >= 0, t[3] - t[1], t[1] - t[2])
         r = np.where(d == 0, 0.0, np.abs(d) / np.maximum(half, 0.0))
-    return np.where(np.isnan(r), np.inf, r)
+    known = np.isfinite(y) & np.isfinite(c) & np.isfinite(lo) & np.isfinite(hi)
+    return np.where(known, r, np.nan)
 
 
 def interval_factor(ratios: np.ndarray, min_n: int = MIN_CALIBRATION,
                     bounds: tuple[float, float] = FACTOR_BOUNDS, level: float = LEVEL) -> float:
     """The factor on interval half-widths that would have held `level` of the known ratios
     (the least ratio with at least that share at or below it), within `bounds`; 1 with fewer
-    than `min_n`."""
+    than `min_n`. NaN ratios (rows with no interval to judge) are left out and do not count
+    towards `min_n`."""
     r = np.asarray(ratios, dtype=float)
     r = r[~np.isnan(r)]
     if len(r) < min_n:
