@@ -85,7 +85,7 @@ def run_batch(
     names = list(outputs) if outputs else model.stocks + list(model.outputs.values())
     names = list(dict.fromkeys(bm.resolve(str(n)) if "[" in str(n) else model.resolve(n)
                                for n in names))
-    _check_size(model, len(params), len(names), start, stop, time_step, saveper, reduce)
+    _check_size(model, start, stop, time_step)
     sc = model.scenario(scenario) if scenario is not None else None
     times: dict[str, TimeInput] = {}
     if sc is not None:
@@ -123,17 +123,15 @@ def run_batch(
     return ds
 
 
-def _check_size(model: Runner, runs: int, outputs: int, start: float | None,
-                stop: float | None, time_step: float | None, saveper: float | None,
-                reduce: Any) -> None:
-    """Refuse a batch whose steps per run or kept values exceed the limits, before it starts."""
+def _check_size(model: Runner, start: float | None, stop: float | None,
+                time_step: float | None) -> None:
+    """Refuse a batch whose steps per run exceed the limit before anything is laid out on its
+    grid (a scenario's inputs are). This reads TIME STEP at the start; the batch model checks
+    again on the grid as it is, with the values the batch keeps (`BatchModel.prepare`)."""
     t0 = model.control("initial_time") if start is None else float(start)
     t1 = model.control("final_time") if stop is None else float(stop)
     dt = model.control("time_step") if time_step is None else float(time_step)
     if not (np.isfinite(t0) and np.isfinite(t1) and np.isfinite(dt)) or dt <= 0:
         return  # the batch backend explains these itself
-    save = max(dt, model.control("saveper")) if saveper is None else float(saveper)
-    steps = max(0.0, (t1 - t0) / dt)
-    kept = 4.0 if reduce is not None else (t1 - t0) / max(save, dt) + 1
-    check_size(steps, float(runs) * outputs * kept, f"{runs:,} runs of {model.name!r}",
+    check_size(max(0.0, (t1 - t0) / dt), 0.0, f"a run of {model.name!r}",
                f"(({t1:g} - {t0:g}) / {dt:g})")

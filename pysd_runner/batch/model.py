@@ -29,6 +29,7 @@ from carespiral.pysd_runner.batch.recording import (
     TrajectoryRecorder,
     parse_reduce,
 )
+from carespiral.pysd_runner.limits import check_size
 from carespiral.pysd_runner.names import normalise
 
 __all__ = ["BatchModel", "BatchParameter", "TimeInput", "compile_model"]
@@ -374,12 +375,14 @@ class BatchModel:
             if not dt > 0:
                 raise CarespiralError(f"TIME STEP must be positive, got {dt:g}")
             nsteps = max(0, math.ceil((tf - t0) / dt - 1e-5))
+            how = f"(({tf:g} - {t0:g}) / {dt:g})"
             save_every = round(sp / dt)
             if save_every < 1 or abs(save_every * dt - sp) > 1e-9 * max(1.0, abs(sp)):
                 raise CarespiralError(f"SAVEPER ({sp:g}) must be a whole multiple of TIME STEP "
                                       f"({dt:g})")
         else:
             t0, dt, nsteps = grid.t0, float(grid.dts[0]), grid.nsteps
+            how = "(its control variables' grid, stepped before the run)"
             fixed_grid = grid.uniform()
             if fixed_grid is not None:  # one step size, saved every s steps: the usual code
                 dt, save_every = fixed_grid
@@ -409,6 +412,11 @@ class BatchModel:
                 f"{prog.path.name}: its TIME STEP or SAVEPER changes over time; the summaries "
                 "above, below and annual_* need a fixed time step (use final, max, min or mean, "
                 "or the trajectories)")
+        # what the batch keeps, counted on the grid as it is: a SAVEPER that changes over time
+        # saves `grid.saved.sum()` times, not what its first value implies
+        saved = int(grid.saved.sum()) if grid is not None else nsteps // save_every + 1
+        check_size(nsteps, float(nruns) * len(out_names) * (4.0 if reductions else saved),
+                   f"{nruns:,} runs of {prog.path.stem!r}", how)
         out_ids = [prog.names[o] for o in out_names]
         gen, func = self._compiled(P, T, out_ids, every, _choose_engine(engine, nruns),
                                    grid is not None)
