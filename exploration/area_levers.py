@@ -310,8 +310,9 @@ def fit_lever_problems(fit, codes: Sequence[str], draws: int = 16, budget: float
         batch = pd.concat(frames, ignore_index=True)
         idx = np.concatenate(cols)
         ins = {k: (t, v[:, idx]) for k, (t, v) in inputs.items()}
+        # each (authority, draw) keeps its stream under every plan: common random numbers
         res = batch_margins(model, batch, ins, [YARDSTICK], scenario=fit.scenario or None,
-                            points=6, refine=4)
+                            points=6, refine=4, seed=seed, streams=idx)
         margins.runs += res.runs  # type: ignore[attr-defined]
         m = res.margins[YARDSTICK]["margin"].to_numpy(dtype=float)
         out, at = [], 0

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from carespiral.exploration.criteria import COLLAPSE, classify, default_criteria, outputs_needed
+from carespiral.exploration.streams import run_on_streams
 
 __all__ = ["Inputs", "RowMargins", "batch_margins"]
 
@@ -44,8 +45,15 @@ class RowMargins:
 def batch_margins(model, base: pd.DataFrame, inputs: Inputs, roles: Sequence[str],
                   scenario=None, today: float | None = None, points: int = 8,
                   refine: int = 5, chunk: int = 1500,
-                  progress: Callable[[int], None] | None = None) -> RowMargins:
-    """Margins of every row of `base` (constants per row) for each of `roles`."""
+                  progress: Callable[[int], None] | None = None, seed: int = 0,
+                  streams: np.ndarray | None = None) -> RowMargins:
+    """Margins of every row of `base` (constants per row) for each of `roles`.
+
+    `seed`: of the model's RANDOM functions. Row i of `base` draws the stream (seed,
+    streams[i]) (default: i) at every factor and for every role, whatever the chunks, so a
+    system's factors are compared on the same draws; rows that are the same system in
+    another setting (a plan's levers moved) share its stream."""
+    streams = np.arange(len(base)) if streams is None else np.asarray(streams, dtype=np.int64)
     criteria = [c.bind(model) for c in default_criteria(model)]
     outs = outputs_needed(criteria)
     n = len(base)
@@ -77,8 +85,9 @@ def batch_margins(model, base: pd.DataFrame, inputs: Inputs, roles: Sequence[str
             sl = slice(start, min(start + chunk, len(frame)))
             part = frame.iloc[sl].reset_index(drop=True)
             ins = {k: _time_input(t, v[:, rows[sl]]) for k, (t, v) in inputs.items()}
-            ds = model.run_batch(part, outputs=outs, scenario=scenario, backend="auto",
-                                 inputs=ins, check_bounds=False, engine="numba")
+            ds = run_on_streams(model, part, streams[rows[sl]], seed, inputs=ins,
+                                outputs=outs, scenario=scenario, backend="auto",
+                                check_bounds=False, engine="numba")
             state["runs"] += len(part)
             hit[sl] = (classify(ds, criteria, part)["regime"] == COLLAPSE).to_numpy()
             if keep_today and today is not None:

@@ -97,7 +97,8 @@ def assess_authorities(fit, draws: int = 24, roles: tuple[str, ...] = MARGIN_ROL
     scenario = fit.scenario or None
     res = batch_margins(model, base, inputs, roles, scenario=scenario, today=today,
                         points=points, refine=refine,
-                        progress=(lambda r: progress("margins", r)) if progress else None)
+                        progress=(lambda r: progress("margins", r)) if progress else None,
+                        seed=seed)
     long = []
     for role, m in res.margins.items():
         long.append(m.assign(role=role, area_code=np.asarray(codes)[owner],

@@ -20,6 +20,7 @@ import pandas as pd
 
 from carespiral.errors import CarespiralError
 from carespiral.exploration.criteria import classify, default_criteria, outputs_needed
+from carespiral.exploration.streams import run_on_streams
 
 __all__ = ["MARGIN_ROLES", "collapse_margin", "margin_columns"]
 
@@ -27,11 +28,13 @@ MARGIN_ROLES = ("compliance_burden", "underlying_need")
 
 
 def collapse_margin(model, values: dict[str, float], role: str, scenario=None,
-                    points: int = 24, refine: int = 12) -> dict[str, float]:
+                    points: int = 24, refine: int = 12, seed: int = 0) -> dict[str, float]:
     """Collapse threshold of `role` for a model with constants `values` set.
 
     Returns {"value": calibrated value, "threshold": value at collapse (NaN if none within the
-    model's bounds), "margin": threshold / value - 1}.
+    model's bounds), "margin": threshold / value - 1}. `seed`: of the model's RANDOM
+    functions; every level tried draws the stream (seed, 0), so levels are compared on the
+    same draws.
     """
     name = model.resolve(role)
     p = model.parameter(name)
@@ -45,7 +48,8 @@ def collapse_margin(model, values: dict[str, float], role: str, scenario=None,
     def collapsed(levels: np.ndarray) -> np.ndarray:
         frame = pd.DataFrame({k: v for k, v in values.items() if k != name}, index=range(len(levels)))
         frame[name] = levels
-        ds = model.run_batch(frame, outputs=outs, scenario=scenario, backend="auto")
+        ds = run_on_streams(model, frame, np.zeros(len(frame), dtype=int), seed,
+                            outputs=outs, scenario=scenario, backend="auto")
         return (classify(ds, criteria, frame)["regime"] == "collapse").to_numpy()
 
     grid = np.linspace(base, hi, points)
@@ -62,7 +66,8 @@ def collapse_margin(model, values: dict[str, float], role: str, scenario=None,
 
 def margin_columns(result: Any, spec: Any) -> dict[str, Any]:
     """The margins to collapse of a calibration result, by `MARGIN_ROLES`, as table columns
-    (`ROLE threshold`, `margin ROLE`; a `message` says why a margin is missing)."""
+    (`ROLE threshold`, `margin ROLE`; a `message` says why a margin is missing); the model's
+    RANDOM functions draw with the calibration's seed."""
     from carespiral.pysd_runner import load
 
     model = load(spec.model)
@@ -74,7 +79,8 @@ def margin_columns(result: Any, spec: Any) -> dict[str, Any]:
         if role not in model.roles:
             continue
         try:
-            m = collapse_margin(model, values, role, scenario=spec.scenario)
+            m = collapse_margin(model, values, role, scenario=spec.scenario,
+                                seed=int(getattr(result, "seed", 0)))
         except CarespiralError as exc:
             row[f"margin {role}"] = float("nan")
             notes.append(f"no margin for {role}: {exc}")

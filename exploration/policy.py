@@ -32,6 +32,7 @@ from carespiral.exploration.costs import CostModel
 from carespiral.exploration.criteria import COLLAPSE, classify
 from carespiral.exploration.experiments import build_design, needed_outputs
 from carespiral.exploration.spec import ExploreSpec
+from carespiral.exploration.streams import run_on_streams
 from carespiral.results import Result
 
 __all__ = ["Found", "PolicyResult", "optimise", "pareto_search"]
@@ -76,6 +77,7 @@ class _Evaluator:
 
     def __init__(self, model, spec: ExploreSpec, ensemble: pd.DataFrame) -> None:
         self.model, self.spec, self.ensemble = model, spec, ensemble
+        self.seed = spec.seed  # of the model's RANDOM functions
         self.levers = [lv.name for lv in spec.levers]
         self.defaults = np.array([model.parameter(n).default for n in self.levers])
         self.cost_model = CostModel().with_overrides(spec.costs, spec.source or "spec")
@@ -90,15 +92,19 @@ class _Evaluator:
         self.calls = 0
 
     def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        """Per policy (rows of X) and ensemble member: collapse, short- and long-run caseload."""
+        """Per policy (rows of X) and ensemble member: collapse, short- and long-run caseload.
+        Ensemble member j draws the RANDOM stream (seed, j) under every policy (common random
+        numbers), so policies are compared on the same draws and a policy's objectives do not
+        depend on its place in a generation."""
         n_pol, n_ens = len(X), len(self.ensemble)
         batch = pd.concat([self.ensemble] * n_pol, ignore_index=True)
         for j, name in enumerate(self.levers):
             batch[name] = np.repeat(X[:, j], n_ens)
         batch.index = pd.RangeIndex(len(batch), name="run")
         s = self.spec
-        ds = self.model.run_batch(batch, outputs=self.outputs, saveper=s.saveper,
-                       scenario=s.scenario, start=s.start, stop=s.stop, time_step=s.time_step)
+        ds = run_on_streams(self.model, batch, np.tile(np.arange(n_ens), n_pol), self.seed,
+                            outputs=self.outputs, saveper=s.saveper, scenario=s.scenario,
+                            start=s.start, stop=s.stop, time_step=s.time_step)
         self.calls += len(batch)
         regime = classify(ds, s.criteria, batch)["regime"].to_numpy() == COLLAPSE
         t = ds["time"].to_numpy()
@@ -129,10 +135,15 @@ def optimise(
     seed: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> PolicyResult:
-    """Search lever settings for the Pareto front of cost, collapse risk and robust caseload."""
+    """Search lever settings for the Pareto front of cost, collapse risk and robust caseload.
+
+    `seed` (default: the spec's) seeds the ensemble's design, NSGA-II and the model's RANDOM
+    functions (ensemble member j draws the stream (seed, j) under every policy)."""
     from carespiral.pysd_runner import load
 
     t0 = time.perf_counter()
+    if seed is not None:
+        spec = replace(spec, seed=seed)
     model = load(spec.model)
     spec = spec.bind(model)
     if not spec.levers:
@@ -157,7 +168,7 @@ def optimise(
 
     found = pareto_search([(lo, hi)], evaluate, n_obj=3, population=opt.population,
                           generations=opt.generations,
-                          seed=spec.seed if seed is None else seed,
+                          seed=spec.seed,
                           progress=(lambda g: progress(g, opt.generations)) if progress
                           else None)[0]
     X = found.X
@@ -179,7 +190,7 @@ def optimise(
         from carespiral.exploration.resilience import resilience
 
         rec = resilience(model, front[ev.levers], height=1.0, start=24.0, duration=6.0,
-                         stop=spec.stop)
+                         stop=spec.stop, seed=spec.seed)
         front["recovery_months"] = rec.table["recovery_months"].to_numpy()
     front = front.sort_values(["collapse_risk", "cost"], ignore_index=True)
     fb = ev.objectives(base_X, rb)[0]
@@ -191,6 +202,7 @@ def optimise(
     settings = {"population": opt.population, "generations": opt.generations,
                 "ensemble": opt.ensemble, "robustness": opt.robustness, "short_run": opt.short_run,
                 "runs": ev.calls, "seconds": time.perf_counter() - t0, "source": spec.source,
+                "seed": spec.seed,
                 "cost_unit": "£ million a year",
                 "lever_costs": [{"lever": lc.name, "above": lc.above, "below": lc.below,
                                  "basis": lc.basis, "costed": lc.costed}

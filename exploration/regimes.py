@@ -25,6 +25,7 @@ import pandas as pd
 
 from carespiral.errors import CarespiralError
 from carespiral.exploration.criteria import COLLAPSE, SUSTAINABLE, Criterion, outputs_needed
+from carespiral.exploration.streams import run_on_streams
 from carespiral.results import Result
 
 __all__ = ["RegimeMap", "regime_at_end", "shock_map"]
@@ -85,8 +86,12 @@ def shock_map(
     duration: float = 36.0,
     hold: float = 120.0,
     params: Mapping[str, float] | None = None,
+    seed: int = 0,
 ) -> RegimeMap:
-    """Regime of every (param, param2) cell by the shock test (see the module docstring)."""
+    """Regime of every (param, param2) cell by the shock test (see the module docstring).
+
+    `seed`: of the model's RANDOM functions; every run of every cell, undisturbed or shocked,
+    draws the stream (seed, 0), so that a cell's regime depends on its parameters only."""
     from carespiral.pysd_runner.scenario import Input, Scenario
 
     name, name2 = model.parameter(param).name, model.parameter(param2).name
@@ -116,12 +121,15 @@ def shock_map(
     pulse = Scenario(name="shock", title=f"{name} shock",
                      inputs=(Input(name=name, type="pulse", height=float(shock), start=start,
                                    duration=duration),))
-    quiet = model.run_batch(grid, outputs=outputs, stop=stop, backend="auto")
-    shocked = model.run_batch(grid, outputs=outputs, stop=stop, scenario=pulse, backend="auto")
+    same = np.zeros(len(grid), dtype=int)  # one stream for every cell: common random numbers
+    quiet = run_on_streams(model, grid, same, seed, outputs=outputs, stop=stop, backend="auto")
+    shocked = run_on_streams(model, grid, same, seed, outputs=outputs, stop=stop,
+                             scenario=pulse, backend="auto")
     base = regime_at_end(quiet, criteria, grid, hold / 2)
     after = regime_at_end(shocked, criteria, grid, hold / 2)
     regime = np.where(base == COLLAPSE, COLLAPSE, np.where(after == COLLAPSE, "bistable", SUSTAINABLE))
     table = pd.DataFrame({"param": grid[name].to_numpy(), "param2": grid[name2].to_numpy(),
                           "baseline": base, "shocked": after, "regime": regime})
     return RegimeMap(table, model.name, name, name2,
-                     {"height": float(shock), "start": start, "duration": duration, "hold": hold})
+                     {"height": float(shock), "start": start, "duration": duration, "hold": hold,
+                      "seed": seed})

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from carespiral.errors import CarespiralError
+from carespiral.exploration.streams import run_on_streams
 from carespiral.results import Result
 
 __all__ = ["Resilience", "resilience"]
@@ -53,8 +54,13 @@ def resilience(
     output: str | None = None,
     tolerance: float = 0.05,
     stop: float | None = None,
+    seed: int = 0,
 ) -> Resilience:
-    """Recovery after a pulse of `height` on `driver` from `start` for `duration` months."""
+    """Recovery after a pulse of `height` on `driver` from `start` for `duration` months.
+
+    `seed`: of the model's RANDOM functions; every run, undisturbed or shocked, of every policy
+    draws the stream (seed, 0), so a policy's recovery is measured against its own undisturbed
+    run on the same draws and policies are compared on the same draws."""
     from carespiral.pysd_runner.scenario import Input, Scenario
 
     name = model.parameter(driver).name
@@ -68,8 +74,11 @@ def resilience(
     design.index = pd.RangeIndex(len(design), name="run")
     pulse = Scenario(name="shock", inputs=(Input(name=name, type="pulse", height=float(height),
                                                  start=start, duration=duration),))
-    quiet = model.run_batch(design, outputs=[watched], stop=stop, backend="auto")
-    hit = model.run_batch(design, outputs=[watched], stop=stop, scenario=pulse, backend="auto")
+    same = np.zeros(len(design), dtype=int)  # one stream for all: common random numbers
+    quiet = run_on_streams(model, design, same, seed, outputs=[watched], stop=stop,
+                           backend="auto")
+    hit = run_on_streams(model, design, same, seed, outputs=[watched], stop=stop,
+                         scenario=pulse, backend="auto")
     t = quiet["time"].to_numpy()
     a = quiet[watched].transpose("run", "time").to_numpy()
     b = hit[watched].transpose("run", "time").to_numpy()
@@ -89,4 +98,4 @@ def resilience(
     table = pd.concat([design.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
     return Resilience(table, model.name, watched,
                       {"driver": name, "height": height, "start": start, "duration": duration,
-                       "tolerance": tolerance})
+                       "tolerance": tolerance, "seed": seed})

@@ -126,7 +126,7 @@ def compare_pooling(
             fits.append({"origin": origin, "status": "failed", "authorities": 0,
                          "failed": len(failures), "seconds": time.perf_counter() - t0})
             continue
-        stack = AreaStack(cases)
+        stack = AreaStack(cases, seed=seed)
         est = fit_stack(stack, pooling="partial", seed=seed, progress=progress)
         rng = np.random.default_rng(seed + origin)
         for label, e in (("partial", est), ("none", est.unpooled())):

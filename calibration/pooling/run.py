@@ -84,7 +84,7 @@ def fit_cases(cases: Sequence[AreaCase], failures: Sequence[Failure] = (),
               **options) -> AuthoritiesFit:
     """Fit `cases` together (`fit_stack` options pass through) and build the result."""
     labels = labels or {}
-    stack = AreaStack(cases)
+    stack = AreaStack(cases, seed=seed)
     est = fit_stack(stack, pooling=pooling, seed=seed, progress=progress, **options)
     rng = np.random.default_rng(seed + 1)
     draws = est.draws(n_draws, rng)

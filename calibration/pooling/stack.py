@@ -75,7 +75,7 @@ class AreaStack:
     """The areas of `cases` (same model, parameters and scenario) as one batch problem."""
 
     def __init__(self, cases: Sequence[AreaCase], chunk: int = 1500,
-                 engine: str | None = "numba") -> None:
+                 engine: str | None = "numba", seed: int = 0) -> None:
         if not cases:
             raise CarespiralError("no areas to fit")
         self.cases = list(cases)
@@ -89,6 +89,7 @@ class AreaStack:
             if c.problem.names != self.names:
                 raise CarespiralError(f"area {c.name}: fits {c.problem.names}, not {self.names}")
         self.chunk, self.engine = chunk, engine
+        self.seed = seed  # the model's RANDOM functions': see `predict`
         self.n_runs = 0
         self.series_names = list(dict.fromkeys(s.name for c in self.cases
                                                for s in c.problem.series))
@@ -170,7 +171,9 @@ class AreaStack:
                 ) -> list[np.ndarray]:
         """Observed model values of every row: per template, an array (rows x template rows).
 
-        Rows whose run fails for its numbers (`ModelRunError`) are NaN.
+        Rows whose run fails for its numbers (`ModelRunError`) are NaN. Row i draws the
+        model's RANDOM stream (`seed`, i) whatever the chunks (or the halves a failed chunk is
+        run again in).
         """
         from carespiral.pysd_runner.batch.model import TimeInput
 
@@ -192,10 +195,11 @@ class AreaStack:
             inputs = {name: TimeInput(t, vals[:, owner[rows]])
                       for name, (t, vals) in self._inputs.items()}
             options = {"engine": self.engine} if self.engine else {}
+            # rows are consecutive: row i keeps its stream in any chunk or half of one
             ds = self.model.run_batch(frame, outputs=outputs, saveper=step,
                                       scenario=self.scenario, stop=stop,
                                       time_step=self.time_step, backend="auto", inputs=inputs,
-                                      **options)
+                                      seed=self.seed, first_run=int(rows[0]), **options)
             self.n_runs += len(rows)
             from carespiral.data.observe import observe_batch
 

@@ -196,7 +196,7 @@ def _all_areas(spec, method, fit_until, seed, budget, target, scheduler, command
         from carespiral.exploration.authorities import assess_authorities
 
         console.print("margins to collapse of every authority over posterior draws ...")
-        return assess_authorities(fit)
+        return assess_authorities(fit, seed=seed)
 
     table = calibrate_all(spec, method=method, fit_until=fit_until, seed=seed, budget=budget,
                           out=target, scheduler=scheduler, command=command, console=console,

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import typer
 
-from carespiral.cli._common import FORCE, claim_output, console
+from carespiral.cli._common import FORCE, check_seed, claim_output, console
 
 
 def optimise(
     spec: Path = typer.Argument(..., help="Exploration spec with [levers] ranges and [optimise]."),
     out: Path = typer.Option(None, "--out", help="Results folder (default: optimise-<spec name>)."),
     html: bool = typer.Option(False, "--html", help="Also write OUT/report.html."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the ensemble, the search and the "
+                             "model's RANDOM functions (overrides the spec's `seed`)."),
     force: bool = FORCE,
 ) -> None:
     """Search for policies that keep the system out of collapse across the uncertainty ensemble."""
@@ -21,12 +23,13 @@ def optimise(
     from carespiral.exploration import optimise as run_optimise
     from carespiral.exploration import read_spec
 
+    check_seed(seed)
     s = read_spec(spec)
     out = out or Path(f"optimise-{Path(s.source).stem}")
     claim = claim_output(out, force=force, inputs=[s.source, s.posterior])
     with progress_bar() as bar:
         task = bar.add_task(f"NSGA-II on {s.model}", total=s.optimise.generations)
-        res = run_optimise(s, progress=lambda g, n: bar.update(task, completed=min(g, n), total=n))
+        res = run_optimise(s, seed=seed, progress=lambda g, n: bar.update(task, completed=min(g, n), total=n))
     res.save(out)
     # the spec's model (a bundled name or a .mdl path): its child population puts posts in numbers
     ranges = observed_ranges(s.model, out)

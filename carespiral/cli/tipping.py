@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from carespiral.cli._common import FORCE, claim_output, console, parse_sets
+from carespiral.cli._common import FORCE, check_seed, claim_output, console, parse_sets
 from carespiral.errors import CarespiralError
 
 
@@ -67,12 +67,15 @@ def tipping(
     loops: float = typer.Option(None, "--loops", help="Also: which feedback loops dominate a run with --param at this value."),
     out: Path = typer.Option(None, "--out", help="Results folder (default: tipping-MODEL-PARAM)."),
     html: bool = typer.Option(False, "--html", help="Also write OUT/report.html."),
+    seed: int = typer.Option(0, "--seed", help="Regime map: seed of the model's RANDOM "
+                             "functions (every cell draws the same numbers)."),
     force: bool = FORCE,
 ) -> None:
     """Find tipping points: continuation of equilibria (folds) and up/down sweeps (hysteresis)."""
     from carespiral.exploration import continuation, default_criteria, read_spec, sweep
     from carespiral.pysd_runner import load
 
+    check_seed(seed)
     m = load(model)
     name = m.parameter(param).name
     lo, hi = _range(range_, m, name, "--range")
@@ -120,7 +123,8 @@ def tipping(
         with estimated(f"regime map: {points * points2} cells, each with and without a shock",
                        None):
             found = shock_map(m, name, values, name2, np.linspace(lo2, hi2, points2), criteria,
-                              shock=height, duration=shock_months, hold=hold, params=fixed)
+                              shock=height, duration=shock_months, hold=hold, params=fixed,
+                              seed=seed)
         found.save(out / "regime_map")
         typer.echo(found.thresholds().to_string(index=False))
     else:
