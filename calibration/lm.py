@@ -2,9 +2,18 @@
 
 Profiles need dozens of small re-fits (one per grid point and parameter). Done one after the
 other, each model call would run a single parameter set; here every re-fit advances together, so
-each iteration is one `run_batch` call over (points x (parameters + 1)) runs: the trial point of
-every fit and its forward-difference Jacobian. A fit's step is accepted when its cost falls (and
-its damping relaxed), otherwise rejected (and its damping raised), independently of the others.
+each iteration is one `run_batch` call over the trial point of every fit still running and its
+forward-difference Jacobian (one run per coordinate that fit may move). A fit's step is accepted
+when its cost falls (and its damping relaxed), otherwise rejected (and its damping raised),
+independently of the others.
+
+Bounds: a coordinate at a bound of the unit cube whose gradient points out of the cube is held
+there for the step (the step of the others is solved without it), so one parameter pressing on
+its bound does not stall the rest, as clipping the full step would.
+
+A fit stops (and leaves the batch) when the step the Gauss-Newton model promises would gain less
+than `tol` in cost (the half sum of squares: the negative log-posterior's units), when its
+damping has grown past any use, or after `iterations` steps.
 """
 
 from __future__ import annotations
@@ -13,54 +22,103 @@ import numpy as np
 
 __all__ = ["batched_lm"]
 
+_LAM_MAX = 1e7
+
 
 def batched_lm(problem, u0: np.ndarray, free: np.ndarray, scales, iterations: int = 15,
-               h: float = 1e-5) -> np.ndarray:
+               h: float = 1e-5, tol: float = 1e-4, info: dict | None = None) -> np.ndarray:
     """Minimise the half sum of squared residuals from each row of `u0` (unit cube).
 
-    free: boolean mask (points x k) of the coordinates each fit may move. Returns the final
-    points (points x k), never outside the cube.
+    scales: the series' nuisance values (`Problem.scales`), fixed for every fit; or None: each
+    fit's own at its current point, re-estimated at every step, so that what is minimised is
+    the negative log-posterior with them profiled out (`Problem.profiled_residuals`).
+    free: boolean mask (points x k) of the coordinates each fit may move. tol: stop a fit when
+    its next step is predicted to gain less than this in cost (0: always take `iterations`
+    steps). Returns the final points (points x k), never outside the cube. info: a dict that
+    receives `iterations` (steps each fit took) and `converged` (whether each stopped by `tol`).
     """
     u = np.clip(np.asarray(u0, dtype=float), 0.0, 1.0).copy()
     free = np.asarray(free, dtype=bool)
     n, k = u.shape
     lam = np.full(n, 1e-2)
     cost = np.full(n, np.inf)
-    J = None
-    r = None
+    J = np.zeros((n, k, 0))
+    r = np.zeros((n, 0))
     trial = u.copy()
-    for _ in range(iterations + 1):
-        steps = np.where(trial + h <= 1.0, h, -h)
-        pts = np.repeat(trial[:, None, :], k + 1, axis=1)  # n x (k+1) x k
-        for j in range(k):
-            pts[:, j + 1, j] += steps[:, j]
-        res = problem.residuals(problem.from_unit(pts.reshape(-1, k)), scales)
-        res = res.reshape(n, k + 1, -1)
-        r_trial = res[:, 0, :]
-        c_trial = 0.5 * np.sum(r_trial**2, axis=1)
-        better = c_trial < cost
-        J_trial = (res[:, 1:, :] - r_trial[:, None, :]) / steps[:, :, None]  # n x k x m
-        J_trial = np.where(free[:, :, None], J_trial, 0.0)
-        if J is None:
-            J, r = J_trial, r_trial
-        u[better] = trial[better]
-        cost[better] = c_trial[better]
-        J[better] = J_trial[better]
-        r[better] = r_trial[better]
-        lam = np.where(better, lam / 3.0, lam * 4.0)
-        # next trial step for every fit from its current best point
-        JtJ = np.einsum("nkm,nlm->nkl", J, J)
-        g = np.einsum("nkm,nm->nk", J, r)
-        trial = u.copy()
-        for i in range(n):
-            f = free[i]
+    active = np.ones(n, dtype=bool)
+    done = np.zeros(n, dtype=bool)
+    steps_taken = np.zeros(n, dtype=int)
+    for it in range(iterations + 1):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        # the runs: each active fit's trial point, then one step along each of its free axes
+        steps = np.where(trial[idx] + h <= 1.0, h, -h)
+        rows, owner, axis = [trial[idx]], [], []
+        for a, i in enumerate(idx):
+            for j in np.flatnonzero(free[i]):
+                p = trial[i].copy()
+                p[j] += steps[a, j]
+                rows.append(p[None, :])
+                owner.append(a)
+                axis.append(j)
+        pts = np.vstack(rows)
+        if scales is None:  # each fit's nuisance values at its trial point; cost -logpost
+            own = np.concatenate([np.arange(idx.size), np.asarray(owner, dtype=int)])
+            res, lp = problem.profiled_residuals(problem.from_unit(pts), own)
+            c_trial = -lp[: idx.size]
+        else:
+            res = problem.residuals(problem.from_unit(pts), scales)
+            c_trial = 0.5 * np.sum(res[: idx.size] ** 2, axis=1)
+        m = res.shape[1]
+        if J.shape[2] != m:
+            J, r = np.zeros((n, k, m)), np.zeros((n, m))
+        r_trial = res[: idx.size]
+        c_trial = np.where(np.isfinite(c_trial), c_trial, np.inf)
+        J_trial = np.zeros((idx.size, k, m))
+        if owner:
+            owner_a, axis_a = np.array(owner), np.array(axis)
+            J_trial[owner_a, axis_a] = ((res[idx.size:] - r_trial[owner_a])
+                                        / steps[owner_a, axis_a][:, None])
+        better = c_trial < cost[idx]
+        acc = idx[better]
+        u[acc] = trial[acc]
+        cost[acc] = c_trial[better]
+        J[acc] = J_trial[better]
+        r[acc] = r_trial[better]
+        lam[idx] = np.where(better, lam[idx] / 3.0, lam[idx] * 4.0)
+        if it == iterations:
+            break
+        steps_taken[idx] += 1
+        # next trial step for every active fit from its current best point
+        Ji, ri = J[idx], r[idx]
+        JtJ = np.einsum("akm,alm->akl", Ji, Ji)
+        g = np.einsum("akm,am->ak", Ji, ri)
+        for a, i in enumerate(idx):
+            if not np.isfinite(cost[i]):
+                active[i] = False  # no finite start: nothing to descend from
+                continue
+            f = free[i] & ~(((u[i] <= 0.0) & (g[a] > 0)) | ((u[i] >= 1.0) & (g[a] < 0)))
             if not f.any():
+                active[i], done[i] = False, True
                 continue
-            A = JtJ[i][np.ix_(f, f)]
-            A = A + lam[i] * np.diag(np.diag(A) + 1e-12)
+            A = JtJ[a][np.ix_(f, f)]
             try:
-                delta = -np.linalg.solve(A, g[i][f])
+                delta = -np.linalg.solve(A + lam[i] * np.diag(np.diag(A) + 1e-12), g[a][f])
+                if tol > 0:  # what an undamped step would gain, by the Gauss-Newton model
+                    gn = np.linalg.lstsq(A, -g[a][f], rcond=1e-12)[0]
+                    gain = -(g[a][f] @ gn + 0.5 * gn @ A @ gn)
+                    if gain < tol:
+                        active[i], done[i] = False, True
+                        continue
             except np.linalg.LinAlgError:
+                active[i] = False
                 continue
+            if lam[i] > _LAM_MAX:
+                active[i] = False
+                continue
+            trial[i] = u[i]
             trial[i, f] = np.clip(u[i, f] + delta, 0.0, 1.0)
+    if info is not None:
+        info["iterations"], info["converged"] = steps_taken, done
     return u

@@ -58,6 +58,10 @@ class Problem:
     stop: float | None = None
     time_step: float | None = None
     backend: str = "auto"  # Model.run_batch's: auto (batch backend, PySD if it refuses) | pysd
+    # the batch backend's engine: "fast" is numba for every batch when numba compiles the model
+    # (the same numbers as numpy; a batch costs a tenth of numpy's fixed cost per time step, which
+    # dominates the small batches of an optimiser), else numpy; or "numpy" | "numba" | "auto"
+    engine: str = "fast"
     inputs: Mapping[str, pd.Series] = field(default_factory=dict)  # drivers over model time
     notes: tuple[str, ...] = ()  # what the set-up did (drivers, events left out), for reports
     on_batch: Callable[[int], None] | None = None
@@ -118,11 +122,29 @@ class Problem:
                   stop=stop or self.stop, time_step=self.time_step)
         if self.inputs:
             kw["inputs"] = dict(self.inputs)
-        ds = model.run_batch(frame, backend=self.backend, **kw)
+        ds = self._run(frame, kw)
         self.n_runs += len(frame)
         if self.on_batch is not None:
             self.on_batch(len(frame))
         return ds
+
+    def _run(self, frame: pd.DataFrame, kw: dict):
+        engine = self.engine
+        if self.backend == "pysd" or engine not in ("fast", "numpy", "numba", "auto"):
+            if engine not in ("fast", "numpy", "numba", "auto"):
+                raise ValueError(f"unknown engine {engine!r}: fast, numpy, numba or auto")
+            return self.model.run_batch(frame, backend=self.backend, **kw)
+        if engine == "fast":
+            from carespiral.pysd_runner.batch import numba_engine
+
+            if not numba_engine.available():
+                self.engine = engine = "numpy"
+            else:
+                try:
+                    return self.model.run_batch(frame, backend=self.backend, engine="numba", **kw)
+                except numba_engine.NumbaUnavailableError:
+                    self.engine = engine = "numpy"  # numba cannot compile this model
+        return self.model.run_batch(frame, backend=self.backend, engine=engine, **kw)
 
     def simulate(self, theta: np.ndarray, series: Sequence[SeriesObs] | None = None,
                  stop: float | None = None) -> list[np.ndarray]:
@@ -134,8 +156,7 @@ class Problem:
             return out
         try:
             ds = self.trajectories(theta, stop=stop, series=series)
-            for j, s in enumerate(series):
-                out[j] = observe_runs(s, ds, self.model)
+            out = _observe_all(series, ds, self.model)
         except (ModelRunError, ArithmeticError):
             # only a run that fails for its numbers (division by zero, overflow at these
             # values) scores -inf; anything else is a bug or a set-up mistake and is raised
@@ -204,6 +225,45 @@ class Problem:
             parts.append((np.sign(theta[:, j] - mode) * np.sqrt(2 * np.maximum(d, 0)))[:, None])
         return np.concatenate(parts, axis=1)
 
+    def profiled_residuals(self, theta: np.ndarray, owner: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray]:
+        """Residuals of every row of `theta` at the nuisance values (error scales and
+        autocorrelations, at their maximum-likelihood values) of row `owner[i]`, and the
+        log-posterior of every owning row (those values profiled out, as `logpost` does; NaN
+        for the other rows).
+
+        A row that owns itself (`owner[i] == i`) gets its own nuisance values: at such a row the
+        residuals' half sum of squares has the gradient of the negative log-posterior, so a
+        Gauss-Newton step on them climbs the profiled posterior, not a fixed-scale one. Rows
+        outside the bounds or whose runs fail have log-posterior -inf.
+        """
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        owner = np.asarray(owner, dtype=int)
+        ok = self.inside(theta)
+        preds = [np.full((len(theta), len(s)), np.nan) for s in self.series]
+        if ok.any():
+            for j, m in enumerate(self.simulate(theta[ok])):
+                preds[j][ok] = m
+        heads = np.unique(owner)
+        lp = np.full(len(theta), np.nan)
+        lp[heads] = self.logprior(theta[heads]) + self.loglik_of([m[heads] for m in preds])
+        lp[heads] = np.where(ok[heads] & np.isfinite(lp[heads]), lp[heads], -np.inf)
+        parts = []
+        for s, m in zip(self.series, preds, strict=True):
+            fits = dict(zip(heads.tolist(), _error_fits(s, m[heads]), strict=True))
+            r = np.empty_like(m)
+            for h, fit in fits.items():
+                rows = owner == h
+                r[rows] = deviance_residuals(s.values, m[rows], s.error, fit)
+            parts.append(np.sqrt(s.weight) * r)
+        for j, p in enumerate(self.parameters):
+            mode = p.prior.mode()
+            with np.errstate(invalid="ignore"):
+                d = p.prior.logpdf(np.array([mode]))[0] - p.prior.logpdf(theta[:, j])
+            d = np.where(np.isfinite(d), d, 0.0)
+            parts.append((np.sign(theta[:, j] - mode) * np.sqrt(2 * np.maximum(d, 0)))[:, None])
+        return np.concatenate(parts, axis=1), lp
+
     def predictive(self, theta_draws: np.ndarray, rng: np.random.Generator,
                    series: Sequence[SeriesObs] | None = None,
                    scales: Sequence[ErrorFit | float] | None = None,
@@ -217,3 +277,57 @@ class Problem:
         return [sample_noise(rng, m, s.error, sc) for s, m, sc in zip(series, preds, scales,
                                                                        strict=True)]
 
+
+
+def _error_fits(s: SeriesObs, m: np.ndarray) -> list[ErrorFit]:
+    """`fit_error` of each row of model values `m` at once (a unit scale for a row that cannot
+    be scored: non-finite, or not positive for a lognormal or negative-binomial series)."""
+    from carespiral.calibration.errors_model import _best_size, _gaussian
+
+    out = [ErrorFit(1.0)] * len(m)
+    ok = np.all(np.isfinite(m), axis=1)
+    if s.error in ("lognormal", "negbin"):
+        ok &= np.all(m > 0, axis=1)
+    rows = np.flatnonzero(ok)
+    if rows.size == 0:
+        return out
+    if s.error in ("normal", "lognormal"):
+        _, sc, rho = _gaussian(np.asarray(s.values, dtype=float), m[rows], s.error, s.ar1)
+        fits = [ErrorFit(float(a), float(b)) for a, b in zip(sc, rho, strict=True)]
+    elif s.dispersion is not None:
+        fits = [ErrorFit(float(s.dispersion))] * rows.size
+    else:
+        size = _best_size(np.asarray(s.values, dtype=float), m[rows])[0]
+        fits = [ErrorFit(float(a)) for a in size]
+    for i, f in zip(rows, fits, strict=True):
+        out[i] = f
+    return out
+
+
+def _observe_all(series: Sequence[SeriesObs], ds, model) -> list[np.ndarray]:
+    """`observe_runs` of every series (runs x observations each), the series that share an
+    explicit role mapping (most often none) observed in one call: each published row is read
+    on its own, so the values are those of one call per series, but the dates are converted to
+    model time once per batch instead of once per series (that conversion was about a third of
+    a small batch's cost)."""
+    from carespiral.data.observe import observe_batch
+
+    out: list[np.ndarray] = [np.empty(0)] * len(series)
+    groups: dict[tuple, list[int]] = {}
+    for j, s in enumerate(series):
+        key = (tuple(sorted(dict(s.roles).items())), tuple(s.rows.columns))
+        groups.setdefault(key, []).append(j)
+    for (roles, _), members in groups.items():
+        if len(members) == 1:
+            j = members[0]
+            out[j] = observe_runs(series[j], ds, model)
+            continue
+        rows = pd.concat([series[j].rows for j in members], ignore_index=True)
+        needs = list(dict.fromkeys(v for j in members for v in series[j].needs))
+        values = observe_batch(ds[needs], rows, model, roles=dict(roles)).to_numpy().T
+        at = 0
+        for j in members:
+            n = len(series[j].rows)
+            out[j] = values[:, at:at + n]
+            at += n
+    return out

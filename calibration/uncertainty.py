@@ -5,9 +5,9 @@ every stencil point in one batch. Its inverse is the Laplace covariance; a Hessi
 positive definite means some direction is flat and is reported as such (the affected intervals
 are NaN, never invented).
 
-A profile fixes one parameter on a grid and re-fits the others (Levenberg-Marquardt, all grid
-points of all parameters in the same model batches). The 95% profile interval is where the log-posterior stays within 1.92 of its
-maximum. A parameter whose profile never drops by 1.92 inside its bounds is `flat` (the data
+A profile fixes one parameter at a series of values walking out from the optimum and re-fits
+the others at each (Levenberg-Marquardt, every parameter's walk in the same model batches). The
+95% profile interval is where the log-posterior stays within 1.92 of its maximum. A parameter whose profile never drops by 1.92 inside its bounds is `flat` (the data
 do not identify it); one that drops on one side only is `one-sided`.
 """
 
@@ -121,41 +121,79 @@ def correlation(cov_or_draws: np.ndarray, names: list[str], draws: bool = False)
     return pd.DataFrame(np.atleast_2d(c), index=names, columns=names)
 
 
-def profile(problem, theta: np.ndarray, sd: np.ndarray | None = None, points: int = 9,
-            iterations: int = 12) -> pd.DataFrame:
-    """Profile log-posterior of each parameter: columns parameter, value, logpost, delta.
+def profile(problem, theta: np.ndarray, sd: np.ndarray | None = None, max_points: int = 8,
+            iterations: int = 25, tol: float = 1e-3, reach: float = 4.0) -> pd.DataFrame:
+    """Profile log-posterior of each parameter: columns parameter, value, logpost, delta, and
+    converged (whether the re-fit at that value met its tolerance).
 
-    Each parameter gets `points` values within 4 Laplace sds of the optimum (its whole range
-    when the sd is unknown) plus its two bounds; all re-fits run together (`batched_lm`).
+    Each parameter is walked from the optimum towards both bounds; at every value the others are
+    re-fitted (Levenberg-Marquardt on the posterior with the error scales profiled out, started
+    from the previous value's re-fit moved along the line through the last two). The steps are
+    sized from the drop seen so far, as a quadratic would give about one unit more, so a steep
+    profile gets short steps and a flat one long ones; a walk stops once the drop passes `reach`
+    (beyond the 95% line, 1.92), at its bound, or after `max_points` values. All walks advance
+    together: each round of values is one set of `batched_lm` batches.
     """
     from carespiral.calibration.lm import batched_lm
 
     theta = np.asarray(theta, dtype=float)
+    k = problem.k
     lp_best = float(problem.logpost(theta)[0])
-    scales = problem.scales(theta)
     u_best = problem.to_unit(theta)
-    starts, free, labels = [], [], []
-    for i, p in enumerate(problem.parameters):
-        width = 4 * sd[i] if sd is not None and np.isfinite(sd[i]) and sd[i] > 0 else np.inf
-        lo, hi = max(p.lower, theta[i] - width), min(p.upper, theta[i] + width)
-        grid = np.unique(np.concatenate([np.linspace(lo, hi, points), [p.lower, p.upper]]))
-        for x in grid:
-            u = u_best.copy()
-            u[i] = (x - p.lower) / (p.upper - p.lower)
-            mask = np.ones(problem.k, dtype=bool)
+    span = problem.upper - problem.lower
+    walks = []  # per (parameter, side): positions (distance from the optimum, unit) and fits
+    for i in range(k):
+        s_u = sd[i] / span[i] if sd is not None and np.isfinite(sd[i]) and sd[i] > 0 else 0.05
+        step = float(np.clip(s_u, 1e-4, 0.25))
+        for side in (-1.0, 1.0):
+            room = u_best[i] if side < 0 else 1.0 - u_best[i]
+            if room <= 1e-9:
+                continue  # the optimum is on this bound
+            walks.append({"i": i, "side": side, "room": room, "next": min(step, room),
+                          "t": [0.0], "u": [u_best.copy()], "d": [0.0], "open": True})
+    rows = []
+    for _ in range(max_points):
+        live = [w for w in walks if w["open"]]
+        if not live:
+            break
+        starts, free = [], []
+        for w in live:
+            i, t_next = w["i"], w["next"]
+            u = w["u"][-1].copy()
+            if len(w["t"]) > 1:  # predictor: the re-fitted others move on along their line
+                f = (t_next - w["t"][-1]) / (w["t"][-1] - w["t"][-2])
+                u = np.clip(u + f * (w["u"][-1] - w["u"][-2]), 0.0, 1.0)
+            u[i] = u_best[i] + w["side"] * t_next
+            mask = np.ones(k, dtype=bool)
             mask[i] = False
             starts.append(u)
             free.append(mask)
-            labels.append((p.name, x))
-    u = batched_lm(problem, np.array(starts), np.array(free), scales, iterations=iterations)
-    lp = problem.logpost(problem.from_unit(u))
-    df = pd.DataFrame({"parameter": [a for a, _ in labels], "value": [b for _, b in labels],
-                       "logpost": lp})
-    best_rows = pd.DataFrame({"parameter": problem.names, "value": theta, "logpost": lp_best})
+        info: dict = {}
+        u = batched_lm(problem, np.array(starts), np.array(free), None, iterations=iterations,
+                       tol=tol, info=info)
+        lp = problem.logpost(problem.from_unit(u))
+        for a, w in enumerate(live):
+            i, t = w["i"], w["next"]
+            d = lp_best - float(lp[a])
+            w["t"].append(t)
+            w["u"].append(u[a])
+            w["d"].append(d)
+            rows.append((problem.names[i], float(problem.from_unit(u[a])[i]), float(lp[a]),
+                         bool(info["converged"][a])))
+            if d >= reach or t >= w["room"] - 1e-12:
+                w["open"] = False
+                continue
+            # next distance: where a parabola through the optimum and this point drops by one
+            # more unit (at least 1.25 and at most 3 times this distance)
+            grow = np.sqrt((max(d, 0.0) + 1.0) / d) if d > 0 else 3.0
+            w["next"] = min(t * float(np.clip(grow, 1.25, 3.0)), w["room"])
+    df = pd.DataFrame(rows, columns=["parameter", "value", "logpost", "converged"])
+    best_rows = pd.DataFrame({"parameter": problem.names, "value": theta, "logpost": lp_best,
+                              "converged": True})
     df = pd.concat([df, best_rows], ignore_index=True)
     df = df.sort_values(["parameter", "value"], ignore_index=True)
     df["delta"] = lp_best - df["logpost"]
-    return df
+    return df[["parameter", "value", "logpost", "delta", "converged"]]
 
 
 def profile_summary(prof: pd.DataFrame, problem) -> pd.DataFrame:
