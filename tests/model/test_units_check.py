@@ -117,7 +117,9 @@ def test_cli_check_exit_codes(planted):
 def test_a_unit_mistake_planted_in_the_main_model_is_found(tmp_path):
     """The check really reads the main model: one wrong unit there yields findings naming it."""
     text = get_entry("collapse_spiral").path.read_text(encoding="utf-8")
-    wrong = text.replace("Open Cases+CP Plans\n", "Open Cases+CP Plans Ended\n", 1)
+    # a flow (children a month) added to a stock; Desired Assessments, a stock over a constant, makes
+    # no simultaneous equation (CP Plans Ended now does, through Workload Pressure: B6)
+    wrong = text.replace("Open Cases+CP Plans\n", "Open Cases+Desired Assessments\n", 1)
     assert wrong != text
     path = tmp_path / "collapse_spiral.mdl"
     path.write_text(wrong, encoding="utf-8")
