@@ -272,18 +272,21 @@ class Model:
         time_step: float | None = None,
         saveper: float | None = None,
         outputs: Sequence[str] | None = None,
+        seed: int | None = None,
     ) -> pd.DataFrame:
         """Run once and return the outputs by model time (plus a `date` column if dated).
 
         `params` maps names (Vensim, Python or role) to numbers or to pandas Series indexed by
         model time; they override the scenario's values. Nothing carries over to the next run.
+        `seed` fixes the draws of the model's RANDOM functions (PySD's own generator, so they
+        differ from the batch engines' draws for the same seed); None leaves them unseeded.
         """
         grid = self.time_grid(start, stop, time_step, saveper)
         columns = [self.resolve(o) for o in outputs] if outputs else None
         self._check_size(grid, len(columns) if columns else len(self.variables))
         sc = self.scenario(scenario) if scenario is not None else None
         values = self._run_values(params, sc, grid)
-        df = self._simulate(values, grid, columns)
+        df = self._simulate(values, grid, columns, seed)
         if self.start_date is not None:
             df.insert(0, "date", months_to_dates(df.index.to_numpy(), self.start_date))
         return df
@@ -316,10 +319,12 @@ class Model:
         position of the first row in a larger ensemble run in pieces, so that the pieces draw
         what one call with every row would (both whole numbers from 0). `backend="pysd"` runs
         PySD once per row: the reference (options: `progress`, `inputs`, `period`,
-        `period_offset`, `check_bounds`). `backend="auto"` uses the batch backend and falls back
-        to PySD for a model the batch backend refuses (`UnsupportedConstructError`); the
-        options that only steer the batch backend (`chunk_size`, `scheduler`, `engine`, `seed`,
-        `first_run`) are then not used (PySD draws from its own generator). Every backend returns the same layout, with per-run blow-up flags.
+        `period_offset`, `check_bounds`, `seed`, `first_run`; row i seeds PySD's own generator
+        with (seed, first_run + i), so its draws are reproducible but not the batch engines').
+        `backend="auto"` uses the batch backend and falls back to PySD for a model the batch
+        backend refuses (`UnsupportedConstructError`); the options that only steer the batch
+        backend (`chunk_size`, `scheduler`, `engine`) are then not used. Every backend returns
+        the same layout, with per-run blow-up flags.
         """
         kw = dict(outputs=outputs, saveper=saveper, scenario=scenario, start=start, stop=stop,
                   time_step=time_step, reduce=reduce)
@@ -418,12 +423,13 @@ class Model:
         return values
 
     def _simulate(self, values: Mapping[str, Any], grid: TimeGrid,
-                  columns: Sequence[str] | None) -> pd.DataFrame:
+                  columns: Sequence[str] | None,
+                  seed: int | Sequence[int] | None = None) -> pd.DataFrame:
         """One PySD run from the model as written; nothing carries over to the next run."""
         pm = self._pysd
         pm.reload()  # PySD keeps parameters and control values between runs; start clean
         try:
-            with self._explained(), warnings.catch_warnings():
+            with self._explained(), warnings.catch_warnings(), _pysd_seed(seed):
                 # Time-series inputs replace constants on purpose; PySD warns each time.
                 warnings.filterwarnings("ignore", message="Replacing a constant value")
                 df = pm.run(
@@ -441,8 +447,25 @@ class Model:
         return df
 
 
-_PYSD_OPTIONS = frozenset({"progress", "inputs", "period", "period_offset", "check_bounds"})
-_BATCH_ONLY = frozenset({"chunk_size", "scheduler", "engine", "seed", "first_run"})
+_PYSD_OPTIONS = frozenset({"progress", "inputs", "period", "period_offset", "check_bounds",
+                           "seed", "first_run"})
+_BATCH_ONLY = frozenset({"chunk_size", "scheduler", "engine"})
+
+
+@contextlib.contextmanager
+def _pysd_seed(seed: int | Sequence[int] | None) -> Iterator[None]:
+    """PySD's RANDOM functions draw from numpy's global generator: seed it for one run and put
+    back the caller's state afterwards, so that seeding a run changes nothing outside it."""
+    if seed is None:
+        yield
+        return
+    state = np.random.get_state()
+    # the legacy generator takes 32-bit words; a SeedSequence maps any whole numbers to them
+    np.random.seed(np.random.SeedSequence(seed).generate_state(4))
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def _as_number(name: str, v: Any) -> float:

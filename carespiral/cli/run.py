@@ -11,6 +11,7 @@ from rich.table import Table
 
 from carespiral.cli._common import (
     FORCE,
+    check_seed,
     console,
     output_file,
     parse_sets,
@@ -33,11 +34,15 @@ def run(
     outputs: str = typer.Option(None, "--outputs", help="Comma-separated outputs (names or roles)."),
     out: Path = typer.Option(None, "--out", help="Write results to FILE.csv or FILE.parquet."),
     html: Path = typer.Option(None, "--html", help="Write a self-contained plotly page."),
+    seed: int = typer.Option(
+        0, "--seed", help="Seed of the model's RANDOM functions (every scenario draws the same "
+                          "numbers, so differences come from the scenarios)."),
     force: bool = FORCE,
 ) -> None:
     """Run a model and write its outputs over time (one run per scenario)."""
     from carespiral.pysd_runner import load
 
+    check_seed(seed)
     inputs = [model, *(scenario or [])]
     output_file(out, "--out", suffixes=(".csv", ".parquet"), force=force, inputs=inputs)
     output_file(html, "--html", suffixes=(".html", ".htm"), force=force, inputs=inputs)
@@ -51,7 +56,7 @@ def run(
         m.parameter(name)  # fail on a bad name before running
     scenarios = [m.scenario(s) for s in scenario] if scenario else [None]
     runs, shocks, children = _run_all(m, scenarios, params, names, start, stop, time_step,
-                                      saveper)
+                                      saveper, seed)
     # people read scenario titles ("Heavy compliance"); the table written keeps the names
     titles = {sc.name: sc.title or sc.name for sc in scenarios if sc is not None}
     shown = {titles.get(k, k): df for k, df in runs.items()}
@@ -92,7 +97,7 @@ def run(
                                                              ranges, shown_children or None))
 
 
-def _run_all(m, scenarios, params, names, start, stop, time_step, saveper
+def _run_all(m, scenarios, params, names, start, stop, time_step, saveper, seed
              ) -> tuple[dict[str, pd.DataFrame], list[tuple[float, str]], dict[str, float]]:
     """One run per scenario under a bar with a time estimate (a short pilot run times the
     first; later runs take the first's time). Also the child population of each run."""
@@ -107,7 +112,8 @@ def _run_all(m, scenarios, params, names, start, stop, time_step, saveper
     took: float | None = None
     for k, sc in enumerate(scenarios, 1):
         label = sc.name if sc is not None else "default"
-        kw = dict(params=params, scenario=sc, start=start, time_step=time_step, saveper=saveper)
+        kw = dict(params=params, scenario=sc, start=start, time_step=time_step, saveper=saveper,
+                  seed=seed)
         if took is None:
             with console.status(f"timing a short run of {m.name}"):
                 took = pilot_seconds(lambda months, kw=kw: m.run(
