@@ -18,6 +18,8 @@ damping has grown past any use, or after `iterations` steps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 __all__ = ["batched_lm"]
@@ -26,19 +28,27 @@ _LAM_MAX = 1e7
 
 
 def batched_lm(problem, u0: np.ndarray, free: np.ndarray, scales, iterations: int = 15,
-               h: float = 1e-5, tol: float = 1e-4, info: dict | None = None) -> np.ndarray:
+               h: float = 1e-5, tol: float = 1e-4, info: dict | None = None,
+               restart: Callable[[int, np.ndarray, bool, float],
+                                 tuple[np.ndarray, np.ndarray] | None] | None = None
+               ) -> np.ndarray:
     """Minimise the half sum of squared residuals from each row of `u0` (unit cube).
 
     scales: the series' nuisance values (`Problem.scales`), fixed for every fit; or None: each
     fit's own at its current point, re-estimated at every step, so that what is minimised is
     the negative log-posterior with them profiled out (`Problem.profiled_residuals`).
-    free: boolean mask (points x k) of the coordinates each fit may move. tol: stop a fit when
-    its next step is predicted to gain less than this in cost (0: always take `iterations`
-    steps). Returns the final points (points x k), never outside the cube. info: a dict that
-    receives `iterations` (steps each fit took) and `converged` (whether each stopped by `tol`).
+    free: boolean mask (points x k) of the coordinates each fit may move. iterations: the steps
+    one fit may take. tol: stop a fit when its next step is predicted to gain less than this in
+    cost (0: always take `iterations` steps). restart: called as `restart(row, point,
+    converged, cost)` when the fit in a row stops (cost: its final cost, -logpost
+    when `scales` is None); it may return a new (start, free mask) for that
+    row, which then starts at once in the same batches as the fits still running (so a chain of
+    fits, each started from the last one's answer, costs the batches of its own steps only).
+    Returns the final points (points x k), never outside the cube. info: a dict that receives
+    `iterations` (steps each row's last fit took) and `converged` (whether it stopped by `tol`).
     """
     u = np.clip(np.asarray(u0, dtype=float), 0.0, 1.0).copy()
-    free = np.asarray(free, dtype=bool)
+    free = np.asarray(free, dtype=bool).copy()
     n, k = u.shape
     lam = np.full(n, 1e-2)
     cost = np.full(n, np.inf)
@@ -48,10 +58,18 @@ def batched_lm(problem, u0: np.ndarray, free: np.ndarray, scales, iterations: in
     active = np.ones(n, dtype=bool)
     done = np.zeros(n, dtype=bool)
     steps_taken = np.zeros(n, dtype=int)
-    for it in range(iterations + 1):
+
+    def stop(i: int, converged: bool) -> None:
+        active[i], done[i] = False, converged
+        nxt = restart(i, u[i].copy(), converged, float(cost[i])) if restart is not None else None
+        if nxt is not None:
+            u[i] = trial[i] = np.clip(np.asarray(nxt[0], dtype=float), 0.0, 1.0)
+            free[i] = np.asarray(nxt[1], dtype=bool)
+            lam[i], cost[i], steps_taken[i] = 1e-2, np.inf, 0
+            active[i], done[i] = True, False
+
+    while active.any():
         idx = np.flatnonzero(active)
-        if idx.size == 0:
-            break
         # the runs: each active fit's trial point, then one step along each of its free axes
         steps = np.where(trial[idx] + h <= 1.0, h, -h)
         rows, owner, axis = [trial[idx]], [], []
@@ -87,20 +105,17 @@ def batched_lm(problem, u0: np.ndarray, free: np.ndarray, scales, iterations: in
         J[acc] = J_trial[better]
         r[acc] = r_trial[better]
         lam[idx] = np.where(better, lam[idx] / 3.0, lam[idx] * 4.0)
-        if it == iterations:
-            break
-        steps_taken[idx] += 1
         # next trial step for every active fit from its current best point
         Ji, ri = J[idx], r[idx]
         JtJ = np.einsum("akm,alm->akl", Ji, Ji)
         g = np.einsum("akm,am->ak", Ji, ri)
         for a, i in enumerate(idx):
             if not np.isfinite(cost[i]):
-                active[i] = False  # no finite start: nothing to descend from
+                stop(i, False)  # no finite start: nothing to descend from
                 continue
             f = free[i] & ~(((u[i] <= 0.0) & (g[a] > 0)) | ((u[i] >= 1.0) & (g[a] < 0)))
             if not f.any():
-                active[i], done[i] = False, True
+                stop(i, True)
                 continue
             A = JtJ[a][np.ix_(f, f)]
             try:
@@ -109,14 +124,15 @@ def batched_lm(problem, u0: np.ndarray, free: np.ndarray, scales, iterations: in
                     gn = np.linalg.lstsq(A, -g[a][f], rcond=1e-12)[0]
                     gain = -(g[a][f] @ gn + 0.5 * gn @ A @ gn)
                     if gain < tol:
-                        active[i], done[i] = False, True
+                        stop(i, True)
                         continue
             except np.linalg.LinAlgError:
-                active[i] = False
+                stop(i, False)
                 continue
-            if lam[i] > _LAM_MAX:
-                active[i] = False
+            if lam[i] > _LAM_MAX or steps_taken[i] >= iterations:
+                stop(i, False)
                 continue
+            steps_taken[i] += 1
             trial[i] = u[i]
             trial[i, f] = np.clip(u[i, f] + delta, 0.0, 1.0)
     if info is not None:

@@ -121,8 +121,8 @@ def correlation(cov_or_draws: np.ndarray, names: list[str], draws: bool = False)
     return pd.DataFrame(np.atleast_2d(c), index=names, columns=names)
 
 
-def profile(problem, theta: np.ndarray, sd: np.ndarray | None = None, max_points: int = 8,
-            iterations: int = 25, tol: float = 1e-3, reach: float = 4.0) -> pd.DataFrame:
+def profile(problem, theta: np.ndarray, sd: np.ndarray | None = None, max_points: int = 12,
+            iterations: int = 40, tol: float = 1e-3, reach: float = 3.0) -> pd.DataFrame:
     """Profile log-posterior of each parameter: columns parameter, value, logpost, delta, and
     converged (whether the re-fit at that value met its tolerance).
 
@@ -132,7 +132,8 @@ def profile(problem, theta: np.ndarray, sd: np.ndarray | None = None, max_points
     sized from the drop seen so far, as a quadratic would give about one unit more, so a steep
     profile gets short steps and a flat one long ones; a walk stops once the drop passes `reach`
     (beyond the 95% line, 1.92), at its bound, or after `max_points` values. All walks advance
-    together: each round of values is one set of `batched_lm` batches.
+    together in the same `batched_lm` batches, each taking its next value as soon as its last
+    re-fit is done (at most `iterations` steps each).
     """
     from carespiral.calibration.lm import batched_lm
 
@@ -150,43 +151,42 @@ def profile(problem, theta: np.ndarray, sd: np.ndarray | None = None, max_points
             if room <= 1e-9:
                 continue  # the optimum is on this bound
             walks.append({"i": i, "side": side, "room": room, "next": min(step, room),
-                          "t": [0.0], "u": [u_best.copy()], "d": [0.0], "open": True})
+                          "t": [0.0], "u": [u_best.copy()], "d": [0.0]})
     rows = []
-    for _ in range(max_points):
-        live = [w for w in walks if w["open"]]
-        if not live:
-            break
-        starts, free = [], []
-        for w in live:
-            i, t_next = w["i"], w["next"]
-            u = w["u"][-1].copy()
-            if len(w["t"]) > 1:  # predictor: the re-fitted others move on along their line
-                f = (t_next - w["t"][-1]) / (w["t"][-1] - w["t"][-2])
-                u = np.clip(u + f * (w["u"][-1] - w["u"][-2]), 0.0, 1.0)
-            u[i] = u_best[i] + w["side"] * t_next
-            mask = np.ones(k, dtype=bool)
-            mask[i] = False
-            starts.append(u)
-            free.append(mask)
-        info: dict = {}
-        u = batched_lm(problem, np.array(starts), np.array(free), None, iterations=iterations,
-                       tol=tol, info=info)
-        lp = problem.logpost(problem.from_unit(u))
-        for a, w in enumerate(live):
-            i, t = w["i"], w["next"]
-            d = lp_best - float(lp[a])
-            w["t"].append(t)
-            w["u"].append(u[a])
-            w["d"].append(d)
-            rows.append((problem.names[i], float(problem.from_unit(u[a])[i]), float(lp[a]),
-                         bool(info["converged"][a])))
-            if d >= reach or t >= w["room"] - 1e-12:
-                w["open"] = False
-                continue
-            # next distance: where a parabola through the optimum and this point drops by one
-            # more unit (at least 1.25 and at most 3 times this distance)
-            grow = np.sqrt((max(d, 0.0) + 1.0) / d) if d > 0 else 3.0
-            w["next"] = min(t * float(np.clip(grow, 1.25, 3.0)), w["room"])
+
+    def start(w: dict) -> tuple[np.ndarray, np.ndarray]:
+        i, t_next = w["i"], w["next"]
+        u = w["u"][-1].copy()
+        if len(w["t"]) > 1:  # predictor: the re-fitted others move on along their line
+            f = (t_next - w["t"][-1]) / (w["t"][-1] - w["t"][-2])
+            u = np.clip(u + f * (w["u"][-1] - w["u"][-2]), 0.0, 1.0)
+        u[i] = u_best[i] + w["side"] * t_next
+        mask = np.ones(k, dtype=bool)
+        mask[i] = False
+        return u, mask
+
+    def record(slot: int, u: np.ndarray, converged: bool, cost: float):
+        """A walk's re-fit is done: keep it, and give the walk's next value (or None)."""
+        w = walks[slot]
+        i, t = w["i"], w["next"]
+        lp = -cost if np.isfinite(cost) else -np.inf
+        d = lp_best - lp
+        w["t"].append(t)
+        w["u"].append(u)
+        w["d"].append(d)
+        rows.append((problem.names[i], float(problem.from_unit(u)[i]), lp, converged))
+        if not d < reach or t >= w["room"] - 1e-12 or len(w["t"]) > max_points:
+            return None
+        # next distance: where a parabola through the optimum and this point drops by one
+        # more unit (at least 1.25 and at most 3 times this distance)
+        grow = np.sqrt((max(d, 0.0) + 1.0) / d) if d > 0 else 3.0
+        w["next"] = min(t * float(np.clip(grow, 1.25, 3.0)), w["room"])
+        return start(w)
+
+    if walks:
+        first = [start(w) for w in walks]
+        batched_lm(problem, np.array([a for a, _ in first]), np.array([b for _, b in first]),
+                   None, iterations=iterations, tol=tol, restart=record)
     df = pd.DataFrame(rows, columns=["parameter", "value", "logpost", "converged"])
     best_rows = pd.DataFrame({"parameter": problem.names, "value": theta, "logpost": lp_best,
                               "converged": True})

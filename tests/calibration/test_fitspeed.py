@@ -59,25 +59,21 @@ def test_lm_reaches_the_bounded_optimum_when_a_parameter_presses_on_its_bound():
     assert got[0, 2] == 0.9
 
 
-def _brute_interval(problem, theta, i, side_points=60):
-    """The 95% profile interval of parameter i by brute force: on a fine grid, the other
-    parameter maximised by a bounded scalar search of the log-posterior."""
+def _brute_profile(problem, i: int, x: float) -> float:
+    """The profile log-posterior at parameter i = x by brute force: the other parameter on a
+    201-point grid over its bounds, then on a 201-point grid around the best of those."""
     j = 1 - i
-    lp_best = float(problem.logpost(theta)[0])
-    p = problem.parameters[i]
-    xs = np.linspace(p.lower, p.upper, side_points)
-    prof = []
-    for x in xs:
-        def f(v, x=x):
-            t = np.empty(2)
-            t[i], t[j] = x, v
-            return -float(problem.logpost(t)[0])
-        r = optimize.minimize_scalar(f, bounds=(problem.lower[j], problem.upper[j]),
-                                     method="bounded", options={"xatol": 1e-7})
-        prof.append(-r.fun)
-    d = lp_best - np.array(prof)
-    inside = xs[d < 1.920729]
-    return inside.min(), inside.max(), xs[1] - xs[0]
+    lo, hi = problem.lower[j], problem.upper[j]
+    best = -np.inf
+    for _ in range(2):
+        v = np.linspace(lo, hi, 201)
+        t = np.empty((len(v), 2))
+        t[:, i], t[:, j] = x, v
+        lp = problem.logpost(t)
+        a = int(np.argmax(lp))
+        best = max(best, float(lp[a]))
+        lo, hi = v[max(a - 1, 0)], v[min(a + 1, len(v) - 1)]
+    return best
 
 
 def test_profile_walk_matches_a_brute_force_profile(make_problem):
@@ -89,15 +85,23 @@ def test_profile_walk_matches_a_brute_force_profile(make_problem):
     assert prof["delta"].min() > -0.01  # the optimum is one: no re-fit beats it
     assert prof["converged"].all()
     summary = profile_summary(prof, problem).set_index("parameter")
+    lp_best = float(problem.logpost(theta)[0])
     for i, name in enumerate(problem.names):
-        lo, hi, step = _brute_interval(problem, theta, i)
-        # the brute-force grid brackets each end within one step
-        assert summary.loc[name, "profile_lower"] == pytest.approx(lo, abs=1.5 * step)
-        assert summary.loc[name, "profile_upper"] == pytest.approx(hi, abs=1.5 * step)
+        lo, hi = summary.loc[name, ["profile_lower", "profile_upper"]]
         assert summary.loc[name, "identifiability"] == "identified"
+        width = hi - lo
+        for end, outward in ((lo, -1.0), (hi, 1.0)):
+            # the brute-force crossing of the 95% line, found by Brent's method between the
+            # estimate and a point well beyond the walk's end
+            def drop(x, i=i):
+                return lp_best - _brute_profile(problem, i, x) - 1.920729
+            far = float(np.clip(end + outward * 0.5 * width, problem.lower[i],
+                                problem.upper[i]))
+            want = optimize.brentq(drop, theta[i], far, xtol=1e-4 * width)
+            assert end == pytest.approx(want, abs=0.03 * width), (name, end, want)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 def test_differential_evolution_meets_its_test_and_finds_the_least_squares_optimum(
         make_problem, seed):
     problem, _ = make_problem(seed=21)
