@@ -238,22 +238,23 @@ def test_a_single_fit_takes_nested_forecasts_from_warm_up_origins(user_case):
     from carespiral.calibration.rolling import rolling_backtest, with_forecast_mode
 
     spec, data = user_case
+    # a small budget and two warm-up origins: the claim is that both paths make the same
+    # warm-up fits and so choose the same modes, not how well each fit converges
     with recording() as rec:
-        res = calibrate(spec, fit_until=2018, data=data, method="least_squares", budget=60,
+        res = calibrate(spec, fit_until=2018, data=data, method="least_squares", budget=30,
                         seed=3, profiles=False, horizon=3)
     assert len(rec) == 1
     out = with_forecast_mode(res, rec, spec, 2018, "nested", data=data,
-                             method="least_squares", budget=60, seed=3, warmup=[2012, 2014,
-                                                                              2016])
+                             method="least_squares", budget=30, seed=3, warmup=[2014, 2016])
     bt = out.backtest
     assert set(bt["mode"]) <= set(MODES) and set(bt["basis"]) <= {"series", "pooled"}
     pd.testing.assert_frame_equal(out.fitted, res.fitted)
     assert list(bt["year"]) == list(res.backtest["year"])
     assert set(out.backtest_summary["series"]) == set(res.backtest_summary["series"])
     # the rolling backtest's nested forecasts at the same origin, from the same warm-up fits
-    rb = rolling_backtest(spec, origins=[2018], warmup=[2012, 2014, 2016], horizon=3, data=data,
-                          method="least_squares", budget=60, seed=3, mode="nested")
-    assert list(rb.fits["scored"]) == [False, False, False, True]
+    rb = rolling_backtest(spec, origins=[2018], warmup=[2014, 2016], horizon=3, data=data,
+                          method="least_squares", budget=30, seed=3, mode="nested")
+    assert list(rb.fits["scored"]) == [False, False, True]
     mine = bt.drop_duplicates("series").set_index("series")["mode"]
     theirs = rb.forecasts.drop_duplicates("series").set_index("series")["mode"]
     assert mine.to_dict() == theirs.to_dict()
