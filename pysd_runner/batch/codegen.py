@@ -14,6 +14,7 @@ moved on (Euler: ``x + ddt * dt``).
 from __future__ import annotations
 
 import ast
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -77,11 +78,31 @@ class Plan:
     checked: tuple[str, ...]  # state ids checked for blow-ups, in order
 
 
+# Plans by program (id) and configuration: the numpy and numba emitters of one configuration
+# share one (a large subscripted model spends most of its code generation here); an entry goes
+# with its program (weakref.finalize), a Plan is frozen.
+_PLANS: dict[int, dict[tuple, Plan]] = {}
+
+
 def plan(prog: Program, params: Iterable[str], inputs: Iterable[str],
          outputs: Iterable[str], every_step: bool, varying: bool = False) -> Plan:
     """Order the equations of one run configuration (see `generate`); `varying`: the time
     step changes from step to step (so nothing reading it is computed once)."""
     params, inputs, outputs = set(params), set(inputs), list(outputs)
+    key = (frozenset(params), frozenset(inputs), tuple(outputs), bool(every_step), bool(varying))
+    cached = _PLANS.get(id(prog))
+    if cached is not None and key in cached and cached[key].prog is prog:
+        return cached[key]
+    pl = _plan(prog, params, inputs, outputs, every_step, varying)
+    if cached is None:
+        cached = _PLANS[id(prog)] = {}
+        weakref.finalize(prog, _PLANS.pop, id(prog), None)
+    cached[key] = pl
+    return pl
+
+
+def _plan(prog: Program, params: set[str], inputs: set[str], outputs: list[str],
+          every_step: bool, varying: bool) -> Plan:
     if varying and every_step:  # the recorders map saved steps; summaries per step need one dt
         raise CarespiralError("a time grid whose step changes is recorded at its saved steps "
                               "only (no summaries taken at every step)")
