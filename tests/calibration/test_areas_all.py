@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,16 +10,6 @@ from carespiral.calibration.areas_all import calibrate_all, current_authorities
 from carespiral.calibration.result import load_result
 from carespiral.calibration.spec import read_spec
 from carespiral.exploration.margin import margin_columns
-
-
-def two_parameter_spec():
-    """The local spec freeing only the two parameters the checks below read (the other four at
-    the model's defaults): these tests check the plumbing of `--area all` (failures recorded,
-    each authority fitted with its own scale and drivers, margins), not the quality of a fit."""
-    spec = read_spec("local")
-    keep = {"Underlying Need", "Normal Leaving Rate"}
-    return dataclasses.replace(spec, parameters=tuple(p for p in spec.parameters
-                                                      if p.name in keep))
 
 
 def test_current_authorities_are_the_codes_in_use():
@@ -33,7 +21,7 @@ def test_current_authorities_are_the_codes_in_use():
 
 def test_one_failure_does_not_stop_the_others(tmp_path):
     out = tmp_path / "all"
-    table = calibrate_all(two_parameter_spec(), method="differential_evolution", budget=120,
+    table = calibrate_all(read_spec("local"), method="differential_evolution", budget=120,
                           out=out, scheduler="sync", areas=["E09000014", "E99999999"],
                           per_area=margin_columns)
     rows = table.set_index("area_code")
@@ -95,7 +83,7 @@ def test_all_together_fits_the_rest_and_lists_failures_with_reasons(tmp_path):
     from carespiral.calibration.pooling.result import AuthoritiesFit
 
     out = tmp_path / "pooled"
-    table = calibrate_all(two_parameter_spec(), out=out,
+    table = calibrate_all(read_spec("local"), out=out,
                           areas=["E09000014", "E09000007", "E08000025", "E06000063",
                                  "E99999999"])
     rows = table.set_index("area_code")
