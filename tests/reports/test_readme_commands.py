@@ -84,11 +84,11 @@ def test_the_calibration_bar_keeps_its_time_estimate_on_an_80_column_terminal():
 
     from rich.console import Console
 
-    import carespiral.cli.calibrate as cal
+    from carespiral.cli._fitting import runs_bar  # the bar of calibrate and backtest
 
     out = io.StringIO()
     console = Console(file=out, width=80, force_terminal=True, color_system=None)
-    bar, task = cal.progress_bar("calibrating (emcee)", 51_290)
+    bar, task = runs_bar("calibrating (emcee)", 51_290)
     bar.live.console = console
     bar.update(task, completed=4_000, best="-385.2")
     console.print(bar.make_tasks_table(bar.tasks))
