@@ -63,6 +63,7 @@ def fit_problem(
         raise CarespiralError(f"method {name} has no option {unknown[0]!r}; its options: "
                               + (", ".join(entry.options) or "none"))
     rng = np.random.default_rng(seed)
+    problem.seed = seed  # the model's RANDOM functions draw from the fit's seed
     t0 = time.perf_counter()
     # the log-posterior at the priors' modes: what the fit is measured against
     start_lp = float(problem.logpost(np.array([[p.prior.mode() for p in problem.parameters]]))[0])

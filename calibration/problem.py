@@ -66,6 +66,10 @@ class Problem:
     notes: tuple[str, ...] = ()  # what the set-up did (drivers, events left out), for reports
     on_batch: Callable[[int], None] | None = None
     n_runs: int = 0
+    # the RANDOM functions' seed: every candidate draws the stream (seed, 0) (common random
+    # numbers), so the objective depends on the parameters only (`fit_problem` sets it)
+    seed: int = 0
+    _random: bool | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.parameters = list(self.parameters)
@@ -133,7 +137,7 @@ class Problem:
         if self.backend == "pysd" or engine not in ("fast", "numpy", "numba", "auto"):
             if engine not in ("fast", "numpy", "numba", "auto"):
                 raise ValueError(f"unknown engine {engine!r}: fast, numpy, numba or auto")
-            return self.model.run_batch(frame, backend=self.backend, **kw)
+            return self._call(frame, kw)
         if engine == "fast":
             from carespiral.pysd_runner.batch import numba_engine
 
@@ -141,10 +145,24 @@ class Problem:
                 self.engine = engine = "numpy"
             else:
                 try:
-                    return self.model.run_batch(frame, backend=self.backend, engine="numba", **kw)
+                    return self._call(frame, kw, engine="numba")
                 except numba_engine.NumbaUnavailableError:
                     self.engine = engine = "numpy"  # numba cannot compile this model
-        return self.model.run_batch(frame, backend=self.backend, engine=engine, **kw)
+        return self._call(frame, kw, engine=engine)
+
+    def _call(self, frame: pd.DataFrame, kw: dict, **engine: str):
+        """One batch, every row on the stream (seed, 0) when the model draws random numbers."""
+        if self.backend != "pysd" and getattr(self.model, "mdl_path", None) is not None:
+            from carespiral.pysd_runner.streams import draws_random, run_on_streams
+
+            if self._random is None:
+                self._random = draws_random(self.model)
+            if self._random:
+                kw = dict(kw)
+                return run_on_streams(self.model, frame, np.zeros(len(frame), dtype=np.int64),
+                                      self.seed, inputs=kw.pop("inputs", None),
+                                      backend=self.backend, **engine, **kw)
+        return self.model.run_batch(frame, backend=self.backend, seed=self.seed, **engine, **kw)
 
     def simulate(self, theta: np.ndarray, series: Sequence[SeriesObs] | None = None,
                  stop: float | None = None) -> list[np.ndarray]:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from carespiral.exploration.criteria import COLLAPSE, classify, default_criteria, outputs_needed
-from carespiral.exploration.streams import run_on_streams
+from carespiral.pysd_runner.streams import run_on_streams
 
 __all__ = ["Inputs", "RowMargins", "batch_margins"]
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from carespiral.errors import CarespiralError
 from carespiral.exploration.criteria import classify, default_criteria, outputs_needed
-from carespiral.exploration.streams import run_on_streams
+from carespiral.pysd_runner.streams import run_on_streams
 
 __all__ = ["MARGIN_ROLES", "collapse_margin", "margin_columns"]
 

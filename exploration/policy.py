@@ -32,7 +32,7 @@ from carespiral.exploration.costs import CostModel
 from carespiral.exploration.criteria import COLLAPSE, classify
 from carespiral.exploration.experiments import build_design, needed_outputs
 from carespiral.exploration.spec import ExploreSpec
-from carespiral.exploration.streams import run_on_streams
+from carespiral.pysd_runner.streams import run_on_streams
 from carespiral.results import Result
 
 __all__ = ["Found", "PolicyResult", "optimise", "pareto_search"]

@@ -25,7 +25,7 @@ import pandas as pd
 
 from carespiral.errors import CarespiralError
 from carespiral.exploration.criteria import COLLAPSE, SUSTAINABLE, Criterion, outputs_needed
-from carespiral.exploration.streams import run_on_streams
+from carespiral.pysd_runner.streams import run_on_streams
 from carespiral.results import Result
 
 __all__ = ["RegimeMap", "regime_at_end", "shock_map"]

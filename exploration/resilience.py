@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from carespiral.errors import CarespiralError
-from carespiral.exploration.streams import run_on_streams
+from carespiral.pysd_runner.streams import run_on_streams
 from carespiral.results import Result
 
 __all__ = ["Resilience", "resilience"]

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from carespiral.cli import app
 from carespiral.exploration.policy import _Evaluator, optimise
 from carespiral.exploration.spec import spec_from_dict
-from carespiral.exploration.streams import _pieces, draws_random, run_on_streams
+from carespiral.pysd_runner.streams import _pieces, draws_random, run_on_streams
 from carespiral.pysd_runner import Model
 from carespiral.pysd_runner.batch import compile_model
 from carespiral.pysd_runner.catalog import CatalogEntry

@@ -1,8 +1,10 @@
 """Runs whose RANDOM functions draw from chosen streams: common random numbers for comparisons.
 
 The batch backend gives row i of a call the stream (seed, first_run + i) (`Model.run_batch`).
-Exploration compares runs that differ in a lever or a parameter: the policies of a robust search
-tested on one ensemble, the levels of a parameter in a margin search, the cells of a regime map.
+Exploration and calibration compare runs that differ in a lever or a parameter: the policies of a
+robust search tested on one ensemble, the levels of a parameter in a margin search, the cells of
+a regime map, the candidate parameter values of a fit (each drawing the stream (seed, 0), so the
+objective is a function of the parameters, not of a candidate's place in the batch).
 For a model with RANDOM functions those comparisons are fair only when the runs compared draw the
 same numbers, so each row here is given its stream: `run_on_streams(model, frame, streams, seed)`
 runs row i on the stream (seed, streams[i]). Rows that share a stream cannot be in one call, and
