@@ -21,10 +21,10 @@ from typer.testing import CliRunner
 from carespiral.cli import app
 from carespiral.exploration.policy import _Evaluator, optimise
 from carespiral.exploration.spec import spec_from_dict
-from carespiral.pysd_runner.streams import _pieces, draws_random, run_on_streams
 from carespiral.pysd_runner import Model
 from carespiral.pysd_runner.batch import compile_model
 from carespiral.pysd_runner.catalog import CatalogEntry
+from carespiral.pysd_runner.streams import _pieces, draws_random, run_on_streams
 
 HERE = Path(__file__).parent
 MODEL = HERE / "noisy_caseload.mdl"
