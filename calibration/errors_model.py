@@ -43,6 +43,7 @@ __all__ = [
     "ErrorFit",
     "ForecastError",
     "ar1_rho",
+    "best_nb_size",
     "change_weight",
     "deviance_residuals",
     "estimate_scale",
@@ -50,6 +51,7 @@ __all__ = [
     "forecast_draws",
     "forecast_errors",
     "forecast_noise",
+    "gaussian_profile",
     "loglik",
     "pooled_phi",
     "raw_residuals",
@@ -126,7 +128,7 @@ def _nb_loglik(y: np.ndarray, m: np.ndarray, r: np.ndarray | float) -> np.ndarra
                 + r * np.log(r / (r + m)) + y * np.log(m / (r + m)))
 
 
-def _best_size(y: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def best_nb_size(y: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Profile the negative-binomial size over a grid: (best size, log-likelihood) per run."""
     ll = _nb_loglik(y[None, None, :], m[:, None, :], _SIZES[None, :, None]).sum(axis=-1)
     ll = np.where(np.isfinite(ll), ll, -np.inf)
@@ -141,7 +143,7 @@ def _uses_ar1(ar1: bool, error: str, n: int) -> bool:
     return ar1 and n >= AR1_MIN_N
 
 
-def _gaussian(y: np.ndarray, m: np.ndarray, error: str, ar1: bool
+def gaussian_profile(y: np.ndarray, m: np.ndarray, error: str, ar1: bool
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(log-likelihood, s, rho) per run of the normal or lognormal model, profiled."""
     n = y.size
@@ -176,10 +178,10 @@ def loglik(y: np.ndarray, m: np.ndarray, error: str, dispersion: float | None = 
         return out
     mm = m[ok]
     if error in ("normal", "lognormal"):
-        out[ok] = _gaussian(y, mm, error, ar1)[0]
+        out[ok] = gaussian_profile(y, mm, error, ar1)[0]
     elif dispersion is None:
         _uses_ar1(ar1, error, y.size)
-        out[ok] = _best_size(y, mm)[1]
+        out[ok] = best_nb_size(y, mm)[1]
     else:
         _uses_ar1(ar1, error, y.size)
         out[ok] = _nb_loglik(y, mm, dispersion).sum(axis=-1)
@@ -192,12 +194,12 @@ def fit_error(y: np.ndarray, m: np.ndarray, error: str, dispersion: float | None
     y = np.asarray(y, dtype=float)
     m = np.asarray(m, dtype=float).reshape(1, -1)
     if error in ("normal", "lognormal"):
-        _, s, rho = _gaussian(y, m, error, ar1)
+        _, s, rho = gaussian_profile(y, m, error, ar1)
         return ErrorFit(float(s[0]), float(rho[0]))
     _uses_ar1(ar1, error, y.size)
     if dispersion is not None:
         return ErrorFit(float(dispersion))
-    return ErrorFit(float(_best_size(y, m)[0][0]))
+    return ErrorFit(float(best_nb_size(y, m)[0][0]))
 
 
 def estimate_scale(y: np.ndarray, m: np.ndarray, error: str, dispersion: float | None = None

@@ -22,9 +22,24 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["batched_lm"]
+__all__ = ["accept_steps", "batched_lm"]
 
 _LAM_MAX = 1e7
+
+
+def accept_steps(idx: np.ndarray, c_trial: np.ndarray, cost: np.ndarray, lam: np.ndarray,
+                 kept: tuple[tuple[np.ndarray, np.ndarray], ...]) -> np.ndarray:
+    """The Levenberg-Marquardt acceptance for the fits in rows `idx`, in place: a fit whose
+    trial cost `c_trial` is below its `cost` takes it and each (state, trial value) pair of
+    `kept` (its point, residuals, Jacobian), and its damping `lam` is relaxed; the others keep
+    theirs and their damping is raised. Returns the accepted mask (over `idx`)."""
+    better = c_trial < cost[idx]
+    acc = idx[better]
+    cost[acc] = c_trial[better]
+    for state, new in kept:
+        state[acc] = new[better]
+    lam[idx] = np.where(better, lam[idx] / 3.0, lam[idx] * 4.0)
+    return better
 
 
 def batched_lm(problem, u0: np.ndarray, free: np.ndarray, scales, iterations: int = 15,
@@ -98,13 +113,7 @@ def batched_lm(problem, u0: np.ndarray, free: np.ndarray, scales, iterations: in
             owner_a, axis_a = np.array(owner), np.array(axis)
             J_trial[owner_a, axis_a] = ((res[idx.size:] - r_trial[owner_a])
                                         / steps[owner_a, axis_a][:, None])
-        better = c_trial < cost[idx]
-        acc = idx[better]
-        u[acc] = trial[acc]
-        cost[acc] = c_trial[better]
-        J[acc] = J_trial[better]
-        r[acc] = r_trial[better]
-        lam[idx] = np.where(better, lam[idx] / 3.0, lam[idx] * 4.0)
+        accept_steps(idx, c_trial, cost, lam, ((u, trial[idx]), (J, J_trial), (r, r_trial)))
         # next trial step for every active fit from its current best point
         Ji, ri = J[idx], r[idx]
         JtJ = np.einsum("akm,alm->akl", Ji, Ji)

@@ -300,7 +300,7 @@ class Problem:
 def _error_fits(s: SeriesObs, m: np.ndarray) -> list[ErrorFit]:
     """`fit_error` of each row of model values `m` at once (a unit scale for a row that cannot
     be scored: non-finite, or not positive for a lognormal or negative-binomial series)."""
-    from carespiral.calibration.errors_model import _best_size, _gaussian
+    from carespiral.calibration.errors_model import best_nb_size, gaussian_profile
 
     out = [ErrorFit(1.0)] * len(m)
     ok = np.all(np.isfinite(m), axis=1)
@@ -310,12 +310,12 @@ def _error_fits(s: SeriesObs, m: np.ndarray) -> list[ErrorFit]:
     if rows.size == 0:
         return out
     if s.error in ("normal", "lognormal"):
-        _, sc, rho = _gaussian(np.asarray(s.values, dtype=float), m[rows], s.error, s.ar1)
+        _, sc, rho = gaussian_profile(np.asarray(s.values, dtype=float), m[rows], s.error, s.ar1)
         fits = [ErrorFit(float(a), float(b)) for a, b in zip(sc, rho, strict=True)]
     elif s.dispersion is not None:
         fits = [ErrorFit(float(s.dispersion))] * rows.size
     else:
-        size = _best_size(np.asarray(s.values, dtype=float), m[rows])[0]
+        size = best_nb_size(np.asarray(s.values, dtype=float), m[rows])[0]
         fits = [ErrorFit(float(a)) for a in size]
     for i, f in zip(rows, fits, strict=True):
         out[i] = f

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from carespiral.calibration.lm import accept_steps
+
 __all__ = ["LMState", "lockstep_lm"]
 
 # residuals(z rows, owner rows) -> (rows x m) residuals, m the same for every area (padded)
@@ -71,16 +73,10 @@ def lockstep_lm(residuals: Residuals, z0: np.ndarray, iterations: int = 12, h: f
         c_t = 0.5 * np.sum(r_t**2, axis=1)
         J_t = np.transpose((res[:, 1:, :] - r_t[:, None, :]) / h, (0, 2, 1))  # n x m x k
         old = cost[idx]
-        better = c_t < old
         with np.errstate(invalid="ignore"):
             gain = np.where(np.isfinite(old), (old - c_t) / np.maximum(np.abs(old), 1e-12),
                             np.inf)
-        acc = idx[better]
-        z[acc] = trial[acc]
-        cost[acc] = c_t[better]
-        r[acc] = r_t[better]
-        J[acc] = J_t[better]
-        lam[idx] = np.where(better, lam[idx] / 3.0, lam[idx] * 4.0)
+        better = accept_steps(idx, c_t, cost, lam, ((z, trial[idx]), (r, r_t), (J, J_t)))
         done = (better & (gain < rtol)) | (lam[idx] > 1e8)
         active[idx[done]] = False
         if progress:
