@@ -317,7 +317,8 @@ class Model:
         keys the RANDOM functions' draws: row i draws from the stream (seed, first_run + i),
         the same whatever the chunks, engine or scheduler; `first_run` (default 0) is the
         position of the first row in a larger ensemble run in pieces, so that the pieces draw
-        what one call with every row would (both whole numbers from 0). `backend="pysd"` runs
+        what one call with every row would (both whole numbers from 0); `streams` instead gives
+        each row its own position (rows may share one). `backend="pysd"` runs
         PySD once per row: the reference (options: `progress`, `inputs`, `period`,
         `period_offset`, `check_bounds`, `seed`, `first_run`; row i seeds PySD's own generator
         with (seed, first_run + i), so its draws are reproducible but not the batch engines').
@@ -448,7 +449,7 @@ class Model:
 
 
 _PYSD_OPTIONS = frozenset({"progress", "inputs", "period", "period_offset", "check_bounds",
-                           "seed", "first_run"})
+                           "seed", "first_run", "streams"})
 _BATCH_ONLY = frozenset({"chunk_size", "scheduler", "engine"})
 
 

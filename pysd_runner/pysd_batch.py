@@ -44,15 +44,17 @@ def run_batch_pysd(
     check_bounds: bool = True,
     seed: int | None = 0,
     first_run: int = 0,
+    streams: np.ndarray | None = None,
 ) -> xr.Dataset:
     import xarray as xr
 
     from carespiral.pysd_runner.batch.recording import ReduceRecorder, Reduction, parse_reduce
 
     if seed is not None:
-        from carespiral.pysd_runner.batch.random_streams import check_stream_start
+        from carespiral.pysd_runner.batch.random_streams import stream_positions
 
-        check_stream_start(seed, first_run, 1 if params is None else len(params))
+        positions = stream_positions(seed, first_run, 1 if params is None else len(params),
+                                     streams)
     params = pd.DataFrame(index=pd.RangeIndex(1, name="run")) if params is None else params
     if not isinstance(params, pd.DataFrame):
         raise CarespiralError("params must be a pandas DataFrame with one row per run")
@@ -82,9 +84,9 @@ def run_batch_pysd(
                 raise CarespiralError(f"{name!r} is given both as a parameter and a time input")
             given[name] = values if values.ndim == 1 else values.iloc[:, i]
         values = model._run_values(given, sc, grid, check=check_bounds)
-        # row i draws from PySD's generator seeded (seed, first_run + i): reproducible, and the
-        # same row draws the same numbers whatever else is in the batch
-        row_seed = None if seed is None else [seed, first_run + i]
+        # row i draws from PySD's generator seeded (seed, its position: first_run + i or
+        # streams[i]): reproducible, and the same whatever else is in the batch
+        row_seed = None if seed is None else [seed, int(positions[i])]
         df = model._simulate(values, grid.every_step() if every else grid, recorded, row_seed)
         frames.append(df)
         if progress:

@@ -16,7 +16,7 @@ import xarray as xr
 
 from carespiral.errors import CarespiralError, ValueOutOfBoundsError
 from carespiral.pysd_runner.batch.model import TimeInput, compile_model
-from carespiral.pysd_runner.batch.random_streams import check_stream_start
+from carespiral.pysd_runner.batch.random_streams import stream_positions
 from carespiral.pysd_runner.batch.recording import Reduction, parse_reduce
 from carespiral.pysd_runner.limits import check_size
 from carespiral.pysd_runner.protocol import Runner
@@ -45,6 +45,7 @@ def run_batch(
     engine: str | None = None,
     seed: int = 0,
     first_run: int = 0,
+    streams: np.ndarray | None = None,
 ) -> xr.Dataset:
     """One run per row of `params` (names: Vensim, Python or role), all at once.
 
@@ -55,12 +56,13 @@ def run_batch(
     functions' seed; row i draws from the stream (seed, first_run + i) whatever the chunks or
     engine. `first_run`: the position of the first row in a larger ensemble run in pieces
     (default 0), so that the pieces draw what one run of the whole ensemble would. Both are
-    whole numbers from 0.
+    whole numbers from 0. `streams`: instead, each row's own stream position (rows may share
+    one: common random numbers in one call).
     """
     params = pd.DataFrame(index=pd.RangeIndex(1, name="run")) if params is None else params
     if not isinstance(params, pd.DataFrame):
         raise CarespiralError("params must be a pandas DataFrame with one row per run")
-    check_stream_start(seed, first_run, len(params))  # before the model is compiled
+    stream_positions(seed, first_run, len(params), streams)  # before the model is compiled
     bm = compile_model(Path(model.mdl_path))
     cols: dict[str, np.ndarray] = {}
     for col in params.columns:
@@ -114,7 +116,7 @@ def run_batch(
                 time_step=time_step, reduce=red, inputs=times, period=period,
                 period_offset=period_offset,
                 chunk_size=chunk_size, scheduler=scheduler, progress=progress, n=len(params),
-                engine=engine, seed=seed, first_run=first_run)
+                engine=engine, seed=seed, first_run=first_run, streams=streams)
     if getattr(model, "start_date", None) is not None and "time" in ds.coords:
         from carespiral.pysd_runner.calendar import months_to_dates
 

@@ -56,9 +56,11 @@ def run_distributed(model: Any, params: pd.DataFrame | None, *, scheduler: Any,
             chunk_inputs = {k: v.rows(slice(lo, hi)) for k, v in tis.items()}
             # every chunk runs on the engine chosen for the whole ensemble (not by chunk size)
             # each chunk keeps its runs' positions in the ensemble (their RANDOM streams)
+            where = ({"streams": np.asarray(kwargs["streams"])[lo:hi]}
+                     if kwargs.get("streams") is not None
+                     else {"first_run": kwargs.get("first_run", 0) + lo})
             fut = client.submit(_run_chunk, model.program, params.iloc[lo:hi], chunk_inputs,
-                                {**kwargs, "engine": job.gen.engine,
-                                 "first_run": kwargs.get("first_run", 0) + lo},
+                                {**kwargs, "engine": job.gen.engine, **where},
                                 retries=3, pure=False)
             futures[fut] = i
         store: dict[str, np.ndarray] = {}

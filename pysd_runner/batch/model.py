@@ -21,7 +21,7 @@ from carespiral.pysd_runner.batch.codegen import Generated, control_source, gene
 from carespiral.pysd_runner.batch.lowering import Program, lower_file
 from carespiral.pysd_runner.batch.numba_engine import NumbaUnavailableError
 from carespiral.pysd_runner.batch.program import RANDOM_RUN, RANDOM_SEED
-from carespiral.pysd_runner.batch.random_streams import check_stream_start
+from carespiral.pysd_runner.batch.random_streams import stream_positions
 from carespiral.pysd_runner.batch.recording import (
     BlowUpCheck,
     ReduceRecorder,
@@ -240,6 +240,7 @@ class BatchModel:
         threads: int | None = None,
         seed: int = 0,
         first_run: int = 0,
+        streams: np.ndarray | None = None,
     ) -> xr.Dataset:
         """Run every row of `params` (one run per row) and return an `xarray.Dataset`.
 
@@ -263,6 +264,9 @@ class BatchModel:
             whole number from 0, default 0), so that the pieces draw the streams one run of
             the whole ensemble would: rows 0-99 with first_run=0 then rows 100-199 with
             first_run=100 give the numbers of the 200 rows in one call.
+            streams: instead of `first_run`, each row's own stream position (whole numbers from
+            0, rows may share one): row i draws from (seed, streams[i]), so runs compared under
+            common random numbers share one call.
 
         The result has dims (run, time) (or (run,) / (run, period) with `reduce`) and per-run
         blow-up flags: `blowup_time` (NaN when the run stayed finite), `blowup_variable`,
@@ -276,11 +280,12 @@ class BatchModel:
                                    inputs=inputs, period=period,
                                    period_offset=period_offset, chunk_size=chunk_size,
                                    scheduler=scheduler, progress=progress, n=n,
-                                   engine=engine, seed=seed, first_run=first_run)
+                                   engine=engine, seed=seed, first_run=first_run,
+                                   streams=streams)
         job = self.prepare(params, outputs=outputs, saveper=saveper, start=start, stop=stop,
                            time_step=time_step, reduce=reduce, inputs=inputs, period=period,
                            period_offset=period_offset, n=n, engine=engine, seed=seed,
-                           first_run=first_run)
+                           first_run=first_run, streams=streams)
         job.threads = numba_engine.default_threads() if threads is None else max(1, int(threads))
         size = chunk_size or DEFAULT_CHUNK
         store: dict[str, np.ndarray] = {}
@@ -297,13 +302,14 @@ class BatchModel:
                 reduce: str | Sequence[str | Reduction] | None = None,
                 inputs: Mapping[str, Any] | None = None, period: float = 12.0,
                 period_offset: float = 0.0, n: int | None = None,
-                engine: str | None = None, seed: int = 0, first_run: int = 0) -> Job:
+                engine: str | None = None, seed: int = 0, first_run: int = 0,
+                streams: np.ndarray | None = None) -> Job:
         """Check names and values and fix the time grid, once for a whole ensemble.
 
         `first_run`: the position of the first row in the whole ensemble (a Dask chunk's
-        offset), which keys each run's RANDOM stream with `seed`. Both are whole numbers from
-        0 (checked for every model, so a mistake shows before a model gains RANDOM
-        functions)."""
+        offset), which keys each run's RANDOM stream with `seed`; or `streams`, each row's own
+        position. All are whole numbers from 0 (checked for every model, so a mistake shows
+        before a model gains RANDOM functions)."""
         prog = self.program
         if params is None:
             params = pd.DataFrame(index=pd.RangeIndex(1 if n is None else n, name="run"))
@@ -312,7 +318,7 @@ class BatchModel:
         nruns = len(params)
         if nruns == 0:
             raise CarespiralError("params has no rows: nothing to run")
-        check_stream_start(seed, first_run, nruns)
+        positions = stream_positions(seed, first_run, nruns, streams)
         P: dict[str, Any] = {}
         ctl_over: dict[str, float] = {}
         control_ids = set(prog.control.values())
@@ -344,7 +350,7 @@ class BatchModel:
             P[nid] = np.ascontiguousarray(vals)
         if RANDOM_RUN in prog.aux:
             P[RANDOM_SEED] = np.float64(seed)
-            P[RANDOM_RUN] = np.arange(first_run, first_run + nruns, dtype=np.float64)
+            P[RANDOM_RUN] = positions
         c = prog.control
         for key, val in (("initial_time", start), ("final_time", stop),
                          ("time_step", time_step), ("saveper", saveper)):

@@ -27,7 +27,7 @@ import numpy as np
 from carespiral.errors import CarespiralError
 
 __all__ = ["check_stream_start", "random_0_1", "random_exponential", "random_normal",
-           "random_uniform", "site_id"]
+           "random_uniform", "site_id", "stream_positions"]
 
 GOLDEN = 0x9E3779B97F4A7C15
 MIX1 = 0xBF58476D1CE4E5B9
@@ -46,6 +46,27 @@ def check_stream_start(seed: object, first_run: object = 0, runs: int = 1) -> No
                 not 0 <= value < MAX_SEED - runs:
             raise CarespiralError(f"{what} must be a whole number from 0 (below 2**53), got "
                                   f"{value!r}")
+
+
+def stream_positions(seed: object, first_run: object, runs: int,
+                     streams: object = None) -> np.ndarray:
+    """The stream position of each of `runs` rows (float64, exact): `first_run + i`, or row i's
+    own `streams[i]` (whole numbers from 0, one per row; rows may share one) when given, in
+    which case `first_run` must be left at 0. Checks the seed as `check_stream_start` does."""
+    if streams is None:
+        check_stream_start(seed, first_run, runs)
+        return np.arange(first_run, first_run + runs, dtype=np.float64)  # type: ignore[operator]
+    check_stream_start(seed, 0, 1)
+    if not (isinstance(first_run, (int, np.integer)) and first_run == 0):
+        raise CarespiralError("give either first_run or streams (one position per row), not both")
+    pos = np.asarray(streams)
+    if pos.ndim != 1 or len(pos) != runs:
+        raise CarespiralError(f"streams must hold one position per row: {runs} rows, got "
+                              f"shape {pos.shape}")
+    if len(pos) and (pos.dtype.kind not in "iu" or pos.min() < 0 or pos.max() >= MAX_SEED):
+        raise CarespiralError("streams must be whole numbers from 0 (below 2**53), got "
+                              f"{pos[:5].tolist()}...")
+    return pos.astype(np.float64)
 
 
 def site_id(label: str, ordinal: int, seed: float | None) -> int:

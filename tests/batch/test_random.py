@@ -77,6 +77,42 @@ def test_engines_agree_and_batching_does_not_change_a_draw(bm, runs) -> None:
     assert not np.array_equal(a["Normal Draw"][1], b["Normal Draw"][1])
 
 
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_rows_given_their_streams_draw_those_runs_numbers(bm, runs, engine) -> None:
+    """Row i with streams[i] = s draws what run s of the one-call ensemble drew, rows sharing a
+    stream draw the same numbers (common random numbers), on either engine."""
+    streams = np.array([7, 3, 7, 0, 999])
+    ds = bm.run(pd.DataFrame(index=range(5)), seed=11, outputs=DRAWS, engine=engine,
+                streams=streams)
+    for var in DRAWS:
+        np.testing.assert_allclose(ds[var].to_numpy(), runs["numpy"][var][streams],
+                                   rtol=1e-12, atol=0)
+
+
+def test_chunks_on_a_cluster_keep_each_rows_stream(bm, runs) -> None:
+    import distributed  # a core dependency: missing is a failure
+
+    streams = np.array([5, 5, 1, 8, 0])
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        ds = bm.run(pd.DataFrame(index=range(5)), seed=11, outputs=["Unit Draw"],
+                    engine="numpy", streams=streams, scheduler=client, chunk_size=2)
+    np.testing.assert_array_equal(ds["Unit Draw"].to_numpy(),
+                                  runs["numpy"]["Unit Draw"][streams])
+
+
+@pytest.mark.parametrize(("streams", "first_run", "what"), [
+    (np.array([0, -1]), 0, "whole numbers from 0"),
+    (np.array([0.0, 1.5]), 0, "whole numbers from 0"),
+    (np.array([0, 1, 2]), 0, "one position per row"),
+    (np.array([0, 1]), 4, "either first_run or streams"),
+])
+def test_bad_streams_are_refused(bm, streams, first_run, what) -> None:
+    with pytest.raises(CarespiralError, match=what):
+        bm.run(n=2, seed=1, streams=streams, first_run=first_run)
+
+
 def test_streams_are_independent(bm, runs) -> None:
     u = runs["numpy"]["Unit Draw"].to_numpy()
     v = runs["numpy"]["Second Unit Draw"].to_numpy()

@@ -24,7 +24,7 @@ from carespiral.exploration.spec import spec_from_dict
 from carespiral.pysd_runner import Model
 from carespiral.pysd_runner.batch import compile_model
 from carespiral.pysd_runner.catalog import CatalogEntry
-from carespiral.pysd_runner.streams import _pieces, draws_random, run_on_streams
+from carespiral.pysd_runner.streams import draws_random, run_on_streams
 
 HERE = Path(__file__).parent
 MODEL = HERE / "noisy_caseload.mdl"
@@ -54,13 +54,15 @@ def _reference(frame: pd.DataFrame, seed: int, first_run: int = 0) -> np.ndarray
 # ---- the helper ---------------------------------------------------------------------------
 
 
-def test_pieces_put_each_stream_once_in_a_call_and_calls_on_consecutive_streams() -> None:
-    streams = np.array([0, 1, 2, 0, 1, 2, 5, 0])
-    pieces = _pieces(streams)
-    assert sorted(np.concatenate(pieces).tolist()) == list(range(8))
-    for rows in pieces:
-        assert np.all(np.diff(streams[rows]) == 1)
-    assert len(pieces) == 4  # [0 1 2], [5], [0 1 2], [0]
+def test_rows_on_any_streams_run_in_one_call(noisy, monkeypatch) -> None:
+    """Shared and scattered streams need no splitting (before: a call per layer of rows)."""
+    calls = []
+    real = noisy.run_batch
+    monkeypatch.setattr(noisy, "run_batch", lambda *a, **k: calls.append(k) or real(*a, **k))
+    frame = pd.DataFrame({"Compliance Burden": [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.5, 2.5]})
+    run_on_streams(noisy, frame, np.array([0, 1, 2, 0, 1, 2, 5, 0]), 3, outputs=["Caseload"])
+    assert len(calls) == 1
+    assert calls[0]["streams"].tolist() == [0, 1, 2, 0, 1, 2, 5, 0]
 
 
 def test_each_row_draws_its_stream(noisy) -> None:
@@ -155,17 +157,20 @@ def test_the_optimise_command_takes_a_seed(monkeypatch, tmp_path) -> None:
 
 
 class _Spy:
-    """The model, recording the seed and first run of every batch."""
+    """The model, recording the seed and the streams its rows draw in every batch."""
 
     def __init__(self, model: Model) -> None:
         self._m = model
-        self.calls: list[tuple[int, int, int]] = []  # (rows, seed, first_run)
+        self.calls: list[tuple[int, set[int]]] = []  # (seed, the rows' stream positions)
 
     def __getattr__(self, name: str):
         return getattr(self._m, name)
 
     def run_batch(self, params, **kw):
-        self.calls.append((len(params), kw.get("seed", 0), kw.get("first_run", 0)))
+        first = kw.get("first_run", 0)
+        streams = kw.get("streams")
+        rows = range(first, first + len(params)) if streams is None else streams
+        self.calls.append((kw.get("seed", 0), {int(r) for r in rows}))
         return self._m.run_batch(params, **kw)
 
 
@@ -175,7 +180,7 @@ def test_margin_levels_draw_the_seeds_first_stream(noisy) -> None:
     spy = _Spy(noisy)
     noise = {"Noise Scale": 3.0}
     a = collapse_margin(spy, noise, "compliance_burden", seed=3)
-    assert spy.calls and all(c == (1, 3, 0) for c in spy.calls)
+    assert spy.calls and all(c == (3, {0}) for c in spy.calls)
     assert a == collapse_margin(noisy, noise, "compliance_burden", seed=3)
     # burden 1 settles at 12, collapse (> 25 for the last 12 months) needs about twice that;
     # the draws move the threshold: other seeds, other thresholds
@@ -192,7 +197,7 @@ def test_regime_map_cells_draw_the_seeds_first_stream(noisy) -> None:
     criteria = default_criteria(noisy)  # caseload above 25 for 12 months
     args = ("Compliance Burden", [1.5, 2.0, 2.5], "Noise Scale", [1.0, 3.0], criteria)
     found = shock_map(spy, *args, shock=0.5, duration=12, hold=60, seed=6)
-    assert spy.calls and all(c == (1, 6, 0) for c in spy.calls)
+    assert spy.calls and all(c == (6, {0}) for c in spy.calls)
     again = shock_map(noisy, *args, shock=0.5, duration=12, hold=60, seed=6)
     pd.testing.assert_frame_equal(found.table, again.table)
     assert found.shock["seed"] == 6
@@ -205,7 +210,7 @@ def test_resilience_runs_draw_the_seeds_first_stream(noisy) -> None:
     policies = pd.DataFrame({"Duration": [10.0, 12.0, 10.0]})
     res = resilience(spy, policies, driver="Demand", output="Caseload", start=24, duration=6,
                      seed=2)
-    assert spy.calls and all(c == (1, 2, 0) for c in spy.calls)
+    assert spy.calls and all(c == (2, {0}) for c in spy.calls)
     t = res.table  # the same policy twice: the same draws, the same recovery
     assert t.loc[0, "peak_deviation"] == t.loc[2, "peak_deviation"]
     other = resilience(noisy, policies, driver="Demand", output="Caseload", start=24,
@@ -220,7 +225,7 @@ def test_authority_margins_keep_each_systems_stream(noisy) -> None:
     spy = _Spy(noisy)
     res = batch_margins(spy, base, {}, ["compliance_burden"], points=5, refine=3, chunk=2,
                         seed=4)
-    assert spy.calls and all(seed == 4 for _, seed, _ in spy.calls)
+    assert spy.calls and all(seed == 4 for seed, _ in spy.calls)
     # rows 0, 1 and 3 are one system at different streams; streams (4, i) whatever the chunk
     whole = batch_margins(noisy, base, {}, ["compliance_burden"], points=5, refine=3,
                           chunk=100, seed=4)

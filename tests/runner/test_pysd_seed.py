@@ -56,6 +56,16 @@ def test_a_pysd_batch_row_draws_the_same_whatever_else_is_in_the_batch(noisy):
                               whole["Inflow"].isel(run=1).to_numpy())
 
 
+def test_pysd_rows_given_streams_draw_those_positions(noisy):
+    three = pd.DataFrame({"Noise Scale": [1.0, 1.0, 1.0]})
+    whole = noisy.run_batch(three, backend="pysd", seed=5, stop=24, outputs=["Inflow"])
+    picked = noisy.run_batch(three, backend="pysd", seed=5, streams=np.array([2, 0, 2]),
+                             stop=24, outputs=["Inflow"])
+    for row, pos in enumerate([2, 0, 2]):
+        np.testing.assert_array_equal(picked["Inflow"].isel(run=row).to_numpy(),
+                                      whole["Inflow"].isel(run=pos).to_numpy())
+
+
 def test_a_bad_seed_is_refused_before_running(noisy):
     from carespiral.errors import CarespiralError
 
