@@ -305,6 +305,9 @@ def main() -> None:
     ap.add_argument("--budget-local", type=int, default=2000,
                     help="model runs at most per authority fit")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ex-post", action="store_true",
+                    help="give every fit the drivers and calendar events after its origin as "
+                         "they happened (a diagnostic of the structure, not a forecast)")
     ap.add_argument("--skip-national", action="store_true")
     ap.add_argument("--skip-history", action="store_true",
                     help="leave out the full national fit (trend signs, 2008 shock)")
@@ -358,7 +361,8 @@ def main() -> None:
             areas.append(recorded_backtest(args.seed, "national", origins=origins,
                                            warmup=warmup, horizon=args.horizon,
                                            budget=args.budget_national,
-                                           records=args.records, kind="national"))
+                                           records=args.records, kind="national",
+                                           ex_ante=not args.ex_post))
         spec = local_spec()
         for name in areas_wanted:
             try:
@@ -366,7 +370,8 @@ def main() -> None:
                                                origins=panel_origins, warmup=panel_warmup,
                                                horizon=args.horizon,
                                                budget=args.budget_local, records=args.records,
-                                               kind=KIND.get(name, "")))
+                                               kind=KIND.get(name, ""),
+                                               ex_ante=not args.ex_post))
             except Exception as exc:  # one authority must not stop the panel; recorded
                 print(f"  {name}: failed ({type(exc).__name__}: {exc})", flush=True)
             print(f"  {name} fitted ({time.perf_counter() - t_start:.0f} s so far)", flush=True)
@@ -375,11 +380,14 @@ def main() -> None:
                f"{args.panel_warmup} --horizon {args.horizon} --budget-national "
                f"{args.budget_national} --budget-local {args.budget_local} --seed {args.seed} "
                f"--areas {args.areas} --modes {args.modes}"
+               + (" --ex-post" if args.ex_post else "")
                + (" --skip-national" if args.skip_national else "")
                + (" --skip-history" if args.skip_history else "") + "`")
     t_back = time.perf_counter() - t_start
+    kind_of = ("EX POST (drivers and events after each origin as they happened: a diagnostic "
+               "of the structure, not a forecast)" if args.ex_post else "ex ante")
     header = ["# Rolling-origin backtest of collapse_spiral", "",
-              f"Command: {how}; ex ante forecasts; took {t_back / 60:.0f} min (shared two-core "
+              f"Command: {how}; {kind_of} forecasts; took {t_back / 60:.0f} min (shared two-core "
               "machine)."] + ([args.note] if args.note else [])
     score_areas(areas, modes, args.seed, args.out, header, origins, panel_origins)
 
