@@ -305,6 +305,10 @@ def main() -> None:
     ap.add_argument("--budget-local", type=int, default=2000,
                     help="model runs at most per authority fit")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--drivers-after", default="hold", choices=["hold", "damped"],
+                    help="ex-ante drivers after each origin: held at the last known value "
+                         "(the default) or extended by their damped trend "
+                         "(carespiral.data.drivers.damped_trend)")
     ap.add_argument("--skip-national", action="store_true")
     ap.add_argument("--skip-history", action="store_true",
                     help="leave out the full national fit (trend signs, 2008 shock)")
@@ -358,7 +362,8 @@ def main() -> None:
             areas.append(recorded_backtest(args.seed, "national", origins=origins,
                                            warmup=warmup, horizon=args.horizon,
                                            budget=args.budget_national,
-                                           records=args.records, kind="national"))
+                                           records=args.records, kind="national",
+                                           drivers_after=args.drivers_after))
         spec = local_spec()
         for name in areas_wanted:
             try:
@@ -366,7 +371,8 @@ def main() -> None:
                                                origins=panel_origins, warmup=panel_warmup,
                                                horizon=args.horizon,
                                                budget=args.budget_local, records=args.records,
-                                               kind=KIND.get(name, "")))
+                                               kind=KIND.get(name, ""),
+                                               drivers_after=args.drivers_after))
             except Exception as exc:  # one authority must not stop the panel; recorded
                 print(f"  {name}: failed ({type(exc).__name__}: {exc})", flush=True)
             print(f"  {name} fitted ({time.perf_counter() - t_start:.0f} s so far)", flush=True)
@@ -374,7 +380,8 @@ def main() -> None:
                f"{args.warmup} --panel-origins {args.panel_origins} --panel-warmup "
                f"{args.panel_warmup} --horizon {args.horizon} --budget-national "
                f"{args.budget_national} --budget-local {args.budget_local} --seed {args.seed} "
-               f"--areas {args.areas} --modes {args.modes}"
+               f"--areas {args.areas} --modes {args.modes} --drivers-after "
+               f"{args.drivers_after}"
                + (" --skip-national" if args.skip_national else "")
                + (" --skip-history" if args.skip_history else "") + "`")
     t_back = time.perf_counter() - t_start
