@@ -308,6 +308,10 @@ def main() -> None:
     ap.add_argument("--ex-post", action="store_true",
                     help="give every fit the drivers and calendar events after its origin as "
                          "they happened (a diagnostic of the structure, not a forecast)")
+    ap.add_argument("--drivers-after", default="hold", choices=["hold", "damped"],
+                    help="ex-ante drivers after each origin: held at the last known value "
+                         "(the default) or extended by their damped trend "
+                         "(carespiral.data.drivers.damped_trend)")
     ap.add_argument("--skip-national", action="store_true")
     ap.add_argument("--skip-history", action="store_true",
                     help="leave out the full national fit (trend signs, 2008 shock)")
@@ -362,7 +366,8 @@ def main() -> None:
                                            warmup=warmup, horizon=args.horizon,
                                            budget=args.budget_national,
                                            records=args.records, kind="national",
-                                           ex_ante=not args.ex_post))
+                                           ex_ante=not args.ex_post,
+                                           drivers_after=args.drivers_after))
         spec = local_spec()
         for name in areas_wanted:
             try:
@@ -371,7 +376,8 @@ def main() -> None:
                                                horizon=args.horizon,
                                                budget=args.budget_local, records=args.records,
                                                kind=KIND.get(name, ""),
-                                               ex_ante=not args.ex_post))
+                                               ex_ante=not args.ex_post,
+                                               drivers_after=args.drivers_after))
             except Exception as exc:  # one authority must not stop the panel; recorded
                 print(f"  {name}: failed ({type(exc).__name__}: {exc})", flush=True)
             print(f"  {name} fitted ({time.perf_counter() - t_start:.0f} s so far)", flush=True)
@@ -379,7 +385,8 @@ def main() -> None:
                f"{args.warmup} --panel-origins {args.panel_origins} --panel-warmup "
                f"{args.panel_warmup} --horizon {args.horizon} --budget-national "
                f"{args.budget_national} --budget-local {args.budget_local} --seed {args.seed} "
-               f"--areas {args.areas} --modes {args.modes}"
+               f"--areas {args.areas} --modes {args.modes} --drivers-after "
+               f"{args.drivers_after}"
                + (" --ex-post" if args.ex_post else "")
                + (" --skip-national" if args.skip_national else "")
                + (" --skip-history" if args.skip_history else "") + "`")

@@ -10,7 +10,9 @@ from the data layer (`carespiral.data.drivers.area_drivers`): a level at the ref
 Between published values the index is interpolated linearly; beyond the last one it is held
 (the data layer's stated rule). A forecast made at an origin knows only what was published up
 to it: `until` drops every driver value dated after the last fitted figure, so the hold rule
-applies from there (ex ante). The one exception is the data layer's rule before the first
+applies from there (ex ante). `after="damped"` extends the known values by their damped trend
+instead (`carespiral.data.drivers.damped_trend`: growth of the last three years, fading by 0.8
+a year), an option measured in docs/calibration.md and not the default. The one exception is the data layer's rule before the first
 workforce census (September 2017): posts per child are held at that census's ratio, so an
 origin before it sees the 2017 level (flat, no trend).
 
@@ -33,6 +35,8 @@ import pandas as pd
 from carespiral.errors import CarespiralError, FileFormatError
 
 __all__ = [
+    "AFTER_RULES",
+    "DEFAULT_AFTER",
     "DRIVERS",
     "DriverInputs",
     "Event",
@@ -71,12 +75,27 @@ def known_driver(name: str) -> bool:
     return name in _drivers()
 
 
+# How a driver goes on after a forecast's origin (ex ante): `hold` (the default: the last known
+# value) or `damped` (`carespiral.data.drivers.damped_trend`). See docs/calibration.md.
+AFTER_RULES = ("hold", "damped")
+DEFAULT_AFTER = "hold"
+
+
 def driver_inputs(names: Iterable[str], area: str, table: pd.DataFrame | None = None,
-                  until: pd.Timestamp | None = None) -> DriverInputs:
+                  until: pd.Timestamp | None = None, after: str = DEFAULT_AFTER) -> DriverInputs:
     """Levels and indices of the drivers `names` for `area` from `table` (the shipped data by
-    default); with `until`, only values dated up to it (held after)."""
-    from carespiral.data.drivers import area_drivers
+    default); with `until`, only values dated up to it, extended after it by `after`:
+    `hold` (the last known value, the default) or `damped` (their damped trend,
+    `carespiral.data.drivers.damped_trend`)."""
+    from carespiral.data.drivers import area_drivers, damped_trend
     from carespiral.pysd_runner.calendar import reference_months
+
+    if after not in AFTER_RULES:
+        raise CarespiralError(f"drivers after the origin: {after!r} is not a rule; one of "
+                              f"{', '.join(AFTER_RULES)}")
+
+    def extend(points: pd.Series) -> pd.Series:
+        return damped_trend(points) if after == "damped" else points
 
     names = list(names)
     table_d = drivers = area_drivers(area, table)
@@ -87,8 +106,8 @@ def driver_inputs(names: Iterable[str], area: str, table: pd.DataFrame | None = 
             kept = points[points.index <= cut + 1e-9]
             return kept if len(kept) else points.iloc[:1]  # before the first value: its value
 
-        drivers = replace(drivers, child_population=upto(drivers.child_population),
-                          posts_per_child=upto(drivers.posts_per_child))
+        drivers = replace(drivers, child_population=extend(upto(drivers.child_population)),
+                          posts_per_child=extend(upto(drivers.posts_per_child)))
     params, inputs = drivers.params(), drivers.time_inputs()
     out_p: dict[str, float] = {}
     out_i: dict[str, pd.Series] = {}
@@ -98,7 +117,9 @@ def driver_inputs(names: Iterable[str], area: str, table: pd.DataFrame | None = 
         out_i[index] = inputs[index]
     notes = list(table_d.notes)
     if until is not None:
-        notes.append(f"drivers known up to {pd.Timestamp(until):%d %B %Y}, held after")
+        notes.append(f"drivers known up to {pd.Timestamp(until):%d %B %Y}, "
+                     + ("extended by their damped trend after" if after == "damped"
+                        else "held after"))
     return DriverInputs(out_p, out_i, tuple(notes))
 
 

@@ -151,13 +151,16 @@ def fit_problem(
 
 def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int | None = None,
                   data: pd.DataFrame | None = None, horizon: int | None = None,
-                  ex_ante: bool = True) -> tuple[Problem, list[SeriesObs], str]:
+                  ex_ante: bool = True, drivers_after: str | None = None
+                  ) -> tuple[Problem, list[SeriesObs], str]:
     """The Problem a spec describes for one area, the held-out series, and the area's label.
 
     fit_until: fit the years up to it and hold out the later ones in `data` (up to `horizon`
     years later). ex_ante (with fit_until): the drivers and the calendar's events are those
     known at the last fitted figure (later driver values held by the stated rule, later events
     at size 0 and not fitted); otherwise the run is given them as they happened.
+    drivers_after: how ex-ante drivers go on after the last fitted figure
+    (`calibration.drivers.AFTER_RULES`; default `hold`, the last known value).
     """
     from carespiral.pysd_runner import load
 
@@ -209,10 +212,10 @@ def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int
     inputs: dict[str, pd.Series] = {}
     notes: list[str] = []
     if spec.drivers:
-        from carespiral.calibration.drivers import driver_inputs
+        from carespiral.calibration.drivers import DEFAULT_AFTER, driver_inputs
 
         d = driver_inputs(spec.drivers, label.rsplit("(", 1)[-1].rstrip(")"),
-                          data, until=cut_date)
+                          data, until=cut_date, after=drivers_after or DEFAULT_AFTER)
         fixed.update(d.params)
         inputs = {model.resolve(k): v for k, v in d.inputs.items()}
         notes += d.notes
@@ -260,16 +263,19 @@ def calibrate(
     method_options: dict | None = None,
     horizon: int | None = None,
     ex_ante: bool = True,
+    drivers_after: str | None = None,
 ) -> CalibrationResult:
     """Calibrate a spec (bundled name, path or object) to one area's published data.
 
     data: the published table to fit (`carespiral.data.load()` by default; a user's release
-    merged in by `carespiral.data.releases`). fit_until, horizon, ex_ante: see `build_problem`.
+    merged in by `carespiral.data.releases`). fit_until, horizon, ex_ante, drivers_after: see
+    `build_problem`.
     method_options override the spec's `[options.METHOD]` (e.g. {"walkers": 1024} for emcee).
     """
     if not isinstance(spec, CalibrationSpec):
         spec = read_spec(spec)
-    problem, holdout, label = build_problem(spec, area, fit_until, data, horizon, ex_ante)
+    problem, holdout, label = build_problem(spec, area, fit_until, data, horizon, ex_ante,
+                                            drivers_after)
     labels = {"model": spec.model, "spec": spec.name, "area": label,
               "command": command or " ".join(sys.argv),
               "spec_sha256": hashlib.sha256(spec.text.encode()).hexdigest(),

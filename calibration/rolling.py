@@ -240,14 +240,15 @@ def series_known_by(spec: CalibrationSpec, area: str | None, origin: int,
     return replace(spec, series=tuple(keep)), dropped
 
 
-def _default_fit(method, seed, budget, ex_ante, method_options, progress) -> Fit:
+def _default_fit(method, seed, budget, ex_ante, method_options, progress,
+                 drivers_after: str | None = None) -> Fit:
     from carespiral.calibration.engine import calibrate
 
     def fit(spec, area, origin, horizon, data):
         return calibrate(spec, area=area, method=method, fit_until=origin, seed=seed,
                          budget=budget, profiles=False, data=data, progress=progress,
                          command="", method_options=method_options, horizon=horizon,
-                         ex_ante=ex_ante)
+                         ex_ante=ex_ante, drivers_after=drivers_after)
 
     return fit
 
@@ -270,6 +271,7 @@ def rolling_backtest(
     command: str = "",
     mode: str | None = None,
     warmup: Iterable[int] | None = None,
+    drivers_after: str | None = None,
 ) -> BacktestResult:
     """Fit `spec` at every origin and score its forecasts 1..horizon years ahead.
 
@@ -280,8 +282,10 @@ def rolling_backtest(
     whatever the mode; only the forecasts after each origin differ.
 
     progress(runs, best): model runs so far over all origins (for a bar); on_origin(origin,
-    result) after each fit. An origin with nothing to forecast (no published values after
-    it) or a fit that fails is recorded in `fits` with the reason, not fatal. A series with no
+    result) after each fit. drivers_after: how ex-ante drivers go on after each origin
+    (`calibration.drivers.AFTER_RULES`; default `hold`). An origin with nothing to forecast
+    (no published values after it) or a fit that fails is recorded in `fits` with the reason,
+    not fatal. A series with no
     published value by an origin (it starts later) is left out there (`fits`: series_left_out).
     """
     if not isinstance(spec, CalibrationSpec):
@@ -308,7 +312,8 @@ def rolling_backtest(
         if progress is not None:
             progress(done["runs"] + runs, best)
 
-    fit = fit or _default_fit(method, seed, budget, ex_ante, method_options, counted)
+    fit = fit or _default_fit(method, seed, budget, ex_ante, method_options, counted,
+                              drivers_after)
     rows, fits, label = [], [], area or spec.area or ""
     with recording() as rec:
         for origin in sorted(set(origins) | set(warm)):
@@ -358,7 +363,8 @@ def rolling_backtest(
         forecasts=forecasts, scores=score_forecasts(forecasts),
         by_horizon=score_forecasts(forecasts, by=("series", "horizon")),
         fits=pd.DataFrame(fits), mode=mode, warmup=warm,
-        manifest={"command": command, "budget": budget, "mode": mode, "warmup": warm})
+        manifest={"command": command, "budget": budget, "mode": mode, "warmup": warm,
+                  "drivers_after": drivers_after or "hold"})
 
 
 @dataclass

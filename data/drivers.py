@@ -28,6 +28,13 @@ England series, which `england_lookups` writes):
 - funded posts per child before the September 2017 census (the first comparable one; earlier
   figures are surveys): held at the 2017 ratio, so posts follow the population; after the last
   census shipped (September 2023): held at that ratio.
+- ex ante, at a forecast's origin (`carespiral.calibration.drivers.driver_inputs(until=...)`):
+  only the values dated up to the origin, held after it by default. The alternative rule,
+  `damped_trend`, extends them by the growth of their last three yearly intervals (on the log
+  scale; fewer when fewer are known, none with one value), damped by 0.8 a year, so the level
+  tends to four years' growth past the last value; chosen by reasoning before it was scored
+  (a council's medium-term financial plan runs about three years; 0.8^3 is about one half) and
+  measured in docs/calibration.md ("Drivers after the origin").
 - an authority whose workforce the census reports jointly with another (Kingston upon Thames
   with Richmond upon Thames; North with West Northamptonshire) takes the joint ratio: joint
   posts over the joint child population.
@@ -56,8 +63,11 @@ __all__ = [
     "POSTS_INDEX",
     "REFERENCE_CENSUS_MONTH",
     "REFERENCE_POPULATION_MONTH",
+    "TREND_DAMPING",
+    "TREND_YEARS",
     "AreaDrivers",
     "area_drivers",
+    "damped_trend",
     "england_lookups",
 ]
 
@@ -70,6 +80,12 @@ POSTS_INDEX = "Relative Establishment"
 REFERENCE_POPULATION_MONTH = 171.0  # 30 June 2019
 REFERENCE_CENSUS_MONTH = 174.0  # 30 September 2019
 FIRST_CENSUS_YEAR = 2017  # the first comparable workforce census
+
+# The ex-ante rule after an origin (`damped_trend`): growth measured over the last (up to)
+# TREND_YEARS yearly intervals, damped by TREND_DAMPING a year, extended for EXTEND_YEARS.
+TREND_YEARS = 3
+TREND_DAMPING = 0.8
+EXTEND_YEARS = 20
 
 
 @dataclass(frozen=True)
@@ -139,6 +155,41 @@ def area_drivers(area: str, table: pd.DataFrame | None = None) -> AreaDrivers:
     posts, note = _posts_per_child(t, code, name, pop_all)
     notes.append(note)
     return AreaDrivers(code, name, pop, posts, tuple(notes))
+
+
+def damped_trend(points: pd.Series, years: int = TREND_YEARS, damping: float = TREND_DAMPING,
+                 extend: int = EXTEND_YEARS) -> pd.Series:
+    """`points` (model month -> positive value, yearly) extended after the last one by a
+    damped trend of their growth: the ex-ante rule for a driver after a forecast's origin.
+
+    The growth rate b (a year, on the log scale) is that of the last `years` intervals, or of
+    all of them when fewer are known: b = ln(v_T / v_(T-k)) / (years between them). Year h
+    after the last point (at month t_T + 12 h, h = 1..`extend`) gets
+    v_T exp(b (phi + phi^2 + ... + phi^h)), phi = `damping`: the trend fades by phi a year, so
+    the level tends to v_T exp(b phi / (1 - phi)) (four years' growth at 0.8), and is held
+    after the last added point. A single point (no growth known) is held as before.
+    """
+    if not 0.0 <= damping <= 1.0:
+        raise CarespiralError(f"damped trend: damping {damping} must be within 0 to 1")
+    if years < 1 or extend < 0:
+        raise CarespiralError(f"damped trend: years {years} must be at least 1 and extend "
+                              f"{extend} not negative")
+    points = points.sort_index()
+    values = points.to_numpy(dtype=float)
+    months = points.index.to_numpy(dtype=float)
+    if len(points) < 2 or extend == 0:
+        return points
+    if np.any(values <= 0) or not np.all(np.isfinite(values)):
+        raise CarespiralError("damped trend: a driver's values must be positive numbers")
+    k = min(int(years), len(points) - 1)
+    span = (months[-1] - months[-1 - k]) / 12.0
+    if span <= 0:
+        return points
+    b = float(np.log(values[-1] / values[-1 - k]) / span)
+    h = np.arange(1, int(extend) + 1, dtype=float)
+    cum = np.cumsum(damping ** h)  # phi + ... + phi^h
+    new = pd.Series(values[-1] * np.exp(b * cum), index=months[-1] + 12.0 * h)
+    return pd.concat([points, new]).rename(points.name)
 
 
 def england_lookups(digits: int = 6) -> dict[str, list[tuple[float, float]]]:
