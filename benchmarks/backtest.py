@@ -77,9 +77,10 @@ KIND = {"Haringey": "inner London borough", "Croydon": "outer London borough",
 MASE = ["mase_model", "mase_persistence", "mase_trend", "mase_mean"]
 
 
-def local_spec():
-    """The bundled local spec with the authority's own drivers and England's calendar."""
-    return replace(with_drivers(read_spec("local")), calendar="history_calendar.toml")
+def local_spec(spec: str = "local"):
+    """The local spec (bundled `local` by default, or a spec file) with the authority's own
+    drivers and England's calendar."""
+    return replace(with_drivers(read_spec(spec)), calendar="history_calendar.toml")
 
 
 def variant_rows(records: list[dict], area: str, scored: list[int], modes: list[str],
@@ -312,6 +313,8 @@ def main() -> None:
                     help="ex-ante drivers after each origin: held at the last known value "
                          "(the default) or extended by their damped trend "
                          "(carespiral.data.drivers.damped_trend)")
+    ap.add_argument("--local-spec", default="local",
+                    help="the panel's spec: the bundled `local` or a spec file")
     ap.add_argument("--skip-national", action="store_true")
     ap.add_argument("--skip-history", action="store_true",
                     help="leave out the full national fit (trend signs, 2008 shock)")
@@ -368,7 +371,7 @@ def main() -> None:
                                            records=args.records, kind="national",
                                            ex_ante=not args.ex_post,
                                            drivers_after=args.drivers_after))
-        spec = local_spec()
+        spec = local_spec(args.local_spec)
         for name in areas_wanted:
             try:
                 areas.append(recorded_backtest(args.seed, spec, area=name,
@@ -388,6 +391,7 @@ def main() -> None:
                f"--areas {args.areas} --modes {args.modes} --drivers-after "
                f"{args.drivers_after}"
                + (" --ex-post" if args.ex_post else "")
+               + (f" --local-spec {args.local_spec}" if args.local_spec != "local" else "")
                + (" --skip-national" if args.skip_national else "")
                + (" --skip-history" if args.skip_history else "") + "`")
     t_back = time.perf_counter() - t_start
