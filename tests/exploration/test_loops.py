@@ -29,9 +29,10 @@ def test_large_model_uses_discovery_with_the_overrides():
 
     m = load("collapse_spiral")
     # A doubled compliance load (the burden of the documented hysteresis scenario, far past the
-    # fold at 1.033, docs/models/collapse_spiral.md) tips the service within three years. Just
-    # past the fold (1.3) the tip is slow and the scores of the ~200 discovered loops stay spread
-    # out: no loop holds 5% of the behaviour for six months, so no switch shows there.
+    # fold at 1.069, 1.033 when written, docs/models/collapse_spiral.md) tips the service within
+    # three years. Just past the fold (1.3) the tip is slow and the scores of the ~200 discovered
+    # loops stay spread out: no loop holds 5% of the behaviour for six months, so no switch shows
+    # there.
     tipped = loop_dominance(m, {"Compliance Burden": 2.0})
     assert len(tipped.loops) > 10 and np.isfinite(tipped.scores.to_numpy()).all()
     sw = tipped.switches(min_months=6)

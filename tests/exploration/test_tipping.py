@@ -101,8 +101,9 @@ def test_collapse_spiral_regime_map_has_both_regimes_and_a_bistable_band():
     m = load("collapse_spiral")
     need = m.parameter("Underlying Need").default
     # Continuation in Compliance Burden at the default need (docs/models/collapse_spiral.md): the
-    # sustainable branch ends in a fold at 1.033 and the collapsed branch in a fold at 0.591, so
-    # both regimes exist between them. Below 0.591 a five-year surge of +1 is absorbed (0.5);
+    # sustainable branch ends in a fold at 1.069 and the collapsed branch in a fold at 0.625
+    # (1.033 and 0.591 when written; re-measured at f47ee16), so both regimes exist between them.
+    # Below 0.625 a five-year surge of +1 is absorbed (0.5);
     # inside the band it tips the service for good (0.8: collapsed 180 months after the surge);
     # far past the upper fold the undisturbed run collapses on its own within the 252 months
     # (1.9; just past the fold the passage takes decades, so the cell is chosen far past it).
