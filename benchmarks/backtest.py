@@ -57,6 +57,7 @@ import pandas as pd
 
 from carespiral.calibration import calibrate
 from carespiral.calibration.backtest import score_forecasts
+from carespiral.calibration.drivers import AFTER_RULES, DEFAULT_AFTER
 from carespiral.calibration.errors_model import FORECAST_MODES
 from carespiral.calibration.nested import CANDIDATES, naive_candidate, nested_forecasts
 from carespiral.calibration.pooling.authorities import with_drivers
@@ -309,7 +310,7 @@ def main() -> None:
     ap.add_argument("--ex-post", action="store_true",
                     help="give every fit the drivers and calendar events after its origin as "
                          "they happened (a diagnostic of the structure, not a forecast)")
-    ap.add_argument("--drivers-after", default="hold", choices=["hold", "damped"],
+    ap.add_argument("--drivers-after", default=DEFAULT_AFTER, choices=AFTER_RULES,
                     help="ex-ante drivers after each origin: held at the last known value "
                          "(the default) or extended by their damped trend "
                          "(carespiral.data.drivers.damped_trend)")

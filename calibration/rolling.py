@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from carespiral.calibration.backtest import add_naive_forecasts, mase_scale, score_forecasts
+from carespiral.calibration.drivers import DEFAULT_AFTER
 from carespiral.calibration.errors_model import FORECAST_MODES
 from carespiral.calibration.spec import CalibrationSpec, read_spec
 from carespiral.errors import CarespiralError
@@ -364,7 +365,7 @@ def rolling_backtest(
         by_horizon=score_forecasts(forecasts, by=("series", "horizon")),
         fits=pd.DataFrame(fits), mode=mode, warmup=warm,
         manifest={"command": command, "budget": budget, "mode": mode, "warmup": warm,
-                  "drivers_after": drivers_after or "hold"})
+                  "drivers_after": drivers_after or DEFAULT_AFTER})
 
 
 @dataclass
