@@ -95,7 +95,7 @@ def _parse(path: Path, data: bytes, digest: str) -> ParsedModel:
             if path.suffix.lower() in VENSIM_SUFFIXES:
                 am, comment_of = _parse_vensim(path, data)
             else:
-                am, comment_of = _parse_xmile(path)
+                am, comment_of = _parse_xmile(path, data)
     except FileFormatError:
         raise
     except ParseError as exc:
@@ -136,9 +136,36 @@ def _parse_vensim(path: Path, data: bytes):
     return vf.get_abstract_model(), neutral.comment
 
 
-def _parse_xmile(path: Path):
+def _refuse_entities(path: Path, data: bytes) -> None:
+    """Refuse a DOCTYPE that declares entities before PySD's parser sees the file.
+
+    XMILE never needs them, and how lxml treats an external entity changes between
+    releases (resolved, dropped, or left as a node PySD cannot read), so the file is
+    read here with entities off and refused by rule rather than by version.
+    """
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True,
+                             recover=True, huge_tree=False)
+    try:
+        tree = etree.fromstring(data, parser=parser).getroottree()
+    except (etree.XMLSyntaxError, ValueError, AttributeError):
+        return  # unreadable XML: PySD's own parse reports it
+    dtd = tree.docinfo.internalDTD
+    names = [e.name for e in dtd.iterentities()] if dtd is not None else []
+    if names:
+        line = next((i for i, text in enumerate(data.splitlines(), 1) if b"<!ENTITY" in text),
+                    None)
+        raise FileFormatError(
+            path, f"the file declares XML entities ({', '.join(names[:5])}); "
+            "carespiral does not read entities or DTDs in XMILE files", line=line,
+            hint="remove the <!DOCTYPE ...> block and write the text in place")
+
+
+def _parse_xmile(path: Path, data: bytes):
     from pysd.translators.xmile.xmile_file import XmileFile
 
+    _refuse_entities(path, data)
     xf = XmileFile(path)
     xf.parse()
 
