@@ -13,8 +13,13 @@
    too short for its own takes it), and its scale shrunk towards the series' pooled scale
    (`AreaStack.error_fits`), (c) every area's mode re-fitted from where it was under the new
    national prior (from its mode and from the national mean, keeping the better: a few
-   years of data can leave a second, wrong mode), until the national mean and spread move by less than `tol` (in spreads, or
-   in log spread) between rounds.
+   years of data can leave a second, wrong mode), until the national mean and spread move by
+   less than `tol` (in spreads, or in log spread) between rounds. An area whose likelihood has
+   two modes can switch between them as the national distribution moves, and the rounds then
+   alternate between two values of that parameter's mean and spread for ever; so when a mean
+   or spread moves back the other way by more than `tol`, its step towards the new value is
+   halved from then on (`hierarchy.damped_steps`), which settles between them; the others keep
+   full steps.
 
 Each area's posterior is then the Laplace approximation at its mode on the logit scale
 (Gauss-Newton curvature of data and prior), whose draws, mapped back, stay inside the bounds and
@@ -30,7 +35,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.stats import norm, qmc
 
-from carespiral.calibration.pooling.hierarchy import Population, Transform, shrinkage
+from carespiral.calibration.pooling.hierarchy import (
+    Population,
+    Transform,
+    damped_steps,
+    shrinkage,
+)
 from carespiral.calibration.pooling.lockstep import LMState, lockstep_lm
 from carespiral.calibration.pooling.stack import AreaStack
 
@@ -141,16 +151,20 @@ def fit_stack(stack: AreaStack, pooling: str = "partial", seed: int = 0, starts:
     # modes re-fitted under it
     if pooling == "partial":
         converged = False
+        step, last_move = np.ones(2 * k), np.zeros(2 * k)
         for r in range(1, max_rounds + 1):
             D, b = _quadratic(lm, m_data)
-            new = state["pop"].fit(D, b)
+            proposed = state["pop"].fit(D, b)
+            move = state["pop"].step_to(proposed)
+            step, last_move = damped_steps(step, move, last_move, small=tol), move
+            new = state["pop"].toward(proposed, step)
             change = state["pop"].change(new)
             state["pop"] = new
             state["errors"] = stack.error_fits(tr.to_theta(z), pooled_weight=SCALE_WEIGHT)
             lm = _refit(residuals, z, new.mu, iterations)
             z = lm.z
             cov = np.linalg.inv(lm.curvature())
-            rounds.append(_round(r, new, lm, stack.n_runs, t0, change))
+            rounds.append(_round(r, new, lm, stack.n_runs, t0, change, step))
             note(f"pooling round {r}")
             if change < tol:
                 converged = True
@@ -191,8 +205,9 @@ def _quadratic(lm, m_data: int) -> tuple[np.ndarray, np.ndarray]:
     return D, np.einsum("akl,al->ak", D, lm.z) - g
 
 
-def _round(r: int, pop: Population, lm, runs: int, t0: float, change: float = float("nan")
-           ) -> dict:
+def _round(r: int, pop: Population, lm, runs: int, t0: float, change: float = float("nan"),
+           step: np.ndarray | None = None) -> dict:
     return {"round": r, "mu": pop.mu.tolist(), "tau": pop.tau.tolist(), "change": change,
+            "step": None if step is None else step.tolist(),
             "cost": float(np.sum(lm.cost)), "runs": runs,
             "seconds": round(time.perf_counter() - t0, 2)}

@@ -32,9 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, logit
 
-__all__ = ["Population", "Transform", "shrinkage"]
+__all__ = ["MIN_STEP", "Population", "Transform", "damped_steps", "shrinkage"]
 
 TAU_FLOOR = 0.02  # smallest national spread on the logit scale: a spread of 0 is never credible
+MIN_STEP = 0.125  # the smallest fraction of a round's move taken once a value alternates
 _EDGE = 1e-9  # keeps logit finite for a value at a bound
 
 
@@ -101,11 +102,35 @@ class Population:
             pop = new
         return pop
 
+    def step_to(self, other: Population) -> np.ndarray:
+        """The move to another population, standardised: mean shifts in spreads, then log
+        spread ratios (length 2k)."""
+        return np.concatenate([(other.mu - self.mu) / self.tau, np.log(other.tau / self.tau)])
+
+    def toward(self, other: Population, weight: np.ndarray) -> Population:
+        """The population a fraction of the way to `other`: `weight` (length 2k, as
+        `step_to`) per mean, then per spread on the log scale; weights of 1 give `other`."""
+        w = np.asarray(weight, dtype=float)
+        k = len(self.mu)
+        return Population(self.mu + w[:k] * (other.mu - self.mu),
+                          self.tau * (other.tau / self.tau) ** w[k:])
+
     def change(self, other: Population) -> float:
         """How far another population is from this one: the largest shift of a mean in units
         of the spread, or of a log spread."""
         return float(max(np.max(np.abs(other.mu - self.mu) / self.tau),
                          np.max(np.abs(np.log(other.tau / self.tau)))))
+
+
+def damped_steps(step: np.ndarray, move: np.ndarray, last_move: np.ndarray,
+                 floor: float = MIN_STEP, small: float = 0.0) -> np.ndarray:
+    """The fraction of each proposed move to take in a fixed-point iteration: halved (down to
+    `floor`) for a value whose move reverses its previous one, both larger than `small`, kept
+    otherwise (a reversal of moves within the tolerance is noise, not a cycle). A map that
+    sends x to c - x alternates for ever at full steps; a half step lands on its fixed point."""
+    move, last_move = np.asarray(move, dtype=float), np.asarray(last_move, dtype=float)
+    back = (move * last_move < 0.0) & (np.abs(move) > small) & (np.abs(last_move) > small)
+    return np.where(back, np.maximum(np.asarray(step, dtype=float) / 2, floor), step)
 
 
 def shrinkage(data_precision: np.ndarray, tau: np.ndarray) -> np.ndarray:

@@ -15,7 +15,13 @@ import pytest
 
 from carespiral.calibration.observations import SeriesObs, observe_runs
 from carespiral.calibration.pooling.fit import fit_stack
-from carespiral.calibration.pooling.hierarchy import Population, Transform, shrinkage
+from carespiral.calibration.pooling.hierarchy import (
+    MIN_STEP,
+    Population,
+    Transform,
+    damped_steps,
+    shrinkage,
+)
 from carespiral.calibration.pooling.lockstep import lockstep_lm
 from carespiral.calibration.pooling.stack import AreaCase, AreaStack
 from carespiral.calibration.priors import Prior
@@ -125,6 +131,36 @@ def test_population_from_a_flat_prior_is_the_logistic_distribution():
 
 def test_shrinkage_is_the_weight_of_the_national_mean():
     assert shrinkage(np.array([0.0, 4.0]), np.array([0.5, 0.5])).tolist() == [1.0, 0.5]
+
+
+def test_damped_steps_settle_a_two_cycle_on_its_fixed_point():
+    """x -> c - x alternates between x0 and c - x0 at full steps; the damped iteration lands on
+    its fixed point c / 2, while a contraction towards 3 keeps its full steps."""
+    c = np.array([2.0, 0.0])
+    x, step, last = np.array([0.3, 5.0]), np.ones(2), np.zeros(2)
+    for _ in range(6):
+        move = (c - x) - x
+        step, last = damped_steps(step, move, last), move
+        x = x + step * move
+    assert np.allclose(x, c / 2) and step.tolist() == [0.5, 0.5]
+    y, step, last = np.array([0.0]), np.ones(1), np.zeros(1)
+    for _ in range(30):
+        move = (0.5 * y + 1.5) - y  # fixed point 3, approached from one side
+        step, last = damped_steps(step, move, last), move
+        y = y + step * move
+    assert step.tolist() == [1.0] and abs(y[0] - 3.0) < 1e-6
+    assert damped_steps(np.array([MIN_STEP]), np.array([1.0]), np.array([-1.0]))[0] == MIN_STEP
+    # a reversal within the tolerance is noise: the step stays
+    assert damped_steps(np.ones(2), np.array([0.01, 0.5]), np.array([-0.5, -0.5]),
+                        small=0.02).tolist() == [1.0, 0.5]
+
+
+def test_population_toward_moves_means_linearly_and_spreads_on_the_log_scale():
+    a, b = Population(np.array([0.0, 1.0]), np.array([1.0, 0.5])), Population(
+        np.array([2.0, 3.0]), np.array([4.0, 2.0]))
+    half = a.toward(b, np.array([0.5, 1.0, 0.5, 0.0]))
+    assert np.allclose(half.mu, [1.0, 3.0]) and np.allclose(half.tau, [2.0, 0.5])
+    assert np.allclose(a.step_to(b), [2.0, 4.0, np.log(4.0), np.log(4.0)])
 
 
 def test_lockstep_lm_solves_many_linear_least_squares_problems():
