@@ -21,7 +21,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
-.venv/bin/python -m pip install -q -e '.[test]'
+# the tested versions (constraints/tested.txt); CARESPIRAL_CONSTRAINTS=none resolves afresh
+CONSTRAINTS=(-c constraints/tested.txt)
+if [ "${CARESPIRAL_CONSTRAINTS:-}" = none ]; then CONSTRAINTS=(); fi
+.venv/bin/python -m pip install -q -e '.[test]' "${CONSTRAINTS[@]}"
 
 # Tests run on every core (pytest-xdist); tests sharing an expensive module fixture stay on one
 # worker (tests/conftest.py). CARESPIRAL_TEST_WORKERS=0 runs them in this process.
