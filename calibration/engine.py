@@ -32,6 +32,7 @@ from carespiral.calibration.problem import FitParameter, Problem
 from carespiral.calibration.result import CalibrationResult
 from carespiral.calibration.spec import CalibrationSpec, read_spec
 from carespiral.calibration.uncertainty import (
+    Laplace,
     correlation,
     laplace,
     profile,
@@ -80,6 +81,7 @@ def fit_problem(
     prof = None
     summary = None
     prof_gain = None
+    moved = 0
     lap_lo, lap_hi = lap.interval(best)
     if out.draws is not None:
         draws = out.draws
@@ -91,7 +93,14 @@ def fit_problem(
         sd = lap.sd
         corr = correlation(lap.covariance, names)
         if profiles:
-            prof = profile(problem, best, lap.sd)
+            prof, best, lap, moved = _profile_from_the_top(problem, best, lap)
+            if moved:
+                lap_lo, lap_hi = lap.interval(best)
+                sd, corr = lap.sd, correlation(lap.covariance, names)
+                out.best, out.best_logpost = best, float(problem.logpost(best)[0])
+                out.message += (f"; the profiles found a higher point, so the fit moved there "
+                                f"({moved} time{'s' if moved > 1 else ''}; log-posterior "
+                                f"{out.best_logpost:.2f})")
             summary = profile_summary(prof, problem)
             # The profile interval is the reported one: system-dynamics models are full of
             # MIN/MAX and piecewise-linear lookups, so the log-posterior has kinks and a
@@ -138,6 +147,7 @@ def fit_problem(
             "laplace_positive_definite": lap.positive_definite}
     if prof_gain is not None:
         diag["profile_gain_over_optimum"] = round(prof_gain, 4)
+        diag["profile_moves"] = moved
     manifest = _manifest(problem, name, seed, budget, labels, fitted)
     return CalibrationResult(
         model=labels.get("model", getattr(problem.model, "name", "")),
@@ -351,3 +361,32 @@ def _manifest(problem: Problem, method: str, seed: int, budget: int, labels: dic
                      "emcee": emcee.__version__},
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
+
+
+MOVE_GAIN = 0.05  # log-posterior units a profile re-fit must gain over the optimum to move to it
+MAX_MOVES = 2  # moves at most (each costs a polish, a Hessian and the profiles again)
+
+
+def _profile_from_the_top(problem, best: np.ndarray, lap: Laplace
+                          ) -> tuple[pd.DataFrame, np.ndarray, Laplace, int]:
+    """Profiles at `best`; when a re-fit on them climbs above it (the optimiser stopped short
+    of the top, or on a lower peak), the fit moves to that point, polished with every parameter
+    free, and the Hessian and profiles are taken again there, so that the reported estimate is
+    the highest point found and lies inside its own interval. Returns the profiles, the
+    estimate, its Laplace approximation and how many times it moved."""
+    from carespiral.calibration.lm import batched_lm
+
+    moves = 0
+    while True:
+        found: dict = {}
+        prof = profile(problem, best, lap.sd, found=found)
+        lp_best = float(problem.logpost(best)[0])
+        if moves >= MAX_MOVES or found.get("logpost", -np.inf) <= lp_best + MOVE_GAIN:
+            return prof, best, lap, moves
+        u0 = problem.to_unit(np.asarray(found["theta"], dtype=float))[None, :]
+        u = batched_lm(problem, u0, np.ones_like(u0, dtype=bool), None, iterations=40,
+                       tol=1e-4)
+        theta = problem.from_unit(u[0])
+        if float(problem.logpost(theta)[0]) < found["logpost"]:
+            theta = np.asarray(found["theta"], dtype=float)
+        best, lap, moves = theta, laplace(problem, theta), moves + 1

@@ -122,9 +122,12 @@ def correlation(cov_or_draws: np.ndarray, names: list[str], draws: bool = False)
 
 
 def profile(problem, theta: np.ndarray, sd: np.ndarray | None = None, max_points: int = 12,
-            iterations: int = 40, tol: float = 1e-3, reach: float = 3.0) -> pd.DataFrame:
+            iterations: int = 40, tol: float = 1e-3, reach: float = 3.0,
+            found: dict | None = None) -> pd.DataFrame:
     """Profile log-posterior of each parameter: columns parameter, value, logpost, delta, and
-    converged (whether the re-fit at that value met its tolerance).
+    converged (whether the re-fit at that value met its tolerance). `found`, when given, gets
+    the highest point any re-fit reached (`theta`, `logpost`): above the optimum's, it shows
+    the optimum was not one.
 
     Each parameter is walked from the optimum towards both bounds; at every value the others are
     re-fitted (Levenberg-Marquardt on the posterior with the error scales profiled out, started
@@ -175,6 +178,8 @@ def profile(problem, theta: np.ndarray, sd: np.ndarray | None = None, max_points
         w["u"].append(u)
         w["d"].append(d)
         rows.append((problem.names[i], float(problem.from_unit(u)[i]), lp, converged))
+        if found is not None and lp > found.get("logpost", lp_best):
+            found.update(theta=problem.from_unit(u), logpost=lp)
         if not d < reach or t >= w["room"] - 1e-12 or len(w["t"]) > max_points:
             return None
         # next distance: where a parabola through the optimum and this point drops by one
