@@ -42,6 +42,9 @@ from carespiral.errors import CarespiralError
 
 __all__ = ["build_problem", "calibrate", "expected_runs", "fit_problem"]
 
+MOVE_GAIN = 0.05  # log-posterior units a profile re-fit must gain over the optimum to move to it
+MAX_MOVES = 2  # moves at most (each costs a polish, a Hessian and the profiles again)
+
 
 def fit_problem(
     problem: Problem,
@@ -361,10 +364,6 @@ def _manifest(problem: Problem, method: str, seed: int, budget: int, labels: dic
                      "emcee": emcee.__version__},
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
-
-
-MOVE_GAIN = 0.05  # log-posterior units a profile re-fit must gain over the optimum to move to it
-MAX_MOVES = 2  # moves at most (each costs a polish, a Hessian and the profiles again)
 
 
 def _profile_from_the_top(problem, best: np.ndarray, lap: Laplace
