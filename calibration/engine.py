@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from carespiral.calibration.backtest import add_naive_forecasts, summarise_backtest
+from carespiral.calibration.drivers import DEFAULT_AFTER
 from carespiral.calibration.fit_stats import fit_table
 from carespiral.calibration.methods import get_method
 from carespiral.calibration.methods.base import MethodOutput, Progress
@@ -96,11 +97,11 @@ def fit_problem(
         sd = lap.sd
         corr = correlation(lap.covariance, names)
         if profiles:
-            prof, best, lap, moved = _profile_from_the_top(problem, best, lap)
+            prof, best, lp, lap, moved = _profile_from_the_top(problem, best, lap)
             if moved:
                 lap_lo, lap_hi = lap.interval(best)
                 sd, corr = lap.sd, correlation(lap.covariance, names)
-                out.best, out.best_logpost = best, float(problem.logpost(best)[0])
+                out.best, out.best_logpost = best, lp
                 out.message += (f"; the profiles found a higher point, so the fit moved there "
                                 f"({moved} time{'s' if moved > 1 else ''}; log-posterior "
                                 f"{out.best_logpost:.2f})")
@@ -164,7 +165,7 @@ def fit_problem(
 
 def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int | None = None,
                   data: pd.DataFrame | None = None, horizon: int | None = None,
-                  ex_ante: bool = True, drivers_after: str | None = None
+                  ex_ante: bool = True, drivers_after: str = DEFAULT_AFTER
                   ) -> tuple[Problem, list[SeriesObs], str]:
     """The Problem a spec describes for one area, the held-out series, and the area's label.
 
@@ -225,10 +226,10 @@ def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int
     inputs: dict[str, pd.Series] = {}
     notes: list[str] = []
     if spec.drivers:
-        from carespiral.calibration.drivers import DEFAULT_AFTER, driver_inputs
+        from carespiral.calibration.drivers import driver_inputs
 
         d = driver_inputs(spec.drivers, label.rsplit("(", 1)[-1].rstrip(")"),
-                          data, until=cut_date, after=drivers_after or DEFAULT_AFTER)
+                          data, until=cut_date, after=drivers_after)
         fixed.update(d.params)
         inputs = {model.resolve(k): v for k, v in d.inputs.items()}
         notes += d.notes
@@ -276,7 +277,7 @@ def calibrate(
     method_options: dict | None = None,
     horizon: int | None = None,
     ex_ante: bool = True,
-    drivers_after: str | None = None,
+    drivers_after: str = DEFAULT_AFTER,
 ) -> CalibrationResult:
     """Calibrate a spec (bundled name, path or object) to one area's published data.
 
@@ -367,21 +368,20 @@ def _manifest(problem: Problem, method: str, seed: int, budget: int, labels: dic
 
 
 def _profile_from_the_top(problem, best: np.ndarray, lap: Laplace
-                          ) -> tuple[pd.DataFrame, np.ndarray, Laplace, int]:
+                          ) -> tuple[pd.DataFrame, np.ndarray, float, Laplace, int]:
     """Profiles at `best`; when a re-fit on them climbs above it (the optimiser stopped short
     of the top, or on a lower peak), the fit moves to that point, polished with every parameter
     free, and the Hessian and profiles are taken again there, so that the reported estimate is
     the highest point found and lies inside its own interval. Returns the profiles, the
-    estimate, its Laplace approximation and how many times it moved."""
+    estimate, its log-posterior, its Laplace approximation and how many times it moved."""
     from carespiral.calibration.lm import batched_lm
 
     moves = 0
     while True:
         found: dict = {}
         prof = profile(problem, best, lap.sd, found=found)
-        lp_best = float(problem.logpost(best)[0])
-        if moves >= MAX_MOVES or found.get("logpost", -np.inf) <= lp_best + MOVE_GAIN:
-            return prof, best, lap, moves
+        if moves >= MAX_MOVES or found.get("logpost", -np.inf) <= found["optimum"] + MOVE_GAIN:
+            return prof, best, found["optimum"], lap, moves
         u0 = problem.to_unit(np.asarray(found["theta"], dtype=float))[None, :]
         u = batched_lm(problem, u0, np.ones_like(u0, dtype=bool), None, iterations=40,
                        tol=1e-4)

@@ -144,7 +144,7 @@ def _uses_ar1(ar1: bool, error: str, n: int) -> bool:
 
 
 def gaussian_profile(y: np.ndarray, m: np.ndarray, error: str, ar1: bool
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(log-likelihood, s, rho) per run of the normal or lognormal model, profiled."""
     n = y.size
     r = raw_residuals(y, m, error)

@@ -242,7 +242,7 @@ def series_known_by(spec: CalibrationSpec, area: str | None, origin: int,
 
 
 def _default_fit(method, seed, budget, ex_ante, method_options, progress,
-                 drivers_after: str | None = None) -> Fit:
+                 drivers_after: str = DEFAULT_AFTER) -> Fit:
     from carespiral.calibration.engine import calibrate
 
     def fit(spec, area, origin, horizon, data):
@@ -272,7 +272,7 @@ def rolling_backtest(
     command: str = "",
     mode: str | None = None,
     warmup: Iterable[int] | None = None,
-    drivers_after: str | None = None,
+    drivers_after: str = DEFAULT_AFTER,
 ) -> BacktestResult:
     """Fit `spec` at every origin and score its forecasts 1..horizon years ahead.
 
@@ -365,7 +365,7 @@ def rolling_backtest(
         by_horizon=score_forecasts(forecasts, by=("series", "horizon")),
         fits=pd.DataFrame(fits), mode=mode, warmup=warm,
         manifest={"command": command, "budget": budget, "mode": mode, "warmup": warm,
-                  "drivers_after": drivers_after or DEFAULT_AFTER})
+                  "drivers_after": drivers_after})
 
 
 @dataclass

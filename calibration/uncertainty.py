@@ -126,8 +126,8 @@ def profile(problem, theta: np.ndarray, sd: np.ndarray | None = None, max_points
             found: dict | None = None) -> pd.DataFrame:
     """Profile log-posterior of each parameter: columns parameter, value, logpost, delta, and
     converged (whether the re-fit at that value met its tolerance). `found`, when given, gets
-    the highest point any re-fit reached (`theta`, `logpost`): above the optimum's, it shows
-    the optimum was not one.
+    the optimum's log-posterior (`optimum`) and the highest point any re-fit reached above it
+    (`theta`, `logpost`; absent when none did): such a point shows the optimum was not one.
 
     Each parameter is walked from the optimum towards both bounds; at every value the others are
     re-fitted (Levenberg-Marquardt on the posterior with the error scales profiled out, started
@@ -143,6 +143,8 @@ def profile(problem, theta: np.ndarray, sd: np.ndarray | None = None, max_points
     theta = np.asarray(theta, dtype=float)
     k = problem.k
     lp_best = float(problem.logpost(theta)[0])
+    if found is not None:
+        found["optimum"] = lp_best
     u_best = problem.to_unit(theta)
     span = problem.upper - problem.lower
     walks = []  # per (parameter, side): positions (distance from the optimum, unit) and fits
