@@ -65,6 +65,32 @@ def start_browser(profile_dir: Path):
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
 
 
+NETWORK_SCHEMES = ("http:", "https:", "ws:", "wss:", "ftp:")
+
+
+BROWSER_OWN = ("chrome:", "chrome-untrusted:", "chrome-extension:", "devtools:")
+
+
+def page_errors(driver) -> list[str]:
+    """Console errors since the browser log was last read, less the browser's own pages'."""
+    return [e["message"] for e in driver.get_log("browser")
+            if e.get("level") in ("SEVERE", "ERROR") and not e["message"].startswith(BROWSER_OWN)]
+
+
+def network_requests(driver) -> list[str]:
+    """The network URLs asked for since the performance log was last read. Only network
+    schemes count: the browser's own pages (chrome://, chrome-untrusted:// new-tab pages, whose
+    names change between Chromium releases) are not the page's requests."""
+    urls = []
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg.get("method") == "Network.requestWillBeSent":
+            url = msg["params"]["request"]["url"]
+            if url.startswith(NETWORK_SCHEMES):
+                urls.append(url)
+    return urls
+
+
 @dataclass
 class PageCheck:
     """What the browser saw on one page."""
@@ -105,17 +131,8 @@ def check_page(driver, path: Path, shot_dir: Path, timeout: float = 90.0,
         except TimeoutException:
             status = "timeout"
     figures = driver.execute_script(_FIGURE_STATE_JS)
-    errors = [
-        e["message"] for e in driver.get_log("browser") if e.get("level") in ("SEVERE", "ERROR")
-    ]
-    requests = []
-    for entry in driver.get_log("performance"):
-        msg = json.loads(entry["message"])["message"]
-        if msg.get("method") == "Network.requestWillBeSent":
-            req_url = msg["params"]["request"]["url"]
-            # chrome:// requests are the browser's own pages, not the report's
-            if req_url.startswith(("http:", "https:", "ws:", "wss:", "ftp:")):
-                requests.append(req_url)
+    errors = page_errors(driver)
+    requests = network_requests(driver)
     overflow = driver.execute_script(
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import json
 import os
 import sys
 import tempfile
@@ -121,15 +120,8 @@ def open_sim(driver, path: Path, shot_dir: Path, fragment: str = "", width: int 
     except Exception:  # selenium's TimeoutException
         status = "timeout"
     figures = driver.execute_script(helpers._FIGURE_STATE_JS)
-    errors = [e["message"] for e in driver.get_log("browser")
-              if e.get("level") in ("SEVERE", "ERROR")]
-    requests = []
-    for entry in driver.get_log("performance"):
-        msg = json.loads(entry["message"])["message"]
-        if msg.get("method") == "Network.requestWillBeSent":
-            req = msg["params"]["request"]["url"]
-            if not req.startswith(("file:", "about:", "data:", "blob:", "chrome:")):
-                requests.append(req)
+    errors = helpers.page_errors(driver)
+    requests = helpers.network_requests(driver)
     overflow = driver.execute_script(
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
     shot = None
@@ -164,7 +156,8 @@ def sim():
     from types import SimpleNamespace
 
     return SimpleNamespace(decode=decode, wait_for=wait_for, open=open_sim, outputs=page_outputs,
-                           wait_draws=wait_draws, runtime_page=runtime_page)
+                           wait_draws=wait_draws, runtime_page=runtime_page,
+                           page_errors=helpers.page_errors)
 
 
 # ---- pages built once per session -------------------------------------------------------------

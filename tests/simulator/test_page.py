@@ -350,8 +350,7 @@ def test_page_draws_without_errors_or_network_and_fits_the_screen(browser, sim, 
         for fig in check.figures:
             assert fig["svg"] and fig["points"] > 0, fig
             assert 250 < fig["width"] <= width, (name, fig)
-        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-        assert errors == []
+        assert sim.page_errors(browser) == []
 
 
 def test_published_figures_are_drawn_only_at_the_models_scale(browser, sim, shots, pages):
