@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from carespiral.calibration.errors_model import RHO_MAX
 from carespiral.calibration.observations import SeriesObs, observe_runs
 from carespiral.calibration.pooling.fit import SCALE_WEIGHT, fit_stack
 from carespiral.calibration.pooling.hierarchy import Transform
@@ -82,7 +83,7 @@ def _ar1(rng: np.random.Generator, rho: float, n: int, scale: float) -> np.ndarr
     return scale * e
 
 
-@pytest.mark.parametrize("rho", [0.0, 0.5, 0.75])
+@pytest.mark.parametrize("rho", [0.0, 0.3, 0.45])
 def test_national_rho_recovers_a_shared_autocorrelation_from_series_of_three(rho):
     """400 seeded AR(1) series of 3 values, each with its own scale (e^N(0, 0.5)): no single
     series says anything useful about rho; together they do."""
@@ -91,7 +92,7 @@ def test_national_rho_recovers_a_shared_autocorrelation_from_series_of_three(rho
     series = [_ar1(rng, rho, 3, s) for s in scales]
     assert abs(national_rho(series) - rho) < 0.1
     # none of them long enough alone: a short list of two-value series still gives a number
-    assert 0.0 <= national_rho([np.array([1.0, 0.5]), np.array([np.nan, 1.0])]) <= 0.8
+    assert 0.0 <= national_rho([np.array([1.0, 0.5]), np.array([np.nan, 1.0])]) <= RHO_MAX
     assert national_rho([np.array([1.0])]) == 0.0
 
 
