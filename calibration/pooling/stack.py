@@ -352,7 +352,7 @@ def national_rho(residuals: Sequence[np.ndarray], scales2: np.ndarray | None = N
     Each area keeps its own scale s_a, re-profiled at the current rho (and shrunk towards the
     areas' mean as if `weight` more observations had shown it): areas' noise levels differ
     several-fold, and one scale for all would let the noisiest decide. In seeded AR(1) series
-    of 2-3 values with scales varying e^N(0, 0.5) this recovers rho 0.5 and 0.75 within about
+    of 2-3 values with scales varying e^N(0, 0.5) this recovers rho 0.3 and 0.45 within about
     0.1 (a little low at 2 values), where shrinking the scales biased it down further. Series with fewer than two finite
     values say nothing about rho and are left out; with none, rho is 0.
     """
