@@ -9,12 +9,15 @@ from the data layer (`carespiral.data.drivers.area_drivers`): a level at the ref
 
 Between published values the index is interpolated linearly; beyond the last one it is held
 (the data layer's stated rule). A forecast made at an origin knows only what was published up
-to it: `until` drops every driver value dated after the last fitted figure, so the hold rule
-applies from there (ex ante). `after="damped"` extends the known values by their damped trend
-instead (`carespiral.data.drivers.damped_trend`: growth of the last three years, fading by 0.8
-a year), an option measured in docs/calibration.md and not the default. The one exception is the data layer's rule before the first
-workforce census (September 2017): posts per child are held at that census's ratio, so an
-origin before it sees the 2017 level (flat, no trend).
+to it: `until` drops every driver value dated after the last fitted figure (ex ante), and
+`after` says how they go on. The default, `national`, holds the child population and grows
+funded posts per child as England's grew by their damped trend (`grown_as`,
+`carespiral.data.drivers.damped_trend`: growth of the last three years, fading by 0.8 a year),
+for England and every authority alike: an authority's own posts series is too short and noisy
+for a trend. `hold` holds every driver; `damped` gives each driver its own damped trend. Both
+are measured in docs/calibration.md. Before the first workforce census (September 2017) posts
+per child are held at that census's ratio (the data layer's rule), so an origin before it sees
+the 2017 level (flat, no trend).
 
 A spec's `calendar = "history_calendar.toml"` names the model's calendar of events (a TOML file
 beside the model with `[[event]]` tables: `month`, `size` or `sizes`, the constants that set
@@ -38,10 +41,12 @@ __all__ = [
     "AFTER_RULES",
     "DEFAULT_AFTER",
     "DRIVERS",
+    "ENGLAND",
     "DriverInputs",
     "Event",
     "calendar_events",
     "driver_inputs",
+    "grown_as",
     "known_driver",
     "later_event_sizes",
     "resolve_calendar",
@@ -75,17 +80,39 @@ def known_driver(name: str) -> bool:
     return name in _drivers()
 
 
-# How a driver goes on after a forecast's origin (ex ante): `hold` (the default: the last known
-# value) or `damped` (`carespiral.data.drivers.damped_trend`). See docs/calibration.md.
-AFTER_RULES = ("hold", "damped")
-DEFAULT_AFTER = "hold"
+# How a driver goes on after a forecast's origin (ex ante): `national` (the default: child
+# population held, funded posts per child grown as England's did, by England's damped trend),
+# `hold` (every driver at its last known value) or `damped` (each driver's own damped trend,
+# `carespiral.data.drivers.damped_trend`). See docs/calibration.md.
+AFTER_RULES = ("national", "hold", "damped")
+DEFAULT_AFTER = "national"
+ENGLAND = "E92000001"
+
+
+def grown_as(points: pd.Series, reference: pd.Series) -> pd.Series:
+    """`points` extended after their last value by the growth of `reference`'s damped trend
+    after its own last value (`damped_trend`): year h on gets points[-1] times the reference's
+    factor for year h. An authority's posts series is too short and noisy for a trend of its
+    own (local vacancy rates move by ten points in a year); England's is smooth."""
+    from carespiral.data.drivers import damped_trend
+
+    if len(reference) < 2 or len(points) == 0:
+        return points
+    ext = damped_trend(reference)
+    last = float(reference.index[-1])
+    later = ext[ext.index > last + 1e-9]
+    factors = later.to_numpy(dtype=float) / float(reference.iloc[-1])
+    new = pd.Series(float(points.iloc[-1]) * factors,
+                    index=float(points.index[-1]) + (later.index.to_numpy(dtype=float) - last))
+    return pd.concat([points, new]).rename(points.name)
 
 
 def driver_inputs(names: Iterable[str], area: str, table: pd.DataFrame | None = None,
                   until: pd.Timestamp | None = None, after: str = DEFAULT_AFTER) -> DriverInputs:
     """Levels and indices of the drivers `names` for `area` from `table` (the shipped data by
     default); with `until`, only values dated up to it, extended after it by `after`:
-    `hold` (the last known value, the default) or `damped` (their damped trend,
+    `national` (the default: population held, posts per child grown as England's, `grown_as`),
+    `hold` (the last known value) or `damped` (their damped trend,
     `carespiral.data.drivers.damped_trend`)."""
     from carespiral.data.drivers import area_drivers, damped_trend
     from carespiral.pysd_runner.calendar import reference_months
@@ -106,8 +133,14 @@ def driver_inputs(names: Iterable[str], area: str, table: pd.DataFrame | None = 
             kept = points[points.index <= cut + 1e-9]
             return kept if len(kept) else points.iloc[:1]  # before the first value: its value
 
-        drivers = replace(drivers, child_population=extend(upto(drivers.child_population)),
-                          posts_per_child=extend(upto(drivers.posts_per_child)))
+        if after == "national":  # England's posts as known at the origin set the growth
+            england = area_drivers(ENGLAND, table).posts_per_child
+            posts = grown_as(upto(drivers.posts_per_child), upto(england))
+            drivers = replace(drivers, child_population=upto(drivers.child_population),
+                              posts_per_child=posts)
+        else:
+            drivers = replace(drivers, child_population=extend(upto(drivers.child_population)),
+                              posts_per_child=extend(upto(drivers.posts_per_child)))
     params, inputs = drivers.params(), drivers.time_inputs()
     out_p: dict[str, float] = {}
     out_i: dict[str, pd.Series] = {}
@@ -117,9 +150,11 @@ def driver_inputs(names: Iterable[str], area: str, table: pd.DataFrame | None = 
         out_i[index] = inputs[index]
     notes = list(table_d.notes)
     if until is not None:
-        notes.append(f"drivers known up to {pd.Timestamp(until):%d %B %Y}, "
-                     + ("extended by their damped trend after" if after == "damped"
-                        else "held after"))
+        notes.append(f"drivers known up to {pd.Timestamp(until):%d %B %Y}, " + {
+            "damped": "extended by their damped trend after",
+            "national": "after it child population held and funded posts per child grown "
+                        "as England's by their damped trend",
+        }.get(after, "held after"))
     return DriverInputs(out_p, out_i, tuple(notes))
 
 

@@ -113,7 +113,8 @@ def test_england_at_a_2019_origin_by_hand():
     until = pd.Timestamp("2019-09-30")
     d = driver_inputs(["child_population", "funded_posts"], "E92000001", until=until,
                       after="damped")
-    held = driver_inputs(["child_population", "funded_posts"], "E92000001", until=until)
+    held = driver_inputs(["child_population", "funded_posts"], "E92000001", until=until,
+                         after="hold")
     assert d.params == held.params  # the levels are September and mid-2019's, both known
     assert d.params["Establishment per Child"] == pytest.approx(ratio(2019), rel=1e-12)
     posts_i, pop_i = d.inputs[POSTS_INDEX], d.inputs[POPULATION_INDEX]
@@ -127,7 +128,7 @@ def test_england_at_a_2019_origin_by_hand():
     gp = pop[2019] / pop[2016]
     assert pop_i.loc[183.0] == pytest.approx(gp ** (0.8 / 3), rel=1e-10)
     assert pop_i.loc[207.0] == pytest.approx(gp ** (1.952 / 3), rel=1e-10)
-    # the default rule: held at the last known value
+    # the hold rule: held at the last known value
     assert held.inputs[POSTS_INDEX].index.max() == 174.0
     assert held.inputs[POPULATION_INDEX].index.max() == 171.0
     assert d.notes[-1].endswith("extended by their damped trend after")
@@ -154,8 +155,13 @@ def test_a_fit_at_an_origin_gets_the_rule_it_is_given():
     from carespiral.calibration.spec import read_spec
 
     spec = read_spec("national")
-    held, _, _ = build_problem(spec, fit_until=2019, horizon=1)
+    held, _, _ = build_problem(spec, fit_until=2019, horizon=1, drivers_after="hold")
     damped, _, _ = build_problem(spec, fit_until=2019, horizon=1, drivers_after="damped")
+    default, _, _ = build_problem(spec, fit_until=2019, horizon=1)
+    # the default (`national`): England's posts grown by their own damped trend, population held
+    pd.testing.assert_series_equal(default.inputs[POSTS_INDEX], damped.inputs[POSTS_INDEX])
+    pd.testing.assert_series_equal(default.inputs[POPULATION_INDEX],
+                                   held.inputs[POPULATION_INDEX])
     assert held.inputs[POSTS_INDEX].index.max() == 174.0  # September 2019, held after
     ext = damped.inputs[POSTS_INDEX]
     assert ext.index.max() == 174.0 + 12 * 20
@@ -163,3 +169,47 @@ def test_a_fit_at_an_origin_gets_the_rule_it_is_given():
     assert any("damped trend" in n for n in damped.notes)
     with pytest.raises(CarespiralError, match="not a rule"):
         build_problem(spec, fit_until=2019, horizon=1, drivers_after="linear")
+
+
+def test_an_authority_s_posts_grow_as_england_s_did_known_at_the_origin():
+    """The default rule for an authority at a 2019 origin: its population held, its posts per
+    child from its last census (September 2019) on multiplied by England's damped-trend
+    factors, England's own posts known to September 2019 only (`grown_as`, by hand)."""
+    until = pd.Timestamp("2019-09-30")
+    names = ["child_population", "funded_posts"]
+    held = driver_inputs(names, "Manchester", until=until, after="hold")
+    nat = driver_inputs(names, "Manchester", until=until)
+    eng = driver_inputs(names, "E92000001", until=until, after="damped")
+    assert nat.params == held.params
+    pd.testing.assert_series_equal(nat.inputs[POPULATION_INDEX], held.inputs[POPULATION_INDEX])
+    mine, england = nat.inputs[POSTS_INDEX], eng.inputs[POSTS_INDEX]
+    pd.testing.assert_series_equal(mine.loc[:174.0], held.inputs[POSTS_INDEX])
+    last, e_last = mine.loc[174.0], england.loc[174.0]
+    for month in (186.0, 198.0, 174.0 + 12 * 20):
+        assert mine.loc[month] == pytest.approx(last * england.loc[month] / e_last, rel=1e-12)
+    # England's factors: three censuses known, so growth (r19 / r17)^(1/2) a year, damped 0.8
+    assert england.loc[186.0] / e_last > 1.0
+    assert nat.notes[-1].endswith("grown as England's by their damped trend")
+
+
+def test_the_national_rule_reads_nothing_after_the_origin():
+    """Ex ante: England's census figures after the origin (FTE in post and vacancies, the
+    posts the rule extrapolates) do not change an authority's rule. (England's September 2019
+    ratio divides by the children at 30 September, a quarter of the way to the mid-2020
+    estimate: that population figure, published later, is the data layer's and every rule's.)"""
+    from carespiral.data.loader import load
+
+    table = load()
+    later = ((table["area_code"] == "E92000001") & (table["year"] > 2019)
+             & table["series"].isin(["social_workers_fte", "sw_vacancies_fte"]))
+    changed = table.copy()
+    changed.loc[later, "value"] = changed.loc[later, "value"] * 3.0
+    until = pd.Timestamp("2019-09-30")
+    a = driver_inputs(["funded_posts"], "Manchester", table, until=until)
+    b = driver_inputs(["funded_posts"], "Manchester", changed, until=until)
+    pd.testing.assert_series_equal(a.inputs[POSTS_INDEX], b.inputs[POSTS_INDEX])
+    # and the check can fail: a 2022 origin does see those years
+    late = pd.Timestamp("2022-09-30")
+    c = driver_inputs(["funded_posts"], "Manchester", table, until=late)
+    d = driver_inputs(["funded_posts"], "Manchester", changed, until=late)
+    assert not c.inputs[POSTS_INDEX].equals(d.inputs[POSTS_INDEX])
