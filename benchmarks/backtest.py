@@ -6,8 +6,9 @@
 
 Rolling-origin backtests (`carespiral.calibration.rolling.rolling_backtest`): at each origin
 2016-2022 the spec is fitted to the years up to it and forecasts the published values one to
-three years ahead, ex ante (drivers after the last fitted figure held, calendar events after it
-left out, as `carespiral backtest` does by default). Each forecast's absolute error is scaled
+three years ahead, ex ante (after the last fitted figure: population held, funded posts grown
+as England's by its damped trend, calendar events left out; as `carespiral backtest` does by
+default). Each forecast's absolute error is scaled
 by the in-sample mean absolute one-step change at its origin (MASE), for the model and for
 three naive rules made from the same fitted years: persistence, the linear trend and the
 in-sample mean. Coverage is the share of published values inside the 95% predictive interval.
@@ -311,9 +312,10 @@ def main() -> None:
                     help="give every fit the drivers and calendar events after its origin as "
                          "they happened (a diagnostic of the structure, not a forecast)")
     ap.add_argument("--drivers-after", default=DEFAULT_AFTER, choices=AFTER_RULES,
-                    help="ex-ante drivers after each origin: held at the last known value "
-                         "(the default) or extended by their damped trend "
-                         "(carespiral.data.drivers.damped_trend)")
+                    help="ex-ante drivers after each origin: national (the default: population "
+                         "held, posts grown as England's), hold (the last known value) or "
+                         "damped (each driver's own damped trend, "
+                         "carespiral.data.drivers.damped_trend)")
     ap.add_argument("--local-spec", default="local",
                     help="the panel's spec: the bundled `local` or a spec file")
     ap.add_argument("--skip-national", action="store_true")

@@ -107,6 +107,19 @@ def grown_as(points: pd.Series, reference: pd.Series) -> pd.Series:
     return pd.concat([points, new]).rename(points.name)
 
 
+def _england_posts(table: pd.DataFrame | None) -> pd.Series:
+    """England's posts per child from `table`, or from the shipped data when a table of a few
+    authorities has no England rows."""
+    from carespiral.data.drivers import area_drivers
+
+    try:
+        return area_drivers(ENGLAND, table).posts_per_child
+    except CarespiralError:
+        if table is None:
+            raise
+        return area_drivers(ENGLAND).posts_per_child
+
+
 def driver_inputs(names: Iterable[str], area: str, table: pd.DataFrame | None = None,
                   until: pd.Timestamp | None = None, after: str = DEFAULT_AFTER) -> DriverInputs:
     """Levels and indices of the drivers `names` for `area` from `table` (the shipped data by
@@ -134,8 +147,7 @@ def driver_inputs(names: Iterable[str], area: str, table: pd.DataFrame | None = 
             return kept if len(kept) else points.iloc[:1]  # before the first value: its value
 
         if after == "national":  # England's posts as known at the origin set the growth
-            england = area_drivers(ENGLAND, table).posts_per_child
-            posts = grown_as(upto(drivers.posts_per_child), upto(england))
+            posts = grown_as(upto(drivers.posts_per_child), upto(_england_posts(table)))
             drivers = replace(drivers, child_population=upto(drivers.child_population),
                               posts_per_child=posts)
         else:

@@ -213,3 +213,14 @@ def test_the_national_rule_reads_nothing_after_the_origin():
     c = driver_inputs(["funded_posts"], "Manchester", table, until=late)
     d = driver_inputs(["funded_posts"], "Manchester", changed, until=late)
     assert not c.inputs[POSTS_INDEX].equals(d.inputs[POSTS_INDEX])
+
+
+def test_a_table_without_england_takes_england_s_growth_from_the_shipped_data():
+    from carespiral.data.loader import load
+
+    table = load()
+    few = table[table["area_name"].isin(["Manchester", "Kent"])]
+    until = pd.Timestamp("2019-09-30")
+    a = driver_inputs(["funded_posts"], "Manchester", table, until=until)
+    b = driver_inputs(["funded_posts"], "Manchester", few, until=until)
+    pd.testing.assert_series_equal(a.inputs[POSTS_INDEX], b.inputs[POSTS_INDEX])
