@@ -174,7 +174,7 @@ def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int
     known at the last fitted figure (later driver values held by the stated rule, later events
     at size 0 and not fitted); otherwise the run is given them as they happened.
     drivers_after: how ex-ante drivers go on after the last fitted figure
-    (`calibration.drivers.AFTER_RULES`; default `hold`, the last known value).
+    (`calibration.drivers.AFTER_RULES`; default `national`: population held, posts grown as England's).
     """
     from carespiral.pysd_runner import load
 

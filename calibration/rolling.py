@@ -284,7 +284,7 @@ def rolling_backtest(
 
     progress(runs, best): model runs so far over all origins (for a bar); on_origin(origin,
     result) after each fit. drivers_after: how ex-ante drivers go on after each origin
-    (`calibration.drivers.AFTER_RULES`; default `hold`). An origin with nothing to forecast
+    (`calibration.drivers.AFTER_RULES`; default `national`). An origin with nothing to forecast
     (no published values after it) or a fit that fails is recorded in `fits` with the reason,
     not fatal. A series with no
     published value by an origin (it starts later) is left out there (`fits`: series_left_out).
