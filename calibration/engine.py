@@ -248,6 +248,7 @@ def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int
         if unknown_events:
             notes.append("events after the last fitted figure left out (size 0): "
                          + ", ".join(unknown_events))
+    fixed.update(_need_trend_window(model, series, fixed))
     fixed = {model.parameter(k).name: v for k, v in fixed.items()}
     params = []
     for p in spec.parameters:
@@ -326,6 +327,26 @@ def _area_data(area: str, data: pd.DataFrame | None) -> tuple[pd.DataFrame, str]
     rows = rows[rows["area_code"] == code]
     name = str(rows["area_name"].iloc[0]) if len(rows) else area
     return rows, f"{name} ({code})"
+
+
+# constants that bound a fitted trend in need to the fitted years (collapse_spiral's
+# `Need Growth`): set from the data, so that the trend is held before and after them
+NEED_TREND_WINDOW = ("Need Trend Start", "Need Trend End")
+
+
+def _need_trend_window(model, series: Sequence[SeriesObs], fixed: dict[str, float]
+                       ) -> dict[str, float]:
+    """The months of the first and last fitted figure as the window of a model's trend in need,
+    for a model that has one and a spec that does not set it: need grows only where the data
+    show it, and a forecast holds it where the data left it."""
+    names = {p.name for p in model.parameters}
+    if not all(n in names for n in NEED_TREND_WINDOW) or not series:
+        return {}
+    if any(model.resolve(k) in NEED_TREND_WINDOW for k in fixed):
+        return {}
+    start = min(float(np.min(s.times)) for s in series)
+    end = max(float(np.max(s.times)) for s in series)
+    return {NEED_TREND_WINDOW[0]: start, NEED_TREND_WINDOW[1]: end}
 
 
 def _scale_value(spec: CalibrationSpec, pname: str, sname: str, table: pd.DataFrame,
