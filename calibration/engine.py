@@ -248,8 +248,9 @@ def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int
         if unknown_events:
             notes.append("events after the last fitted figure left out (size 0): "
                          + ", ".join(unknown_events))
-    fixed.update(_need_trend_window(model, series, fixed))
     fixed = {model.parameter(k).name: v for k, v in fixed.items()}
+    fitted = {model.parameter(p.name).name for p in spec.parameters}
+    fixed.update(_need_trend_window(model, series, set(fixed) | fitted))
     params = []
     for p in spec.parameters:
         real = model.parameter(p.name).name
@@ -334,15 +335,14 @@ def _area_data(area: str, data: pd.DataFrame | None) -> tuple[pd.DataFrame, str]
 NEED_TREND_WINDOW = ("Need Trend Start", "Need Trend End")
 
 
-def _need_trend_window(model, series: Sequence[SeriesObs], fixed: dict[str, float]
+def _need_trend_window(model, series: Sequence[SeriesObs], taken: set[str]
                        ) -> dict[str, float]:
     """The months of the first and last fitted figure as the window of a model's trend in need,
-    for a model that has one and a spec that does not set it: need grows only where the data
-    show it, and a forecast holds it where the data left it."""
+    for a model that has one and a spec that neither sets nor fits it (`taken`, the model's
+    names): need grows only where the data show it, and a forecast holds it where the data
+    left it."""
     names = {p.name for p in model.parameters}
-    if not all(n in names for n in NEED_TREND_WINDOW) or not series:
-        return {}
-    if any(model.resolve(k) in NEED_TREND_WINDOW for k in fixed):
+    if not series or any(n not in names or n in taken for n in NEED_TREND_WINDOW):
         return {}
     start = min(float(np.min(s.times)) for s in series)
     end = max(float(np.max(s.times)) for s in series)

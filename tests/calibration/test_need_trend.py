@@ -109,3 +109,15 @@ def test_a_known_trend_in_need_is_recovered():
     est = result.to_frame()["estimate"]
     assert est["Need Growth"] == pytest.approx(-0.06, abs=0.005), result.report()
     assert est["Underlying Need"] == pytest.approx(truth["Underlying Need"], rel=0.02)
+
+
+def test_a_spec_that_fits_the_window_is_not_given_one(tmp_path):
+    text = read_spec("local").text.replace(
+        "[series.referrals]",
+        '[parameters."Need Trend End"]\nlower = 150\nupper = 222\nprior = "uniform"\n\n'
+        "[series.referrals]")
+    path = tmp_path / "local_fits_end.toml"
+    path.write_text(text, encoding="utf-8")
+    problem, _, _ = build_problem(read_spec(path), "Devon", fit_until=2018)
+    assert "Need Trend End" in problem.names
+    assert not any(n in problem.fixed for n in NEED_TREND_WINDOW)
