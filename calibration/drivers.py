@@ -7,6 +7,12 @@ from the data layer (`carespiral.data.drivers.area_drivers`): a level at the ref
     child_population   Child Population, Relative Child Population (ONS mid-year estimates)
     funded_posts       Establishment per Child, Relative Establishment (census posts per child)
 
+and event drivers, a time input whose size is a calibrated parameter, not set from the data:
+
+    inadequate_judgements   Inadequate Judgement (Ofsted's inadequate judgements of the
+                            authority, `carespiral.data.inspections`), sized by
+                            Inadequate Judgement Size
+
 Between published values the index is interpolated linearly; beyond the last one it is held
 (the data layer's stated rule). A forecast made at an origin knows only what was published up
 to it: `until` drops every driver value dated after the last fitted figure (ex ante), and
@@ -22,7 +28,8 @@ the 2017 level (flat, no trend).
 A spec's `calendar = "history_calendar.toml"` names the model's calendar of events (a TOML file
 beside the model with `[[event]]` tables: `month`, `size` or `sizes`, the constants that set
 each event's size). Ex ante, an event that starts after the origin is unknown: its sizes are
-set to 0 and not fitted.
+set to 0 and not fitted. So is an event driver's: ex ante, only judgements published up to the
+last fitted figure are in the input, and none after it.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ __all__ = [
     "DEFAULT_AFTER",
     "DRIVERS",
     "ENGLAND",
+    "EVENT_DRIVERS",
     "DriverInputs",
     "Event",
     "calendar_events",
@@ -54,6 +62,10 @@ __all__ = [
 
 # driver name -> (level constant, index over time) in the collapse-spiral model's names
 DRIVERS: dict[str, tuple[str, str]] = {}
+# event driver name -> (time input, the calibrated constant that sizes it)
+EVENT_DRIVERS: dict[str, tuple[str, str]] = {
+    "inadequate_judgements": ("Inadequate Judgement", "Inadequate Judgement Size"),
+}
 
 
 def _drivers() -> dict[str, tuple[str, str]]:
@@ -77,7 +89,7 @@ class DriverInputs:
 
 
 def known_driver(name: str) -> bool:
-    return name in _drivers()
+    return name in _drivers() or name in EVENT_DRIVERS
 
 
 # How a driver goes on after a forecast's origin (ex ante): `national` (the default: child
@@ -138,6 +150,12 @@ def driver_inputs(names: Iterable[str], area: str, table: pd.DataFrame | None = 
         return damped_trend(points) if after == "damped" else points
 
     names = list(names)
+    unknown = [n for n in names if not known_driver(n)]
+    if unknown:
+        raise CarespiralError(f"driver(s) {', '.join(map(repr, unknown))} not known; the drivers "
+                              f"are {', '.join([*_drivers(), *EVENT_DRIVERS])}")
+    events = [n for n in names if n in EVENT_DRIVERS]
+    names = [n for n in names if n not in EVENT_DRIVERS]
     table_d = drivers = area_drivers(area, table)
     if until is not None:
         cut = float(reference_months(pd.DatetimeIndex([until]))[0])
@@ -161,6 +179,17 @@ def driver_inputs(names: Iterable[str], area: str, table: pd.DataFrame | None = 
         out_p[level] = params[level]
         out_i[index] = inputs[index]
     notes = list(table_d.notes)
+    if events:
+        from carespiral.data.inspections import inadequate_input
+
+        code = table_d.area_code
+        for n in events:  # one event driver so far: Ofsted's inadequate judgements
+            series = inadequate_input(code, until=until)
+            out_i[EVENT_DRIVERS[n][0]] = series.rename(EVENT_DRIVERS[n][0])
+            judged = int((series.diff() > 0).sum())
+            notes.append(f"Ofsted: {judged} inadequate judgement(s) published"
+                         + (f" up to {pd.Timestamp(until):%d %B %Y}" if until is not None
+                            else " by September 2023"))
     if until is not None:
         notes.append(f"drivers known up to {pd.Timestamp(until):%d %B %Y}, " + {
             "damped": "extended by their damped trend after",

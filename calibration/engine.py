@@ -165,8 +165,8 @@ def fit_problem(
 
 def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int | None = None,
                   data: pd.DataFrame | None = None, horizon: int | None = None,
-                  ex_ante: bool = True, drivers_after: str = DEFAULT_AFTER
-                  ) -> tuple[Problem, list[SeriesObs], str]:
+                  ex_ante: bool = True, drivers_after: str = DEFAULT_AFTER,
+                  fit_idle_events: bool = False) -> tuple[Problem, list[SeriesObs], str]:
     """The Problem a spec describes for one area, the held-out series, and the area's label.
 
     fit_until: fit the years up to it and hold out the later ones in `data` (up to `horizon`
@@ -175,6 +175,10 @@ def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int
     at size 0 and not fitted); otherwise the run is given them as they happened.
     drivers_after: how ex-ante drivers go on after the last fitted figure
     (`calibration.drivers.AFTER_RULES`; default `national`: population held, posts grown as England's).
+    fit_idle_events: fit an event driver's size (`calibration.drivers.EVENT_DRIVERS`) even when
+    the area's run has no such event up to the last fitted figure, where the data say nothing
+    of it (a pooled fit needs every area to fit the same parameters); by default it is then set
+    to 0 and not fitted, with a note.
     """
     from carespiral.pysd_runner import load
 
@@ -251,11 +255,17 @@ def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int
     fixed = {model.parameter(k).name: v for k, v in fixed.items()}
     fitted = {model.parameter(p.name).name for p in spec.parameters}
     fixed.update(_need_trend_window(model, series, set(fixed) | fitted))
+    if not fit_idle_events:
+        idle = _idle_event_sizes(model, series, inputs, fitted)
+        fixed.update(idle)
+        fitted -= set(idle)
+        notes += [f"{n} not fitted (0): no such event in the area's run up to the last fitted "
+                  "figure" for n in idle]
     params = []
     for p in spec.parameters:
         real = model.parameter(p.name).name
-        if real in unknown_events:
-            continue  # an event after the origin: not known, not fitted
+        if real in unknown_events or (real in fixed and real not in fitted):
+            continue  # an event after the origin, or one the area never had: not fitted
         if real in fixed:
             raise spec.error(f"parameter {p.name!r} is also set from the data (drivers or "
                              "[scale]); fit it or set it, not both", "parameters", p.name)
@@ -332,6 +342,24 @@ def _area_data(area: str, data: pd.DataFrame | None) -> tuple[pd.DataFrame, str]
 
 # constants that bound a fitted trend in need to the fitted years (collapse_spiral's
 # `Need Growth`): set from the data, so that the trend is held before and after them
+def _idle_event_sizes(model, series: Sequence[SeriesObs], inputs: dict[str, pd.Series],
+                      fitted: set[str]) -> dict[str, float]:
+    """Each fitted size of an event driver whose time input is absent or never on up to the
+    last fitted figure, set to 0: the data cannot tell its size."""
+    from carespiral.calibration.drivers import EVENT_DRIVERS
+
+    names = {v.name for v in model.variables}
+    last = max((float(s.times.max()) for s in series if len(s.times)), default=np.inf)
+    out: dict[str, float] = {}
+    for index, size in EVENT_DRIVERS.values():
+        if index not in names or size not in names or size not in fitted:
+            continue
+        x = inputs.get(index)
+        if x is None or not bool((x[x.index <= last + 1e-9] > 0).any()):
+            out[size] = 0.0
+    return out
+
+
 NEED_TREND_WINDOW = ("Need Trend Start", "Need Trend End")
 
 

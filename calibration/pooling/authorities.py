@@ -99,8 +99,9 @@ def authority_cases(spec: CalibrationSpec, areas: Sequence[str] | None = None,
 
 def with_drivers(spec: CalibrationSpec) -> CalibrationSpec:
     """The spec with each authority's own drivers over time (child population, funded posts)
-    when its model has them and the spec does not name drivers itself."""
-    from carespiral.calibration.drivers import DRIVERS, known_driver
+    when its model has them and the spec does not name drivers itself; and its inadequate
+    Ofsted judgements when the spec fits their size (`Inadequate Judgement Size`)."""
+    from carespiral.calibration.drivers import DRIVERS, EVENT_DRIVERS, known_driver
     from carespiral.pysd_runner import load
 
     if spec.drivers:
@@ -111,8 +112,11 @@ def with_drivers(spec: CalibrationSpec) -> CalibrationSpec:
             level in names and index in names for level, index in
             (DRIVERS[d] for d in wanted))):
         return spec
+    fitted = {p.name.lower() for p in spec.parameters}
+    events = tuple(d for d, (index, size) in EVENT_DRIVERS.items()
+                   if index in names and size.lower() in fitted)
     levels = {DRIVERS[d][0].lower() for d in wanted}  # set by the drivers: not fitted
-    return replace(spec, drivers=wanted,
+    return replace(spec, drivers=wanted + events,
                    parameters=tuple(p for p in spec.parameters if p.name.lower() not in levels),
                    scale={k: v for k, v in spec.scale.items() if k.lower() not in levels})
 
@@ -160,7 +164,8 @@ def _case(spec: CalibrationSpec, code: str, name: str, fit_until: int | None,
     partners = {m for j in shared for m in j.split(" / ")} - {code}
     census = pd.concat([rows, *(groups[j] for j in shared),
                         *(groups[m] for m in partners if m in groups)], ignore_index=True)
-    problem, holdout, _label = build_problem(spec, code, fit_until, census, horizon=horizon)
+    problem, holdout, _label = build_problem(spec, code, fit_until, census, horizon=horizon,
+                                             fit_idle_events=True)
     inputs = dict(getattr(problem, "inputs", None) or {})
     fixed = dict(problem.fixed)
     params = [p for p in problem.parameters if p.name not in fixed]

@@ -1,0 +1,137 @@
+"""Ofsted's inadequate judgements as a local shock: the shipped file, the model's time input,
+the model's algebra (a local scandal of calibrated size), what the calibration fits and leaves
+out, and recovery of a known size."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from carespiral.calibration.drivers import driver_inputs
+from carespiral.calibration.engine import build_problem, fit_problem
+from carespiral.calibration.pooling.authorities import with_drivers
+from carespiral.calibration.spec import read_spec
+from carespiral.data.inspections import JUDGEMENT_MONTHS, inadequate_input, judgements
+from carespiral.pysd_runner import load
+from carespiral.pysd_runner.calendar import reference_months
+
+MIDDLESBROUGH = "E06000002"
+SIZE = "Inadequate Judgement Size"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load("collapse_spiral")
+
+
+def _local(area_spec: str = "local"):
+    return replace(with_drivers(read_spec(area_spec)), calendar="history_calendar.toml")
+
+
+def test_the_shipped_file_stops_where_the_held_out_years_start():
+    j = judgements()
+    assert len(j) == 194  # of 271 in Ofsted's workbook as at 31 March 2025
+    assert j["publication_date"].max() <= pd.Timestamp("2023-09-30")
+    assert j["inspection_date"].min() >= pd.Timestamp("2018-01-01")  # ILACS began in 2018
+    assert set(j["overall_effectiveness"]) == {
+        "Outstanding", "Good", "Requires improvement to be good", "Inadequate"}
+    assert (j["overall_effectiveness"] == "Inadequate").sum() == 27
+    # Middlesbrough, Ofsted's workbook row 151: inspected 25 November 2019, published 24 January
+    # 2020, inadequate overall
+    m = judgements(MIDDLESBROUGH).iloc[0]
+    assert (m["inspection_date"], m["publication_date"], m["overall_effectiveness"]) == (
+        pd.Timestamp("2019-11-25"), pd.Timestamp("2020-01-24"), "Inadequate")
+
+
+def test_the_input_is_on_for_six_months_from_publication():
+    x = inadequate_input(MIDDLESBROUGH)
+    start = float(reference_months(pd.DatetimeIndex(["2020-01-24"]))[0])
+    months = np.array([start - 1, start + 0.01, start + 3, start + JUDGEMENT_MONTHS - 0.01,
+                       start + JUDGEMENT_MONTHS + 1, 400.0])
+    got = np.interp(months, x.index.to_numpy(), x.to_numpy())
+    assert got.tolist() == [0.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+    # ex ante: a report published after the cut is not known
+    assert inadequate_input(MIDDLESBROUGH, until=pd.Timestamp("2019-12-31")).max() == 0.0
+    # an authority never judged inadequate (Kent) has none
+    assert inadequate_input("E10000016").max() == 0.0
+
+
+def test_the_driver_gives_the_input_and_says_so():
+    d = driver_inputs(["child_population", "inadequate_judgements"], MIDDLESBROUGH)
+    assert "Inadequate Judgement" in d.inputs
+    assert any("1 inadequate judgement" in n for n in d.notes)
+    with pytest.raises(Exception, match="not known"):
+        driver_inputs(["inspections"], MIDDLESBROUGH)
+
+
+@pytest.mark.parametrize("backend", ["batch", "pysd"])
+def test_a_judgement_is_a_local_scandal_of_its_size(model, backend):
+    # Scandal Intensity = national calendar + size x input: between the national scandals
+    # (months 43-49 and 200-206) it is size x input exactly
+    x = inadequate_input(MIDDLESBROUGH)
+    params = pd.DataFrame({SIZE: [0.0, 1.7]})
+    r = model.run_batch(params, outputs=["Scandal Intensity", "S47 Enquiries"], saveper=0.25,
+                        scenario="baseline", inputs={"Inadequate Judgement": x},
+                        backend=backend)
+    t = r["time"].to_numpy().astype(float)
+    inside = (t > 100) & (t < 195)
+    on = np.interp(t, x.index.to_numpy(), x.to_numpy())
+    got = r["Scandal Intensity"].to_numpy()
+    assert np.allclose(got[1, inside], 1.7 * on[inside], atol=1e-9)
+    assert np.allclose(got[0, inside], 0.0, atol=1e-12)
+    # and it acts: more section 47 enquiries after it than without
+    s47 = r["S47 Enquiries"].to_numpy()
+    later = t > float(x.index[x > 0][0]) + 12
+    assert (s47[1, later] > s47[0, later]).all()
+
+
+def test_the_size_is_fitted_only_where_there_was_a_judgement():
+    spec = _local()
+    assert "inadequate_judgements" in spec.drivers
+    kent, _, _ = build_problem(spec, "Kent", fit_until=2021)
+    assert SIZE not in kent.names and kent.fixed[SIZE] == 0.0
+    assert any(SIZE in n and "not fitted" in n for n in kent.notes)
+    boro, _, _ = build_problem(spec, "Middlesbrough", fit_until=2020)
+    assert SIZE in boro.names
+    # ex ante at 2019 the January 2020 report is not known yet
+    before, _, _ = build_problem(spec, "Middlesbrough", fit_until=2019)
+    assert SIZE not in before.names
+    # a pooled fit fits the same parameters everywhere
+    pooled, _, _ = build_problem(spec, "Kent", fit_until=2021, fit_idle_events=True)
+    assert SIZE in pooled.names
+    # without the driver (the bundled spec fitted alone) there is nothing to size
+    alone, _, _ = build_problem(read_spec("local"), "Middlesbrough")
+    assert SIZE not in alone.names and alone.fixed[SIZE] == 0.0
+
+
+def test_a_spec_without_the_size_gets_no_judgement_driver(tmp_path):
+    text = read_spec("local").text
+    start = text.index('[parameters."Inadequate Judgement Size"]')
+    end = text.index("[series.referrals]")
+    path = tmp_path / "local_without.toml"
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    assert "inadequate_judgements" not in with_drivers(read_spec(path)).drivers
+
+
+def test_a_known_size_is_recovered():
+    # synthetic Middlesbrough: the model's own output at known parameters with a judgement of
+    # size 2.5 and no noise; the fit frees the size and need's level, the rest held at the truth
+    problem, _, _ = build_problem(_local(), "Middlesbrough", fit_until=2022)
+    defaults = {p.name: p.default for p in load("collapse_spiral").parameters}
+    truth = {n: defaults[n] for n in problem.names} | {SIZE: 2.5}
+    preds = problem.simulate(np.array([[truth[n] for n in problem.names]]))
+    series = [replace(s, rows=s.rows.assign(value=np.asarray(m, dtype=float)[0]))
+              for s, m in zip(problem.series, preds, strict=True)]
+    free = ("Underlying Need", SIZE)
+    synthetic = replace(problem, parameters=[p for p in problem.parameters if p.name in free],
+                        series=series, n_runs=0,
+                        fixed={**problem.fixed, **{n: v for n, v in truth.items()
+                                                   if n not in free}})
+    result = fit_problem(synthetic, "least_squares", seed=0, budget=300, profiles=False,
+                         n_draws=0)
+    est = result.to_frame()["estimate"]
+    assert est[SIZE] == pytest.approx(2.5, abs=0.1), result.report()
+    assert est["Underlying Need"] == pytest.approx(truth["Underlying Need"], rel=0.02)
