@@ -13,6 +13,7 @@ snake case and nothing else is changed. Reading .ods needs odfpy, which only thi
 from __future__ import annotations
 
 import sys
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -36,7 +37,13 @@ COLUMNS = {
 
 
 def main(path: str) -> None:
-    raw = pd.read_excel(path, engine="odf", sheet_name=SHEET, header=2)
+    try:
+        raw = pd.read_excel(path, engine="odf", sheet_name=SHEET, header=2)
+    except ImportError:
+        sys.exit("reading .ods needs odfpy: pip install odfpy")
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        sys.exit(f"{path}: cannot read sheet {SHEET!r} ({exc}); give Ofsted's local authority "
+                 "inspection outcomes workbook (.ods)")
     missing = sorted(set(COLUMNS) - set(raw.columns))
     if missing:
         sys.exit(f"{path}: sheet {SHEET!r} has no column(s) {missing}; is this Ofsted's "

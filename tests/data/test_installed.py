@@ -21,6 +21,7 @@ def test_wheel_ships_data_and_cli_reads_it(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for f in ("dfe/c1_children_in_need_referrals_and_rereferrals_2013_to_2023.csv",
               "dfe/csww_indicators_2017_to_2023.csv", "curated/haringey.csv",
+              "ofsted/ilacs_judgements_2018_to_2023.csv",
               "PROVENANCE.md", "README.md"):
         assert f"carespiral/data/{f}" in names, f
     target = tmp_path / "site"
