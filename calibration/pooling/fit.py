@@ -14,7 +14,8 @@
    (`AreaStack.error_fits`), (c) every area's mode re-fitted from where it was under the new
    national prior (from its mode and from the national mean, keeping the better: a few
    years of data can leave a second, wrong mode), until the national mean and spread move by
-   less than `tol` (in spreads, or in log spread) between rounds. An area whose likelihood has
+   less than `tol` (in spreads, or in log spread; a spread below `hierarchy.TAU_SETTLED`
+   counts as that, as settled) between rounds. An area whose likelihood has
    two modes can switch between them as the national distribution moves, and the rounds then
    alternate between two values of that parameter's mean and spread for ever; so when a mean
    or spread moves back the other way by more than `tol`, its step towards the new value is
@@ -36,6 +37,7 @@ import numpy as np
 from scipy.stats import norm, qmc
 
 from carespiral.calibration.pooling.hierarchy import (
+    TAU_SETTLED,
     Population,
     Transform,
     damped_steps,
@@ -158,7 +160,7 @@ def fit_stack(stack: AreaStack, pooling: str = "partial", seed: int = 0, starts:
             move = state["pop"].step_to(proposed)
             step, last_move = damped_steps(step, move, last_move, small=tol), move
             new = state["pop"].toward(proposed, step)
-            change = state["pop"].change(new)
+            change = state["pop"].change(new, settled=TAU_SETTLED)
             state["pop"] = new
             state["errors"] = stack.error_fits(tr.to_theta(z), pooled_weight=SCALE_WEIGHT)
             lm = _refit(residuals, z, new.mu, iterations)
