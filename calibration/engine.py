@@ -257,10 +257,9 @@ def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int
     fixed.update(_need_trend_window(model, series, set(fixed) | fitted))
     if not fit_idle_events:
         idle = _idle_event_sizes(model, series, inputs, fitted)
-        fixed.update(idle)
+        fixed.update(dict.fromkeys(idle, 0.0))
         fitted -= set(idle)
-        notes += [f"{n} not fitted (0): no such event in the area's run up to the last fitted "
-                  "figure" for n in idle]
+        notes += [f"{n} not fitted (0): {why}" for n, why in idle.items()]
     params = []
     for p in spec.parameters:
         real = model.parameter(p.name).name
@@ -340,26 +339,31 @@ def _area_data(area: str, data: pd.DataFrame | None) -> tuple[pd.DataFrame, str]
     return rows, f"{name} ({code})"
 
 
-# constants that bound a fitted trend in need to the fitted years (collapse_spiral's
-# `Need Growth`): set from the data, so that the trend is held before and after them
 def _idle_event_sizes(model, series: Sequence[SeriesObs], inputs: dict[str, pd.Series],
-                      fitted: set[str]) -> dict[str, float]:
-    """Each fitted size of an event driver whose time input is absent or never on up to the
-    last fitted figure, set to 0: the data cannot tell its size."""
+                      fitted: set[str]) -> dict[str, str]:
+    """Each fitted size of an event driver whose time input is not given (the spec does not
+    name the driver) or never on up to the last fitted figure, with the reason: the data cannot
+    tell its size, so it is set to 0. (Ex post, an event after the last fitted figure is in the
+    run but has no effect unless an earlier one sized it.)"""
     from carespiral.calibration.drivers import EVENT_DRIVERS
 
     names = {v.name for v in model.variables}
     last = max((float(s.times.max()) for s in series if len(s.times)), default=np.inf)
-    out: dict[str, float] = {}
-    for index, size in EVENT_DRIVERS.values():
+    out: dict[str, str] = {}
+    for driver, (index, size) in EVENT_DRIVERS.items():
         if index not in names or size not in names or size not in fitted:
             continue
         x = inputs.get(index)
-        if x is None or not bool((x[x.index <= last + 1e-9] > 0).any()):
-            out[size] = 0.0
+        if x is None:
+            out[size] = (f"the spec does not name the driver {driver!r} (drivers = [...]), so "
+                         f"the run has no {index}")
+        elif not bool((x[x.index <= last + 1e-9] > 0).any()):
+            out[size] = f"no {index} in the area's run up to the last fitted figure"
     return out
 
 
+# constants that bound a fitted trend in need to the fitted years (collapse_spiral's
+# `Need Growth`): set from the data, so that the trend is held before and after them
 NEED_TREND_WINDOW = ("Need Trend Start", "Need Trend End")
 
 

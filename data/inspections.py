@@ -43,20 +43,36 @@ _EDGE = 1e-3  # months: the pulse's edges, steep under linear interpolation
 
 @lru_cache(maxsize=1)
 def _all() -> pd.DataFrame:
+    hint = "reinstall carespiral or rewrite it with scripts/ofsted_judgements.py"
     try:
         t = pd.read_csv(JUDGEMENT_FILE, parse_dates=["inspection_date", "publication_date"])
     except (OSError, ValueError) as exc:
         raise CarespiralError(f"{JUDGEMENT_FILE}: cannot read Ofsted's judgements ({exc}); "
-                              "reinstall carespiral or rewrite it with "
-                              "scripts/ofsted_judgements.py") from exc
+                              f"{hint}") from exc
+    bad = t[t[["inspection_date", "publication_date"]].isna().any(axis=1)]
+    if len(bad):
+        raise CarespiralError(f"{JUDGEMENT_FILE}, line {int(bad.index[0]) + 2}: no inspection or "
+                              f"publication date; {hint}")
     return t
+
+
+def _known(area_code: str) -> None:
+    from carespiral.data.loader import areas
+
+    if area_code not in set(areas()["area_code"]):
+        raise CarespiralError(f"Ofsted judgements: {area_code!r} is not an area code in the "
+                              "shipped data; give an ONS code such as E06000002 (find one with "
+                              "`carespiral data list --areas`)")
 
 
 def judgements(area_code: str | None = None, until: pd.Timestamp | None = None) -> pd.DataFrame:
     """The inspections (one row each, oldest first) of `area_code` (ONS code; all when None)
-    whose reports were published up to `until` (all shipped when None)."""
+    whose reports were published up to `until` (all shipped when None). An authority created
+    since 2018 does not inherit its predecessor's judgements (North and West Northamptonshire
+    have none; Northamptonshire, E10000021, was judged inadequate in 2019)."""
     t = _all()
     if area_code is not None:
+        _known(area_code)
         t = t[t["area_code"] == area_code]
     if until is not None:
         t = t[t["publication_date"] <= pd.Timestamp(until)]
@@ -71,13 +87,14 @@ def inadequate_input(area_code: str, until: pd.Timestamp | None = None) -> pd.Se
     dates = j.loc[j["overall_effectiveness"] == INADEQUATE, "publication_date"]
     if dates.empty:
         return pd.Series([0.0], index=[0.0], name="Inadequate Judgement")
-    starts = np.sort(reference_months(pd.DatetimeIndex(dates)))
-    points: dict[float, float] = {0.0: 0.0}
-    for s in starts:
-        end = s + JUDGEMENT_MONTHS
-        points[s - _EDGE] = points.get(s - _EDGE, 0.0)
-        points[s] = 1.0
-        points[end] = 1.0
-        points[end + _EDGE] = 0.0
-    s = pd.Series(points, name="Inadequate Judgement").sort_index()
-    return s[~s.index.duplicated(keep="last")]
+    spells: list[list[float]] = []  # [start, end] of each spell on, overlapping ones joined
+    for start in np.sort(reference_months(pd.DatetimeIndex(dates))):
+        end = float(start) + JUDGEMENT_MONTHS
+        if spells and start <= spells[-1][1] + _EDGE:
+            spells[-1][1] = max(spells[-1][1], end)
+        else:
+            spells.append([float(start), end])
+    points = [(0.0, 0.0)]
+    for start, end in spells:
+        points += [(start - _EDGE, 0.0), (start, 1.0), (end, 1.0), (end + _EDGE, 0.0)]
+    return pd.Series(dict(points), name="Inadequate Judgement")

@@ -7,7 +7,8 @@ published 25 September 2025) lists every short and standard ILACS inspection sin
 in its sheet `ILACS_inspection_history`. The project keeps the rows published up to 30 September
 2023, the date of the last workforce census it holds: later judgements belong to the years kept
 aside for an independent check of forecast skill (docs/data.md). The columns are renamed to
-snake case and nothing else is changed. Reading .ods needs odfpy, which only this script uses.
+snake case, dates written as YYYY-MM-DD and the sheet's row number kept (`source_row`); the
+values are otherwise as published. Reading .ods needs odfpy, which only this script uses.
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ def main(path: str) -> None:
     t = raw[list(COLUMNS)].rename(columns=COLUMNS)
     t["source_row"] = raw.index + 4  # the sheet's own row number (header on row 3)
     for c in ("inspection_date", "publication_date"):
-        t[c] = pd.to_datetime(t[c]).dt.strftime("%Y-%m-%d")
+        dates = pd.to_datetime(t[c], errors="coerce")
+        if dates.isna().any():
+            row = int(t.loc[dates.isna(), "source_row"].iloc[0])
+            sys.exit(f"{path}, sheet {SHEET!r}, row {row}: {c} is not a date")
+        t[c] = dates.dt.strftime("%Y-%m-%d")
     kept = t[pd.to_datetime(t["publication_date"]) <= CUT].sort_values(
         ["area_code", "inspection_date"])
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,9 @@ from carespiral.calibration.drivers import driver_inputs
 from carespiral.calibration.engine import build_problem, fit_problem
 from carespiral.calibration.pooling.authorities import with_drivers
 from carespiral.calibration.spec import read_spec
+from carespiral.data import inspections
 from carespiral.data.inspections import JUDGEMENT_MONTHS, inadequate_input, judgements
+from carespiral.errors import CarespiralError
 from carespiral.pysd_runner import load
 from carespiral.pysd_runner.calendar import reference_months
 
@@ -59,11 +61,37 @@ def test_the_input_is_on_for_six_months_from_publication():
     assert inadequate_input("E10000016").max() == 0.0
 
 
+def test_overlapping_judgements_make_one_spell(monkeypatch):
+    # two inadequate reports three months apart: on from the first for nine months, not off
+    # between them
+    rows = pd.DataFrame({"area_code": [MIDDLESBROUGH] * 2, "area_name": "Middlesbrough",
+                         "inspection_date": pd.to_datetime(["2019-01-10", "2019-04-10"]),
+                         "publication_date": pd.to_datetime(["2019-02-15", "2019-05-15"]),
+                         "overall_effectiveness": "Inadequate"})
+    monkeypatch.setattr(inspections, "_all", lambda: rows)
+    x = inadequate_input(MIDDLESBROUGH)
+    first, second = reference_months(pd.DatetimeIndex(["2019-02-15", "2019-05-15"]))
+    months = np.linspace(first + 0.01, second + JUDGEMENT_MONTHS - 0.01, 200)
+    assert np.interp(months, x.index.to_numpy(), x.to_numpy()).min() == 1.0
+    after = second + JUDGEMENT_MONTHS + 0.01
+    assert np.interp(after, x.index.to_numpy(), x.to_numpy()) == 0.0
+    assert x.index.is_monotonic_increasing
+
+
+def test_an_unknown_area_is_an_error_not_silence():
+    with pytest.raises(CarespiralError, match="not an area code"):
+        inadequate_input("Middlesbrough")  # a name, not a code
+
+
+def test_the_pulse_lasts_as_long_as_the_models_scandal(model):
+    assert model.parameter("Scandal Duration").default == JUDGEMENT_MONTHS
+
+
 def test_the_driver_gives_the_input_and_says_so():
     d = driver_inputs(["child_population", "inadequate_judgements"], MIDDLESBROUGH)
     assert "Inadequate Judgement" in d.inputs
     assert any("1 inadequate judgement" in n for n in d.notes)
-    with pytest.raises(Exception, match="not known"):
+    with pytest.raises(CarespiralError, match="not known"):
         driver_inputs(["inspections"], MIDDLESBROUGH)
 
 
@@ -105,6 +133,7 @@ def test_the_size_is_fitted_only_where_there_was_a_judgement():
     # without the driver (the bundled spec fitted alone) there is nothing to size
     alone, _, _ = build_problem(read_spec("local"), "Middlesbrough")
     assert SIZE not in alone.names and alone.fixed[SIZE] == 0.0
+    assert any("does not name the driver 'inadequate_judgements'" in n for n in alone.notes)
 
 
 def test_a_spec_without_the_size_gets_no_judgement_driver(tmp_path):
