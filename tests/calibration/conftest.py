@@ -63,3 +63,29 @@ def make_problem(workforce, truth_paths):
 @pytest.fixture(scope="session")
 def truth() -> dict[str, float]:
     return dict(TRUTH)
+
+
+@pytest.fixture(scope="session")
+def fitted_to_own_output():
+    """A function (problem, changes, free) -> the problem's least-squares fit to its model's own
+    noise-free output at the defaults with `changes`, freeing only the parameters `free` (the
+    rest held at that truth), and the truth: recovery of known parameters."""
+    from dataclasses import replace
+
+    from carespiral.calibration.engine import fit_problem
+
+    def fit(problem, changes: dict, free: tuple[str, ...]):
+        defaults = {p.name: p.default for p in problem.model.parameters}
+        truth = {n: defaults[n] for n in problem.names} | changes
+        preds = problem.simulate(np.array([[truth[n] for n in problem.names]]))
+        series = [replace(s, rows=s.rows.assign(value=np.asarray(m, dtype=float)[0]))
+                  for s, m in zip(problem.series, preds, strict=True)]
+        synthetic = replace(problem, parameters=[p for p in problem.parameters if p.name in free],
+                            series=series, n_runs=0,
+                            fixed={**problem.fixed, **{n: v for n, v in truth.items()
+                                                       if n not in free}})
+        result = fit_problem(synthetic, "least_squares", seed=0, budget=300, profiles=False,
+                             n_draws=0)
+        return result, truth
+
+    return fit

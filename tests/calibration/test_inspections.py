@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from carespiral.calibration.drivers import driver_inputs
-from carespiral.calibration.engine import build_problem, fit_problem
+from carespiral.calibration.engine import build_problem
 from carespiral.calibration.pooling.authorities import with_drivers
 from carespiral.calibration.spec import read_spec
 from carespiral.data import inspections
@@ -145,22 +145,11 @@ def test_a_spec_without_the_size_gets_no_judgement_driver(tmp_path):
     assert "inadequate_judgements" not in with_drivers(read_spec(path)).drivers
 
 
-def test_a_known_size_is_recovered():
+def test_a_known_size_is_recovered(fitted_to_own_output):
     # synthetic Middlesbrough: the model's own output at known parameters with a judgement of
     # size 2.5 and no noise; the fit frees the size and need's level, the rest held at the truth
     problem, _, _ = build_problem(_local(), "Middlesbrough", fit_until=2022)
-    defaults = {p.name: p.default for p in load("collapse_spiral").parameters}
-    truth = {n: defaults[n] for n in problem.names} | {SIZE: 2.5}
-    preds = problem.simulate(np.array([[truth[n] for n in problem.names]]))
-    series = [replace(s, rows=s.rows.assign(value=np.asarray(m, dtype=float)[0]))
-              for s, m in zip(problem.series, preds, strict=True)]
-    free = ("Underlying Need", SIZE)
-    synthetic = replace(problem, parameters=[p for p in problem.parameters if p.name in free],
-                        series=series, n_runs=0,
-                        fixed={**problem.fixed, **{n: v for n, v in truth.items()
-                                                   if n not in free}})
-    result = fit_problem(synthetic, "least_squares", seed=0, budget=300, profiles=False,
-                         n_draws=0)
+    result, truth = fitted_to_own_output(problem, {SIZE: 2.5}, ("Underlying Need", SIZE))
     est = result.to_frame()["estimate"]
     assert est[SIZE] == pytest.approx(2.5, abs=0.1), result.report()
     assert est["Underlying Need"] == pytest.approx(truth["Underlying Need"], rel=0.02)

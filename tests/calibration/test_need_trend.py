@@ -4,14 +4,12 @@ spec's prior width as its comment claims, and recovery of a known trend."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from carespiral import data
-from carespiral.calibration.engine import NEED_TREND_WINDOW, build_problem, fit_problem
+from carespiral.calibration.engine import NEED_TREND_WINDOW, build_problem
 from carespiral.calibration.spec import read_spec
 from carespiral.pysd_runner import load
 
@@ -89,23 +87,13 @@ def test_prior_width_is_below_the_spread_it_names():
     assert p.prior.args["sd"] < cin < referrals
 
 
-def test_a_known_trend_in_need_is_recovered():
+def test_a_known_trend_in_need_is_recovered(fitted_to_own_output):
     # synthetic Devon: the model's own output at known parameters, with need falling 6% a year
     # over the fitted years and no noise; the fit frees need's level and trend, the rest held
     # at the truth
     problem, _, _ = build_problem(read_spec("local"), "Devon", fit_until=2019)
-    defaults = {p.name: p.default for p in load("collapse_spiral").parameters}
-    truth = {n: defaults[n] for n in problem.names} | {"Need Growth": -0.06}
-    preds = problem.simulate(np.array([[truth[n] for n in problem.names]]))
-    series = [replace(s, rows=s.rows.assign(value=np.asarray(m, dtype=float)[0]))
-              for s, m in zip(problem.series, preds, strict=True)]
-    free = ("Underlying Need", "Need Growth")
-    synthetic = replace(problem, parameters=[p for p in problem.parameters if p.name in free],
-                        series=series, n_runs=0,
-                        fixed={**problem.fixed, **{n: v for n, v in truth.items()
-                                                   if n not in free}})
-    result = fit_problem(synthetic, "least_squares", seed=0, budget=300, profiles=False,
-                         n_draws=0)
+    result, truth = fitted_to_own_output(problem, {"Need Growth": -0.06},
+                                         ("Underlying Need", "Need Growth"))
     est = result.to_frame()["estimate"]
     assert est["Need Growth"] == pytest.approx(-0.06, abs=0.005), result.report()
     assert est["Underlying Need"] == pytest.approx(truth["Underlying Need"], rel=0.02)
