@@ -53,13 +53,13 @@ def load_average() -> float:
     return round(os.getloadavg()[0], 1)
 
 
-def pooled_fit(areas, out: Path) -> dict:
+def pooled_fit(areas, out: Path, spec_name: str = "local") -> dict:
     from carespiral.calibration.pooling.authorities import authority_cases
     from carespiral.calibration.pooling.run import HORIZON, fit_authorities
     from carespiral.calibration.spec import read_spec
     from carespiral.exploration.authorities import assess_authorities
 
-    spec = read_spec("local")
+    spec = read_spec(spec_name)
     c = Clock()
     prepared = authority_cases(spec, areas, None, horizon=HORIZON)
     built = c.read()
@@ -118,11 +118,11 @@ def old_way(sample, n_authorities: int, out: Path) -> dict:
             "extrapolated_two_processes_min": round(all_one / 2 / 60, 1)}
 
 
-def comparison(areas, origins, out: Path) -> dict:
+def comparison(areas, origins, out: Path, spec_name: str = "local") -> dict:
     from carespiral.calibration.pooling.compare import compare_pooling
 
     c = Clock()
-    cmp = compare_pooling("local", origins=origins, areas=areas,
+    cmp = compare_pooling(spec_name, origins=origins, areas=areas,
                           progress=lambda s, r: print(f"  {s}: {r:,} runs {c.read()}",
                                                       flush=True))
     t = c.read()
@@ -178,6 +178,8 @@ def main() -> None:
     ap.add_argument("--compare-only", action="store_true",
                     help="only the rolling-origin comparison of pooled and unpooled forecasts")
     ap.add_argument("--origins", default="2018,2019,2020")
+    ap.add_argument("--spec", default="local",
+                    help="the spec of the pooled fit and the comparison: bundled `local` or a file")
     ap.add_argument("--subscripted", type=int, default=0)
     ap.add_argument("--out", default=None)
     ap.add_argument("--json", default=None)
@@ -191,7 +193,7 @@ def main() -> None:
                     "quick": args.quick}
     print(f"{report['cores']} cores, load average {report['load_average_start']}", flush=True)
     if not args.compare_only:
-        report["pooled"] = pooled_fit(areas, out)
+        report["pooled"] = pooled_fit(areas, out, args.spec)
     if not args.skip_old and not args.compare_only:
         n_auth = report["pooled"]["authorities"]
         report["old"] = old_way(SAMPLE[:1] if args.quick else SAMPLE, n_auth, out / "old")
@@ -207,7 +209,7 @@ def main() -> None:
               f"({report['speedup_vs_two_processes']}x); CPU {new['cpu_s'] / 60:.1f} min vs "
               f"{old_cpu / 60:.0f} min extrapolated ({report['cpu_ratio']}x)", flush=True)
     if not args.skip_compare:
-        report["comparison"] = comparison(areas, origins, out)
+        report["comparison"] = comparison(areas, origins, out, args.spec)
     if args.subscripted:
         report["subscripted"] = subscripted(args.subscripted)
     report["load_average_end"] = load_average()
