@@ -187,7 +187,9 @@ def driver_inputs(names: Iterable[str], area: str, table: pd.DataFrame | None = 
             series = inadequate_input(code, until=until)
             out_i[EVENT_DRIVERS[n][0]] = series.rename(EVENT_DRIVERS[n][0])
             judged = int((series.diff() > 0).sum())
-            notes.append(f"Ofsted: {judged} inadequate judgement(s) published"
+            count = {0: "no inadequate judgement", 1: "1 inadequate judgement"}.get(
+                judged, f"{judged} inadequate judgements")
+            notes.append(f"Ofsted: {count} published"
                          + (f" up to {pd.Timestamp(until):%d %B %Y}" if until is not None
                             else " by September 2023"))
     if until is not None:
