@@ -117,6 +117,9 @@ def fit_problem(
             prof_gain = float(max(0.0, -prof["delta"].min()))
         draws = lap.sample(best, problem.lower, problem.upper, n_draws, rng)
     span = problem.upper - problem.lower
+    # the reported interval stays inside the bounds (a normal approximation at a parameter
+    # near its bound reaches past it); laplace_* keep the approximation as it is
+    lo, hi = np.maximum(lo, problem.lower), np.minimum(hi, problem.upper)
     params = pd.DataFrame({
         "parameter": names, "estimate": best, "sd": sd, "lower": lo, "upper": hi,
         "laplace_lower": lap_lo, "laplace_upper": lap_hi,

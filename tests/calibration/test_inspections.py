@@ -153,3 +153,15 @@ def test_a_known_size_is_recovered(fitted_to_own_output):
     est = result.to_frame()["estimate"]
     assert est[SIZE] == pytest.approx(2.5, abs=0.1), result.report()
     assert est["Underlying Need"] == pytest.approx(truth["Underlying Need"], rel=0.02)
+
+
+def test_the_reported_interval_stays_inside_the_bounds():
+    # Middlesbrough fitted to 2020: the January 2020 report is known with no figure after it,
+    # so the size sits at its lower bound 0 and its normal (Laplace) interval reaches below 0
+    from carespiral.calibration.engine import calibrate
+
+    r = calibrate(_local(), "Middlesbrough", fit_until=2020, horizon=1, budget=300,
+                  profiles=False, seed=0)
+    t = r.to_frame()
+    assert t.loc[SIZE, "laplace_lower"] < 0 <= t.loc[SIZE, "lower"]
+    assert (t["lower"] >= t["bound_lower"]).all() and (t["upper"] <= t["bound_upper"]).all()
