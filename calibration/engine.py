@@ -185,12 +185,7 @@ def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int
     """
     from carespiral.pysd_runner import load
 
-    model_ref: str | Path = spec.model
-    if spec.path is not None and spec.model.lower().endswith((".mdl", ".xmile", ".stmx")):
-        beside = spec.path.parent / spec.model  # a model path is relative to the spec file
-        if not Path(spec.model).is_absolute() and beside.is_file():
-            model_ref = beside
-    model = load(model_ref)
+    model = load(spec.model_ref)
     spec.check_model(model)
     area = area or spec.area
     if not area:

@@ -128,6 +128,16 @@ class CalibrationSpec:
     def where(self) -> str:
         return str(self.path) if self.path else f"spec {self.name!r}"
 
+    @property
+    def model_ref(self) -> str | Path:
+        """The model to load: a model file named relative to the spec file is found beside it;
+        otherwise the name as given (a bundled model or a path)."""
+        if self.path is not None and self.model.lower().endswith((".mdl", ".xmile", ".stmx")):
+            beside = self.path.parent / self.model
+            if not Path(self.model).is_absolute() and beside.is_file():
+                return beside
+        return self.model
+
     def error(self, problem: str, *keys: str, hint: str = "") -> FileFormatError:
         """A FileFormatError naming this spec and the line of `keys` (e.g. "series", "caseload")."""
         return FileFormatError(self.where, problem, line=_locate(self.text, keys), hint=hint)

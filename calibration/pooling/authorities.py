@@ -106,7 +106,7 @@ def with_drivers(spec: CalibrationSpec) -> CalibrationSpec:
 
     if spec.drivers:
         return spec
-    names = {v.name for v in load(spec.model).variables}
+    names = {v.name for v in load(spec.model_ref).variables}
     wanted = ("child_population", "funded_posts")
     if not (all(known_driver(d) for d in wanted) and all(
             level in names and index in names for level, index in
