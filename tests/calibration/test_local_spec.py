@@ -4,6 +4,8 @@ across authorities in the first two workforce censuses."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -55,3 +57,18 @@ def test_drivers_keep_it_fitted():
     spec = with_drivers(read_spec("local"))
     names = [p.name for p in spec.parameters]
     assert NAME in names and "Establishment per Child" not in names
+
+
+def test_a_spec_with_its_model_file_beside_it_gets_the_drivers(tmp_path):
+    # a user's copy of the model, named relative to the spec file: the every-authority drivers
+    # read its variables from that file, not from a bundled model of that name
+    bundled = load("collapse_spiral").mdl_path
+    (tmp_path / "mine.mdl").write_text(Path(bundled).read_text(encoding="utf-8"),
+                                       encoding="utf-8")
+    text = read_spec("local").text.replace('model = "collapse_spiral"', 'model = "mine.mdl"')
+    spec_file = tmp_path / "mine.toml"
+    spec_file.write_text(text, encoding="utf-8")
+    spec = read_spec(spec_file)
+    assert spec.model_ref == tmp_path / "mine.mdl"
+    assert with_drivers(spec).drivers == ("child_population", "funded_posts",
+                                          "inadequate_judgements")
