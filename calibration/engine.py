@@ -253,15 +253,13 @@ def build_problem(spec: CalibrationSpec, area: str | None = None, fit_until: int
     fixed = {model.parameter(k).name: v for k, v in fixed.items()}
     fitted = {model.parameter(p.name).name for p in spec.parameters}
     fixed.update(_need_trend_window(model, series, set(fixed) | fitted))
-    if not fit_idle_events:
-        idle = _idle_event_sizes(model, series, inputs, fitted)
-        fixed.update(dict.fromkeys(idle, 0.0))
-        fitted -= set(idle)
-        notes += [f"{n} not fitted (0): {why}" for n, why in idle.items()]
+    idle = {} if fit_idle_events else _idle_event_sizes(model, series, inputs, fitted)
+    fixed.update(dict.fromkeys(idle, 0.0))
+    notes += [f"{n} not fitted (0): {why}" for n, why in idle.items()]
     params = []
     for p in spec.parameters:
         real = model.parameter(p.name).name
-        if real in unknown_events or (real in fixed and real not in fitted):
+        if real in unknown_events or real in idle:
             continue  # an event after the origin, or one the area never had: not fitted
         if real in fixed:
             raise spec.error(f"parameter {p.name!r} is also set from the data (drivers or "
