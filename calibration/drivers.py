@@ -54,6 +54,7 @@ __all__ = [
     "Event",
     "calendar_events",
     "driver_inputs",
+    "driver_names",
     "grown_as",
     "known_driver",
     "later_event_sizes",
@@ -88,8 +89,13 @@ class DriverInputs:
     notes: tuple[str, ...] = ()
 
 
+def driver_names() -> list[str]:
+    """Every driver a spec may name: level-and-index drivers, then event drivers."""
+    return [*_drivers(), *EVENT_DRIVERS]
+
+
 def known_driver(name: str) -> bool:
-    return name in _drivers() or name in EVENT_DRIVERS
+    return name in driver_names()
 
 
 # How a driver goes on after a forecast's origin (ex ante): `national` (the default: child
@@ -153,7 +159,7 @@ def driver_inputs(names: Iterable[str], area: str, table: pd.DataFrame | None = 
     unknown = [n for n in names if not known_driver(n)]
     if unknown:
         raise CarespiralError(f"driver(s) {', '.join(map(repr, unknown))} not known; the drivers "
-                              f"are {', '.join([*_drivers(), *EVENT_DRIVERS])}")
+                              f"are {', '.join(driver_names())}")
     events = [n for n in names if n in EVENT_DRIVERS]
     names = [n for n in names if n not in EVENT_DRIVERS]
     table_d = drivers = area_drivers(area, table)

@@ -256,6 +256,12 @@ def parse_spec(text: str, path: Path | None = None, name: str = "spec") -> Calib
     if not isinstance(drivers, list) or not all(isinstance(d, str) for d in drivers):
         raise fail(f"drivers must be a list of driver names, got {drivers!r}", "drivers",
                    hint='e.g. drivers = ["child_population", "funded_posts"]')
+    from carespiral.calibration.drivers import driver_names
+
+    unknown = [d for d in drivers if d not in driver_names()]
+    if unknown:
+        raise fail(f"unknown driver(s) {', '.join(map(repr, unknown))}", "drivers",
+                   hint="the drivers are " + ", ".join(driver_names()))
     calendar = doc.get("calendar")
     if calendar is not None and not isinstance(calendar, str):
         raise fail(f"calendar must name a TOML file, got {calendar!r}", "calendar")

@@ -165,3 +165,17 @@ def test_the_reported_interval_stays_inside_the_bounds():
     t = r.to_frame()
     assert t.loc[SIZE, "laplace_lower"] < 0 <= t.loc[SIZE, "lower"]
     assert (t["lower"] >= t["bound_lower"]).all() and (t["upper"] <= t["bound_upper"]).all()
+
+
+def test_a_spec_naming_an_unknown_driver_is_refused_with_its_line(tmp_path):
+    from carespiral.errors import FileFormatError
+
+    text = read_spec("local").text.replace(
+        'method = "differential_evolution"',
+        'method = "differential_evolution"\ndrivers = ["child_population", "inspections"]')
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(FileFormatError, match=r"unknown driver.*'inspections'") as err:
+        read_spec(path)
+    line = text.splitlines().index('drivers = ["child_population", "inspections"]') + 1
+    assert f"line {line}" in str(err.value) and "inadequate_judgements" in str(err.value)
