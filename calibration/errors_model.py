@@ -35,6 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln
 
+from carespiral.calibration.median_unbiased import median_unbiased_phi, raw_pooled_phi
+
 __all__ = [
     "AR1_MIN_N",
     "FORECAST_MODES",
@@ -317,21 +319,24 @@ class ForecastError:
         return self.scale * np.sqrt((1 - self.phi ** (2 * g)) / (1 - self.phi**2))
 
 
-def pooled_phi(residuals: list[np.ndarray], min_n: int = 3) -> float:
+def pooled_phi(residuals: list[np.ndarray], min_n: int = 3, unbiased: bool = True) -> float:
     """One lag-1 autocorrelation for all series (least squares on each series' residuals over
     its own mean square, so series in different units count alike), within [0, 1]. Series of
-    fewer than `min_n` values are left out."""
-    num = den = 0.0
-    for e in residuals:
-        e = np.asarray(e, dtype=float)
-        if len(e) < min_n:
-            continue
-        v = float(np.mean(e * e))
-        if v <= 0:
-            continue
-        num += float(np.sum(e[1:] * e[:-1])) / v
-        den += float(np.sum(e[:-1] ** 2)) / v
-    return float(np.clip(num / den, 0.0, 1.0)) if den > 0 else 0.0
+    fewer than `min_n` values are left out. `unbiased` (the default): each series centred on
+    its own mean and the estimate made median-unbiased for series of these lengths
+    (`calibration.median_unbiased`), since the raw one from 5-7 residuals each is biased far
+    towards 0; centring first makes the correction's assumption hold whether or not the fit
+    happened to centre a series. Otherwise the raw estimate, clipped."""
+    kept = [np.asarray(e, dtype=float) for e in residuals]
+    if unbiased:
+        kept = [e - e.mean() for e in kept if len(e)]
+    kept = [e for e in kept if len(e) >= min_n and float(np.mean(e * e)) > 0]
+    raw = raw_pooled_phi(kept)
+    if not np.isfinite(raw):
+        return 0.0
+    if unbiased:
+        return median_unbiased_phi(raw, [len(e) for e in kept])
+    return float(np.clip(raw, 0.0, 1.0))
 
 
 def change_weight(dz: np.ndarray, dm: np.ndarray) -> float:

@@ -146,8 +146,9 @@ def test_national_forecast_phi_is_estimated_across_authorities():
     fes = national_forecast_errors(records)
     phis = {fe[0].phi for fe in fes}
     assert len(phis) == 1  # one national value for the series
-    # least squares on 150 series of 8 values: downward small-sample bias, but near
-    assert 0.45 < phis.pop() < 0.85
+    # median-unbiased over 150 series of 8 values (the raw least squares would be biased
+    # down): near the truth
+    assert 0.6 < phis.pop() < 0.85
     # a series with too few pairs nationally takes the value over all series
     short = [_record(rng, 0.7, 2, "caseload") for _ in range(5)]
     mixed = national_forecast_errors([{k: r[k] + s[k] for k in r} for r, s in
