@@ -152,8 +152,44 @@ def build_brief(fit, area: str, table=None, named_loops: Sequence[NamedLoop] | N
                   "today": float(fit.fitted["time"].max()),
                   "last_year": int(fit.fitted["year"].max()), "fit_until": fit.fit_until,
                   "authorities_fitted": len(fit.fitted_codes), "notes": str(row["notes"]),
-                  "n_obs": int(row["n_obs"]), "seed": seed,
+                  "n_obs": int(row["n_obs"]), "seed": seed, **_judgement(fit, code, model),
                   "seconds": round(time.perf_counter() - t0, 1)})
+
+
+# ---- Ofsted's inadequate judgements, as the fit ran them -------------------------------------
+
+JUDGEMENT = ("Inadequate Judgement", "Inadequate Judgement Size", "Scandal 2008 Size")
+
+
+def _judgement(fit, code: str, model) -> dict[str, Any]:
+    """The inadequate judgements the authority's run carried (their reports' publication months)
+    and the fitted size of one, beside the 2008 national scandal's in the same units; empty
+    when the run carried none or the size was not fitted."""
+    from carespiral.data.inspections import INADEQUATE, judgements
+    from carespiral.pysd_runner.calendar import reference_months
+
+    drive, size, national = JUDGEMENT
+    d = fit.drivers[(fit.drivers["area_code"] == code) & (fit.drivers["variable"] == drive)]
+    p = fit.parameters[(fit.parameters["area_code"] == code)
+                       & (fit.parameters["parameter"] == size)]
+    if d.empty or p.empty or float(d["value"].max()) <= 0:
+        return {}
+    d = d.sort_values("time")
+    j = judgements(code)
+    dates = j.loc[j["overall_effectiveness"] == INADEQUATE, "publication_date"]
+    # a report counts when the run's input is on just after its publication month
+    on = [t for t in dates if np.interp(float(reference_months(pd.DatetimeIndex([t]))[0])
+                                        + 0.01, d["time"], d["value"]) > 0.5]
+    if not on:
+        return {}
+    try:
+        ref = float(model.parameter(national).default)
+    except CarespiralError:
+        ref = float("nan")
+    r = p.iloc[0]
+    return {"inadequate_reports": "; ".join(f"{t:%B %Y}" for t in on),
+            "judgement_size": float(r["median"]), "judgement_size_lower": float(r["lower"]),
+            "judgement_size_upper": float(r["upper"]), "scandal_2008_size": ref}
 
 
 # ---- standing against neighbours and England --------------------------------------------------

@@ -97,6 +97,9 @@ def brief_verdict(b: Any) -> str:
                          f"{_pct(r['lower'])} to {_pct(r['upper'])}) would tip it into collapse")
     if parts:
         out.append("Its margin: " + "; ".join(parts) + ".")
+    judged = _judgement_words(b)
+    if judged:
+        out.append(judged)
     s = b.standing
     if len(s):
         hi = s[s["neighbours"] > 0]
@@ -125,6 +128,26 @@ def brief_verdict(b: Any) -> str:
     out.append("These are the model's readings of published figures, not a prediction of "
                "events: read the caveats at the end.")
     return " ".join(out)
+
+
+def _judgement_words(b: Any) -> str:
+    """One sentence on Ofsted's inadequate judgements as the fit read them; '' without."""
+    st = b.settings
+    reports = str(st.get("inadequate_reports") or "")
+    size, ref = st.get("judgement_size"), st.get("scandal_2008_size")
+    if not reports or size is None or not np.isfinite(size):
+        return ""
+    when = reports.split("; ")
+    said = (f"in a report published in {when[0]}" if len(when) == 1 else
+            f"in reports published in {', '.join(when[:-1])} and {when[-1]}")
+    strength = ""
+    if ref and np.isfinite(ref) and ref > 0:
+        strength = (f", about {_pct(size / ref)} as strong as the push the 2008 Baby P "
+                    f"scandal gave England (95% interval {_pct(st['judgement_size_lower'] / ref)}"
+                    f" to {_pct(st['judgement_size_upper'] / ref)})")
+    return (f"Ofsted judged its children's services inadequate {said}. The model reads a "
+            f"judgement like that as a push towards caution and more procedure{strength}, "
+            "and the procedure it adds stays.")
 
 
 def brief_report(b: Any, path: str | Path, *, plotlyjs: PlotlyJs = "inline",

@@ -1,0 +1,58 @@
+"""A brief names an authority's Ofsted judgement of inadequate, as its fit ran it, in words."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from carespiral.data.inspections import inadequate_input
+from carespiral.exploration.brief import _judgement
+from carespiral.pysd_runner import load
+from carespiral.reports.brief import brief_verdict
+
+MBRO = "E06000002"  # judged inadequate in a report published on 24 January 2020
+KENT = "E10000016"  # never judged inadequate in the shipped years
+
+
+def _fit(code: str, until=None, size=(1.7, 1.5, 1.9)) -> SimpleNamespace:
+    series = inadequate_input(code, until=until)
+    drivers = pd.DataFrame({"area_code": code, "variable": "Inadequate Judgement",
+                            "time": series.index.to_numpy(), "value": series.to_numpy()})
+    params = pd.DataFrame([{"area_code": code, "parameter": "Inadequate Judgement Size",
+                            "median": size[0], "lower": size[1], "upper": size[2]}])
+    return SimpleNamespace(drivers=drivers, parameters=params)
+
+
+def test_the_run_s_judgement_and_its_size_against_the_2008_scandal():
+    model = load("collapse_spiral")
+    got = _judgement(_fit(MBRO), MBRO, model)
+    assert got["inadequate_reports"] == "January 2020"
+    assert got["judgement_size"] == 1.7
+    assert got["scandal_2008_size"] == model.parameter("Scandal 2008 Size").default
+    # a fit that stopped before the report ran no judgement: nothing to say
+    assert _judgement(_fit(MBRO, until=pd.Timestamp("2019-03-31")), MBRO, model) == {}
+    assert _judgement(_fit(KENT), KENT, model) == {}
+
+
+def _brief(settings: dict) -> SimpleNamespace:
+    return SimpleNamespace(area_name="Middlesbrough", model="collapse_spiral",
+                           settings={"regime_today": "sustainable", **settings},
+                           position=pd.DataFrame(), standing=pd.DataFrame(),
+                           front=pd.DataFrame(), levers=pd.DataFrame())
+
+
+def test_the_verdict_says_when_and_how_strong():
+    words = brief_verdict(_brief({"inadequate_reports": "January 2020", "judgement_size": 1.7,
+                                  "judgement_size_lower": 1.5, "judgement_size_upper": 1.9,
+                                  "scandal_2008_size": 2.0}))
+    assert ("Ofsted judged its children's services inadequate in a report published in "
+            "January 2020") in words
+    assert "about 85% as strong as the push the 2008 Baby P scandal gave England" in words
+    assert "(95% interval 75% to 95%)" in words
+    two = brief_verdict(_brief({"inadequate_reports": "May 2018; June 2022",
+                                "judgement_size": 1.0, "judgement_size_lower": 0.5,
+                                "judgement_size_upper": 1.5, "scandal_2008_size": np.nan}))
+    assert "in reports published in May 2018 and June 2022." in two
+    assert "Baby P" not in two  # no reference size, no comparison
+    assert "Ofsted" not in brief_verdict(_brief({}))
+
