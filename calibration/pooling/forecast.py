@@ -7,8 +7,10 @@ authority's own residuals: five to seven values per series, two to four for the 
 census. Pooled, the same residual model is estimated from every authority at once:
 
 - **phi per series, nationally**: `errors_model.pooled_phi` over that series' residuals in
-  every authority (hundreds of pairs instead of a handful), or over all series where one has
-  too few pairs (`MIN_PAIRS`), e.g. a census series of two values at the first origin;
+  every authority (hundreds of pairs instead of a handful; median-unbiased for their lengths,
+  since each authority's handful of residuals biases the raw estimate towards 0), or over all
+  series where one has too few pairs (`MIN_PAIRS`), e.g. a census series of two values at the
+  first origin;
 - **innovation scale**: each authority's own innovations with a prior worth `PRIOR_DOF` of
   them at the series' national relative scale (the normal-inverse-chi-square posterior of
   `errors_model.forecast_errors`, whose prior there is the authority's own other series).
