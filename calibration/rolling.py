@@ -221,12 +221,7 @@ def series_known_by(spec: CalibrationSpec, area: str | None, origin: int,
     from carespiral.errors import FileFormatError
     from carespiral.pysd_runner import load
 
-    model_ref: str | Path = spec.model
-    if spec.path is not None and spec.model.lower().endswith((".mdl", ".xmile", ".stmx")):
-        beside = spec.path.parent / spec.model
-        if not Path(spec.model).is_absolute() and beside.is_file():
-            model_ref = beside
-    model = load(model_ref)
+    model = load(spec.model_ref)
     table, label = _area_data(area or spec.area or "", data)
     train = spec.with_period(spec.period[0], min(origin, spec.period[1]))
     keep, dropped = [], []

@@ -132,11 +132,9 @@ class CalibrationSpec:
     def model_ref(self) -> str | Path:
         """The model to load: a model file named relative to the spec file is found beside it;
         otherwise the name as given (a bundled model or a path)."""
-        if self.path is not None and self.model.lower().endswith((".mdl", ".xmile", ".stmx")):
-            beside = self.path.parent / self.model
-            if not Path(self.model).is_absolute() and beside.is_file():
-                return beside
-        return self.model
+        from carespiral.pysd_runner.model import model_beside
+
+        return model_beside(self.model, self.path)
 
     def error(self, problem: str, *keys: str, hint: str = "") -> FileFormatError:
         """A FileFormatError naming this spec and the line of `keys` (e.g. "series", "caseload")."""

@@ -223,7 +223,7 @@ def run_experiments(
     from carespiral.pysd_runner import load
 
     t0 = time.perf_counter()
-    model = load(spec.model)
+    model = load(spec.model_ref)
     spec = spec.bind(model)
     design, info = build_design(spec, model)
     # the folder is locked while this runs and marked incomplete until the result is saved

@@ -70,7 +70,7 @@ def margin_columns(result: Any, spec: Any) -> dict[str, Any]:
     RANDOM functions draw with the calibration's seed."""
     from carespiral.pysd_runner import load
 
-    model = load(spec.model)
+    model = load(spec.model_ref)
     fixed = result.manifest.get("fixed", {}) or {}
     values = {**{model.parameter(k).name: v for k, v in fixed.items()}, **result.values}
     row: dict[str, Any] = {}

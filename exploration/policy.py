@@ -144,7 +144,7 @@ def optimise(
     t0 = time.perf_counter()
     if seed is not None:
         spec = replace(spec, seed=seed)
-    model = load(spec.model)
+    model = load(spec.model_ref)
     spec = spec.bind(model)
     if not spec.levers:
         raise CarespiralError(f"{spec.source}: policy search needs [levers] with ranges")

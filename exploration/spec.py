@@ -136,6 +136,14 @@ class ExploreSpec:
     costs: Mapping[str, float] = field(default_factory=dict)  # unit-cost overrides ([costs])
 
     @property
+    def model_ref(self) -> str | Path:
+        """The model to load: a model file named relative to the spec file is found beside it;
+        otherwise the name as given (a bundled model or a path)."""
+        from carespiral.pysd_runner.model import model_beside
+
+        return model_beside(self.model, self.source if self.source.endswith(".toml") else None)
+
+    @property
     def factors(self) -> tuple[Uncertainty | Lever, ...]:
         """Everything sampled in an exploration: uncertainties then levers."""
         return (*self.uncertainties, *self.levers)

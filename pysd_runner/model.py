@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from carespiral.pysd_runner.rates import RateFunction
 
-__all__ = ["LoadInfo", "Model", "load"]
+__all__ = ["LoadInfo", "Model", "load", "model_beside"]
 
 ParamValue = float | int | pd.Series
 
@@ -71,6 +71,17 @@ def load(name_or_path: str | Path, allow_external: bool | None = None) -> Model:
         get_entry(text)  # raises UnknownNameError with the closest bundled model
         raise AssertionError("unreachable")
     return Model(path, entry, allow_external=allow_external)
+
+
+def model_beside(model: str, spec_path: str | Path | None) -> str | Path:
+    """What a spec's `model = "..."` names: a model file given relative to the spec file and
+    found beside it, else the name as given (a bundled model, or a path from the working
+    folder)."""
+    if spec_path and model.lower().endswith((".mdl", ".xmile", ".xml", ".stmx")):
+        beside = Path(spec_path).parent / model
+        if not Path(model).is_absolute() and beside.is_file():
+            return beside
+    return model
 
 
 def _same_file(a: Path, b: Path) -> bool:
