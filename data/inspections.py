@@ -20,6 +20,12 @@ inadequate overall, 0 otherwise; the model turns it into a local scandal of cali
 scandal stays in the news); a judgement's monitoring visits go on longer, and their pressure
 reaches the model through the inspection pressure and risk aversion it raises, which decay at
 their own calibrated speeds. With `until`, only reports published up to it count (ex ante).
+
+An authority created by a reorganisation inherits the judgements of the council whose
+children's services it took over that were published before it existed (`PREDECESSORS`): North
+and West Northamptonshire (1 April 2021) inherit Northamptonshire's, whose services, staff and
+procedures passed on through the Northamptonshire Children's Trust; Bournemouth, Christchurch
+and Poole and Dorset (1 April 2019) inherit Bournemouth's, Poole's and Dorset County Council's.
 """
 
 from __future__ import annotations
@@ -33,12 +39,20 @@ import pandas as pd
 from carespiral.errors import CarespiralError
 from carespiral.pysd_runner.calendar import reference_months
 
-__all__ = ["INADEQUATE", "JUDGEMENT_FILE", "JUDGEMENT_MONTHS", "inadequate_input", "judgements"]
+__all__ = ["INADEQUATE", "JUDGEMENT_FILE", "JUDGEMENT_MONTHS", "PREDECESSORS", "inadequate_input",
+           "judgements"]
 
 JUDGEMENT_FILE = Path(__file__).resolve().parent / "ofsted" / "ilacs_judgements_2018_to_2023.csv"
 JUDGEMENT_MONTHS = 6.0
 INADEQUATE = "Inadequate"
 _EDGE = 1e-3  # months: the pulse's edges, steep under linear interpolation
+# successor -> (the date it took over, the councils whose children's services it took over)
+PREDECESSORS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "E06000061": ("2021-04-01", ("E10000021",)),  # North Northamptonshire <- Northamptonshire
+    "E06000062": ("2021-04-01", ("E10000021",)),  # West Northamptonshire <- Northamptonshire
+    "E06000058": ("2019-04-01", ("E06000028", "E06000029")),  # BCP <- Bournemouth, Poole
+    "E06000059": ("2019-04-01", ("E10000009",)),  # Dorset <- Dorset County Council
+}
 
 
 @lru_cache(maxsize=1)
@@ -74,12 +88,17 @@ def _known(area_code: str) -> None:
 def judgements(area_code: str | None = None, until: pd.Timestamp | None = None) -> pd.DataFrame:
     """The inspections (one row each, oldest first) of `area_code` (ONS code; all when None)
     whose reports were published up to `until` (all shipped when None). An authority created
-    since 2018 does not inherit its predecessor's judgements (North and West Northamptonshire
-    have none; Northamptonshire, E10000021, was judged inadequate in 2019)."""
+    by a reorganisation also has its predecessors' inspections published before it existed
+    (`PREDECESSORS`: North and West Northamptonshire have Northamptonshire's 2019 judgement of
+    inadequate); their rows keep the predecessor's code and name."""
     t = _all()
     if area_code is not None:
         _known(area_code)
-        t = t[t["area_code"] == area_code]
+        own = t["area_code"] == area_code
+        if area_code in PREDECESSORS:
+            created, before = PREDECESSORS[area_code]
+            own |= t["area_code"].isin(before) & (t["publication_date"] < pd.Timestamp(created))
+        t = t[own]
     if until is not None:
         t = t[t["publication_date"] <= pd.Timestamp(until)]
     return t.sort_values("inspection_date").reset_index(drop=True)

@@ -61,6 +61,28 @@ def test_the_input_is_on_for_six_months_from_publication():
     assert inadequate_input("E10000016").max() == 0.0
 
 
+def test_a_reorganised_authority_inherits_its_predecessors_judgements(monkeypatch):
+    # Northamptonshire (E10000021): inspected 17 June 2019, published 29 July 2019, inadequate
+    # (Ofsted's workbook row 168); North and West Northamptonshire took over on 1 April 2021
+    for successor in ("E06000061", "E06000062"):
+        j = judgements(successor)
+        assert j["area_code"].tolist() == ["E10000021", successor]
+        assert j["overall_effectiveness"].tolist() == ["Inadequate",
+                                                       "Requires improvement to be good"]
+        start = float(reference_months(pd.DatetimeIndex(["2019-07-29"]))[0])
+        x = inadequate_input(successor)
+        assert np.interp(start + 1, x.index.to_numpy(), x.to_numpy()) == 1.0
+    # Bournemouth's 2018 report (requires improvement) passes to BCP, beside BCP's own
+    assert judgements("E06000058")["area_code"].tolist() == ["E06000028", "E06000058"]
+    # a predecessor's report published after the successor existed does not pass on
+    late = pd.DataFrame({"area_code": ["E10000021"] * 2, "area_name": "Northamptonshire",
+                         "inspection_date": pd.to_datetime(["2021-01-10", "2021-02-20"]),
+                         "publication_date": pd.to_datetime(["2021-03-31", "2021-04-01"]),
+                         "overall_effectiveness": "Inadequate"})
+    monkeypatch.setattr(inspections, "_all", lambda: late)
+    assert judgements("E06000061")["publication_date"].tolist() == [pd.Timestamp("2021-03-31")]
+
+
 def test_overlapping_judgements_make_one_spell(monkeypatch):
     # two inadequate reports three months apart: on from the first for nine months, not off
     # between them
