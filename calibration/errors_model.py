@@ -327,10 +327,11 @@ def pooled_phi(residuals: list[np.ndarray], min_n: int = 3, unbiased: bool = Tru
     (`calibration.median_unbiased`), since the raw one from 5-7 residuals each is biased far
     towards 0; centring first makes the correction's assumption hold whether or not the fit
     happened to centre a series. Otherwise the raw estimate, clipped."""
-    kept = [np.asarray(e, dtype=float) for e in residuals]
-    if unbiased:
-        kept = [e - e.mean() for e in kept if len(e)]
-    kept = [e for e in kept if len(e) >= min_n and float(np.mean(e * e)) > 0]
+    kept = [e for e in (np.asarray(r, dtype=float) for r in residuals)
+            if len(e) >= min_n and float(np.mean(e * e)) > 0]
+    if unbiased:  # centred; a series constant to rounding has nothing to say about phi
+        kept = [e - e.mean() for e in kept
+                if float(np.mean((e - e.mean()) ** 2)) > 1e-12 * float(np.mean(e * e))]
     raw = raw_pooled_phi(kept)
     if not np.isfinite(raw):
         return 0.0

@@ -26,7 +26,7 @@ __all__ = ["PHI_GRID", "median_curve", "median_unbiased_phi", "raw_pooled_phi"]
 
 PHI_GRID = np.linspace(0.0, 1.0, 21)
 _SEED = 1993
-_DRAWS = 20_000  # simulated series per grid point, split into replicates of the pooled estimate
+_VALUES = 200_000  # simulated values per grid point, split into replicates of the estimate
 _MIN_REPS = 64
 
 
@@ -48,16 +48,17 @@ def raw_pooled_phi(residuals: list[np.ndarray]) -> float:
 def median_curve(lengths: tuple[int, ...]) -> np.ndarray:
     """Median of `raw_pooled_phi` at each phi of `PHI_GRID`, over seeded simulations of demeaned
     stationary AR(1) series with these lengths (the start drawn from the stationary law; at
-    phi = 1 the start does not matter once the series is demeaned). Non-decreasing."""
+    phi = 1 the start does not matter once the series is demeaned). The same innovations serve
+    every phi (common random numbers), so the curve is smooth; non-decreasing, read-only."""
     rng = np.random.default_rng(_SEED)
-    reps = max(_MIN_REPS, -(-_DRAWS // max(len(lengths), 1)))
+    reps = max(_MIN_REPS, -(-_VALUES // max(sum(lengths), 1)))
     groups = sorted(Counter(lengths).items())
+    shocks = [(n, rng.standard_normal((reps, count, n))) for n, count in groups]
     curve = np.empty(len(PHI_GRID))
     for g, phi in enumerate(PHI_GRID):
         num = np.zeros(reps)
         den = np.zeros(reps)
-        for n, count in groups:
-            z = rng.standard_normal((reps, count, n))
+        for n, z in shocks:
             x = np.empty_like(z)
             x[..., 0] = z[..., 0] / np.sqrt(1.0 - phi**2) if phi < 1 else z[..., 0]
             for t in range(1, n):
@@ -67,15 +68,19 @@ def median_curve(lengths: tuple[int, ...]) -> np.ndarray:
             num += np.sum(np.sum(e[..., 1:] * e[..., :-1], axis=-1) / v, axis=-1)
             den += np.sum(np.sum(e[..., :-1] ** 2, axis=-1) / v, axis=-1)
         curve[g] = float(np.median(num / den))
-    return np.maximum.accumulate(curve)
+    curve = np.maximum.accumulate(curve)
+    curve.setflags(write=False)
+    return curve
 
 
 def median_unbiased_phi(raw: float, lengths: tuple[int, ...] | list[int]) -> float:
     """The phi in [0, 1] whose simulated median raw estimate, for series of these `lengths`,
-    equals `raw` (0 below the curve's start, 1 above its end); 0 when `raw` is NaN."""
-    if not np.isfinite(raw) or not len(lengths):
+    equals `raw` (0 below the curve's start, 1 above its end); 0 when `raw` is NaN or no series
+    has two values (a series of fewer has no lag-1 pair)."""
+    kept = tuple(sorted(int(n) for n in lengths if int(n) >= 2))
+    if not np.isfinite(raw) or not kept:
         return 0.0
-    curve = median_curve(tuple(sorted(int(n) for n in lengths)))
+    curve = median_curve(kept)
     if raw <= curve[0]:
         return 0.0
     if raw >= curve[-1]:

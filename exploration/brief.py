@@ -176,20 +176,25 @@ def _judgement(fit, code: str, model) -> dict[str, Any]:
         return {}
     d = d.sort_values("time")
     j = judgements(code)
-    dates = j.loc[j["overall_effectiveness"] == INADEQUATE, "publication_date"]
+    j = j[j["overall_effectiveness"] == INADEQUATE]
     # a report counts when the run's input is on just after its publication month
-    on = [t for t in dates if np.interp(float(reference_months(pd.DatetimeIndex([t]))[0])
-                                        + 0.01, d["time"], d["value"]) > 0.5]
-    if not on:
+    on = j[[np.interp(float(reference_months(pd.DatetimeIndex([t]))[0]) + 0.01, d["time"],
+                      d["value"]) > 0.5 for t in j["publication_date"]]]
+    if on.empty:
         return {}
+    values = fit.values(code) if hasattr(fit, "values") else {}
     try:
-        ref = float(model.parameter(national).default)
+        ref = float(values.get(national, model.parameter(national).default))
     except CarespiralError:
         ref = float("nan")
     r = p.iloc[0]
-    return {"inadequate_reports": "; ".join(f"{t:%B %Y}" for t in on),
+    by = sorted({str(n) for c, n in zip(on["area_code"], on["area_name"], strict=True)
+                 if c != code})
+    return {"inadequate_reports": "; ".join(f"{t:%B %Y}" for t in on["publication_date"]),
+            "inadequate_predecessors": "; ".join(by),
             "judgement_size": float(r["median"]), "judgement_size_lower": float(r["lower"]),
-            "judgement_size_upper": float(r["upper"]), "scandal_2008_size": ref}
+            "judgement_size_upper": float(r["upper"]), "scandal_2008_size": ref,
+            "judgement_pooled": str(getattr(fit, "pooling", "")) == "partial"}
 
 
 # ---- standing against neighbours and England --------------------------------------------------

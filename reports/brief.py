@@ -130,24 +130,40 @@ def brief_verdict(b: Any) -> str:
     return " ".join(out)
 
 
+def _finite(v: Any) -> bool:
+    try:
+        return v is not None and bool(np.isfinite(float(v)))
+    except (TypeError, ValueError):
+        return False
+
+
 def _judgement_words(b: Any) -> str:
-    """One sentence on Ofsted's inadequate judgements as the fit read them; '' without."""
+    """Sentences on Ofsted's inadequate judgements as the fit read them; '' without."""
     st = b.settings
     reports = str(st.get("inadequate_reports") or "")
     size, ref = st.get("judgement_size"), st.get("scandal_2008_size")
-    if not reports or size is None or not np.isfinite(size):
+    if not reports or not _finite(size):
         return ""
     when = reports.split("; ")
     said = (f"in a report published in {when[0]}" if len(when) == 1 else
             f"in reports published in {', '.join(when[:-1])} and {when[-1]}")
+    before = str(st.get("inadequate_predecessors") or "")
+    whose = (f"the children's services of {before.replace('; ', ' and ')}, which it took over,"
+             if before else "its children's services")
     strength = ""
-    if ref and np.isfinite(ref) and ref > 0:
-        strength = (f", about {_pct(size / ref)} as strong as the push the 2008 Baby P "
-                    f"scandal gave England (95% interval {_pct(st['judgement_size_lower'] / ref)}"
-                    f" to {_pct(st['judgement_size_upper'] / ref)})")
-    return (f"Ofsted judged its children's services inadequate {said}. The model reads a "
-            f"judgement like that as a push towards caution and more procedure{strength}, "
-            "and the procedure it adds stays.")
+    if _finite(ref) and float(ref) > 0:
+        ref = float(ref)
+        strength = (f", about {_pct(float(size) / ref)} as strong as the push the 2008 Baby P "
+                    "scandal gave England")
+        lo, hi = st.get("judgement_size_lower"), st.get("judgement_size_upper")
+        if _finite(lo) and _finite(hi):
+            strength += (f" (95% interval {_pct(float(lo) / ref)} to "
+                         f"{_pct(float(hi) / ref)}")
+            strength += (", estimated across all the authorities judged inadequate)"
+                         if st.get("judgement_pooled") else ")")
+    return (f"Ofsted judged {whose} inadequate {said}. The model reads a judgement like that as "
+            f"a push towards caution and more procedure{strength}; in the model, the "
+            "procedure it adds does not unwind.")
 
 
 def brief_report(b: Any, path: str | Path, *, plotlyjs: PlotlyJs = "inline",

@@ -77,7 +77,7 @@ def explore(
                 outcome = k.split(" for ", 1)[-1].replace("_", " ")
                 console.print(f"What decides {outcome}, {what}: " + ", ".join(
                     f"{label(a, result.model)} {b:.2f}" for a, b in v.items()))
-    ranges = observed_ranges(s.model, out)  # the spec's model: a bundled name or a .mdl path
+    ranges = observed_ranges(s.model_ref, out)  # a bundled name, or a model file (beside the spec)
     if html:
         from carespiral.reports.exploration import exploration_report
 
@@ -90,7 +90,7 @@ def explore(
     console.print(f"Results in {out}")
 
 
-def observed_ranges(model: str, out: Path):
+def observed_ranges(model: str | Path, out: Path):
     """The ranges English authorities have recorded in the model's units (for its default
     child population), saved in OUT/observed_ranges for the report; None if none apply."""
     from carespiral.data.ranges import model_ranges

@@ -32,7 +32,7 @@ def optimise(
         res = run_optimise(s, seed=seed, progress=lambda g, n: bar.update(task, completed=min(g, n), total=n))
     res.save(out)
     # the spec's model (a bundled name or a .mdl path): its child population puts posts in numbers
-    ranges = observed_ranges(s.model, out)
+    ranges = observed_ranges(s.model_ref, out)
     # plain echo, not rich: a wide table must not be re-wrapped to the terminal width
     from carespiral.pysd_runner.catalog import label
     from carespiral.reports.exploration_report import policy_columns

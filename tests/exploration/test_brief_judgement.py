@@ -14,13 +14,14 @@ MBRO = "E06000002"  # judged inadequate in a report published on 24 January 2020
 KENT = "E10000016"  # never judged inadequate in the shipped years
 
 
-def _fit(code: str, until=None, size=(1.7, 1.5, 1.9)) -> SimpleNamespace:
+def _fit(code: str, until=None, size=(1.7, 1.5, 1.9), values=None) -> SimpleNamespace:
     series = inadequate_input(code, until=until)
     drivers = pd.DataFrame({"area_code": code, "variable": "Inadequate Judgement",
                             "time": series.index.to_numpy(), "value": series.to_numpy()})
     params = pd.DataFrame([{"area_code": code, "parameter": "Inadequate Judgement Size",
                             "median": size[0], "lower": size[1], "upper": size[2]}])
-    return SimpleNamespace(drivers=drivers, parameters=params)
+    return SimpleNamespace(drivers=drivers, parameters=params, pooling="partial",
+                           values=lambda c: dict(values or {}))
 
 
 def test_the_run_s_judgement_and_its_size_against_the_2008_scandal():
@@ -29,6 +30,14 @@ def test_the_run_s_judgement_and_its_size_against_the_2008_scandal():
     assert got["inadequate_reports"] == "January 2020"
     assert got["judgement_size"] == 1.7
     assert got["scandal_2008_size"] == model.parameter("Scandal 2008 Size").default
+    assert got["inadequate_predecessors"] == "" and got["judgement_pooled"]
+    # the authority's own value of the 2008 scandal's size, where its fit has one
+    assert _judgement(_fit(MBRO, values={"Scandal 2008 Size": 3.0}), MBRO,
+                      model)["scandal_2008_size"] == 3.0
+    # North Northamptonshire's run carries its predecessor's July 2019 report
+    north = _judgement(_fit("E06000061"), "E06000061", model)
+    assert (north["inadequate_reports"], north["inadequate_predecessors"]) == (
+        "July 2019", "Northamptonshire")
     # a fit that stopped before the report ran no judgement: nothing to say
     assert _judgement(_fit(MBRO, until=pd.Timestamp("2019-03-31")), MBRO, model) == {}
     assert _judgement(_fit(KENT), KENT, model) == {}
@@ -49,6 +58,19 @@ def test_the_verdict_says_when_and_how_strong():
             "January 2020") in words
     assert "about 85% as strong as the push the 2008 Baby P scandal gave England" in words
     assert "(95% interval 75% to 95%)" in words
+    pooled = brief_verdict(_brief({"inadequate_reports": "July 2019", "judgement_size": 1.0,
+                                   "judgement_size_lower": 0.5, "judgement_size_upper": 1.5,
+                                   "scandal_2008_size": 2.0, "judgement_pooled": True,
+                                   "inadequate_predecessors": "Northamptonshire"}))
+    assert ("Ofsted judged the children's services of Northamptonshire, which it took over, "
+            "inadequate in a report published in July 2019") in pooled
+    assert "(95% interval 25% to 75%, estimated across all the authorities judged" in pooled
+    # an interval lost on the way (missing, NaN, or None after a save) is left out, not shown
+    for lo in ({}, {"judgement_size_lower": float("nan")}, {"judgement_size_lower": None}):
+        words = brief_verdict(_brief({"inadequate_reports": "July 2019", "judgement_size": 1.0,
+                                      "judgement_size_upper": 1.5, "scandal_2008_size": 2.0,
+                                      **lo}))
+        assert "about 50% as strong" in words and "interval" not in words and "nan" not in words
     two = brief_verdict(_brief({"inadequate_reports": "May 2018; June 2022",
                                 "judgement_size": 1.0, "judgement_size_lower": 0.5,
                                 "judgement_size_upper": 1.5, "scandal_2008_size": np.nan}))

@@ -3,7 +3,9 @@
 import shutil
 
 import pandas as pd
+from typer.testing import CliRunner
 
+from carespiral.cli import app
 from carespiral.exploration import read_spec, run_experiments
 from carespiral.pysd_runner import load
 
@@ -25,3 +27,7 @@ def test_a_model_file_beside_the_spec_is_found_from_any_folder(tmp_path, monkeyp
     a = run_experiments(by_file).to_frame()
     b = run_experiments(read_spec(here / "by_name.toml")).to_frame()
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    # the command too, to the end (its report's observed ranges load the same model)
+    r = CliRunner().invoke(app, ["explore", str(here / "by_file.toml"), "--out", "out"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "out" / "manifest.json").is_file()
