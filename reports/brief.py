@@ -125,6 +125,9 @@ def brief_verdict(b: Any) -> str:
     elif len(b.levers):
         out.append("No costed lever bought any margin in 9 of 10 plausible versions within "
                    "the budget searched.")
+    caution = _skill_caution(b)
+    if caution:
+        out.append(caution)
     out.append("These are the model's readings of published figures, not a prediction of "
                "events: read the caveats at the end.")
     return " ".join(out)
@@ -147,23 +150,37 @@ def _judgement_words(b: Any) -> str:
     when = reports.split("; ")
     said = (f"in a report published in {when[0]}" if len(when) == 1 else
             f"in reports published in {', '.join(when[:-1])} and {when[-1]}")
-    before = str(st.get("inadequate_predecessors") or "")
-    whose = (f"the children's services of {before.replace('; ', ' and ')}, which it took over,"
-             if before else "its children's services")
+    before = str(st.get("inadequate_predecessors") or "").replace("; ", " and ")
+    first = (f"Ofsted judged {before}'s children's services inadequate {said}, before "
+             f"{b.area_name} took them over." if before else
+             f"Ofsted judged its children's services inadequate {said}.")
     strength = ""
     if _finite(ref) and float(ref) > 0:
         ref = float(ref)
-        strength = (f", about {_pct(float(size) / ref)} as strong as the push the 2008 Baby P "
-                    "scandal gave England")
+        strength = (f", about {_pct(float(size) / ref)} as strong as the national push after "
+                    "the 2008 Baby P scandal")
         lo, hi = st.get("judgement_size_lower"), st.get("judgement_size_upper")
         if _finite(lo) and _finite(hi):
             strength += (f" (95% interval {_pct(float(lo) / ref)} to "
                          f"{_pct(float(hi) / ref)}")
             strength += (", estimated across all the authorities judged inadequate)"
                          if st.get("judgement_pooled") else ")")
-    return (f"Ofsted judged {whose} inadequate {said}. The model reads a judgement like that as "
-            f"a push towards caution and more procedure{strength}; in the model, the "
-            "procedure it adds does not unwind.")
+    return (f"{first} The model treats a judgement like that as a lasting push towards caution "
+            f"and more procedure{strength}.")
+
+
+def _skill_caution(b: Any) -> str:
+    """A warning for the verdict when the model forecast this authority's past no better than
+    repeating the last published figure; '' otherwise."""
+    st = b.settings
+    model, pers = st.get("backtest_mase_model"), st.get("backtest_mase_persistence")
+    if st.get("backtest") != "ok" or not (_finite(model) and _finite(pers)):
+        return ""
+    if float(model) <= float(pers):
+        return ""
+    return (f"Caution: tested on past years, the model forecast {b.area_name} less accurately "
+            "than simply repeating the last published figure (see the caveats), so read its "
+            "forecasts as a direction, not as numbers.")
 
 
 def brief_report(b: Any, path: str | Path, *, plotlyjs: PlotlyJs = "inline",

@@ -56,14 +56,16 @@ def test_the_verdict_says_when_and_how_strong():
                                   "scandal_2008_size": 2.0}))
     assert ("Ofsted judged its children's services inadequate in a report published in "
             "January 2020") in words
-    assert "about 85% as strong as the push the 2008 Baby P scandal gave England" in words
+    assert ("The model treats a judgement like that as a lasting push towards caution and more "
+            "procedure, about 85% as strong as the national push after the 2008 Baby P "
+            "scandal") in words
     assert "(95% interval 75% to 95%)" in words
     pooled = brief_verdict(_brief({"inadequate_reports": "July 2019", "judgement_size": 1.0,
                                    "judgement_size_lower": 0.5, "judgement_size_upper": 1.5,
                                    "scandal_2008_size": 2.0, "judgement_pooled": True,
                                    "inadequate_predecessors": "Northamptonshire"}))
-    assert ("Ofsted judged the children's services of Northamptonshire, which it took over, "
-            "inadequate in a report published in July 2019") in pooled
+    assert ("Ofsted judged Northamptonshire's children's services inadequate in a report "
+            "published in July 2019, before Middlesbrough took them over.") in pooled
     assert "(95% interval 25% to 75%, estimated across all the authorities judged" in pooled
     # an interval lost on the way (missing, NaN, or None after a save) is left out, not shown
     for lo in ({}, {"judgement_size_lower": float("nan")}, {"judgement_size_lower": None}):
@@ -78,3 +80,15 @@ def test_the_verdict_says_when_and_how_strong():
     assert "Baby P" not in two  # no reference size, no comparison
     assert "Ofsted" not in brief_verdict(_brief({}))
 
+
+
+def test_the_verdict_warns_when_the_model_forecast_worse_than_persistence():
+    skill = {"backtest": "ok", "backtest_mase_model": 3.14, "backtest_mase_persistence": 2.41,
+             "backtest_mase_trend": 2.9, "backtest_origin": 2020}
+    worse = brief_verdict(_brief(skill))
+    assert ("Caution: tested on past years, the model forecast Middlesbrough less accurately "
+            "than simply repeating the last published figure") in worse
+    better = brief_verdict(_brief({**skill, "backtest_mase_model": 1.2}))
+    assert "Caution" not in better
+    # not measured: the caveats say so; the verdict has nothing to compare
+    assert "Caution" not in brief_verdict(_brief({"backtest": "not run"}))
