@@ -35,6 +35,8 @@ def _pct(v: float) -> str:
 def _num(v: float) -> str:
     if not np.isfinite(v):
         return "–"
+    if v == 0:
+        return "0"
     a = abs(v)
     return f"{v:,.0f}" if a >= 100 else f"{v:,.1f}" if a >= 10 else f"{v:,.2f}"
 
@@ -324,7 +326,10 @@ def _model_view(page: Page, b: Any) -> None:
 
 
 def _forecast(page: Page, b: Any) -> None:
-    s = b.series
+    s = b.series.copy()
+    # every published series is a count, a rate or a percentage: a band below 0 is the error
+    # model's symmetry, not a possible figure
+    s["lower"] = s["lower"].clip(lower=0.0)
     sec = page.section("The next three years")
     if not len(s):
         sec.note("No fitted series.")
@@ -367,9 +372,13 @@ def _forecast(page: Page, b: Any) -> None:
         "years with its 95% band (the range the figure should fall in 19 times in 20 if the "
         "model holds)."))
     last = s[s["part"] == "forecast"].sort_values("year").groupby("series").tail(1)
+    seen = (s[(s["part"] == "fit") & s["observed"].notna()].sort_values("year")
+            .groupby("series").tail(1).set_index("series"))
     if len(last):
         sec.table(pd.DataFrame({
             "Series": [naming(n, b.model).label for n in last["series"]],
+            "Latest published": [f"{_num(seen.at[n, 'observed'])} ({int(seen.at[n, 'year'])})"
+                                 if n in seen.index else "" for n in last["series"]],
             "Year": last["year"].astype(int).astype(str),
             "Forecast": [_num(v) for v in last["value"]],
             "95% band": [f"{_num(lo)} to {_num(hi)}" for lo, hi in

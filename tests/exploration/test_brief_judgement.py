@@ -92,3 +92,21 @@ def test_the_verdict_warns_when_the_model_forecast_worse_than_persistence():
     assert "Caution" not in better
     # not measured: the caveats say so; the verdict has nothing to compare
     assert "Caution" not in brief_verdict(_brief({"backtest": "not run"}))
+
+
+def test_the_forecast_table_starts_from_the_latest_figure_and_no_band_goes_below_zero():
+    from carespiral.reports.brief import _forecast
+    from carespiral.reports.page import Page
+
+    rows = [("re_referral_rate", 2022, 21.0, 20.5, 18.0, 23.0, "fit"),
+            ("re_referral_rate", 2023, 24.0, 22.0, 19.0, 25.0, "fit"),
+            ("re_referral_rate", 2026, None, 24.1, -0.19, 48.5, "forecast")]
+    b = _brief({})
+    b.series = pd.DataFrame(rows, columns=["series", "year", "observed", "value", "lower",
+                                           "upper", "part"])
+    page = Page("test")
+    _forecast(page, b)
+    html = page.render(plotlyjs="beside")
+    assert "<td>24.0 (2023)</td>" in html and "<th>Latest published</th>" in html
+    assert "<td>0 to 48.5</td>" in html and "-0.19" not in html
+    assert float(b.series["lower"].min()) == -0.19  # the result itself is not changed
