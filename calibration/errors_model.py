@@ -330,8 +330,8 @@ def pooled_phi(residuals: list[np.ndarray], min_n: int = 3, unbiased: bool = Tru
     kept = [e for e in (np.asarray(r, dtype=float) for r in residuals)
             if len(e) >= min_n and float(np.mean(e * e)) > 0]
     if unbiased:  # centred; a series constant to rounding has nothing to say about phi
-        kept = [e - e.mean() for e in kept
-                if float(np.mean((e - e.mean()) ** 2)) > 1e-12 * float(np.mean(e * e))]
+        centred = [(e - e.mean(), float(np.mean(e * e))) for e in kept]
+        kept = [c for c, ms in centred if float(np.mean(c * c)) > 1e-12 * ms]
     raw = raw_pooled_phi(kept)
     if not np.isfinite(raw):
         return 0.0

@@ -178,14 +178,13 @@ def _judgement(fit, code: str, model) -> dict[str, Any]:
     j = judgements(code)
     j = j[j["overall_effectiveness"] == INADEQUATE]
     # a report counts when the run's input is on just after its publication month
-    on = j[[np.interp(float(reference_months(pd.DatetimeIndex([t]))[0]) + 0.01, d["time"],
-                      d["value"]) > 0.5 for t in j["publication_date"]]]
+    months = reference_months(pd.DatetimeIndex(j["publication_date"]))
+    on = j[np.interp(np.asarray(months, dtype=float) + 0.01, d["time"], d["value"]) > 0.5]
     if on.empty:
         return {}
-    values = fit.values(code) if hasattr(fit, "values") else {}
     try:
-        ref = float(values.get(national, model.parameter(national).default))
-    except CarespiralError:
+        ref = float(fit.values(code).get(national, model.parameter(national).default))
+    except CarespiralError:  # a model without the national scandal: no comparison
         ref = float("nan")
     r = p.iloc[0]
     by = sorted({str(n) for c, n in zip(on["area_code"], on["area_name"], strict=True)

@@ -141,7 +141,7 @@ class ExploreSpec:
         otherwise the name as given (a bundled model or a path)."""
         from carespiral.pysd_runner.model import model_beside
 
-        return model_beside(self.model, self.source if self.source.endswith(".toml") else None)
+        return model_beside(self.model, self.source or None)
 
     @property
     def factors(self) -> tuple[Uncertainty | Lever, ...]:
